@@ -1,0 +1,88 @@
+// swift-tools-version: 6.2
+// The commerce order pipeline: a fleet of worker executables over RabbitMQ.
+// Layout (DESIGN.md §2): Core/ holds libraries, Workers/ the executables, Tests/ the tests.
+import PackageDescription
+
+let package = Package(
+    name: "commerce",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "commerce", targets: ["commerce"]),
+        .executable(name: "probe-worker", targets: ["probe-worker"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.5.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.1.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
+        .package(url: "https://github.com/apple/swift-configuration.git", from: "1.0.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
+        .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.0"),
+    ],
+    targets: [
+        // C bindings: module map + shim header only. Nothing outside Core imports these.
+        .systemLibrary(
+            name: "CRabbitMQ", path: "Core/CRabbitMQ", pkgConfig: "librabbitmq",
+            providers: [.apt(["librabbitmq-dev"])]),
+        .systemLibrary(
+            name: "CLibPQ", path: "Core/CLibPQ", pkgConfig: "libpq",
+            providers: [.apt(["libpq-dev"])]),
+        .systemLibrary(
+            name: "CMongoC", path: "Core/CMongoC", pkgConfig: "libmongoc-1.0",
+            providers: [.apt(["libmongoc-dev"])]),
+
+        // Swift wrappers, one per C library: blocking, thread-confined handles with typed errors.
+        .target(name: "AMQP", dependencies: ["CRabbitMQ"], path: "Core/AMQP"),
+        .target(name: "Postgres", dependencies: ["CLibPQ"], path: "Core/Postgres"),
+        .target(name: "Mongo", dependencies: ["CMongoC"], path: "Core/Mongo"),
+
+        // Pure modules: no C, no I/O.
+        .target(name: "CommerceDomain", path: "Core/CommerceDomain"),
+        .target(name: "CommerceMessages", dependencies: ["CommerceDomain"], path: "Core/CommerceMessages"),
+        .target(name: "Resilience", path: "Core/Resilience"),
+
+        // The shared worker runtime: topology, consume loop, inbox/outbox, retries, dead letters,
+        // lifecycle and metrics. Every worker executable stands on it.
+        .target(
+            name: "WorkerRuntime",
+            dependencies: [
+                "AMQP", "Postgres", "Mongo", "CommerceMessages", "Resilience",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Configuration", package: "swift-configuration"),
+            ],
+            path: "Core/WorkerRuntime"),
+
+        // Executables: wiring of Core pieces.
+        .executableTarget(
+            name: "commerce",
+            dependencies: [
+                "WorkerRuntime",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Workers/commerce"),
+        .executableTarget(
+            name: "probe-worker",
+            dependencies: ["WorkerRuntime"],
+            path: "Workers/probe-worker"),
+
+        .testTarget(
+            name: "DomainTests",
+            dependencies: [
+                "CommerceDomain", "CommerceMessages",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ],
+            path: "Tests/DomainTests"),
+        .testTarget(
+            name: "RuntimeUnitTests",
+            dependencies: ["Resilience", "WorkerRuntime"],
+            path: "Tests/RuntimeUnitTests"),
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: ["AMQP", "Postgres", "Mongo", "WorkerRuntime"],
+            path: "Tests/IntegrationTests"),
+    ],
+    swiftLanguageModes: [.v6]
+)

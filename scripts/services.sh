@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# Starts, stops and reports the three real servers the project runs against:
+# RabbitMQ (5672), PostgreSQL (5432) and SecantusDB, a MongoDB-protocol server (27017).
+# Everything listens on 127.0.0.1 only. Installs whatever is missing first, so a fresh
+# Debian 12 machine needs nothing else. Safe to run any number of times in a row.
+#
+#   scripts/services.sh up       install if needed, start, wait until each answers, create role + databases
+#   scripts/services.sh down     stop all three
+#   scripts/services.sh status   say which ones answer (exit 1 if any does not)
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+state="$root/.services"            # SecantusDB data and logs; ignored by git
+venv="$root/.venv"                 # project-local Python for SecantusDB and the schema tests
+
+PG_ROLE=${COMMERCE_PG_ROLE:-commerce}
+PG_PASSWORD=${COMMERCE_PG_PASSWORD:-commerce}
+PG_DATABASES=(orders inventory payments commerce_test)
+AMQP_USER=${COMMERCE_AMQP_USER:-commerce}
+AMQP_PASSWORD=${COMMERCE_AMQP_PASSWORD:-commerce}
+MONGO_PORT=${COMMERCE_MONGO_PORT:-27017}
+
+APT_PACKAGES=(rabbitmq-server postgresql librabbitmq-dev libpq-dev libmongoc-dev libbson-dev pkg-config python3-venv netcat-openbsd)
+
+log() { printf '[services] %s\n' "$*" >&2; }
+
+wait_for() { # wait_for SECONDS DESCRIPTION COMMAND...
+  local seconds=$1 what=$2; shift 2
+  local deadline=$((SECONDS + seconds))
+  until "$@" >/dev/null 2>&1; do
+    if ((SECONDS >= deadline)); then log "$what did not answer within ${seconds}s"; return 1; fi
+    sleep 0.5
+  done
+}
+
+install_missing() {
+  local missing=()
+  for p in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if ((${#missing[@]})); then
+    log "installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+  if [ ! -x "$venv/bin/python" ]; then
+    log "creating $venv"
+    python3 -m venv "$venv"
+  fi
+  if ! "$venv/bin/python" -c 'import secantus, jsonschema, pymongo' 2>/dev/null; then
+    log "installing SecantusDB, jsonschema and pymongo into $venv"
+    "$venv/bin/pip" install -q --disable-pip-version-check secantusdb jsonschema pymongo
+  fi
+}
+
+# --- RabbitMQ ---------------------------------------------------------------
+rabbit_answers() { rabbitmqctl -q status >/dev/null 2>&1 && nc -z 127.0.0.1 5672; }
+rabbit_up() {
+  if ! rabbit_answers; then
+    log "starting RabbitMQ"
+    mkdir -p /etc/rabbitmq
+    # Loopback only: the AMQP listener and the Erlang distribution port.
+    cat > /etc/rabbitmq/rabbitmq-env.conf <<'CONF'
+NODE_IP_ADDRESS=127.0.0.1
+CONF
+    cat > /etc/rabbitmq/rabbitmq.conf <<'CONF'
+listeners.tcp.default = 127.0.0.1:5672
+loopback_users = none
+CONF
+    export ERL_EPMD_ADDRESS=127.0.0.1
+    /etc/init.d/rabbitmq-server start >/dev/null 2>&1 || true
+    wait_for 90 "RabbitMQ" rabbit_answers || { tail -20 /var/log/rabbitmq/*.log >&2 || true; return 1; }
+  fi
+  if ! rabbitmqctl -q list_users 2>/dev/null | grep -q "^$AMQP_USER\b"; then
+    rabbitmqctl -q add_user "$AMQP_USER" "$AMQP_PASSWORD" >/dev/null
+  fi
+  rabbitmqctl -q set_permissions -p / "$AMQP_USER" '.*' '.*' '.*' >/dev/null
+  rabbitmqctl -q set_user_tags "$AMQP_USER" monitoring >/dev/null
+}
+
+# --- PostgreSQL -------------------------------------------------------------
+pg_answers() { pg_isready -q -h 127.0.0.1 -p 5432; }
+psql_admin() { su postgres -c "psql -X -q -v ON_ERROR_STOP=1 $*"; }
+pg_up() {
+  if ! pg_answers; then
+    log "starting PostgreSQL"
+    local version
+    version=$(pg_lsclusters -h | awk 'NR==1{print $1}')
+    if [ -z "$version" ]; then
+      version=$(ls /usr/lib/postgresql | sort -n | tail -1)
+      pg_createcluster "$version" main >/dev/null
+    fi
+    # More connections than the default 100: several worker copies and tests each hold some.
+    pg_ctlcluster "$version" main start -- -o "-c listen_addresses=127.0.0.1 -c max_connections=300" 
+    wait_for 60 "PostgreSQL" pg_answers
+  fi
+  if ! su postgres -c "psql -X -tAc \"select 1 from pg_roles where rolname = '$PG_ROLE'\"" | grep -q 1; then
+    psql_admin "-c \"create role $PG_ROLE login createdb password '$PG_PASSWORD'\""
+  fi
+  for db in "${PG_DATABASES[@]}"; do
+    if ! su postgres -c "psql -X -tAc \"select 1 from pg_database where datname = '$db'\"" | grep -q 1; then
+      psql_admin "-c \"create database $db owner $PG_ROLE\""
+    fi
+  done
+}
+
+# --- SecantusDB (MongoDB wire protocol) --------------------------------------
+mongo_answers() {
+  "$venv/bin/python" - "$MONGO_PORT" <<'PY'
+import sys, pymongo
+client = pymongo.MongoClient(f"mongodb://127.0.0.1:{sys.argv[1]}/?retryWrites=false", serverSelectionTimeoutMS=1000)
+client.admin.command("ping")
+PY
+}
+mongo_up() {
+  if ! mongo_answers >/dev/null 2>&1; then
+    log "starting SecantusDB on 127.0.0.1:$MONGO_PORT"
+    mkdir -p "$state/mongo"
+    nohup "$venv/bin/python" -m secantus --host 127.0.0.1 --port "$MONGO_PORT" \
+      --storage-path "$state/mongo" --sync-on-commit >"$state/secantus.log" 2>&1 &
+    echo $! >"$state/secantus.pid"
+    wait_for 60 "SecantusDB" mongo_answers || { tail -20 "$state/secantus.log" >&2; return 1; }
+  fi
+}
+
+status() {
+  local rc=0
+  if rabbit_answers; then echo "rabbitmq   up   amqp://127.0.0.1:5672"; else echo "rabbitmq   down"; rc=1; fi
+  if pg_answers; then echo "postgresql up   postgres://127.0.0.1:5432"; else echo "postgresql down"; rc=1; fi
+  if [ -x "$venv/bin/python" ] && mongo_answers >/dev/null 2>&1; then
+    echo "mongodb    up   mongodb://127.0.0.1:$MONGO_PORT (SecantusDB)"
+  else echo "mongodb    down"; rc=1; fi
+  return $rc
+}
+
+down() {
+  log "stopping"
+  if [ -f "$state/secantus.pid" ]; then kill "$(cat "$state/secantus.pid")" 2>/dev/null || true; rm -f "$state/secantus.pid"; fi
+  pkill -f "secantus --host 127.0.0.1 --port $MONGO_PORT" 2>/dev/null || true
+  /etc/init.d/rabbitmq-server stop >/dev/null 2>&1 || true
+  for c in $(pg_lsclusters -h 2>/dev/null | awk '{print $1"/"$2}'); do pg_ctlcluster "${c%/*}" "${c#*/}" stop 2>/dev/null || true; done
+}
+
+case "${1:-}" in
+  up) install_missing; pg_up; rabbit_up; mongo_up; status ;;
+  down) down ;;
+  status) status ;;
+  *) echo "usage: $0 up|down|status" >&2; exit 2 ;;
+esac
