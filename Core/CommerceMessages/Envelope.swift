@@ -1,0 +1,49 @@
+import Foundation
+
+/// The metadata every message of the contract carries beside its JSON body (DESIGN.md §4).
+///
+/// The runtime maps it one to one onto AMQP 0-9-1: ``messageID`` → `message_id`,
+/// ``correlationID`` → `correlation_id`, ``type`` → `type` (and the routing key),
+/// ``timestamp`` → `timestamp` (whole seconds), ``appID`` → `app_id`, ``contentType`` →
+/// `content_type`, and ``causationID`` → the `causation_id` header. This type is pure data so
+/// that the contract stays free of any broker code.
+public struct Envelope: Sendable, Hashable {
+    /// Unique per message (a UUID string); the inbox deduplicates on it.
+    public var messageID: String
+    /// The saga's id: the order id, for every message of the order's saga.
+    public var correlationID: String
+    /// The `messageID` of the message this one reacts to; `nil` for upstream commands.
+    public var causationID: String?
+    /// The message type, which is also the routing key (`order.placed`).
+    public var type: String
+    /// When the message was created. AMQP carries whole seconds.
+    public var timestamp: Date
+    /// The emitting application (`order-worker`, or the upstream system's name).
+    public var appID: String
+    /// Always `application/json` for this contract; kept so a wrong value can be reported.
+    public var contentType: String
+
+    public init(
+        messageID: String = UUID().uuidString.lowercased(),
+        correlationID: String,
+        causationID: String? = nil,
+        type: String,
+        timestamp: Date = Date(),
+        appID: String,
+        contentType: String = "application/json"
+    ) {
+        self.messageID = messageID
+        self.correlationID = correlationID
+        self.causationID = causationID
+        self.type = type
+        self.timestamp = timestamp
+        self.appID = appID
+        self.contentType = contentType
+    }
+
+    /// The envelope of a message emitted in reaction to this one: same saga, caused by this
+    /// message, a new message id.
+    public func reply(type: String, appID: String, timestamp: Date = Date()) -> Envelope {
+        Envelope(correlationID: correlationID, causationID: messageID, type: type, timestamp: timestamp, appID: appID)
+    }
+}
