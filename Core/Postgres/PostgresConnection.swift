@@ -1,0 +1,157 @@
+import CLibPQ
+import Foundation
+
+/// One libpq connection (`PGconn`).
+///
+/// Every method blocks and the class is **not thread-safe** (libpq allows one thread per
+/// connection at a time), so an instance is confined to one thread; it is deliberately not
+/// `Sendable`. Only parameterized statements are offered (`PQexecParams`), apart from
+/// ``executeScript(_:)`` for migrations, whose SQL is static text of the program.
+///
+/// The handle is freed exactly once, with `PQfinish`, in ``close()`` or `deinit`.
+public final class PostgresConnection {
+    private var connection: OpaquePointer?
+    private var transactionDepth = 0
+
+    /// Connects with a libpq connection string or URL (`postgresql://user:pass@host:5432/db`).
+    ///
+    /// Each session is set up with `plan_cache_mode = force_custom_plan`: a plan chosen while a
+    /// table was empty must not stick once it has grown (DESIGN.md §6), and with
+    /// `application_name` so that `pg_stat_activity` names the worker.
+    /// - Throws: ``PostgresError/Code/connectionFailed`` with libpq's message (never the password).
+    public init(url: String, applicationName: String = "commerce") throws(PostgresError) {
+        let conn = PQconnectdb(url)
+        guard let conn, PQstatus(conn) == CONNECTION_OK else {
+            let message = conn.flatMap { PQerrorMessage($0).map { String(cString: $0) } } ?? "out of memory"
+            PQfinish(conn)
+            throw PostgresError(
+                code: .connectionFailed, message: message.trimmingCharacters(in: .whitespacesAndNewlines))
+        }
+        connection = conn
+        _ = try query("select set_config('plan_cache_mode', 'force_custom_plan', false)")
+        _ = try query("select set_config('application_name', $1, false)", [.text(applicationName)])
+    }
+
+    deinit {
+        close()
+    }
+
+    /// Closes the connection (`PQfinish`). Idempotent.
+    public func close() {
+        if let connection { PQfinish(connection) }
+        connection = nil
+    }
+
+    /// Whether the connection is up, as far as libpq knows (`PQstatus`).
+    public var isConnected: Bool {
+        guard let connection else { return false }
+        return PQstatus(connection) == CONNECTION_OK
+    }
+
+    /// Whether a transaction is open on this connection.
+    public var inTransaction: Bool { transactionDepth > 0 }
+
+    /// Runs one parameterized statement (`PQexecParams`; `$1`, `$2` … in `sql`).
+    /// ``PostgresValue/bytes(_:)`` parameters are sent in binary, the others as text; results
+    /// come back as text.
+    @discardableResult
+    public func query(_ sql: String, _ parameters: [PostgresValue] = []) throws(PostgresError) -> PostgresResult {
+        guard let connection else {
+            throw PostgresError(code: .invalidState, message: "the connection is closed", statement: sql)
+        }
+        let count = parameters.count
+        // Owned copies of each parameter's bytes, alive until PQexecParams returns.
+        var storage: [[UInt8]?] = parameters.map { value in
+            switch value {
+            case .null: nil
+            case .bytes(let bytes): bytes
+            default: Array(value.textForm!.utf8) + [0]
+            }
+        }
+        var lengths = parameters.indices.map { Int32(storage[$0]?.count ?? 0) }
+        var formats = parameters.map { value -> Int32 in
+            if case .bytes = value { return 1 }
+            return 0
+        }
+        let result: OpaquePointer? = withPointers(&storage) { pointers in
+            PQexecParams(connection, sql, Int32(count), nil, pointers, &lengths, &formats, 0)
+        }
+        defer { PQclear(result) }
+        let status = result.map { PQresultStatus($0) } ?? PGRES_FATAL_ERROR
+        guard status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK else {
+            throw PostgresError.wrapping(result: result, connection: connection, statement: sql)
+        }
+        return Self.copy(result!)
+    }
+
+    /// Runs static SQL that may hold several statements (`PQexec`). For migrations only: it takes
+    /// no parameters.
+    public func executeScript(_ sql: StaticString) throws(PostgresError) {
+        guard let connection else {
+            throw PostgresError(code: .invalidState, message: "the connection is closed", statement: "\(sql)")
+        }
+        let result = PQexec(connection, sql.description)
+        defer { PQclear(result) }
+        let status = result.map { PQresultStatus($0) } ?? PGRES_FATAL_ERROR
+        guard status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK else {
+            throw PostgresError.wrapping(result: result, connection: connection, statement: "\(sql)")
+        }
+    }
+
+    /// Runs `body` in a transaction: `BEGIN`, then `COMMIT` if it returns, `ROLLBACK` if it throws.
+    /// Nesting is refused (use savepoints through ``query(_:_:)`` if needed).
+    public func transaction<T>(_ body: (PostgresConnection) throws -> T) throws -> T {
+        guard transactionDepth == 0 else {
+            throw PostgresError(code: .invalidState, message: "a transaction is already open")
+        }
+        try query("begin")
+        transactionDepth = 1
+        do {
+            let value = try body(self)
+            transactionDepth = 0
+            try query("commit")
+            return value
+        } catch {
+            transactionDepth = 0
+            if isConnected { _ = try? query("rollback") }
+            throw error
+        }
+    }
+
+    private static func copy(_ result: OpaquePointer) -> PostgresResult {
+        let rowCount = Int(PQntuples(result))
+        let columnCount = Int(PQnfields(result))
+        let columns = (0..<columnCount).map { String(cString: PQfname(result, Int32($0))) }
+        var rows: [PostgresRow] = []
+        rows.reserveCapacity(rowCount)
+        for row in 0..<rowCount {
+            let values = (0..<columnCount).map { column -> String? in
+                if PQgetisnull(result, Int32(row), Int32(column)) != 0 { return nil }
+                return String(cString: PQgetvalue(result, Int32(row), Int32(column)))
+            }
+            rows.append(PostgresRow(columns: columns, values: values))
+        }
+        let affected = Int(String(cString: PQcmdTuples(result))) ?? 0
+        return PostgresResult(rows: rows, affectedRows: affected)
+    }
+}
+
+/// Calls `body` with a C array of pointers into `storage` (NULL for `nil` entries).
+private func withPointers<R>(
+    _ storage: inout [[UInt8]?], _ body: (UnsafePointer<UnsafePointer<CChar>?>?) -> R
+) -> R {
+    var pointers: [UnsafePointer<CChar>?] = []
+    var buffers: [UnsafeMutablePointer<UInt8>] = []
+    defer { buffers.forEach { $0.deallocate() } }
+    for entry in storage {
+        guard let entry else {
+            pointers.append(nil)
+            continue
+        }
+        let buffer = UnsafeMutablePointer<UInt8>.allocate(capacity: max(entry.count, 1))
+        buffer.initialize(from: entry, count: entry.count)
+        buffers.append(buffer)
+        pointers.append(UnsafeRawPointer(buffer).assumingMemoryBound(to: CChar.self))
+    }
+    return pointers.withUnsafeBufferPointer { body($0.baseAddress) }
+}
