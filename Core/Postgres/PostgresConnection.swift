@@ -100,6 +100,7 @@ public final class PostgresConnection {
 
     /// Runs `body` in a transaction: `BEGIN`, then `COMMIT` if it returns, `ROLLBACK` if it throws.
     /// Nesting is refused (use savepoints through ``query(_:_:)`` if needed).
+    @discardableResult
     public func transaction<T>(_ body: (PostgresConnection) throws -> T) throws -> T {
         guard transactionDepth == 0 else {
             throw PostgresError(code: .invalidState, message: "a transaction is already open")
