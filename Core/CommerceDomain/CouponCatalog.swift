@@ -62,8 +62,10 @@ public struct CouponCatalog: Hashable, Sendable, Codable {
     public static func decode(from data: Data) throws(DomainError) -> CouponCatalog {
         do {
             return try JSONDecoder().decode(CouponCatalog.self, from: data)
-        } catch let error as DomainError {
+        } catch let error as DomainError where error.code == .invalidConfiguration {
             throw error
+        } catch let error as DomainError {
+            throw DomainError(.invalidConfiguration, "coupon catalog: \(error.message)")
         } catch {
             throw DomainError(.invalidConfiguration, "coupon catalog: \(error)")
         }

@@ -56,8 +56,10 @@ public struct PricingConfiguration: Hashable, Sendable, Codable {
         let configuration: PricingConfiguration
         do {
             configuration = try JSONDecoder().decode(PricingConfiguration.self, from: data)
-        } catch let error as DomainError {
+        } catch let error as DomainError where error.code == .invalidConfiguration {
             throw error
+        } catch let error as DomainError {
+            throw DomainError(.invalidConfiguration, "pricing configuration: \(error.message)")
         } catch {
             throw DomainError(.invalidConfiguration, "pricing configuration: \(error)")
         }

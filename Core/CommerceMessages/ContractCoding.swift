@@ -121,12 +121,13 @@ extension KeyedDecodingContainer {
         let value: Int
         do {
             value = try decode(Int.self, forKey: key)
-        } catch DecodingError.dataCorrupted {
-            if let number = try? decode(Double.self, forKey: key) {
-                if number.rounded() == number { throw fail(.invalidValue, key, "\(number) is out of range") }
-                throw fail(.wrongType, key, "expected an integer, found \(number)")
-            }
-            throw fail(.wrongType, key, "expected an integer")
+        } catch {
+            // Foundation reports a fraction or an out-of-range number with an internal error
+            // that loses the path; a second look as Double tells those apart from a real type
+            // mismatch (a string, a boolean), which is rethrown as it is.
+            guard let number = try? decode(Double.self, forKey: key) else { throw error }
+            if number.rounded() == number { throw fail(.invalidValue, key, "\(number) is out of range") }
+            throw fail(.wrongType, key, "expected an integer, found \(number)")
         }
         if let minimum, value < minimum { throw fail(.invalidValue, key, "must be ≥ \(minimum), got \(value)") }
         return value
