@@ -21,4 +21,3 @@ public struct Coupon: Hashable, Sendable {
         code.trimmingCharacters(in: .whitespaces).uppercased()
     }
 }
-

@@ -107,7 +107,9 @@ public struct CouponCatalog: Hashable, Sendable, Codable {
             default:
                 throw DomainError(.invalidConfiguration, "coupon \(code): unknown strategy '\(kind)'")
             }
-            coupons.append(Coupon(code: code, strategy: strategy, summary: try entry.decodeIfPresent(String.self, forKey: .summary)))
+            coupons.append(
+                Coupon(
+                    code: code, strategy: strategy, summary: try entry.decodeIfPresent(String.self, forKey: .summary)))
         }
         try self.init(currency: currency, coupons: coupons)
     }

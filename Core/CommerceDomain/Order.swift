@@ -153,7 +153,8 @@ public struct Order: Hashable, Sendable {
     private mutating func move(to next: OrderStatus, reason: OrderOutcomeReason?) throws(DomainError) -> Bool {
         guard status.canTransition(to: next, reason: reason) else {
             let why = reason.map { " (\($0.rawValue))" } ?? ""
-            throw DomainError(.invalidTransition, "order \(id) cannot go from \(status.rawValue) to \(next.rawValue)\(why)")
+            throw DomainError(
+                .invalidTransition, "order \(id) cannot go from \(status.rawValue) to \(next.rawValue)\(why)")
         }
         status = next
         if next == .cancelled || next == .rejected { outcomeReason = reason }

@@ -63,7 +63,8 @@ extension OrderValidationCheck {
             if line.quantity <= 0 {
                 failures.append(
                     ValidationFailure(
-                        .invalidQuantity, field: "items[\(index)].quantity", "quantity must be > 0, got \(line.quantity)"))
+                        .invalidQuantity, field: "items[\(index)].quantity",
+                        "quantity must be > 0, got \(line.quantity)"))
             } else if line.quantity > maximum {
                 failures.append(
                     ValidationFailure(
@@ -94,7 +95,8 @@ extension OrderValidationCheck {
             let accepted = context.configuration.acceptedCurrencies.sorted().joined(separator: ", ")
             failures.append(
                 ValidationFailure(
-                    .unsupportedCurrency, field: "currency", "'\(request.currency)' is not accepted (accepted: \(accepted))"))
+                    .unsupportedCurrency, field: "currency",
+                    "'\(request.currency)' is not accepted (accepted: \(accepted))"))
         }
         for (index, line) in request.lines.enumerated() where line.currency != request.currency {
             failures.append(
@@ -116,7 +118,8 @@ extension OrderValidationCheck {
         }
         if !isPlausibleEmail(request.customerEmail) {
             failures.append(
-                ValidationFailure(.invalidEmail, field: "customer.email", "'\(request.customerEmail)' is not an email address"))
+                ValidationFailure(
+                    .invalidEmail, field: "customer.email", "'\(request.customerEmail)' is not an email address"))
         }
         return Outcome(failures: failures)
     }
@@ -169,4 +172,3 @@ extension OrderValidationCheck {
         return domainLabels.count >= 2 && domainLabels.allSatisfy { !$0.isEmpty }
     }
 }
-

@@ -39,7 +39,8 @@ public struct Pricing: Hashable, Sendable {
     {
         guard subtotal.currency == configuration.currency else {
             throw DomainError(
-                .currencyMismatch, "pricing is configured for \(configuration.currency), the order is in \(subtotal.currency)")
+                .currencyMismatch,
+                "pricing is configured for \(configuration.currency), the order is in \(subtotal.currency)")
         }
         var couponDiscount = Money.zero(subtotal.currency)
         var appliedCoupon: String?

@@ -84,7 +84,9 @@ public struct PricingConfiguration: Hashable, Sendable, Codable {
         let fee = try container.decodeIfPresent(Int.self, forKey: .shippingFee)
         self.init(
             currency: currency,
-            freeShippingThreshold: try threshold.map { amount throws(DomainError) in try Money(amount: amount, currency: currency) },
+            freeShippingThreshold: try threshold.map { amount throws(DomainError) in
+                try Money(amount: amount, currency: currency)
+            },
             shippingFee: try fee.map { amount throws(DomainError) in try Money(amount: amount, currency: currency) },
             membershipDiscounts: try container.decodeIfPresent([String: Int].self, forKey: .membershipDiscounts)
                 ?? ["gold": 10, "silver": 5])

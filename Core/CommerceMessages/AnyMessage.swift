@@ -77,7 +77,8 @@ public enum AnyMessage: Sendable, Hashable {
         }
         guard mediaType == "application/json" else {
             throw ContractError(
-                .unsupportedContentType, field: "content_type", "'\(envelope.contentType.prefix(64))' is not application/json")
+                .unsupportedContentType, field: "content_type",
+                "'\(envelope.contentType.prefix(64))' is not application/json")
         }
         let message = try decode(type: envelope.type, body: body)
         guard message.orderID == envelope.correlationID else {
@@ -115,4 +116,3 @@ public enum AnyMessage: Sendable, Hashable {
     /// The deterministic UTF-8 JSON body (sorted keys).
     public func encodedBody() -> [UInt8] { message.encodedBody() }
 }
-

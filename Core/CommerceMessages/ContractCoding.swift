@@ -12,11 +12,13 @@ public enum ContractCoding {
     /// The longest `order_id` (and other ids) accepted, in characters.
     public static let maximumIdentifierLength = 128
 
-    static func decode<Message: Decodable>(_ type: Message.Type, from body: some Collection<UInt8>) throws(ContractError)
+    static func decode<Message: Decodable>(_ type: Message.Type, from body: some Collection<UInt8>)
+        throws(ContractError)
         -> Message
     {
         guard body.count <= maximumBodySize else {
-            throw ContractError(.bodyTooLarge, "the body has \(body.count) bytes; at most \(maximumBodySize) are accepted")
+            throw ContractError(
+                .bodyTooLarge, "the body has \(body.count) bytes; at most \(maximumBodySize) are accepted")
         }
         do {
             return try JSONDecoder().decode(Message.self, from: Data(body))

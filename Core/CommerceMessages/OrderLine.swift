@@ -39,9 +39,12 @@ public struct OrderLine: Codable, Sendable, Hashable {
     /// Throws unless every quantity is ≥ 1 and every SKU is non-empty (the event form).
     static func requireEventLines(_ lines: [OrderLine], key: String) throws(ContractError) {
         for (index, line) in lines.enumerated() {
-            if line.sku.isEmpty { throw ContractError(.invalidValue, field: "\(key)[\(index)].sku", "must not be empty") }
+            if line.sku.isEmpty {
+                throw ContractError(.invalidValue, field: "\(key)[\(index)].sku", "must not be empty")
+            }
             if line.quantity < 1 {
-                throw ContractError(.invalidValue, field: "\(key)[\(index)].quantity", "must be ≥ 1, got \(line.quantity)")
+                throw ContractError(
+                    .invalidValue, field: "\(key)[\(index)].quantity", "must be ≥ 1, got \(line.quantity)")
             }
         }
     }

@@ -16,7 +16,8 @@ public struct StockRejected: ContractMessage {
     public var shortages: [StockShortage]
 
     /// Creates the event.
-    public init(orderID: String, reason: OrderOutcomeReason = .outOfStock, message: String, shortages: [StockShortage]) {
+    public init(orderID: String, reason: OrderOutcomeReason = .outOfStock, message: String, shortages: [StockShortage])
+    {
         self.orderID = orderID
         self.reason = reason
         self.message = message

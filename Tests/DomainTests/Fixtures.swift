@@ -10,7 +10,8 @@ enum Fixtures {
 
     static func krw(_ amount: Int) -> Money { try! Money(amount: amount, currency: .krw) }
 
-    static let address = Address(street: "Teheran-ro 123", city: "Seoul", postalCode: "06234", country: "KR", detail: "5F")
+    static let address = Address(
+        street: "Teheran-ro 123", city: "Seoul", postalCode: "06234", country: "KR", detail: "5F")
 
     static func item(_ sku: String, quantity: Int = 1, price: Int) -> OrderItem {
         try! OrderItem(productID: sku, name: "Product \(sku)", quantity: quantity, unitPrice: krw(price))
@@ -81,7 +82,8 @@ enum Fixtures {
                 orderID: orderID, currency: .krw, amount: 64_800, declineCode: "insufficient_funds",
                 message: "insufficient funds")),
         .paymentRefunded(
-            PaymentRefunded(orderID: orderID, paymentID: "pay-1", currency: .krw, amount: 64_800, reason: .customerRequest)),
+            PaymentRefunded(
+                orderID: orderID, paymentID: "pay-1", currency: .krw, amount: 64_800, reason: .customerRequest)),
     ]
 
     /// The DESIGN.md §4 `order.place` body, verbatim.

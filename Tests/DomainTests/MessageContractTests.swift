@@ -59,7 +59,10 @@ import Testing
         #expect(report.failures.map(\.code) == [.invalidQuantity])
         let rejected = OrderRejected(command: command, report: report)
         #expect(rejected.reason == .invalidOrder)
-        #expect(rejected.violations == [Violation(code: "invalid_quantity", field: "items[0].quantity", message: "quantity must be > 0, got 0")])
+        #expect(
+            rejected.violations == [
+                Violation(code: "invalid_quantity", field: "items[0].quantity", message: "quantity must be > 0, got 0")
+            ])
     }
 
     @Test func sagaHelpersCarryWhatTheNextWorkerNeeds() throws {
@@ -68,7 +71,9 @@ import Testing
         let quote = try Pricing(coupons: Fixtures.catalog).quote(for: order, couponCode: "summer20", membership: "gold")
         let placed = OrderPlaced(order: order, quote: quote, command: Fixtures.placeOrder)
         #expect(placed.amounts == Fixtures.amounts)
-        #expect(placed.lines == Fixtures.lines.map { OrderLine(sku: $0.sku, name: "Keyboard", quantity: 2, unitPrice: 45_000) })
+        #expect(
+            placed.lines
+                == Fixtures.lines.map { OrderLine(sku: $0.sku, name: "Keyboard", quantity: 2, unitPrice: 45_000) })
         #expect(placed.couponCode == "SUMMER20")
         let reserved = StockReserved(reserving: placed)
         #expect(reserved.amount == 64_800 && reserved.paymentToken == "tok_approve")
@@ -77,7 +82,8 @@ import Testing
 
     @Test func envelopeForAReply() {
         let command = Envelope(correlationID: Fixtures.orderID, type: "order.place", appID: "storefront")
-        let placedEnvelope = AnyMessage.placeOrder(Fixtures.placeOrder).message.envelope(appID: "order-worker", causedBy: command)
+        let placedEnvelope = AnyMessage.placeOrder(Fixtures.placeOrder).message.envelope(
+            appID: "order-worker", causedBy: command)
         #expect(placedEnvelope.correlationID == Fixtures.orderID)
         #expect(placedEnvelope.causationID == command.messageID)
         #expect(placedEnvelope.messageID != command.messageID)
@@ -85,8 +91,9 @@ import Testing
 
     @Test func decodingWithTheEnvelopeChecksContentTypeAndCorrelation() throws {
         let body = Fixtures.placeOrder.encodedBody()
-        let good = Envelope(correlationID: Fixtures.orderID, type: "order.place", appID: "shop",
-                            contentType: "application/json; charset=utf-8")
+        let good = Envelope(
+            correlationID: Fixtures.orderID, type: "order.place", appID: "shop",
+            contentType: "application/json; charset=utf-8")
         #expect(try AnyMessage.decode(envelope: good, body: body) == .placeOrder(Fixtures.placeOrder))
 
         var wrongType = good

@@ -14,7 +14,8 @@ import Testing
 
     @Test(arguments: [(90_000, 5_000), (5_000, 5_000), (3_000, 3_000), (0, 0)])
     func fixedCouponIsCappedAtTheTotal(total: Int, discount: Int) throws {
-        #expect(try DiscountStrategy.fixed(Fixtures.krw(5_000)).discount(on: Fixtures.krw(total)) == Fixtures.krw(discount))
+        #expect(
+            try DiscountStrategy.fixed(Fixtures.krw(5_000)).discount(on: Fixtures.krw(total)) == Fixtures.krw(discount))
     }
 
     @Test(arguments: [
@@ -75,7 +76,9 @@ import Testing
     @Test func unknownMembershipGetsNoDiscountAndUnknownCouponIsAnError() throws {
         let quote = try pricing.quote(subtotal: Fixtures.krw(10_000), membership: "platinum")
         #expect(quote.membershipDiscount.isZero && quote.membership == nil)
-        let error = #expect(throws: DomainError.self) { try pricing.quote(subtotal: Fixtures.krw(1), couponCode: "NOPE") }
+        let error = #expect(throws: DomainError.self) {
+            try pricing.quote(subtotal: Fixtures.krw(1), couponCode: "NOPE")
+        }
         #expect(error?.code == .unknownCoupon)
     }
 
@@ -143,7 +146,8 @@ import Testing
             count: 500, input: Gen.int(in: 0...100_000_000_000), Gen.element(of: Self.couponCodes),
             Gen.element(of: Self.memberships)
         ) { subtotal, couponCode, membership in
-            let quote = try pricing.quote(subtotal: Fixtures.krw(subtotal), couponCode: couponCode!, membership: membership!)
+            let quote = try pricing.quote(
+                subtotal: Fixtures.krw(subtotal), couponCode: couponCode!, membership: membership!)
             let discount = try quote.totalDiscount()
             // The discount never exceeds the total.
             #expect(discount.amount <= subtotal)

@@ -12,7 +12,8 @@ import Testing
 
     @Test func everyEncodedMessageValidatesAgainstItsSchema() throws {
         guard FileManager.default.isExecutableFile(atPath: Self.python.path) else {
-            Issue.record("\(Self.python.path) is missing: run `scripts/services.sh up` (it creates the venv with jsonschema)")
+            Issue.record(
+                "\(Self.python.path) is missing: run `scripts/services.sh up` (it creates the venv with jsonschema)")
             return
         }
         let samples = FileManager.default.temporaryDirectory.appending(path: "commerce-schema-\(UUID().uuidString)")

@@ -5,7 +5,9 @@ import Testing
     let validator = OrderValidator(coupons: Fixtures.catalog)
 
     static func request(
-        lines: [OrderRequest.Line] = [OrderRequest.Line(productID: "KB-001", name: "Keyboard", quantity: 2, unitPrice: 45_000)],
+        lines: [OrderRequest.Line] = [
+            OrderRequest.Line(productID: "KB-001", name: "Keyboard", quantity: 2, unitPrice: 45_000)
+        ],
         email: String = "kim@example.com", currency: String = "KRW", country: String = "KR", couponCode: String? = nil
     ) -> OrderRequest {
         OrderRequest(
@@ -33,12 +35,24 @@ import Testing
     static let singleRuleCases: [(String, OrderRequest, ValidationFailure.Code, String)] = [
         ("empty order", request(lines: []), .emptyOrder, "items"),
         ("zero quantity", request(lines: [line(quantity: 0)]), .invalidQuantity, "items[0].quantity"),
-        ("negative quantity", request(lines: [line(), line("B", quantity: -3)]), .invalidQuantity, "items[1].quantity"),
+        (
+            "negative quantity", request(lines: [line(), line("B", quantity: -3)]), .invalidQuantity,
+            "items[1].quantity"
+        ),
         ("quantity above maximum", request(lines: [line(quantity: 1_001)]), .quantityTooLarge, "items[0].quantity"),
         ("negative price", request(lines: [line(price: -1)]), .negativePrice, "items[0].unit_price"),
-        ("unsupported currency", request(lines: [line(currency: "USD")], currency: "USD"), .unsupportedCurrency, "currency"),
-        ("malformed currency", request(lines: [line(currency: "krw")], currency: "krw"), .unsupportedCurrency, "currency"),
-        ("mixed currencies", request(lines: [line(), line("B", currency: "USD")]), .currencyMismatch, "items[1].unit_price"),
+        (
+            "unsupported currency", request(lines: [line(currency: "USD")], currency: "USD"), .unsupportedCurrency,
+            "currency"
+        ),
+        (
+            "malformed currency", request(lines: [line(currency: "krw")], currency: "krw"), .unsupportedCurrency,
+            "currency"
+        ),
+        (
+            "mixed currencies", request(lines: [line(), line("B", currency: "USD")]), .currencyMismatch,
+            "items[1].unit_price"
+        ),
         ("undeliverable country", request(country: "US"), .undeliverableAddress, "shipping_address.country"),
         ("empty country", request(country: ""), .missingField, "shipping_address.country"),
         ("unknown coupon", request(couponCode: "NOPE"), .unknownCoupon, "coupon_code"),
@@ -46,7 +60,10 @@ import Testing
         ("email without domain dot", request(email: "kim@localhost"), .invalidEmail, "customer.email"),
         ("empty sku", request(lines: [line("")]), .missingField, "items[0].sku"),
         ("long name", request(lines: [line(String(repeating: "x", count: 65))]), .fieldTooLong, "items[0].sku"),
-        ("overflowing total", request(lines: [line("A", quantity: 2, price: Int.max / 2 + 1)]), .amountOverflow, "items"),
+        (
+            "overflowing total", request(lines: [line("A", quantity: 2, price: Int.max / 2 + 1)]), .amountOverflow,
+            "items"
+        ),
     ]
 
     @Test(arguments: singleRuleCases)
@@ -62,7 +79,8 @@ import Testing
     }
 
     @Test func deliverableCountriesAreConfigured() {
-        let configured = OrderValidator(configuration: OrderValidationConfiguration(deliverableCountries: ["KR", "US"]))
+        let configured = OrderValidator(
+            configuration: OrderValidationConfiguration(deliverableCountries: ["KR", "US"]))
         #expect(configured.validate(Self.request(country: "US")).isValid)
         #expect(!configured.validate(Self.request(country: "JP")).isValid)
     }
@@ -72,7 +90,9 @@ import Testing
             lines: [Self.line(quantity: 0, price: -5)], email: "nope", country: "FR", couponCode: "NOPE")
         let report = validator.validate(request)
         #expect(
-            report.failures.map(\.code) == [.invalidQuantity, .negativePrice, .invalidEmail, .undeliverableAddress, .unknownCoupon])
+            report.failures.map(\.code) == [
+                .invalidQuantity, .negativePrice, .invalidEmail, .undeliverableAddress, .unknownCoupon,
+            ])
         #expect(report.stoppedBy == nil)
     }
 
