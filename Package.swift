@@ -17,6 +17,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
         .package(url: "https://github.com/apple/swift-configuration.git", from: "1.0.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-system.git", from: "1.5.0"),
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.0"),
     ],
     targets: [
@@ -46,14 +47,26 @@ let package = Package(
         .target(
             name: "WorkerRuntime",
             dependencies: [
-                "AMQP", "Postgres", "Mongo", "CommerceMessages", "Resilience",
+                "AMQP", "Postgres", "CommerceMessages", "Resilience",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
-                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Configuration", package: "swift-configuration"),
             ],
             path: "Core/WorkerRuntime"),
+
+        // The entry point shared by worker executables: configuration files + environment,
+        // logging and metrics bootstrap, ServiceGroup with signal handling.
+        .target(
+            name: "WorkerApp",
+            dependencies: [
+                "WorkerRuntime",
+                .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Core/WorkerApp"),
 
         // Executables: wiring of Core pieces.
         .executableTarget(
@@ -65,7 +78,7 @@ let package = Package(
             path: "Workers/commerce"),
         .executableTarget(
             name: "probe-worker",
-            dependencies: ["WorkerRuntime"],
+            dependencies: ["WorkerApp", "WorkerRuntime"],
             path: "Workers/probe-worker"),
 
         .testTarget(
@@ -81,7 +94,7 @@ let package = Package(
             path: "Tests/RuntimeUnitTests"),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["AMQP", "Postgres", "Mongo", "WorkerRuntime"],
+            dependencies: ["AMQP", "Postgres", "Mongo", "WorkerRuntime", "Resilience"],
             path: "Tests/IntegrationTests"),
     ],
     swiftLanguageModes: [.v6]

@@ -461,8 +461,8 @@ public final class AMQPConnection {
 
     /// Reads the next broker-initiated event, waiting at most `timeout`.
     ///
-    /// Returns `nil` when the timeout passes or when `wakeDescriptor` (an eventfd or pipe another
-    /// thread writes to) becomes readable; the descriptor is drained. Sends heartbeats while it
+    /// Returns `nil` when the timeout passes or when `wakeDescriptor` (the non-blocking read end of
+    /// a pipe another thread writes to) becomes readable; the pipe is drained. Sends heartbeats while it
     /// waits, and throws ``AMQPError/Code/heartbeatTimeout`` when the broker has been silent for
     /// two heartbeat intervals. Never spins: it blocks in `poll(2)`.
     public func nextEvent(timeout: Duration, wakeDescriptor: Int32? = nil) throws(AMQPError) -> AMQPEvent? {
@@ -497,8 +497,8 @@ public final class AMQPConnection {
                     AMQPError(code: .socketError, message: String(cString: strerror(errno)), context: "poll"))
             }
             if descriptors.count > 1, descriptors[1].revents != 0 {
-                var value: UInt64 = 0
-                _ = read(descriptors[1].fd, &value, 8)
+                var drain = [UInt8](repeating: 0, count: 64)
+                while read(descriptors[1].fd, &drain, drain.count) > 0 {}
                 return nil
             }
             if descriptors[0].revents != 0 {

@@ -15,27 +15,12 @@ public struct AMQPDelivery: Sendable {
     public var messageCount: UInt32?
 }
 
-/// A `mandatory` message the broker could not route (`basic.return`).
-public struct AMQPReturnedMessage: Sendable {
-    public var channel: UInt16
-    public var replyCode: UInt16
-    public var replyText: String
-    public var exchange: String
-    public var routingKey: String
-    public var properties: AMQPProperties
-    public var body: [UInt8]
-}
-
-/// Something the broker sent on its own initiative, read by ``AMQPConnection/nextEvent(timeout:)``.
+/// Something the broker sent on its own initiative, read by
+/// ``AMQPConnection/nextEvent(timeout:wakeDescriptor:)``. Publisher confirms and returns are not
+/// events: ``AMQPConnection/waitForConfirms(channel:timeout:)`` reports them per publish.
 public enum AMQPEvent: Sendable {
     /// A message for one of this connection's consumers.
     case delivery(AMQPDelivery)
-    /// Publisher confirm: the broker took responsibility for message(s) up to `deliveryTag`.
-    case publishAcknowledged(channel: UInt16, deliveryTag: UInt64, multiple: Bool)
-    /// Publisher confirm: the broker refused message(s) up to `deliveryTag`.
-    case publishRefused(channel: UInt16, deliveryTag: UInt64, multiple: Bool)
-    /// A `mandatory` message came back unroutable. Its confirm follows.
-    case returned(AMQPReturnedMessage)
     /// The broker closed a channel (the connection is still open).
     case channelClosed(channel: UInt16, error: AMQPError)
     /// The broker cancelled a consumer (its queue was deleted, or a quorum queue moved).

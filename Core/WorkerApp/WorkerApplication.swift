@@ -1,0 +1,76 @@
+import Configuration
+import Foundation
+import Logging
+import Metrics
+import Prometheus
+import ServiceLifecycle
+import SystemPackage
+import WorkerRuntime
+
+/// The entry point every worker executable calls: the one place that reads configuration files
+/// and the environment, bootstraps logging and metrics, and runs the worker and its `/health` +
+/// `/metrics` endpoint in a `ServiceGroup` that shuts down gracefully on SIGTERM and SIGINT.
+///
+/// Configuration comes from environment variables first, then `COMMERCE_CONFIG` (a JSON file) or
+/// `config/<appID>.json` when it exists. See ``WorkerConfiguration/init(reader:appID:defaultQueue:defaultBindings:)``
+/// for the keys. `LOG_LEVEL` sets the log level (default `info`).
+public enum WorkerApplication {
+    /// Runs the worker until it is told to stop; exits the process with 0 after a graceful stop,
+    /// 78 (EX_CONFIG) on a configuration error and 1 on any other failure.
+    public static func run<Handler: MessageHandler>(
+        appID: String, defaultQueue: String, bindings: [String],
+        makeHandler: (ConfigReader, Logger) throws -> Handler
+    ) async -> Never {
+        let environment = ProcessInfo.processInfo.environment
+        let level = Logger.Level(rawValue: environment["LOG_LEVEL"]?.lowercased() ?? "info") ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: appID)
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+
+        do {
+            let reader = try await configurationReader(appID: appID, environment: environment)
+            let configuration = try WorkerConfiguration(
+                reader: reader, appID: appID, defaultQueue: defaultQueue, defaultBindings: bindings)
+            let handler = try makeHandler(reader, logger)
+            let worker = WorkerService(configuration: configuration, handler: handler, logger: logger)
+            var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+            if let port = configuration.httpPort {
+                // Listed first: it starts first and stops last, so /health answers during a drain.
+                let endpoint = HTTPEndpoint(
+                    host: configuration.httpHost, port: port, logger: logger, health: { worker.health },
+                    metrics: { registry.emitToString() })
+                services.append(.init(service: endpoint))
+            }
+            services.append(.init(service: worker))
+            var groupConfiguration = ServiceGroupConfiguration(
+                services: services, gracefulShutdownSignals: [.sigterm, .sigint], cancellationSignals: [],
+                logger: logger)
+            groupConfiguration.maximumGracefulShutdownDuration = configuration.shutdownTimeout
+            try await ServiceGroup(configuration: groupConfiguration).run()
+            exit(0)
+        } catch let error as WorkerConfigurationError {
+            logger.critical("invalid configuration: \(error)")
+            exit(78)
+        } catch {
+            logger.critical("worker failed: \(error)")
+            exit(1)
+        }
+    }
+
+    /// Environment variables override the JSON file, key by key.
+    public static func configurationReader(appID: String, environment: [String: String]) async throws -> ConfigReader {
+        var providers: [any ConfigProvider] = [EnvironmentVariablesProvider()]
+        let path = environment["COMMERCE_CONFIG"] ?? "config/\(appID).json"
+        if FileManager.default.fileExists(atPath: path) {
+            providers.append(try await FileProvider<JSONSnapshot>(filePath: FilePath(path)))
+        } else if environment["COMMERCE_CONFIG"] != nil {
+            throw WorkerConfigurationError(key: "COMMERCE_CONFIG", problem: "names a missing file: \(path)")
+        }
+        return ConfigReader(providers: providers)
+    }
+}

@@ -1,0 +1,445 @@
+import AMQP
+import Foundation
+import Glibc
+import Logging
+import Resilience
+
+/// One broker connection, owned by a dedicated thread, shared with one processing thread.
+///
+/// rabbitmq-c connections are not thread-safe and only service heartbeats inside library calls,
+/// so the connection lives on this link's own I/O thread, which never runs handler code: it reads
+/// deliveries into a mailbox, runs the publish/ack/nack commands the processing thread sends it,
+/// and keeps heartbeats flowing while a handler waits on a lock or a slow gateway. A command
+/// wakes the I/O thread through a pipe that it polls beside the socket, so nothing spins.
+///
+/// When the connection fails, the thread reconnects with backoff (trying every configured
+/// endpoint), redeclares the topology and consumes again. Deliveries of the dead connection are
+/// dropped from the mailbox (the broker redelivers them) and commands that acknowledge them are
+/// refused, because their delivery tags mean nothing on the new channel.
+final class BrokerLink: @unchecked Sendable {
+    // @unchecked: every mutable property below is read and written only with `condition` locked;
+    // the AMQPConnection itself never leaves the I/O thread (it is a local of `run()`).
+
+    struct Configuration {
+        var amqp: AMQPConfiguration
+        var topology: Topology
+        var declareTopology: Bool
+        var prefetch: UInt16
+        var publishTimeout: Duration
+        var reconnectDelays: Backoff
+    }
+
+    /// One message to publish.
+    struct Publication {
+        var exchange: String
+        var routingKey: String
+        var properties: AMQPProperties
+        var body: [UInt8]
+    }
+
+    private enum Command {
+        case publish([Publication], Reply<Result<[AMQPConnection.PublishOutcome], AMQPError>>)
+        case acknowledge(ack: [UInt64], requeue: [UInt64], reject: [UInt64], generation: UInt64, Reply<Result<Void, AMQPError>>)
+        case setConsuming(Bool, Reply<Result<Void, AMQPError>>)
+    }
+
+    private let configuration: Configuration
+    private let logger: Logger
+    private let condition = NSCondition()
+    private let wakeDescriptor: Int32
+    private let wakeWriter: Int32
+    private var commands: [Command] = []
+    private var mailbox: [IncomingMessage] = []
+    private var generation: UInt64 = 0
+    private var connected = false
+    private var stopping = false
+    private var wantConsuming = true
+    private var lastError: String?
+    private var thread: Thread?
+    private var finished = false
+
+    init(configuration: Configuration, logger: Logger) {
+        self.configuration = configuration
+        self.logger = logger
+        // A self-pipe: the I/O thread polls its read end beside the broker socket.
+        var ends: [Int32] = [-1, -1]
+        if pipe(&ends) != 0 { fatalError("pipe(2) failed: \(String(cString: strerror(errno)))") }
+        for end in ends { _ = fcntl(end, F_SETFL, fcntl(end, F_GETFL) | O_NONBLOCK) }
+        wakeDescriptor = ends[0]
+        wakeWriter = ends[1]
+    }
+
+    deinit {
+        close(wakeDescriptor)
+        close(wakeWriter)
+    }
+
+    /// Starts the I/O thread.
+    func start() {
+        let thread = Thread { [self] in run() }
+        thread.name = "amqp-\(configuration.topology.queue)"
+        self.thread = thread
+        thread.start()
+    }
+
+    /// Asks the I/O thread to close the connection and exit; returns once it has.
+    func stop() {
+        condition.lock()
+        stopping = true
+        condition.broadcast()
+        condition.unlock()
+        wake()
+        condition.lock()
+        while !finished { condition.wait() }
+        condition.unlock()
+    }
+
+    /// Whether the connection is up and set up.
+    var isConnected: Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        return connected
+    }
+
+    /// The last connection error, for `/health`.
+    var lastConnectionError: String? {
+        condition.lock()
+        defer { condition.unlock() }
+        return lastError
+    }
+
+    // MARK: - Processing-thread side
+
+    /// Takes up to `maximum` deliveries that are already here, waiting at most `timeout` for the
+    /// first one; never waits for more once it has one (natural batching).
+    func takeDeliveries(maximum: Int, timeout: Duration) -> [IncomingMessage] {
+        condition.lock()
+        defer { condition.unlock() }
+        let deadline = Date().addingTimeInterval(timeout.seconds)
+        while mailbox.isEmpty && !stopping {
+            if !condition.wait(until: deadline) { break }
+        }
+        let count = min(maximum, mailbox.count)
+        let batch = Array(mailbox.prefix(count))
+        mailbox.removeFirst(count)
+        return batch
+    }
+
+    /// Publishes to the broker under publisher confirms and waits for every outcome.
+    func publish(_ publications: [Publication]) -> Result<[AMQPConnection.PublishOutcome], AMQPError> {
+        if publications.isEmpty { return .success([]) }
+        let reply = Reply<Result<[AMQPConnection.PublishOutcome], AMQPError>>()
+        submit(.publish(publications, reply))
+        return reply.wait()
+    }
+
+    /// Acknowledges, requeues or rejects deliveries of `generation`. Refused when the connection
+    /// they came on is gone (the broker will redeliver them).
+    func acknowledge(
+        ack: [UInt64], requeue: [UInt64] = [], reject: [UInt64] = [], generation: UInt64
+    ) -> Result<Void, AMQPError> {
+        if ack.isEmpty && requeue.isEmpty && reject.isEmpty { return .success(()) }
+        let reply = Reply<Result<Void, AMQPError>>()
+        submit(.acknowledge(ack: ack, requeue: requeue, reject: reject, generation: generation, reply))
+        return reply.wait()
+    }
+
+    /// Stops (`basic.cancel`, then every delivery not yet acknowledged is requeued) or resumes
+    /// consuming. Deliveries waiting in the mailbox are requeued with the rest.
+    @discardableResult
+    func setConsuming(_ consuming: Bool) -> Result<Void, AMQPError> {
+        let reply = Reply<Result<Void, AMQPError>>()
+        submit(.setConsuming(consuming, reply))
+        return reply.wait()
+    }
+
+    private func submit(_ command: Command) {
+        condition.lock()
+        commands.append(command)
+        condition.unlock()
+        wake()
+    }
+
+    private func wake() {
+        var one: UInt8 = 1
+        _ = write(wakeWriter, &one, 1)
+    }
+
+    // MARK: - I/O thread
+
+    private func run() {
+        var attempt = 0
+        while !isStopping {
+            do {
+                let connection = try AMQPConnection(configuration: configuration.amqp)
+                attempt = 0
+                try serve(connection)
+                connection.close()
+            } catch {
+                attempt += 1
+                let delay = configuration.reconnectDelays.delay(forAttempt: attempt)
+                logger.warning(
+                    "broker connection lost; reconnecting",
+                    metadata: ["error": "\(error)", "attempt": "\(attempt)", "retry_in": "\(delay)"])
+                dropConnectionState(error: "\(error)")
+                sleepUnlessStopping(delay)
+            }
+        }
+        condition.lock()
+        connected = false
+        finished = true
+        let leftover = commands
+        commands.removeAll()
+        condition.broadcast()
+        condition.unlock()
+        fail(leftover, AMQPError(code: .invalidState, message: "the worker is stopping", context: "broker link"))
+    }
+
+    /// Sets up channels and serves commands and events until the connection fails or the link stops.
+    private func serve(_ connection: AMQPConnection) throws {
+        let control = try connection.openChannel()
+        if configuration.declareTopology {
+            try configuration.topology.declare(on: connection, channel: control)
+        }
+        let publishing = try connection.openChannel()
+        try connection.enableConfirms(channel: publishing)
+        let consuming = try connection.openChannel()
+        try connection.setPrefetch(channel: consuming, count: configuration.prefetch)
+
+        var consumerTag: String?
+        var unacknowledged: [UInt64] = []  // delivery tags in arrival order
+        condition.lock()
+        generation += 1
+        let currentGeneration = generation
+        connected = true
+        lastError = nil
+        condition.unlock()
+        logger.info(
+            "connected to broker",
+            metadata: ["endpoint": "\(connection.endpoint)", "heartbeat": "\(connection.heartbeat)s"])
+
+        func startConsuming() throws {
+            guard consumerTag == nil else { return }
+            consumerTag = try connection.consume(channel: consuming, queue: configuration.topology.queue)
+        }
+        func stopConsuming() throws {
+            if let tag = consumerTag { try connection.cancel(channel: consuming, consumerTag: tag) }
+            consumerTag = nil
+            // Deliveries still in the mailbox belong to the broker again.
+            condition.lock()
+            mailbox.removeAll { $0.generation == currentGeneration }
+            condition.unlock()
+            if let last = unacknowledged.max() {
+                try connection.nack(channel: consuming, deliveryTag: last, multiple: true, requeue: true)
+            }
+            unacknowledged.removeAll()
+        }
+
+        if wantsConsuming { try startConsuming() }
+
+        while true {
+            for command in takeCommands() {
+                switch command {
+                case .publish(let publications, let reply):
+                    reply.put(publish(publications, on: connection, channel: publishing, dispatch: dispatch))
+                    if !connection.isOpen { throw AMQPError(code: .socketError, message: "connection lost", context: "publish") }
+                case .acknowledge(let acks, let requeue, let reject, let generation, let reply):
+                    guard generation == currentGeneration else {
+                        reply.put(.failure(AMQPError(
+                            code: .invalidState, message: "deliveries of an earlier connection; the broker redelivers them",
+                            context: "basic.ack")))
+                        continue
+                    }
+                    do {
+                        try acknowledge(acks, requeue, reject, unacknowledged: &unacknowledged, connection, consuming)
+                        reply.put(.success(()))
+                    } catch {
+                        reply.put(.failure(error))
+                        throw error
+                    }
+                case .setConsuming(let consume, let reply):
+                    condition.lock()
+                    wantConsuming = consume
+                    condition.unlock()
+                    do {
+                        if consume { try startConsuming() } else { try stopConsuming() }
+                        reply.put(.success(()))
+                    } catch {
+                        reply.put(.failure(error as? AMQPError ?? AMQPError(code: .libraryError, message: "\(error)", context: "consume")))
+                        throw error
+                    }
+                }
+            }
+            if isStopping {
+                logger.info("closing broker connection")
+                return
+            }
+            if let event = try connection.nextEvent(timeout: .seconds(1), wakeDescriptor: wakeDescriptor) {
+                try dispatch(event)
+            }
+        }
+
+        /// Routes one broker event: deliveries to the mailbox, failures to a reconnect.
+        func dispatch(_ event: AMQPEvent) throws {
+            switch event {
+            case .delivery(let delivery):
+                unacknowledged.append(delivery.deliveryTag)
+                let message = IncomingMessage(delivery: delivery, generation: currentGeneration)
+                condition.lock()
+                mailbox.append(message)
+                condition.broadcast()
+                condition.unlock()
+            case .channelClosed(let channel, let error):
+                throw AMQPError(
+                    code: .channelClosed, replyCode: error.replyCode, message: error.message,
+                    context: "channel \(channel) closed by the broker")
+            case .consumerCancelled:
+                logger.warning(
+                    "the broker cancelled our consumer; consuming again",
+                    metadata: ["queue": "\(configuration.topology.queue)"])
+                consumerTag = nil
+                if wantsConsuming { try startConsuming() }
+            case .connectionBlocked(let reason):
+                logger.warning("broker blocked publishing", metadata: ["reason": "\(reason)"])
+            case .connectionUnblocked:
+                logger.info("broker unblocked publishing")
+            }
+        }
+    }
+
+    private func publish(
+        _ publications: [Publication], on connection: AMQPConnection, channel: UInt16,
+        dispatch: (AMQPEvent) throws -> Void
+    ) -> Result<[AMQPConnection.PublishOutcome], AMQPError> {
+        do {
+            // A resource alarm stops the broker reading our socket; wait for it to clear rather
+            // than block in a write, up to the publish timeout.
+            let deadline = ContinuousClock.now + configuration.publishTimeout
+            while connection.isBlocked {
+                if ContinuousClock.now >= deadline {
+                    return .failure(AMQPError(
+                        code: .timeout, message: "the broker has blocked publishing (resource alarm)",
+                        context: "publish"))
+                }
+                if let event = try connection.nextEvent(timeout: .milliseconds(200)) { try dispatch(event) }
+            }
+            var sequences: [UInt64] = []
+            sequences.reserveCapacity(publications.count)
+            for publication in publications {
+                sequences.append(
+                    try connection.publish(
+                        channel: channel, exchange: publication.exchange, routingKey: publication.routingKey,
+                        mandatory: true, properties: publication.properties, body: publication.body))
+            }
+            let outcomes = try connection.waitForConfirms(channel: channel, timeout: configuration.publishTimeout)
+            return .success(sequences.map { outcomes[$0] ?? .refused })
+        } catch let error as AMQPError {
+            return .failure(error)
+        } catch {
+            return .failure(AMQPError(code: .libraryError, message: "\(error)", context: "publish"))
+        }
+    }
+
+    private func acknowledge(
+        _ acks: [UInt64], _ requeue: [UInt64], _ reject: [UInt64], unacknowledged: inout [UInt64],
+        _ connection: AMQPConnection, _ channel: UInt16
+    ) throws(AMQPError) {
+        if !acks.isEmpty {
+            let acked = Set(acks)
+            let highest = acks.max()!
+            // One `multiple` ack when the batch is every outstanding delivery up to its highest tag.
+            if unacknowledged.allSatisfy({ $0 > highest || acked.contains($0) }) {
+                try connection.ack(channel: channel, deliveryTag: highest, multiple: true)
+            } else {
+                for tag in acks.sorted() { try connection.ack(channel: channel, deliveryTag: tag) }
+            }
+        }
+        for tag in requeue { try connection.nack(channel: channel, deliveryTag: tag, requeue: true) }
+        for tag in reject { try connection.reject(channel: channel, deliveryTag: tag, requeue: false) }
+        let settled = Set(acks).union(requeue).union(reject)
+        unacknowledged.removeAll { settled.contains($0) }
+    }
+
+    // MARK: - State helpers
+
+    private var isStopping: Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        return stopping
+    }
+
+    private var wantsConsuming: Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        return wantConsuming
+    }
+
+    private func takeCommands() -> [Command] {
+        condition.lock()
+        defer { condition.unlock() }
+        let taken = commands
+        commands.removeAll()
+        return taken
+    }
+
+    private func dropConnectionState(error: String) {
+        condition.lock()
+        connected = false
+        lastError = error
+        let dead = generation
+        mailbox.removeAll { $0.generation == dead }
+        let pending = commands
+        commands.removeAll()
+        condition.unlock()
+        fail(pending, AMQPError(code: .socketError, message: error, context: "broker connection"))
+    }
+
+    private func fail(_ pending: [Command], _ error: AMQPError) {
+        for command in pending {
+            switch command {
+            case .publish(_, let reply): reply.put(.failure(error))
+            case .acknowledge(_, _, _, _, let reply): reply.put(.failure(error))
+            case .setConsuming(let consume, let reply):
+                condition.lock()
+                wantConsuming = consume
+                condition.unlock()
+                reply.put(.success(()))
+            }
+        }
+    }
+
+    private func sleepUnlessStopping(_ delay: Duration) {
+        condition.lock()
+        defer { condition.unlock() }
+        let deadline = Date().addingTimeInterval(delay.seconds)
+        while !stopping && condition.wait(until: deadline) {}
+    }
+}
+
+/// A one-shot reply from the I/O thread to a waiting processing thread.
+final class Reply<Value>: @unchecked Sendable {
+    // @unchecked: `value` is only touched with `condition` locked.
+    private let condition = NSCondition()
+    private var value: Value?
+
+    func put(_ value: Value) {
+        condition.lock()
+        self.value = value
+        condition.signal()
+        condition.unlock()
+    }
+
+    func wait() -> Value {
+        condition.lock()
+        defer { condition.unlock() }
+        while value == nil { condition.wait() }
+        return value!
+    }
+}
+
+extension Duration {
+    var seconds: TimeInterval {
+        let (seconds, attoseconds) = components
+        return TimeInterval(seconds) + TimeInterval(attoseconds) / 1e18
+    }
+}

@@ -1,0 +1,431 @@
+import AMQP
+import CommerceMessages
+import Foundation
+import Logging
+import Metrics
+import Postgres
+import Resilience
+
+/// The processing side of one consumer: takes batches of deliveries from its ``BrokerLink``,
+/// runs the handler for all of them in one PostgreSQL transaction with the inbox and outbox,
+/// publishes the outbox with confirms, and acknowledges the batch with one `multiple` ack.
+///
+/// Runs on a dedicated thread that owns the database connection; never on Swift's cooperative
+/// pool. See ``WorkerService`` for how consumers start and stop.
+final class Consumer<Handler: MessageHandler>: @unchecked Sendable {
+    // @unchecked: `database`, `lastRelay` and the counters are touched only by the consumer's own
+    // thread; `stopRequested`/`state` are guarded by `lock`.
+
+    private let configuration: WorkerConfiguration
+    private let handler: Handler
+    private let link: BrokerLink
+    private let logger: Logger
+    private let metrics: WorkerMetrics
+    private let host = ProcessInfo.processInfo.hostName
+    private let lock = NSLock()
+    private var stopRequested = false
+    private var databaseUp = false
+    private var database: PostgresConnection?
+    private var lastRelay = ContinuousClock.now - .seconds(3600)
+
+    init(configuration: WorkerConfiguration, handler: Handler, link: BrokerLink, logger: Logger, metrics: WorkerMetrics) {
+        self.configuration = configuration
+        self.handler = handler
+        self.link = link
+        self.logger = logger
+        self.metrics = metrics
+    }
+
+    /// Asks the loop to finish its batch and return.
+    func requestStop() {
+        lock.lock()
+        stopRequested = true
+        lock.unlock()
+    }
+
+    private var isStopping: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return stopRequested
+    }
+
+    /// Whether the database connection is up (for `/health`).
+    var isDatabaseUp: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return databaseUp
+    }
+
+    private func setDatabaseUp(_ up: Bool) {
+        lock.lock()
+        databaseUp = up
+        lock.unlock()
+    }
+
+    // MARK: - Loop
+
+    /// The consumer thread's body. Returns after a stop request, once the batch in hand is
+    /// settled, deliveries not started are requeued and the outbox is flushed.
+    func run() {
+        connectDatabase()
+        while !isStopping {
+            let wait = max(.milliseconds(10), configuration.relayInterval - (ContinuousClock.now - lastRelay))
+            let batch = link.takeDeliveries(maximum: configuration.maximumBatchSize, timeout: min(wait, .seconds(1)))
+            if !batch.isEmpty { process(batch) }
+            if ContinuousClock.now - lastRelay >= configuration.relayInterval { relayOutbox(grace: configuration.relayGrace) }
+        }
+        // Graceful stop: no new deliveries; what was prefetched but not started goes back to the queue.
+        link.setConsuming(false)
+        relayOutbox(grace: .zero)
+        database?.close()
+        database = nil
+        logger.info("consumer stopped", metadata: ["queue": "\(configuration.topology.queue)"])
+    }
+
+    /// Connects (and migrates) with backoff until the database answers or the worker stops.
+    private func connectDatabase() {
+        var attempt = 0
+        while !isStopping {
+            do {
+                let connection = try PostgresConnection(url: configuration.databaseURL, applicationName: configuration.appID)
+                try RuntimeSchema.migrate(connection)
+                try handler.migrate(connection)
+                database = connection
+                setDatabaseUp(true)
+                if attempt > 0 { logger.info("database is back", metadata: ["attempts": "\(attempt)"]) }
+                return
+            } catch {
+                attempt += 1
+                setDatabaseUp(false)
+                let delay = configuration.reconnectDelays.delay(forAttempt: attempt)
+                logger.warning("database unreachable", metadata: ["error": "\(error)", "retry_in": "\(delay)"])
+                sleep(delay)
+            }
+        }
+    }
+
+    /// The database is down: stop taking deliveries (requeueing those we hold, so healthy copies
+    /// of the worker can take them), probe with backoff, then consume again. Messages are not
+    /// burnt through the retry tiers for an outage that is not their fault.
+    private func rideOutDatabaseOutage(_ error: any Error) {
+        logger.error("database failure; pausing consumption", metadata: ["error": "\(error)"])
+        metrics.databaseOutages.increment()
+        setDatabaseUp(false)
+        link.setConsuming(false)
+        database?.close()
+        database = nil
+        connectDatabase()
+        if !isStopping { link.setConsuming(true) }
+    }
+
+    private func sleep(_ delay: Duration) {
+        let deadline = ContinuousClock.now + delay
+        while !isStopping && ContinuousClock.now < deadline {
+            Thread.sleep(forTimeInterval: min(0.2, (deadline - ContinuousClock.now).seconds))
+        }
+    }
+
+    // MARK: - One batch
+
+    private struct Candidate {
+        var incoming: IncomingMessage
+        var message: Handler.Message
+    }
+
+    private enum TransactionFailure: Error {
+        case handler(index: Int, error: any Error)
+        case infrastructure(any Error)
+    }
+
+    private struct Committed {
+        var processed: [IncomingMessage] = []
+        var duplicates: [IncomingMessage] = []
+        var outbox: [OutboxRow] = []
+    }
+
+    private func process(_ batch: [IncomingMessage]) {
+        let started = ContinuousClock.now
+        metrics.batchSize.record(batch.count)
+        var failures: [(IncomingMessage, HandlingFailure)] = []
+        var candidates: [Candidate] = []
+        for incoming in batch {
+            if let failure = incoming.admissionFailure(maximumBodySize: configuration.maximumBodySize) {
+                failures.append((incoming, failure))
+                continue
+            }
+            do {
+                candidates.append(Candidate(incoming: incoming, message: try handler.decode(incoming)))
+            } catch {
+                var failure = HandlingFailure.classify(error)
+                failure.failureClass = .permanent  // a body that does not decode never will
+                failures.append((incoming, failure))
+            }
+        }
+        // Rows are locked in correlation-id order so that copies of a worker do not deadlock;
+        // the sort is stable, so one saga's messages keep their order.
+        candidates = candidates.enumerated().sorted {
+            ($0.element.incoming.envelope.correlationID, $0.offset) < ($1.element.incoming.envelope.correlationID, $1.offset)
+        }.map(\.element)
+
+        var committed = Committed()
+        var conflicts = 0
+        while true {
+            guard let database else {
+                rideOutDatabaseOutage(PostgresError(code: .connectionLost, message: "no database connection"))
+                return
+            }
+            do throws(TransactionFailure) {
+                committed = try runTransaction(candidates, on: database)
+                break
+            } catch {
+                switch error {
+                case .handler(let index, let cause):
+                    if let postgres = cause as? PostgresError, postgres.isRetryableConflict, conflicts < 3 {
+                        conflicts += 1  // a deadlock or serialization failure: run the same batch again
+                        continue
+                    }
+                    failures.append((candidates[index].incoming, HandlingFailure.classify(cause)))
+                    candidates.remove(at: index)
+                case .infrastructure(let cause):
+                    // Everything we hold is requeued by the pause, this batch included.
+                    rideOutDatabaseOutage(cause)
+                    return
+                }
+            }
+        }
+        settle(committed, failures: failures)
+        let elapsed = ContinuousClock.now - started
+        metrics.batchDuration.recordNanoseconds(Int64(elapsed.seconds * 1e9))
+    }
+
+    /// One transaction for the batch: inbox rows, handlers, outbox rows.
+    private func runTransaction(_ candidates: [Candidate], on database: PostgresConnection) throws(TransactionFailure) -> Committed {
+        var committed = Committed()
+        do {
+            try database.query("begin")
+        } catch {
+            throw .infrastructure(error)
+        }
+        do {
+            let ids = candidates.map(\.incoming.envelope.messageID)
+            let inserted = try database.query(
+                """
+                insert into runtime_inbox (consumer, message_id)
+                select $1, id from unnest($2::text[]) as id
+                on conflict do nothing returning message_id
+                """, [.text(configuration.consumerName), .textArray(ids)])
+            var fresh = Set(try inserted.rows.map { try $0.string("message_id") })
+            var outgoing: [OutgoingMessage] = []
+            for (index, candidate) in candidates.enumerated() {
+                let envelope = candidate.incoming.envelope
+                // `remove` also makes a second copy of the same id within this batch a duplicate.
+                guard fresh.remove(envelope.messageID) != nil else {
+                    committed.duplicates.append(candidate.incoming)
+                    continue
+                }
+                var messageLogger = logger
+                messageLogger[metadataKey: "message_id"] = "\(envelope.messageID)"
+                messageLogger[metadataKey: "correlation_id"] = "\(envelope.correlationID)"
+                messageLogger[metadataKey: "type"] = "\(envelope.type)"
+                let context = HandlerContext(
+                    envelope: envelope, attempts: candidate.incoming.attempts, database: database,
+                    logger: messageLogger, appID: configuration.appID)
+                do {
+                    outgoing += try handler.handle(candidate.message, context: context)
+                } catch let error as PostgresError where error.isInfrastructureFailure {
+                    throw TransactionFailure.infrastructure(error)
+                } catch {
+                    throw TransactionFailure.handler(index: index, error: error)
+                }
+                committed.processed.append(candidate.incoming)
+            }
+            committed.outbox = try Outbox.insert(outgoing, exchange: configuration.topology.exchange, on: database)
+            try database.query("commit")
+            return committed
+        } catch let failure as TransactionFailure {
+            rollback(database)
+            throw failure
+        } catch let error as PostgresError where !error.isInfrastructureFailure && database.isConnected {
+            // A statement of the runtime itself failed: not the fault of one message.
+            rollback(database)
+            throw .infrastructure(error)
+        } catch {
+            rollback(database)
+            throw .infrastructure(error)
+        }
+    }
+
+    private func rollback(_ database: PostgresConnection) {
+        if database.isConnected { _ = try? database.query("rollback") }
+    }
+
+    // MARK: - Settling
+
+    /// Publishes the outbox and the retry/dead-letter copies in one confirm window, then
+    /// acknowledges the batch with as few acks as possible.
+    private func settle(_ committed: Committed, failures: [(IncomingMessage, HandlingFailure)]) {
+        var publications = committed.outbox.map(\.publication)
+        let outboxCount = publications.count
+        for (incoming, failure) in failures {
+            publications.append(failurePublication(incoming, failure))
+        }
+        let outcomes: [AMQPConnection.PublishOutcome]
+        switch link.publish(publications) {
+        case .success(let result): outcomes = result
+        case .failure(let error):
+            // The outbox rows stay unsent and the relay publishes them; nothing is acked, so the
+            // broker redelivers the batch and the inbox skips what already took effect.
+            logger.warning("publish failed; batch left for redelivery", metadata: ["error": "\(error)"])
+            return
+        }
+
+        var sent: [Int64] = []
+        var unsent: [(Int64, String)] = []
+        for (row, outcome) in zip(committed.outbox, outcomes.prefix(outboxCount)) {
+            if outcome == .confirmed { sent.append(row.id) } else { unsent.append((row.id, describe(outcome))) }
+        }
+        var acks = (committed.processed + committed.duplicates).map(\.deliveryTag)
+        var requeue: [UInt64] = []
+        for ((incoming, failure), outcome) in zip(failures, outcomes.dropFirst(outboxCount)) {
+            if outcome == .confirmed {
+                acks.append(incoming.deliveryTag)
+                recordFailure(incoming, failure)
+            } else {
+                // The retry or dead-letter copy did not reach the broker: keep the original.
+                logger.error(
+                    "could not park a failed message; requeueing it",
+                    metadata: ["message_id": "\(incoming.envelope.messageID)", "outcome": "\(describe(outcome))"])
+                requeue.append(incoming.deliveryTag)
+            }
+        }
+        let generation = (committed.processed + committed.duplicates + failures.map(\.0)).first?.generation ?? 0
+        if case .failure(let error) = link.acknowledge(ack: acks, requeue: requeue, generation: generation) {
+            logger.warning("ack failed; the broker will redeliver", metadata: ["error": "\(error)"])
+        }
+        for message in committed.processed {
+            metrics.handled(type: message.envelope.type)
+        }
+        for message in committed.duplicates {
+            metrics.duplicate(type: message.envelope.type)
+            logger.debug("duplicate skipped", metadata: ["message_id": "\(message.envelope.messageID)"])
+        }
+        markOutbox(sent: sent, unsent: unsent)
+    }
+
+    private func recordFailure(_ incoming: IncomingMessage, _ failure: HandlingFailure) {
+        let attempts = incoming.attempts + 1
+        let retried = failure.failureClass == .transient && attempts < configuration.maximumAttempts
+        var metadata: Logger.Metadata = [
+            "message_id": "\(incoming.envelope.messageID)", "correlation_id": "\(incoming.envelope.correlationID)",
+            "type": "\(incoming.envelope.type)", "reason": "\(failure.reason)", "attempts": "\(attempts)",
+        ]
+        metadata["error"] = "\(failure.message)"
+        if retried {
+            metrics.retried(type: incoming.envelope.type)
+            logger.warning("message failed; retrying later", metadata: metadata)
+        } else {
+            metrics.deadLettered(type: incoming.envelope.type, reason: failure.reason)
+            logger.error("message dead-lettered", metadata: metadata)
+        }
+    }
+
+    /// The copy of a failed message that goes to a retry tier (transient, attempts left) or to
+    /// `Q.dlq`: original body and properties, plus the error headers of DESIGN.md §6.
+    private func failurePublication(_ incoming: IncomingMessage, _ failure: HandlingFailure) -> BrokerLink.Publication {
+        let topology = configuration.topology
+        let attempts = incoming.attempts + 1
+        var properties = incoming.properties
+        var headers = properties.headers
+        headers.removeValue(forKey: "x-death")  // the broker's own history of the delay queues
+        headers[DeadLetterHeader.attempts] = .int(Int64(attempts))
+        headers[DeadLetterHeader.originalQueue] = .string(topology.queue)
+        headers[DeadLetterHeader.originalRoutingKey] = .string(incoming.originalRoutingKey)
+        headers[DeadLetterHeader.errorClass] = .string(failure.failureClass.rawValue)
+        headers[DeadLetterHeader.errorReason] = .string(failure.reason)
+        headers[DeadLetterHeader.errorMessage] = .string(String(failure.message.prefix(1000)))
+        headers[DeadLetterHeader.failedAt] = .string(Date().formatted(.iso8601))
+        headers[DeadLetterHeader.failedBy] = .string("\(configuration.appID)@\(host) (pid \(getpid()))")
+        let routingKey: String
+        if failure.failureClass == .transient && attempts < configuration.maximumAttempts {
+            let tier = topology.retryTier(forAttempt: attempts)
+            routingKey = topology.retryQueue(forTier: tier)
+            // Jitter: each copy waits between 80 % and 100 % of the tier's delay (the queue's own
+            // TTL is the ceiling), so a burst of failures does not come back as one burst.
+            let delay = Double(topology.retryDelays[tier].milliseconds)
+            properties.expiration = String(Int64(delay * Double.random(in: 0.8...1.0)))
+        } else {
+            if failure.failureClass == .transient {
+                headers[DeadLetterHeader.errorReason] = .string("retries_exhausted")
+                headers[DeadLetterHeader.errorMessage] = .string(
+                    "gave up after \(attempts) attempts; last error (\(failure.reason)): \(failure.message.prefix(900))")
+            }
+            routingKey = topology.deadLetterQueue
+            properties.expiration = nil
+        }
+        properties.headers = headers
+        return BrokerLink.Publication(exchange: "", routingKey: routingKey, properties: properties, body: incoming.body)
+    }
+
+    private func describe(_ outcome: AMQPConnection.PublishOutcome) -> String {
+        switch outcome {
+        case .confirmed: "confirmed"
+        case .refused: "refused by the broker (basic.nack)"
+        case .returned(let code, let text): "unroutable: \(code) \(text)"
+        }
+    }
+
+    // MARK: - Outbox
+
+    private func markOutbox(sent: [Int64], unsent: [(Int64, String)]) {
+        guard let database, !sent.isEmpty || !unsent.isEmpty else { return }
+        do {
+            try Outbox.markSent(sent, on: database)
+            for (id, error) in unsent {
+                logger.error("outbox message not delivered; the relay retries it", metadata: ["outbox_id": "\(id)", "error": "\(error)"])
+                try Outbox.markFailed(id, error: error, on: database)
+            }
+        } catch {
+            // The relay republishes unmarked rows; downstream inboxes drop the duplicates.
+            logger.warning("could not mark outbox rows", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Publishes outbox rows older than `grace` that no one published: rows left by a crash
+    /// between commit and publish, or whose publish failed.
+    private func relayOutbox(grace: Duration) {
+        lastRelay = .now
+        guard let database else { return }
+        do {
+            while true {
+                let published = try database.transaction { tx -> Int in
+                    let rows = try Outbox.unsent(olderThan: grace, limit: 256, on: tx)
+                    guard !rows.isEmpty else { return 0 }
+                    switch link.publish(rows.map(\.publication)) {
+                    case .success(let outcomes):
+                        var sent: [Int64] = []
+                        for (row, outcome) in zip(rows, outcomes) {
+                            if outcome == .confirmed {
+                                sent.append(row.id)
+                            } else {
+                                try Outbox.markFailed(row.id, error: describe(outcome), on: tx)
+                            }
+                        }
+                        try Outbox.markSent(sent, on: tx)
+                        metrics.relayed.increment(by: sent.count)
+                        if !sent.isEmpty { logger.info("relay published outbox rows", metadata: ["count": "\(sent.count)"]) }
+                        return rows.count == 256 && sent.count == rows.count ? rows.count : 0
+                    case .failure(let error):
+                        logger.warning("relay could not publish", metadata: ["error": "\(error)"])
+                        return 0
+                    }
+                }
+                if published == 0 { break }
+            }
+            metrics.outboxBacklog.record(try Outbox.backlog(on: database))
+        } catch let error as PostgresError where error.isInfrastructureFailure {
+            rideOutDatabaseOutage(error)
+        } catch {
+            logger.warning("outbox relay failed", metadata: ["error": "\(error)"])
+        }
+    }
+}

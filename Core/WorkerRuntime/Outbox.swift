@@ -1,0 +1,99 @@
+import AMQP
+import CommerceMessages
+import Foundation
+import Postgres
+
+/// One outbox row: a message committed with the effects that caused it.
+struct OutboxRow {
+    var id: Int64
+    var exchange: String
+    var message: OutgoingMessage
+
+    var publication: BrokerLink.Publication {
+        BrokerLink.Publication(
+            exchange: exchange, routingKey: message.routingKey, properties: message.properties, body: message.body)
+    }
+}
+
+/// Statements on `runtime_outbox`. All take the caller's connection, usually inside its transaction.
+enum Outbox {
+    /// Inserts every message in one statement and returns the rows with their ids.
+    static func insert(_ messages: [OutgoingMessage], exchange: String, on database: PostgresConnection) throws -> [OutboxRow] {
+        guard !messages.isEmpty else { return [] }
+        let result = try database.query(
+            """
+            insert into runtime_outbox
+                (message_id, exchange, routing_key, correlation_id, causation_id, message_type, app_id, created_at, body)
+            select m, $1, k, c, nullif(ca, ''), k, a, to_timestamp(t), decode(b, 'hex')
+            from unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::text[])
+                as u(m, k, c, ca, a, t, b)
+            returning id, message_id
+            """,
+            [
+                .text(exchange),
+                .textArray(messages.map(\.envelope.messageID)),
+                .textArray(messages.map(\.routingKey)),
+                .textArray(messages.map(\.envelope.correlationID)),
+                .textArray(messages.map { $0.envelope.causationID ?? "" }),
+                .textArray(messages.map(\.envelope.appID)),
+                .intArray(messages.map { Int64($0.envelope.timestamp.timeIntervalSince1970) }),
+                .textArray(messages.map { hex($0.body) }),
+            ])
+        var ids: [String: Int64] = [:]
+        for row in result.rows { ids[try row.string("message_id")] = try row.int("id") }
+        return messages.map { OutboxRow(id: ids[$0.envelope.messageID] ?? 0, exchange: exchange, message: $0) }
+    }
+
+    /// Unsent rows created more than `grace` ago, oldest first, locked so that relays of other
+    /// worker copies skip them.
+    static func unsent(olderThan grace: Duration, limit: Int, on database: PostgresConnection) throws -> [OutboxRow] {
+        let rows = try database.query(
+            """
+            select id, message_id, exchange, routing_key, correlation_id, coalesce(causation_id, '') as causation_id,
+                   message_type, app_id, extract(epoch from created_at)::bigint as created, body
+            from runtime_outbox
+            where sent_at is null and created_at < now() - make_interval(secs => $1)
+            order by id limit $2
+            for update skip locked
+            """, [.double(grace.seconds), .int(Int64(limit))]
+        ).rows
+        return try rows.map { row in
+            let causation = try row.string("causation_id")
+            let envelope = Envelope(
+                messageID: try row.string("message_id"), correlationID: try row.string("correlation_id"),
+                causationID: causation.isEmpty ? nil : causation, type: try row.string("message_type"),
+                timestamp: Date(timeIntervalSince1970: TimeInterval(try row.int("created"))),
+                appID: try row.string("app_id"))
+            return OutboxRow(
+                id: try row.int("id"), exchange: try row.string("exchange"),
+                message: OutgoingMessage(envelope: envelope, body: try row.bytes("body")))
+        }
+    }
+
+    static func markSent(_ ids: [Int64], on database: PostgresConnection) throws {
+        guard !ids.isEmpty else { return }
+        try database.query("update runtime_outbox set sent_at = now() where id = any($1::bigint[])", [.intArray(ids)])
+    }
+
+    static func markFailed(_ id: Int64, error: String, on database: PostgresConnection) throws {
+        try database.query(
+            "update runtime_outbox set publish_attempts = publish_attempts + 1, last_error = $2 where id = $1",
+            [.int(id), .text(error)])
+    }
+
+    /// Rows not yet published.
+    static func backlog(on database: PostgresConnection) throws -> Int {
+        Int(try database.query("select count(*) as n from runtime_outbox where sent_at is null").rows[0].int("n"))
+    }
+
+    private static func hex(_ bytes: [UInt8]) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var text = [UInt8]()
+        text.reserveCapacity(bytes.count * 2)
+        for byte in bytes {
+            text.append(digits[Int(byte >> 4)])
+            text.append(digits[Int(byte & 0x0f)])
+        }
+        return String(decoding: text, as: UTF8.self)
+    }
+}

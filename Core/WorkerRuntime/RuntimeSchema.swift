@@ -1,0 +1,39 @@
+import Postgres
+
+/// The runtime's own tables in each worker's database: the inbox (processed message ids per
+/// consumer) and the outbox (messages committed with the effects that caused them, published
+/// after the commit).
+public enum RuntimeSchema {
+    /// Creates the tables if they are missing. Idempotent; safe from several worker copies at once
+    /// (an advisory lock serialises concurrent migrations).
+    public static func migrate(_ database: PostgresConnection) throws {
+        try database.transaction { tx in
+            try tx.query("select pg_advisory_xact_lock(7283001)")
+            try tx.executeScript(
+                """
+                create table if not exists runtime_inbox (
+                    consumer text not null,
+                    message_id text not null,
+                    processed_at timestamptz not null default now(),
+                    primary key (consumer, message_id)
+                );
+                create table if not exists runtime_outbox (
+                    id bigserial primary key,
+                    message_id text not null unique,
+                    exchange text not null,
+                    routing_key text not null,
+                    correlation_id text not null,
+                    causation_id text,
+                    message_type text not null,
+                    app_id text not null,
+                    created_at timestamptz not null default now(),
+                    body bytea not null,
+                    sent_at timestamptz,
+                    publish_attempts int not null default 0,
+                    last_error text
+                );
+                create index if not exists runtime_outbox_unsent on runtime_outbox (id) where sent_at is null;
+                """)
+        }
+    }
+}

@@ -1,0 +1,125 @@
+import AMQP
+
+/// The broker objects a worker needs, declared idempotently from one description (DESIGN.md §6):
+/// the topic exchange; the worker queue `Q` bound to its routing keys; one delay queue per retry
+/// tier, `Q.retry.<delay>`, whose messages expire back into `Q` only (not to every subscriber of
+/// the routing key); and the dead-letter queue `Q.dlq`.
+public struct Topology: Sendable, Hashable {
+    /// Classic or quorum queues. Quorum queues replicate (on a cluster) and enforce a delivery
+    /// limit; classic queues are cheaper on one node. See the README for measured costs.
+    public enum QueueType: String, Sendable, Hashable {
+        case quorum, classic
+    }
+
+    public var exchange: String
+    public var queue: String
+    public var bindings: [String]
+    public var queueType: QueueType
+    /// Delays of the retry tiers, shortest first. Attempt `n` (1-based) waits in tier
+    /// `min(n, count) - 1`.
+    public var retryDelays: [Duration]
+    /// Quorum queues only: deliveries of one message after which the broker itself dead-letters
+    /// it to `Q.dlq` (a second guard behind the runtime's own attempt count).
+    public var deliveryLimit: Int
+
+    public init(
+        exchange: String = "commerce", queue: String, bindings: [String], queueType: QueueType = .quorum,
+        retryDelays: [Duration] = [.seconds(1), .seconds(5), .seconds(30)], deliveryLimit: Int = 20
+    ) {
+        self.exchange = exchange
+        self.queue = queue
+        self.bindings = bindings
+        self.queueType = queueType
+        self.retryDelays = retryDelays
+        self.deliveryLimit = deliveryLimit
+    }
+
+    public var deadLetterQueue: String { "\(queue).dlq" }
+
+    /// `Q.retry.1s`, `Q.retry.250ms`: named by delay, so that changing a delay declares a new
+    /// queue instead of conflicting with the old one's TTL.
+    public func retryQueue(forTier tier: Int) -> String {
+        "\(queue).retry.\(Self.label(retryDelays[tier]))"
+    }
+
+    /// The tier a message waits in after its `attempt`-th failure (1-based).
+    public func retryTier(forAttempt attempt: Int) -> Int {
+        min(max(attempt, 1), retryDelays.count) - 1
+    }
+
+    private static func label(_ delay: Duration) -> String {
+        let milliseconds = delay.milliseconds
+        return milliseconds % 1000 == 0 ? "\(milliseconds / 1000)s" : "\(milliseconds)ms"
+    }
+
+    /// Declares everything on `channel`. Safe to run any number of times, from any number of
+    /// worker copies.
+    /// - Throws: ``TopologyError`` naming the queue and the conflicting argument when an object
+    ///   exists with other arguments (the broker's 406 PRECONDITION_FAILED), or the
+    ///   ``AMQPError`` of any other failure. The channel is closed by a 406; the connection is not.
+    public func declare(on connection: AMQPConnection, channel: UInt16) throws {
+        try connection.declareExchange(channel: channel, name: exchange, type: "topic", durable: true)
+        let typeArgument: AMQPTable = ["x-queue-type": .string(queueType.rawValue)]
+        var mainArguments = typeArgument
+        // Broker-side dead-lettering (delivery limit, `basic.reject`) lands in Q.dlq.
+        mainArguments["x-dead-letter-exchange"] = ""
+        mainArguments["x-dead-letter-routing-key"] = .string(deadLetterQueue)
+        if queueType == .quorum { mainArguments["x-delivery-limit"] = .int(Int64(deliveryLimit)) }
+
+        try declareQueue(connection, channel, deadLetterQueue, typeArgument)
+        try declareQueue(connection, channel, queue, mainArguments)
+        for key in bindings {
+            try connection.bindQueue(channel: channel, queue: queue, exchange: exchange, routingKey: key)
+        }
+        for tier in retryDelays.indices {
+            var arguments = typeArgument
+            arguments["x-message-ttl"] = .int(retryDelays[tier].milliseconds)
+            arguments["x-dead-letter-exchange"] = ""
+            arguments["x-dead-letter-routing-key"] = .string(queue)
+            try declareQueue(connection, channel, retryQueue(forTier: tier), arguments)
+        }
+    }
+
+    private func declareQueue(
+        _ connection: AMQPConnection, _ channel: UInt16, _ name: String, _ arguments: AMQPTable
+    ) throws {
+        do {
+            try connection.declareQueue(channel: channel, name: name, durable: true, arguments: arguments)
+        } catch let error where error.replyCode == 406 {
+            throw TopologyError(queue: name, brokerError: error)
+        }
+    }
+}
+
+/// A queue exists with arguments other than the ones this worker declares.
+public struct TopologyError: Error, Sendable, CustomStringConvertible {
+    public var queue: String
+    /// The conflicting argument, read from the broker's reply (`x-queue-type`), if it names one.
+    public var argument: String?
+    public var brokerError: AMQPError
+
+    init(queue: String, brokerError: AMQPError) {
+        self.queue = queue
+        self.brokerError = brokerError
+        // "PRECONDITION_FAILED - inequivalent arg 'x-queue-type' for queue 'q' in vhost '/': …"
+        let text = brokerError.message
+        if let start = text.range(of: "inequivalent arg '")?.upperBound,
+            let end = text[start...].firstIndex(of: "'")
+        {
+            argument = String(text[start..<end])
+        }
+    }
+
+    public var description: String {
+        let what = argument.map { "argument '\($0)'" } ?? "its arguments"
+        return "queue '\(queue)' already exists with a different \(what): \(brokerError.message). "
+            + "Delete the queue (after draining it) or make the configuration match."
+    }
+}
+
+extension Duration {
+    var milliseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
+    }
+}

@@ -1,0 +1,134 @@
+import AMQP
+import Configuration
+import Foundation
+import Resilience
+
+/// Everything a worker needs to run, with the defaults of a local development machine.
+///
+/// Core never reads the environment: executables build this from `config/<worker>.json` and
+/// environment variables with ``init(reader:appID:defaultQueue:defaultBindings:)``, where every
+/// key can be overridden by an environment variable (`amqp.url` → `AMQP_URL`,
+/// `consumer.batchSize` → `CONSUMER_BATCH_SIZE`).
+public struct WorkerConfiguration: Sendable {
+    /// The emitting application's name: `app_id` of outgoing messages, log label, `x-failed-by`.
+    public var appID: String
+    /// The inbox's consumer name (defaults to the queue name).
+    public var consumerName: String
+    public var amqp: AMQPConfiguration
+    /// libpq connection URL of the worker's own database. Never logged.
+    public var databaseURL: String
+    public var topology: Topology
+    /// Declare the exchange and queues at start and on every reconnect (on by default; off for a
+    /// least-privilege deployment where an operator declares them with `commerce setup`).
+    public var declareTopology: Bool
+    /// Unacknowledged deliveries the broker may push to one consumer (`basic.qos`).
+    public var prefetch: UInt16
+    /// Consumers (each with its own broker and database connection and two threads).
+    public var concurrency: Int
+    /// Most deliveries handled in one transaction. 1 turns natural batching off.
+    public var maximumBatchSize: Int
+    /// Attempts of a transiently failing message before it is dead-lettered.
+    public var maximumAttempts: Int
+    /// Bodies larger than this are dead-lettered unread.
+    public var maximumBodySize: Int
+    /// How long to wait for publisher confirms (and for a broker alarm to clear).
+    public var publishTimeout: Duration
+    /// How often the outbox relay looks for rows nobody published.
+    public var relayInterval: Duration
+    /// Rows younger than this are left to the consumer that wrote them.
+    public var relayGrace: Duration
+    /// Backoff between reconnect attempts to the broker or the database.
+    public var reconnectDelays: Backoff
+    /// Port of the `/health` and `/metrics` endpoint on `httpHost`; `nil` turns it off, 0 picks one.
+    public var httpPort: Int?
+    public var httpHost: String
+    /// Time allowed for a graceful stop before in-flight work is abandoned.
+    public var shutdownTimeout: Duration
+
+    public init(
+        appID: String, queue: String, bindings: [String], amqp: AMQPConfiguration = AMQPConfiguration(),
+        databaseURL: String
+    ) {
+        self.appID = appID
+        consumerName = queue
+        self.amqp = amqp
+        self.databaseURL = databaseURL
+        topology = Topology(queue: queue, bindings: bindings)
+        declareTopology = true
+        prefetch = 128
+        concurrency = 1
+        maximumBatchSize = 64
+        maximumAttempts = 5
+        maximumBodySize = 256 * 1024
+        publishTimeout = .seconds(30)
+        relayInterval = .seconds(5)
+        relayGrace = .seconds(10)
+        reconnectDelays = Backoff(initialDelay: .milliseconds(200), maximumDelay: .seconds(10), jitter: .equal)
+        httpPort = nil
+        httpHost = "127.0.0.1"
+        shutdownTimeout = .seconds(30)
+    }
+
+    /// Reads the configuration. Keys (each also an environment variable, see the type's docs):
+    /// `amqp.url` (comma-separated list, secret), `amqp.heartbeat`, `database.url` (secret),
+    /// `queue.name`, `queue.bindings`, `queue.type` (`quorum`|`classic`), `queue.retryDelaysMs`,
+    /// `queue.deliveryLimit`, `queue.declare`, `consumer.prefetch`, `consumer.concurrency`,
+    /// `consumer.batchSize`, `consumer.maxAttempts`, `consumer.maxBodyBytes`,
+    /// `consumer.publishTimeoutMs`, `outbox.relayIntervalMs`, `outbox.relayGraceMs`,
+    /// `http.port` (-1 = off), `http.host`, `shutdown.timeoutMs`.
+    /// - Throws: ``WorkerConfigurationError`` naming the key of a missing or invalid value.
+    public init(reader: ConfigReader, appID: String, defaultQueue: String, defaultBindings: [String]) throws {
+        let amqpURL = reader.string(
+            forKey: "amqp.url", isSecret: true, default: "amqp://commerce:commerce@127.0.0.1:5672/%2F")
+        var amqp = try AMQPConfiguration(urls: amqpURL, connectionName: "\(appID)@\(ProcessInfo.processInfo.hostName)")
+        amqp.heartbeat = reader.int(forKey: "amqp.heartbeat", default: amqp.heartbeat)
+        guard let databaseURL = reader.string(forKey: "database.url", isSecret: true) else {
+            throw WorkerConfigurationError(key: "database.url", problem: "is required (env DATABASE_URL)")
+        }
+        let queue = reader.string(forKey: "queue.name", default: defaultQueue)
+        self.init(
+            appID: appID, queue: queue, bindings: reader.stringArray(forKey: "queue.bindings", default: defaultBindings),
+            amqp: amqp, databaseURL: databaseURL)
+        let type = reader.string(forKey: "queue.type", default: "quorum")
+        guard let queueType = Topology.QueueType(rawValue: type) else {
+            throw WorkerConfigurationError(key: "queue.type", problem: "must be 'quorum' or 'classic', not '\(type)'")
+        }
+        topology.queueType = queueType
+        let delays = reader.intArray(forKey: "queue.retryDelaysMs", default: [1000, 5000, 30000])
+        guard !delays.isEmpty, delays.allSatisfy({ $0 > 0 }) else {
+            throw WorkerConfigurationError(key: "queue.retryDelaysMs", problem: "needs one or more positive delays")
+        }
+        topology.retryDelays = delays.map { .milliseconds($0) }
+        topology.deliveryLimit = reader.int(forKey: "queue.deliveryLimit", default: topology.deliveryLimit)
+        declareTopology = reader.bool(forKey: "queue.declare", default: true)
+        prefetch = UInt16(clamping: try positive(reader, "consumer.prefetch", Int(prefetch)))
+        concurrency = try positive(reader, "consumer.concurrency", concurrency)
+        maximumBatchSize = try positive(reader, "consumer.batchSize", maximumBatchSize)
+        maximumAttempts = try positive(reader, "consumer.maxAttempts", maximumAttempts)
+        maximumBodySize = try positive(reader, "consumer.maxBodyBytes", maximumBodySize)
+        publishTimeout = .milliseconds(try positive(reader, "consumer.publishTimeoutMs", 30_000))
+        relayInterval = .milliseconds(try positive(reader, "outbox.relayIntervalMs", 5_000))
+        relayGrace = .milliseconds(reader.int(forKey: "outbox.relayGraceMs", default: 10_000))
+        let port = reader.int(forKey: "http.port", default: -1)
+        httpPort = port < 0 ? nil : port
+        httpHost = reader.string(forKey: "http.host", default: httpHost)
+        shutdownTimeout = .milliseconds(try positive(reader, "shutdown.timeoutMs", 30_000))
+    }
+
+    private func positive(_ reader: ConfigReader, _ key: ConfigKey, _ fallback: Int) throws -> Int {
+        let value = reader.int(forKey: key, default: fallback)
+        guard value > 0 else { throw WorkerConfigurationError(key: "\(key)", problem: "must be positive, not \(value)") }
+        return value
+    }
+}
+
+/// A configuration value is missing or wrong.
+public struct WorkerConfigurationError: Error, CustomStringConvertible {
+    public var key: String
+    public var problem: String
+    public init(key: String, problem: String) {
+        self.key = key
+        self.problem = problem
+    }
+    public var description: String { "configuration '\(key)' \(problem)" }
+}
