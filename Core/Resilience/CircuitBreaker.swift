@@ -1,0 +1,158 @@
+import Synchronization
+
+/// A circuit breaker: stops calling a failing dependency for a while, then lets a few trial
+/// calls through to learn whether it has recovered.
+///
+/// - **Closed**: calls pass. ``Configuration-swift.struct/failureThreshold`` consecutive
+///   failures open the circuit; a success resets the count.
+/// - **Open**: calls are refused with ``CircuitBreakerError/open(retryAfter:)`` until
+///   ``Configuration-swift.struct/openTimeout`` has passed, then the circuit is half-open.
+/// - **Half-open**: up to ``Configuration-swift.struct/halfOpenTrials`` calls pass, others are
+///   refused. One failed trial opens the circuit again for a full timeout; when every trial has
+///   succeeded it closes.
+///
+/// A result is counted only in the phase that admitted its call: a slow call admitted while
+/// closed that fails after the circuit opened does not extend the open period, and does not
+/// count as a trial.
+///
+/// Thread-safe: the state machine sits behind a `Mutex`, so one breaker can guard a dependency
+/// shared by many tasks and threads. It never sleeps or does I/O; time comes from the injected
+/// clock.
+public final class CircuitBreaker: Sendable {
+    /// Thresholds and timeout.
+    public struct Configuration: Sendable, Hashable {
+        /// Consecutive failures in the closed state that open the circuit; at least 1.
+        public var failureThreshold: Int
+        /// How long the circuit stays open before trial calls are allowed.
+        public var openTimeout: Duration
+        /// Calls admitted while half-open; all must succeed to close the circuit. At least 1.
+        public var halfOpenTrials: Int
+
+        /// A configuration. Defaults: open after 5 consecutive failures, for 30 s, then one
+        /// trial call.
+        ///
+        /// - Precondition: `failureThreshold` ≥ 1, `halfOpenTrials` ≥ 1, `openTimeout` ≥ 0.
+        public init(failureThreshold: Int = 5, openTimeout: Duration = .seconds(30), halfOpenTrials: Int = 1) {
+            precondition(failureThreshold >= 1, "failureThreshold must be at least 1")
+            precondition(halfOpenTrials >= 1, "halfOpenTrials must be at least 1")
+            precondition(openTimeout >= .zero, "openTimeout must not be negative")
+            self.failureThreshold = failureThreshold
+            self.openTimeout = openTimeout
+            self.halfOpenTrials = halfOpenTrials
+        }
+    }
+
+    /// The circuit's phase, for logs, metrics and health checks.
+    public enum State: Sendable, Hashable {
+        /// Calls pass.
+        case closed
+        /// Calls are refused.
+        case open
+        /// A limited number of trial calls pass.
+        case halfOpen
+    }
+
+    /// What a finished call tells the breaker.
+    public enum Outcome: Sendable, Hashable {
+        /// The dependency worked (this includes a business refusal, such as a declined card:
+        /// the gateway answered).
+        case success
+        /// The dependency failed (timeout, connection refused, 5xx).
+        case failure
+        /// The call says nothing about the dependency (the caller cancelled it). A half-open
+        /// trial slot it held is given back.
+        case ignored
+    }
+
+    /// Admission of one call, returned by ``acquire()`` and handed back to
+    /// ``record(_:outcome:)``.
+    public struct Permit: Sendable, Hashable {
+        let generation: UInt64
+    }
+
+    private let machine: Mutex<StateMachine>
+    private let clock: @Sendable () -> ContinuousClock.Instant
+
+    /// A closed breaker.
+    ///
+    /// - Parameter clock: The current time; `ContinuousClock.now` by default. Tests pass a
+    ///   closure over a time they advance by hand.
+    public init(
+        configuration: Configuration = Configuration(),
+        clock: @escaping @Sendable () -> ContinuousClock.Instant = { ContinuousClock.now }
+    ) {
+        machine = Mutex(StateMachine(configuration: configuration))
+        self.clock = clock
+    }
+
+    /// The current phase. An open circuit whose timeout has passed reports ``State/halfOpen``.
+    public var state: State {
+        let now = clock()
+        return machine.withLock { $0.state(now: now) }
+    }
+
+    /// Asks to make one call. Pair every permit with exactly one ``record(_:outcome:)``, or use
+    /// ``run(classifyError:isolation:_:)``, which does both.
+    ///
+    /// - Throws: ``CircuitBreakerError/open(retryAfter:)`` when the call must not be made:
+    ///   the time left while open, or the whole open timeout while the half-open trials are in
+    ///   flight (the longest wait if they fail).
+    public func acquire() throws(CircuitBreakerError) -> Permit {
+        let now = clock()
+        switch machine.withLock({ $0.acquire(now: now) }) {
+        case .allow(let permit): return permit
+        case .reject(let retryAfter): throw .open(retryAfter: retryAfter)
+        }
+    }
+
+    /// Reports how a call admitted by `permit` ended.
+    public func record(_ permit: Permit, outcome: Outcome) {
+        let now = clock()
+        machine.withLock { $0.record(outcome, for: permit, now: now) }
+    }
+
+    /// Runs `operation` if the circuit admits it and records its outcome.
+    ///
+    /// - Parameters:
+    ///   - classifyError: What an error of `operation` says about the dependency. By default
+    ///     `CancellationError` is ``Outcome/ignored`` and anything else a ``Outcome/failure``.
+    ///   - operation: The call to the dependency. Its result or error is passed through.
+    /// - Throws: ``CircuitBreakerError/open(retryAfter:)`` without calling `operation`, or the
+    ///   error of `operation`.
+    public func run<T>(
+        classifyError: (any Error) -> Outcome = CircuitBreaker.defaultClassification,
+        isolation: isolated (any Actor)? = #isolation,
+        _ operation: () async throws -> T
+    ) async throws -> T {
+        let permit = try acquire()
+        do {
+            let value = try await operation()
+            record(permit, outcome: .success)
+            return value
+        } catch {
+            record(permit, outcome: classifyError(error))
+            throw error
+        }
+    }
+
+    /// The blocking form of ``run(classifyError:isolation:_:)`` for code on a dedicated thread.
+    public func runBlocking<T>(
+        classifyError: (any Error) -> Outcome = CircuitBreaker.defaultClassification,
+        _ operation: () throws -> T
+    ) throws -> T {
+        let permit = try acquire()
+        do {
+            let value = try operation()
+            record(permit, outcome: .success)
+            return value
+        } catch {
+            record(permit, outcome: classifyError(error))
+            throw error
+        }
+    }
+
+    /// `CancellationError` is ``Outcome/ignored``; every other error is a ``Outcome/failure``.
+    public static func defaultClassification(_ error: any Error) -> Outcome {
+        error is CancellationError ? .ignored : .failure
+    }
+}
