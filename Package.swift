@@ -72,7 +72,7 @@ let package = Package(
         .executableTarget(
             name: "commerce",
             dependencies: [
-                "WorkerRuntime",
+                "AMQP", "Postgres", "Mongo", "CommerceMessages", "WorkerRuntime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Workers/commerce"),
