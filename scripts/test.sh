@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# The README's test command, and the whole of CI (.ci/run calls exactly this):
+#
+#   scripts/test.sh
+#
+# 1. scripts/services.sh up: installs what is missing and starts RabbitMQ, PostgreSQL and
+#    SecantusDB on 127.0.0.1 (tests never mock them: they fail, with a hint, if one is down);
+# 2. builds every target and test target (debug);
+# 3. runs every test target (DomainTests, RuntimeUnitTests, IntegrationTests) except the
+#    disruptive tests, in parallel;
+# 4. runs the disruptive tests (any test whose suite or name contains `Disruptive`: they restart
+#    RabbitMQ or stop PostgreSQL) on their own, one at a time, because they would break every
+#    test running beside them.
+# Exits non-zero if the build or either run fails. Test output goes to the console.
+#
+# Integration tests find the built executables (probe-worker, commerce) in COMMERCE_BIN_PATH.
+# COMMERCE_SCRATCH_PATH sets SwiftPM's build directory (default .build).
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+
+swiftpm=(--scratch-path "${COMMERCE_SCRATCH_PATH:-.build}")
+started=$SECONDS
+log() { printf '\n==> %s\n' "$*"; }
+
+if ! command -v swift >/dev/null 2>&1; then
+  echo "test.sh: no 'swift' on PATH: install a Swift 6.2 (or newer) toolchain from swift.org first" >&2
+  exit 1
+fi
+
+log "services up"
+scripts/services.sh up
+
+log "build (debug, with tests)"
+swift build "${swiftpm[@]}" --build-tests
+COMMERCE_BIN_PATH="$(swift build "${swiftpm[@]}" --show-bin-path)"
+export COMMERCE_BIN_PATH
+
+# The list is read into a variable, not piped into `grep -q`: grep stopping early would kill
+# `swift test list` with SIGPIPE, and pipefail would turn a match into a failure.
+tests=$(swift test "${swiftpm[@]}" --skip-build list)
+for target in DomainTests RuntimeUnitTests IntegrationTests; do
+  # Test ids are `Target.Suite/test()` (XCTest: `Target.Class/test`).
+  count=$(grep -cE "^$target[./]" <<<"$tests" || true)
+  echo "  $target: $count tests"
+  if [ "$count" -eq 0 ]; then echo "test.sh: test target $target has no tests (or did not build)" >&2; exit 1; fi
+done
+
+status=0
+log "tests (all but Disruptive)"
+swift test "${swiftpm[@]}" --skip-build --skip Disruptive || status=1
+results=("all but Disruptive: $([ $status -eq 0 ] && echo passed || echo FAILED)")
+
+if grep -q Disruptive <<<"$tests"; then
+  log "tests (Disruptive, one at a time)"
+  disruptive=0
+  swift test "${swiftpm[@]}" --skip-build --filter Disruptive --no-parallel || disruptive=1
+  results+=("Disruptive: $([ $disruptive -eq 0 ] && echo passed || echo FAILED)")
+  status=$((status | disruptive))
+else
+  results+=("Disruptive: none defined yet")
+fi
+
+# A disruptive test that fails half-way may leave a server stopped: say so rather than leave
+# the next person guessing.
+scripts/services.sh status >/dev/null || echo "test.sh: a server is down after the tests: run scripts/services.sh up" >&2
+
+log "summary ($((SECONDS - started))s)"
+printf '  %s\n' "${results[@]}"
+exit $status
