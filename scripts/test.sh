@@ -39,7 +39,7 @@ export COMMERCE_BIN_PATH
 
 # The list is read into a variable, not piped into `grep -q`: grep stopping early would kill
 # `swift test list` with SIGPIPE, and pipefail would turn a match into a failure.
-tests=$(swift test "${swiftpm[@]}" --skip-build list)
+tests=$(swift test list "${swiftpm[@]}" --skip-build)
 for target in DomainTests RuntimeUnitTests IntegrationTests; do
   # Test ids are `Target.Suite/test()` (XCTest: `Target.Class/test`).
   count=$(grep -cE "^$target[./]" <<<"$tests" || true)
