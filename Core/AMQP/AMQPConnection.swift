@@ -350,7 +350,10 @@ public final class AMQPConnection {
                     code: .timeout, message: "\(tracker.unconfirmed.count) publish(es) unconfirmed after \(timeout)",
                     context: context)
             }
-            if let event = try readEvent(timeout: remaining, wakeDescriptor: nil) { pendingEvents.append(event) }
+            // Returns after every frame, so a confirm ends the wait at once.
+            if let event = try readEvent(timeout: remaining, wakeDescriptor: nil, returnAfterAnyFrame: true) {
+                pendingEvents.append(event)
+            }
         }
         if let closed = takeChannelClose(channel) { throw closed }
         guard var tracker = confirms[channel] else {
@@ -470,15 +473,22 @@ public final class AMQPConnection {
         return try readEvent(timeout: timeout, wakeDescriptor: wakeDescriptor)
     }
 
-    private func readEvent(timeout: Duration, wakeDescriptor: Int32?) throws(AMQPError) -> AMQPEvent? {
+    /// Reads frames until one is an event (or, with `returnAfterAnyFrame`, until any whole frame
+    /// was read, such as a confirm), the timeout passes or the wake descriptor fires.
+    private func readEvent(
+        timeout: Duration, wakeDescriptor: Int32?, returnAfterAnyFrame: Bool = false
+    ) throws(AMQPError) -> AMQPEvent? {
         let state = try liveState(context: "reading from the broker")
         let deadline = ContinuousClock.now + timeout
         while true {
             try maintainHeartbeat(state)
             // Frames rabbitmq-c already holds would not wake poll(2): take them first.
             if amqp_frames_enqueued(state) != 0 || amqp_data_in_buffer(state) != 0 {
-                if let event = try readFrame(state) { return event }
-                continue
+                switch try readFrame(state) {
+                case .event(let event): return event
+                case .other where returnAfterAnyFrame: return nil
+                case .other, .incomplete: continue
+                }
             }
             let remaining = deadline - ContinuousClock.now
             if remaining <= .zero { return nil }
@@ -501,25 +511,42 @@ public final class AMQPConnection {
                 while read(descriptors[1].fd, &drain, drain.count) > 0 {}
                 return nil
             }
-            if descriptors[0].revents != 0 {
-                lastActivity = .now
-                if let event = try readFrame(state) { return event }
-            } else if configuration.tls != nil {
-                if let event = try readFrame(state) { return event }
+            if descriptors[0].revents != 0 || configuration.tls != nil {
+                if descriptors[0].revents != 0 { lastActivity = .now }
+                switch try readFrame(state) {
+                case .event(let event): return event
+                case .other where returnAfterAnyFrame: return nil
+                case .other, .incomplete: continue
+                }
             }
         }
     }
 
+    /// What one non-blocking frame read produced.
+    private enum FrameRead {
+        /// Only part of a frame has arrived.
+        case incomplete
+        /// A frame that the connection handled itself (a confirm, a return, a heartbeat).
+        case other
+        case event(AMQPEvent)
+    }
+
     /// Reads one frame without waiting (the caller knows data is there) and turns it into an event.
-    private func readFrame(_ state: amqp_connection_state_t) throws(AMQPError) -> AMQPEvent? {
+    private func readFrame(_ state: amqp_connection_state_t) throws(AMQPError) -> FrameRead {
         var frame = amqp_frame_t()
         var zero = timeval(tv_sec: 0, tv_usec: 0)
         let status = amqp_simple_wait_frame_noblock(state, &frame, &zero)
-        if status == Int32(AMQP_STATUS_TIMEOUT.rawValue) { return nil }  // a partial frame: wait for the rest
+        if status == Int32(AMQP_STATUS_TIMEOUT.rawValue) { return .incomplete }
         if status != 0 { throw failConnection(AMQPError.wrapping(status: status, context: "reading a frame")) }
         lastActivity = .now
         defer { amqp_maybe_release_buffers(state) }
-        guard frame.frame_type == UInt8(AMQP_FRAME_METHOD) else { return nil }
+        guard frame.frame_type == UInt8(AMQP_FRAME_METHOD) else { return .other }
+        guard let event = try methodEvent(frame, state) else { return .other }
+        return .event(event)
+    }
+
+    /// Handles a method frame; returns the event it is, if it is one.
+    private func methodEvent(_ frame: amqp_frame_t, _ state: amqp_connection_state_t) throws(AMQPError) -> AMQPEvent? {
         let channel = frame.channel
         let method = frame.payload.method
         switch method.id {

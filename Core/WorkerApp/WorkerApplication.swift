@@ -16,9 +16,11 @@ import WorkerRuntime
 /// for the keys. `LOG_LEVEL` sets the log level (default `info`).
 public enum WorkerApplication {
     /// Runs the worker until it is told to stop; exits the process with 0 after a graceful stop,
-    /// 78 (EX_CONFIG) on a configuration error and 1 on any other failure.
+    /// 78 (EX_CONFIG) on a configuration error and 1 on any other failure. `adjust` may change
+    /// the configuration read from files and environment (it gets the environment too).
     public static func run<Handler: MessageHandler>(
         appID: String, defaultQueue: String, bindings: [String],
+        adjust: (inout WorkerConfiguration, [String: String]) -> Void = { _, _ in },
         makeHandler: (ConfigReader, Logger) throws -> Handler
     ) async -> Never {
         let environment = ProcessInfo.processInfo.environment
@@ -34,8 +36,9 @@ public enum WorkerApplication {
 
         do {
             let reader = try await configurationReader(appID: appID, environment: environment)
-            let configuration = try WorkerConfiguration(
+            var configuration = try WorkerConfiguration(
                 reader: reader, appID: appID, defaultQueue: defaultQueue, defaultBindings: bindings)
+            adjust(&configuration, environment)
             let handler = try makeHandler(reader, logger)
             let worker = WorkerService(configuration: configuration, handler: handler, logger: logger)
             var services: [ServiceGroupConfiguration.ServiceConfiguration] = []

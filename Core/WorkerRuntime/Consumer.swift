@@ -193,6 +193,7 @@ final class Consumer<Handler: MessageHandler>: @unchecked Sendable {
                 }
             }
         }
+        configuration.afterCommit?(committed.processed.map(\.envelope.messageID))
         settle(committed, failures: failures)
         let elapsed = ContinuousClock.now - started
         metrics.batchDuration.recordNanoseconds(Int64(elapsed.seconds * 1e9))

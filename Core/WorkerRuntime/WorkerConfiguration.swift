@@ -44,6 +44,10 @@ public struct WorkerConfiguration: Sendable {
     public var httpHost: String
     /// Time allowed for a graceful stop before in-flight work is abandoned.
     public var shutdownTimeout: Duration
+    /// Fault injection for crash tests: called on the consumer thread right after a batch has
+    /// committed and before its outbox is published, with the ids of the messages that took
+    /// effect. `nil` (the default) in every real worker.
+    public var afterCommit: (@Sendable (_ messageIDs: [String]) -> Void)?
 
     public init(
         appID: String, queue: String, bindings: [String], amqp: AMQPConfiguration = AMQPConfiguration(),
@@ -70,7 +74,7 @@ public struct WorkerConfiguration: Sendable {
     }
 
     /// Reads the configuration. Keys (each also an environment variable, see the type's docs):
-    /// `amqp.url` (comma-separated list, secret), `amqp.heartbeat`, `database.url` (secret),
+    /// `amqp.url` (comma-separated list, secret), `amqp.heartbeat`, `database.url` (secret), `exchange.name`,
     /// `queue.name`, `queue.bindings`, `queue.type` (`quorum`|`classic`), `queue.retryDelaysMs`,
     /// `queue.deliveryLimit`, `queue.declare`, `consumer.prefetch`, `consumer.concurrency`,
     /// `consumer.batchSize`, `consumer.maxAttempts`, `consumer.maxBodyBytes`,
@@ -94,6 +98,7 @@ public struct WorkerConfiguration: Sendable {
             throw WorkerConfigurationError(key: "queue.type", problem: "must be 'quorum' or 'classic', not '\(type)'")
         }
         topology.queueType = queueType
+        topology.exchange = reader.string(forKey: "exchange.name", default: topology.exchange)
         let delays = reader.intArray(forKey: "queue.retryDelaysMs", default: [1000, 5000, 30000])
         guard !delays.isEmpty, delays.allSatisfy({ $0 > 0 }) else {
             throw WorkerConfigurationError(key: "queue.retryDelaysMs", problem: "needs one or more positive delays")

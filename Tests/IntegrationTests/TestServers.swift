@@ -49,7 +49,7 @@ enum TestServers {
 /// value seen so a failure can say what it saw.
 @discardableResult
 func waitUntil<T>(
-    timeout: Duration = .seconds(20), poll: Duration = .milliseconds(50), _ what: String,
+    _ what: String, timeout: Duration = .seconds(20), poll: Duration = .milliseconds(50),
     _ probe: () throws -> T, until condition: (T) -> Bool
 ) throws -> T {
     let deadline = ContinuousClock.now + timeout

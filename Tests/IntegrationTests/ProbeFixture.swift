@@ -1,0 +1,261 @@
+import AMQP
+import Foundation
+import Glibc
+import Postgres
+import Testing
+
+/// A probe-worker process started by a test, with its log in a file.
+final class WorkerProcess {
+    let process = Process()
+    let logURL: URL
+    let httpPort: Int
+
+    init(environment: [String: String], httpPort: Int, name: String) throws {
+        self.httpPort = httpPort
+        logURL = FileManager.default.temporaryDirectory.appendingPathComponent("\(name).log")
+        FileManager.default.createFile(atPath: logURL.path, contents: nil)
+        let log = try FileHandle(forWritingTo: logURL)
+        process.executableURL = ProbeFixture.binary("probe-worker")
+        // A working directory without config/ so only the environment configures the worker.
+        process.currentDirectoryURL = FileManager.default.temporaryDirectory
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        process.standardOutput = log
+        process.standardError = log
+        try process.run()
+    }
+
+    deinit {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+    }
+
+    var log: String { (try? String(contentsOf: logURL, encoding: .utf8)) ?? "" }
+
+    func terminate() { kill(process.processIdentifier, SIGTERM) }
+    func kill9() { kill(process.processIdentifier, SIGKILL) }
+
+    /// Waits for the process to exit and returns its status (or nil after `timeout`).
+    func waitForExit(timeout: Duration = .seconds(60)) -> Int32? {
+        let deadline = ContinuousClock.now + timeout
+        while process.isRunning {
+            if ContinuousClock.now >= deadline { return nil }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        return process.terminationStatus
+    }
+
+    /// GET `path` on the worker's HTTP endpoint: (status code, body), or nil if it does not answer.
+    func http(_ path: String) -> (Int, String)? {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(descriptor) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(httpPort).bigEndian)
+        inet_pton(AF_INET, "127.0.0.1", &address.sin_addr)
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        guard connected == 0 else { return nil }
+        let request = Array("GET \(path) HTTP/1.1\r\nHost: localhost\r\n\r\n".utf8)
+        _ = request.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+        var response = [UInt8]()
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = read(descriptor, &buffer, buffer.count)
+            if count <= 0 { break }
+            response += buffer[0..<count]
+        }
+        let text = String(decoding: response, as: UTF8.self)
+        guard let statusLine = text.split(separator: "\r\n").first,
+            let code = statusLine.split(separator: " ").dropFirst().first.flatMap({ Int($0) }),
+            let bodyStart = text.range(of: "\r\n\r\n")
+        else { return nil }
+        return (code, String(text[bodyStart.upperBound...]))
+    }
+}
+
+/// Everything one runtime test needs, with names of its own: an exchange, the worker's queue,
+/// a database, and a queue bound to `probe.done` to watch what the worker emits.
+final class ProbeFixture {
+    let suffix: String
+    let exchange: String
+    let queue: String
+    let database: String
+    let doneQueue: String
+    let amqp: AMQPConnection
+    let channel: UInt16
+    let admin: PostgresConnection
+    private(set) var workerDatabase: PostgresConnection?
+    private var workers: [WorkerProcess] = []
+
+    init() throws {
+        let suffix = UUID().uuidString.prefix(8).lowercased()
+        self.suffix = suffix
+        exchange = "test-\(suffix)"
+        queue = "probe-\(suffix)"
+        database = "probe_\(suffix)"
+        doneQueue = "probe-done-\(suffix)"
+        amqp = try TestServers.amqp("runtime-test")
+        channel = try amqp.openChannel()
+        try amqp.enableConfirms(channel: channel)
+        try amqp.declareExchange(channel: channel, name: exchange, type: "topic", durable: true)
+        try amqp.declareQueue(channel: channel, name: doneQueue, arguments: ["x-queue-type": "quorum"])
+        try amqp.bindQueue(channel: channel, queue: doneQueue, exchange: exchange, routingKey: "probe.done")
+        admin = try TestServers.postgres()
+        // Generated name, never input: identifiers cannot be statement parameters.
+        try admin.query("create database \(database)")
+    }
+
+    deinit {
+        for worker in workers where worker.process.isRunning { worker.kill9() }
+        for worker in workers { _ = worker.waitForExit(timeout: .seconds(10)) }
+        workerDatabase?.close()
+        if let control = try? amqp.openChannel() {
+            for name in [queue, queue + ".dlq", doneQueue] + (0..<3).map({ "\(queue).retry.\($0)" }) {
+                _ = try? amqp.deleteQueue(channel: control, name: name)
+            }
+            for delay in ["300ms", "600ms", "1s", "5s", "30s"] {
+                _ = try? amqp.deleteQueue(channel: control, name: "\(queue).retry.\(delay)")
+            }
+            _ = try? amqp.deleteExchange(channel: control, name: exchange)
+        }
+        _ = try? admin.query("drop database if exists \(database) with (force)")
+    }
+
+    var databaseURL: String {
+        "postgresql://commerce:commerce@127.0.0.1:5432/\(database)?connect_timeout=5"
+    }
+
+    /// The executable `name` built beside the tests.
+    static func binary(_ name: String) -> URL {
+        if let directory = ProcessInfo.processInfo.environment["COMMERCE_BIN_PATH"] {
+            return URL(fileURLWithPath: directory).appendingPathComponent(name)
+        }
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        return root.appendingPathComponent(".build/debug/\(name)")
+    }
+
+    /// Starts a probe worker on this fixture's names; `environment` overrides the defaults.
+    @discardableResult
+    func startWorker(_ environment: [String: String] = [:]) throws -> WorkerProcess {
+        let binary = Self.binary("probe-worker")
+        guard FileManager.default.isExecutableFile(atPath: binary.path) else {
+            Issue.record("no probe-worker at \(binary.path): build it with `swift build` (scripts/test.sh does)")
+            throw CocoaError(.fileNoSuchFile)
+        }
+        let port = Self.freePort()
+        var settings: [String: String] = [
+            "AMQP_URL": TestServers.amqpURL, "DATABASE_URL": databaseURL, "QUEUE_NAME": queue,
+            "EXCHANGE_NAME": exchange, "QUEUE_BINDINGS": "probe.work", "QUEUE_RETRY_DELAYS_MS": "300,600",
+            "CONSUMER_MAX_ATTEMPTS": "3", "HTTP_PORT": "\(port)", "OUTBOX_RELAY_INTERVAL_MS": "500",
+            "OUTBOX_RELAY_GRACE_MS": "1000", "LOG_LEVEL": "info", "COMMERCE_CONFIG": "",
+        ]
+        settings.merge(environment) { $1 }
+        if settings["COMMERCE_CONFIG"] == "" { settings.removeValue(forKey: "COMMERCE_CONFIG") }
+        let worker = try WorkerProcess(environment: settings, httpPort: port, name: "probe-\(suffix)-\(workers.count)")
+        workers.append(worker)
+        try waitUntil("the worker to report ready on /health", { worker.http("/health")?.0 ?? 0 }) { $0 == 200 }
+        return worker
+    }
+
+    /// A TCP port nothing listens on right now.
+    static func freePort() -> Int {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(descriptor) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        inet_pton(AF_INET, "127.0.0.1", &address.sin_addr)
+        _ = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) }
+        }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    // MARK: - Publishing
+
+    /// One message for the worker. `nil` fields are left out of the AMQP properties.
+    struct Message {
+        var messageID: String? = UUID().uuidString.lowercased()
+        var body: [UInt8]
+        var contentType: String? = "application/json"
+        var type: String? = "probe.work"
+        var correlationID = "order-\(UUID().uuidString.prefix(8).lowercased())"
+
+        static func work(_ json: String, id: String = UUID().uuidString.lowercased()) -> Message {
+            Message(messageID: id, body: Array(json.utf8))
+        }
+    }
+
+    /// Publishes with confirms to the fixture's exchange (routing key `probe.work`), or straight to
+    /// the worker's queue with `toQueue`.
+    func publish(_ messages: [Message], toQueue: Bool = false) throws {
+        for chunk in stride(from: 0, to: messages.count, by: 500).map({ messages[$0..<min($0 + 500, messages.count)] }) {
+            for message in chunk {
+                let properties = AMQPProperties(
+                    contentType: message.contentType, deliveryMode: 2, correlationID: message.correlationID,
+                    messageID: message.messageID, timestamp: UInt64(Date().timeIntervalSince1970), type: message.type,
+                    appID: "runtime-test")
+                try amqp.publish(
+                    channel: channel, exchange: toQueue ? "" : exchange, routingKey: toQueue ? queue : "probe.work",
+                    properties: properties, body: message.body)
+            }
+            let outcomes = try amqp.waitForConfirms(channel: channel, timeout: .seconds(30))
+            #expect(outcomes.values.allSatisfy { $0 == .confirmed }, "test publishes must be confirmed: \(outcomes)")
+        }
+    }
+
+    // MARK: - Observing
+
+    private func workerDB() throws -> PostgresConnection {
+        if let workerDatabase, workerDatabase.isConnected { return workerDatabase }
+        let connection = try TestServers.postgres(url: databaseURL)
+        workerDatabase = connection
+        return connection
+    }
+
+    /// Number of effect rows per message id.
+    func effects() throws -> [String: Int] {
+        let database = try workerDB()
+        let exists = try database.query("select to_regclass('probe_effects') is not null as present").rows[0].bool("present")
+        guard exists else { return [:] }
+        var counts: [String: Int] = [:]
+        for row in try database.query("select message_id, count(*) as n from probe_effects group by message_id").rows {
+            counts[try row.string("message_id")] = Int(try row.int("n"))
+        }
+        return counts
+    }
+
+    /// Total effect rows.
+    func effectRows() throws -> Int {
+        try effects().values.reduce(0, +)
+    }
+
+    func effectAttempts(_ messageID: String) throws -> [Int64] {
+        try workerDB().query("select attempts from probe_effects where message_id = $1", [.text(messageID)]).rows.map {
+            try $0.int("attempts")
+        }
+    }
+
+    /// Ready messages in `name`.
+    func depth(_ name: String) throws -> UInt32 {
+        try amqp.queueStatus(channel: channel, name: name).messageCount
+    }
+
+    /// Takes every message now in `name` (acknowledged, so they are gone).
+    func drain(_ name: String) throws -> [AMQPDelivery] {
+        var taken: [AMQPDelivery] = []
+        while let delivery = try amqp.get(channel: channel, queue: name, autoAck: true) { taken.append(delivery) }
+        return taken
+    }
+
+    /// Waits until the total number of effect rows reaches `count`.
+    func waitForEffects(_ count: Int, timeout: Duration = .seconds(60)) throws {
+        try waitUntil("\(count) effect rows", timeout: timeout, { try effectRows() }) { $0 >= count }
+    }
+}
