@@ -28,6 +28,8 @@ public final class PostgresConnection {
                 code: .connectionFailed, message: message.trimmingCharacters(in: .whitespacesAndNewlines))
         }
         connection = conn
+        // Server notices ("relation already exists, skipping") would go to stderr unasked.
+        PQsetNoticeProcessor(conn, { _, _ in }, nil)
         _ = try query("select set_config('plan_cache_mode', 'force_custom_plan', false)")
         _ = try query("select set_config('application_name', $1, false)", [.text(applicationName)])
     }

@@ -170,12 +170,15 @@ final class BrokerLink: @unchecked Sendable {
     private func run() {
         var attempt = 0
         while !isStopping {
+            // Counts failures since the last connection that got fully set up, so that a broker
+            // refusing our topology backs off instead of being hammered.
+            var ready = false
             do {
                 let connection = try AMQPConnection(configuration: configuration.amqp)
-                attempt = 0
-                try serve(connection)
+                try serve(connection, ready: &ready)
                 connection.close()
             } catch {
+                if ready { attempt = 0 }
                 attempt += 1
                 let delay = configuration.reconnectDelays.delay(forAttempt: attempt)
                 logger.warning(
@@ -196,7 +199,7 @@ final class BrokerLink: @unchecked Sendable {
     }
 
     /// Sets up channels and serves commands and events until the connection fails or the link stops.
-    private func serve(_ connection: AMQPConnection) throws {
+    private func serve(_ connection: AMQPConnection, ready: inout Bool) throws {
         let control = try connection.openChannel()
         if configuration.declareTopology {
             try configuration.topology.declare(on: connection, channel: control)
@@ -208,6 +211,7 @@ final class BrokerLink: @unchecked Sendable {
 
         var consumerTag: String?
         var unacknowledged: [UInt64] = []  // delivery tags in arrival order
+        ready = true
         condition.lock()
         generation += 1
         let currentGeneration = generation

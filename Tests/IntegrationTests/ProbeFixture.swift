@@ -83,9 +83,9 @@ final class ProbeFixture {
     let queue: String
     let database: String
     let doneQueue: String
-    let amqp: AMQPConnection
-    let channel: UInt16
-    let admin: PostgresConnection
+    private(set) var amqp: AMQPConnection
+    private(set) var channel: UInt16
+    private(set) var admin: PostgresConnection
     private(set) var workerDatabase: PostgresConnection?
     private var workers: [WorkerProcess] = []
 
@@ -105,6 +105,15 @@ final class ProbeFixture {
         admin = try TestServers.postgres()
         // Generated name, never input: identifiers cannot be statement parameters.
         try admin.query("create database \(database)")
+    }
+
+    /// New broker and database connections for the test itself, after a server restart.
+    func reconnect() throws {
+        amqp = try TestServers.amqp("runtime-test")
+        channel = try amqp.openChannel()
+        try amqp.enableConfirms(channel: channel)
+        admin = try TestServers.postgres()
+        workerDatabase = nil
     }
 
     deinit {

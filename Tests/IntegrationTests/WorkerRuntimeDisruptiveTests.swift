@@ -1,0 +1,87 @@
+import Foundation
+import Glibc
+import Testing
+
+/// Outages of the worker's own infrastructure. These restart RabbitMQ and stop PostgreSQL, so
+/// `scripts/test.sh` runs them on their own, one at a time, after every other test.
+@Suite("Disruptive: broker restart and database outage", .serialized)
+struct WorkerRuntimeDisruptiveTests {
+    @Test("RabbitMQ restarted during a run: the worker reconnects and the run completes exactly once")
+    func brokerRestart() throws {
+        let fixture = try ProbeFixture()
+        let worker = try fixture.startWorker()
+        let count = 3_000
+        try fixture.publish((0..<count).map { _ in ProbeFixture.Message.work(#"{"action":"sleep","sleep_ms":1}"#) })
+        try waitUntil("some progress", { try fixture.effectRows() }) { $0 >= 200 }
+        try run("rabbitmqctl", "stop_app")
+        defer { _ = try? run("rabbitmqctl", "start_app") }
+        try run("rabbitmqctl", "start_app")
+        try run("rabbitmqctl", "await_startup")
+        try fixture.reconnect()
+        try fixture.waitForEffects(count, timeout: .seconds(180))
+        let effects = try fixture.effects()
+        #expect(effects.count == count)
+        #expect(effects.values.allSatisfy { $0 == 1 }, "duplicated effects: \(effects.filter { $0.value > 1 }.count)")
+        #expect(try fixture.depth(fixture.queue + ".dlq") == 0)
+        #expect(worker.log.contains("reconnecting"))
+        #expect(worker.process.isRunning)
+    }
+
+    @Test("PostgreSQL stopped for 30 s: nothing is dead-lettered and the run completes once it is back")
+    func databaseOutage() throws {
+        let fixture = try ProbeFixture()
+        let worker = try fixture.startWorker()
+        let count = 2_000
+        try fixture.publish((0..<count).map { _ in ProbeFixture.Message.work(#"{"action":"sleep","sleep_ms":2}"#) })
+        try waitUntil("some progress", { try fixture.effectRows() }) { $0 >= 100 }
+        let cluster = try postgresCluster()
+        try run("pg_ctlcluster", cluster.version, cluster.name, "stop", "-m", "fast")
+        // Started again even if the test fails half-way; tolerates a cluster that is already up.
+        let start = { try run("pg_ctlcluster", cluster.version, cluster.name, "start", "||", "pg_isready", "-q", "-h", "127.0.0.1") }
+        defer { _ = try? start() }
+        // The outage itself, not a synchronisation: the worker must ride out 30 s without the database.
+        Thread.sleep(forTimeInterval: 30)
+        let health = worker.http("/health")
+        #expect(health?.0 == 503, "not ready while the database is down: \(String(describing: health))")
+        #expect(try fixture.depth(fixture.queue + ".dlq") == 0)
+        try start()
+        try fixture.reconnect()
+        try fixture.waitForEffects(count, timeout: .seconds(180))
+        let effects = try fixture.effects()
+        #expect(effects.count == count)
+        #expect(effects.values.allSatisfy { $0 == 1 })
+        #expect(try fixture.depth(fixture.queue + ".dlq") == 0)
+        #expect(worker.log.contains("pausing consumption"))
+        try waitUntil("ready again", { worker.http("/health")?.0 }) { $0 == 200 }
+    }
+
+    /// The local cluster `scripts/services.sh` runs (first line of `pg_lsclusters`).
+    private func postgresCluster() throws -> (version: String, name: String) {
+        let output = try run("pg_lsclusters", "-h")
+        let fields = output.split(separator: "\n").first?.split(separator: " ", omittingEmptySubsequences: true) ?? []
+        guard fields.count >= 2 else {
+            Issue.record("no PostgreSQL cluster in `pg_lsclusters`: \(output)")
+            throw CocoaError(.fileNoSuchFile)
+        }
+        return (String(fields[0]), String(fields[1]))
+    }
+}
+
+/// Runs a command to completion; throws with its output if it fails.
+///
+/// Through `system(3)` rather than Foundation's `Process`: `pg_ctlcluster` switches to the
+/// postgres user and daemonizes, and `Process.waitUntilExit()` was seen never to return for it.
+/// The arguments are constants of these tests, never input.
+@discardableResult
+func run(_ arguments: String...) throws -> String {
+    let outputURL = FileManager.default.temporaryDirectory.appendingPathComponent("run-\(UUID().uuidString).out")
+    defer { try? FileManager.default.removeItem(at: outputURL) }
+    let command = arguments.joined(separator: " ") + " > \(outputURL.path) 2>&1 < /dev/null"
+    let status = system(command)
+    let output = (try? String(contentsOf: outputURL, encoding: .utf8)) ?? ""
+    guard status == 0 else {
+        Issue.record("`\(arguments.joined(separator: " "))` failed (status \(status)): \(output)")
+        throw CocoaError(.executableLoad)
+    }
+    return output
+}
