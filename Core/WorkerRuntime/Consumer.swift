@@ -88,8 +88,7 @@ final class Consumer<Handler: MessageHandler>: @unchecked Sendable {
         while !isStopping {
             do {
                 let connection = try PostgresConnection(url: configuration.databaseURL, applicationName: configuration.appID)
-                try RuntimeSchema.migrate(connection)
-                try handler.migrate(connection)
+                try RuntimeSchema.migrate(connection, then: handler.migrate)
                 database = connection
                 setDatabaseUp(true)
                 if attempt > 0 { logger.info("database is back", metadata: ["attempts": "\(attempt)"]) }
@@ -270,6 +269,9 @@ final class Consumer<Handler: MessageHandler>: @unchecked Sendable {
         for (incoming, failure) in failures {
             publications.append(failurePublication(incoming, failure))
         }
+        // Hold the batch's outbox rows locked while publishing them, so that a relay (of this or
+        // another worker copy) skips them instead of publishing them a second time.
+        let claimed = claimOutbox(committed.outbox.map(\.id))
         let outcomes: [AMQPConnection.PublishOutcome]
         switch link.publish(publications) {
         case .success(let result): outcomes = result
@@ -277,6 +279,7 @@ final class Consumer<Handler: MessageHandler>: @unchecked Sendable {
             // The outbox rows stay unsent and the relay publishes them; nothing is acked, so the
             // broker redelivers the batch and the inbox skips what already took effect.
             logger.warning("publish failed; batch left for redelivery", metadata: ["error": "\(error)"])
+            if claimed, let database { rollback(database) }
             return
         }
 
@@ -310,7 +313,22 @@ final class Consumer<Handler: MessageHandler>: @unchecked Sendable {
             metrics.duplicate(type: message.envelope.type)
             logger.debug("duplicate skipped", metadata: ["message_id": "\(message.envelope.messageID)"])
         }
-        markOutbox(sent: sent, unsent: unsent)
+        markOutbox(sent: sent, unsent: unsent, claimed: claimed)
+    }
+
+    /// Opens a transaction that locks the outbox rows `ids`; returns whether it did.
+    private func claimOutbox(_ ids: [Int64]) -> Bool {
+        guard let database, !ids.isEmpty else { return false }
+        do {
+            try database.query("begin")
+            try Outbox.lock(ids, on: database)
+            return true
+        } catch {
+            // Without the lock a relay may publish these rows too; downstream inboxes drop the copy.
+            logger.warning("could not lock outbox rows", metadata: ["error": "\(error)"])
+            rollback(database)
+            return false
+        }
     }
 
     private func recordFailure(_ incoming: IncomingMessage, _ failure: HandlingFailure) {
@@ -377,15 +395,19 @@ final class Consumer<Handler: MessageHandler>: @unchecked Sendable {
 
     // MARK: - Outbox
 
-    private func markOutbox(sent: [Int64], unsent: [(Int64, String)]) {
-        guard let database, !sent.isEmpty || !unsent.isEmpty else { return }
+    /// Marks published rows sent and failed ones with their error, committing the claim
+    /// transaction when there is one.
+    private func markOutbox(sent: [Int64], unsent: [(Int64, String)], claimed: Bool) {
+        guard let database, !sent.isEmpty || !unsent.isEmpty || claimed else { return }
         do {
             try Outbox.markSent(sent, on: database)
             for (id, error) in unsent {
                 logger.error("outbox message not delivered; the relay retries it", metadata: ["outbox_id": "\(id)", "error": "\(error)"])
                 try Outbox.markFailed(id, error: error, on: database)
             }
+            if claimed { try database.query("commit") }
         } catch {
+            if claimed { rollback(database) }
             // The relay republishes unmarked rows; downstream inboxes drop the duplicates.
             logger.warning("could not mark outbox rows", metadata: ["error": "\(error)"])
         }

@@ -70,6 +70,11 @@ enum Outbox {
         }
     }
 
+    /// Locks rows `ids` until the caller's transaction ends (`for update`).
+    static func lock(_ ids: [Int64], on database: PostgresConnection) throws {
+        try database.query("select id from runtime_outbox where id = any($1::bigint[]) for update", [.intArray(ids)])
+    }
+
     static func markSent(_ ids: [Int64], on database: PostgresConnection) throws {
         guard !ids.isEmpty else { return }
         try database.query("update runtime_outbox set sent_at = now() where id = any($1::bigint[])", [.intArray(ids)])

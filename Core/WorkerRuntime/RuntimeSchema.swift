@@ -4,9 +4,13 @@ import Postgres
 /// consumer) and the outbox (messages committed with the effects that caused them, published
 /// after the commit).
 public enum RuntimeSchema {
-    /// Creates the tables if they are missing. Idempotent; safe from several worker copies at once
-    /// (an advisory lock serialises concurrent migrations).
-    public static func migrate(_ database: PostgresConnection) throws {
+    /// Creates the runtime's tables if they are missing, then runs `handlerMigration` for the
+    /// worker's own, all in one transaction. Idempotent; safe from several consumers and worker
+    /// copies at once: an advisory lock serialises them (`create table if not exists` alone races
+    /// on the catalog and fails with 23505).
+    public static func migrate(
+        _ database: PostgresConnection, then handlerMigration: (PostgresConnection) throws -> Void = { _ in }
+    ) throws {
         try database.transaction { tx in
             try tx.query("select pg_advisory_xact_lock(7283001)")
             try tx.executeScript(
@@ -34,6 +38,7 @@ public enum RuntimeSchema {
                 );
                 create index if not exists runtime_outbox_unsent on runtime_outbox (id) where sent_at is null;
                 """)
+            try handlerMigration(tx)
         }
     }
 }

@@ -122,6 +122,22 @@ struct WorkerRuntimeTests {
         #expect(batches ?? 0 > 0 && (delivered ?? 0) / (batches ?? 1) > 1.5, "mean batch size \(String(describing: delivered)) / \(String(describing: batches))")
     }
 
+    @Test("competing consumers: two worker processes of two consumers each share a queue; every message takes effect once")
+    func competingConsumers() throws {
+        let fixture = try ProbeFixture()
+        try fixture.startWorker(["CONSUMER_CONCURRENCY": "2"])
+        try fixture.startWorker(["CONSUMER_CONCURRENCY": "2"])
+        let count = 4_000
+        try fixture.publish((0..<count).map { _ in ProbeFixture.Message.work(#"{"action":"ok","emit":true}"#) })
+        try fixture.waitForEffects(count, timeout: .seconds(180))
+        let effects = try fixture.effects()
+        #expect(effects.count == count && effects.values.allSatisfy { $0 == 1 })
+        try waitUntil("every probe.done", { try fixture.depth(fixture.doneQueue) }, until: { $0 >= count })
+        let done = try fixture.depth(fixture.doneQueue)
+        #expect(done == UInt32(count), "probe.done events: \(done)")
+        #expect(try fixture.amqp.queueStatus(channel: fixture.channel, name: fixture.queue).consumerCount == 4)
+    }
+
     @Test("killed after commit and before publish: the relay publishes the outbox, no duplicate effect")
     func crashAfterCommit() throws {
         let fixture = try ProbeFixture()
