@@ -245,8 +245,14 @@ final class BrokerLink: @unchecked Sendable {
             for command in takeCommands() {
                 switch command {
                 case .publish(let publications, let reply):
-                    reply.put(publish(publications, on: connection, channel: publishing, dispatch: dispatch))
-                    if !connection.isOpen { throw AMQPError(code: .socketError, message: "connection lost", context: "publish") }
+                    let result = publish(publications, on: connection, channel: publishing, dispatch: dispatch)
+                    reply.put(result)
+                    // A refused publish (404 for a deleted exchange) closes the publishing channel:
+                    // start over, which redeclares the topology, rather than limp on without it.
+                    if !connection.isOpen || !connection.isChannelOpen(publishing) {
+                        if case .failure(let error) = result { throw error }
+                        throw AMQPError(code: .socketError, message: "publishing channel lost", context: "publish")
+                    }
                 case .acknowledge(let acks, let requeue, let reject, let generation, let reply):
                     guard generation == currentGeneration else {
                         reply.put(.failure(AMQPError(

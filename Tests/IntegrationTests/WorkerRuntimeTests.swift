@@ -232,6 +232,30 @@ struct WorkerRuntimeTests {
         #expect(health?.0 == 503)
     }
 
+    @Test("the exchange deleted under a running worker: its publish fails with 404, it reconnects, redeclares and delivers")
+    func missingExchange() throws {
+        let fixture = try ProbeFixture()
+        let worker = try fixture.startWorker()
+        let channel = try fixture.amqp.openChannel()
+        try fixture.amqp.deleteExchange(channel: channel, name: fixture.exchange)
+        // Straight to the worker's queue: the exchange is gone, and the worker's event goes nowhere.
+        let message = ProbeFixture.Message.work(#"{"action":"ok","emit":true}"#)
+        try fixture.publish([message], toQueue: true)
+        try fixture.waitForEffects(1)
+        try waitUntil("the 404 in the log", { worker.log }) { $0.contains("404") }
+        try waitUntil("a second connection", { worker.log.components(separatedBy: "connected to broker").count - 1 }) {
+            $0 >= 2
+        }
+        // The worker redeclared the exchange and its binding; the relay publishes the kept event.
+        try fixture.amqp.bindQueue(channel: channel, queue: fixture.doneQueue, exchange: fixture.exchange, routingKey: "probe.done")
+        try waitUntil("the relayed event", { try fixture.depth(fixture.doneQueue) }) { $0 == 1 }
+        let next = ProbeFixture.Message.work(#"{"action":"ok"}"#)
+        try fixture.publish([next])
+        try fixture.waitForEffects(2)
+        #expect(try fixture.effects() == [message.messageID!: 1, next.messageID!: 1])
+        #expect(worker.process.isRunning)
+    }
+
     @Test("an unroutable event stays in the outbox with its error and the worker carries on")
     func unroutable() throws {
         let fixture = try ProbeFixture()
