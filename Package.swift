@@ -47,7 +47,7 @@ let package = Package(
         .target(
             name: "WorkerRuntime",
             dependencies: [
-                "AMQP", "Postgres", "CommerceMessages", "Resilience",
+                "AMQP", "Postgres", "Mongo", "CommerceMessages", "Resilience",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -78,7 +78,7 @@ let package = Package(
             path: "Workers/commerce"),
         .executableTarget(
             name: "probe-worker",
-            dependencies: ["WorkerApp", "WorkerRuntime"],
+            dependencies: ["WorkerApp", "WorkerRuntime", "Mongo", "CommerceMessages", "Postgres"],
             path: "Workers/probe-worker"),
 
         .testTarget(

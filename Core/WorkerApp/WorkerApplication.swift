@@ -23,6 +23,30 @@ public enum WorkerApplication {
         adjust: (inout WorkerConfiguration, [String: String]) -> Void = { _, _ in },
         makeHandler: (ConfigReader, Logger) throws -> Handler
     ) async -> Never {
+        await run(appID: appID, defaultQueue: defaultQueue, bindings: bindings, adjust: adjust) {
+            configuration, reader, logger in
+            WorkerService(configuration: configuration, handler: try makeHandler(reader, logger), logger: logger)
+        }
+    }
+
+    /// The same, for a worker whose effects are MongoDB documents (``DocumentHandler``).
+    public static func run<Handler: DocumentHandler>(
+        appID: String, defaultQueue: String, bindings: [String],
+        adjust: (inout WorkerConfiguration, [String: String]) -> Void = { _, _ in },
+        makeDocumentHandler: (ConfigReader, Logger) throws -> Handler
+    ) async -> Never {
+        await run(appID: appID, defaultQueue: defaultQueue, bindings: bindings, adjust: adjust) {
+            configuration, reader, logger in
+            WorkerService(
+                configuration: configuration, documentHandler: try makeDocumentHandler(reader, logger), logger: logger)
+        }
+    }
+
+    private static func run(
+        appID: String, defaultQueue: String, bindings: [String],
+        adjust: (inout WorkerConfiguration, [String: String]) -> Void,
+        makeWorker: (WorkerConfiguration, ConfigReader, Logger) throws -> WorkerService
+    ) async -> Never {
         let environment = ProcessInfo.processInfo.environment
         let level = Logger.Level(rawValue: environment["LOG_LEVEL"]?.lowercased() ?? "info") ?? .info
         LoggingSystem.bootstrap { label in
@@ -39,8 +63,7 @@ public enum WorkerApplication {
             var configuration = try WorkerConfiguration(
                 reader: reader, appID: appID, defaultQueue: defaultQueue, defaultBindings: bindings)
             adjust(&configuration, environment)
-            let handler = try makeHandler(reader, logger)
-            let worker = WorkerService(configuration: configuration, handler: handler, logger: logger)
+            let worker = try makeWorker(configuration, reader, logger)
             var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
             if let port = configuration.httpPort {
                 // Listed first: it starts first and stops last, so /health answers during a drain.

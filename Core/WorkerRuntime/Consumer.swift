@@ -12,7 +12,7 @@ import Resilience
 ///
 /// Runs on a dedicated thread that owns the database connection; never on Swift's cooperative
 /// pool. See ``WorkerService`` for how consumers start and stop.
-final class Consumer<Handler: MessageHandler>: @unchecked Sendable {
+final class Consumer<Handler: MessageHandler>: ConsumerLoop, @unchecked Sendable {
     // @unchecked: `database`, `lastRelay` and the counters are touched only by the consumer's own
     // thread; `stopRequested`/`state` are guarded by `lock`.
 
@@ -21,7 +21,7 @@ final class Consumer<Handler: MessageHandler>: @unchecked Sendable {
     private let link: BrokerLink
     private let logger: Logger
     private let metrics: WorkerMetrics
-    private let host = ProcessInfo.processInfo.hostName
+    private let failures: FailureRouter
     private let lock = NSLock()
     private var stopRequested = false
     private var databaseUp = false
@@ -34,6 +34,7 @@ final class Consumer<Handler: MessageHandler>: @unchecked Sendable {
         self.link = link
         self.logger = logger
         self.metrics = metrics
+        failures = FailureRouter(configuration: configuration, logger: logger, metrics: metrics)
     }
 
     /// Asks the loop to finish its batch and return.
@@ -267,7 +268,7 @@ final class Consumer<Handler: MessageHandler>: @unchecked Sendable {
         var publications = committed.outbox.map(\.publication)
         let outboxCount = publications.count
         for (incoming, failure) in failures {
-            publications.append(failurePublication(incoming, failure))
+            publications.append(self.failures.publication(for: incoming, failure))
         }
         // Hold the batch's outbox rows locked while publishing them, so that a relay (of this or
         // another worker copy) skips them instead of publishing them a second time.
@@ -286,19 +287,19 @@ final class Consumer<Handler: MessageHandler>: @unchecked Sendable {
         var sent: [Int64] = []
         var unsent: [(Int64, String)] = []
         for (row, outcome) in zip(committed.outbox, outcomes.prefix(outboxCount)) {
-            if outcome == .confirmed { sent.append(row.id) } else { unsent.append((row.id, describe(outcome))) }
+            if outcome == .confirmed { sent.append(row.id) } else { unsent.append((row.id, FailureRouter.describe(outcome))) }
         }
         var acks = (committed.processed + committed.duplicates).map(\.deliveryTag)
         var requeue: [UInt64] = []
         for ((incoming, failure), outcome) in zip(failures, outcomes.dropFirst(outboxCount)) {
             if outcome == .confirmed {
                 acks.append(incoming.deliveryTag)
-                recordFailure(incoming, failure)
+                self.failures.record(incoming, failure)
             } else {
                 // The retry or dead-letter copy did not reach the broker: keep the original.
                 logger.error(
                     "could not park a failed message; requeueing it",
-                    metadata: ["message_id": "\(incoming.envelope.messageID)", "outcome": "\(describe(outcome))"])
+                    metadata: ["message_id": "\(incoming.envelope.messageID)", "outcome": "\(FailureRouter.describe(outcome))"])
                 requeue.append(incoming.deliveryTag)
             }
         }
@@ -328,68 +329,6 @@ final class Consumer<Handler: MessageHandler>: @unchecked Sendable {
             logger.warning("could not lock outbox rows", metadata: ["error": "\(error)"])
             rollback(database)
             return false
-        }
-    }
-
-    private func recordFailure(_ incoming: IncomingMessage, _ failure: HandlingFailure) {
-        let attempts = incoming.attempts + 1
-        let retried = failure.failureClass == .transient && attempts < configuration.maximumAttempts
-        var metadata: Logger.Metadata = [
-            "message_id": "\(incoming.envelope.messageID)", "correlation_id": "\(incoming.envelope.correlationID)",
-            "type": "\(incoming.envelope.type)", "reason": "\(failure.reason)", "attempts": "\(attempts)",
-        ]
-        metadata["error"] = "\(failure.message)"
-        if retried {
-            metrics.retried(type: incoming.envelope.type)
-            logger.warning("message failed; retrying later", metadata: metadata)
-        } else {
-            metrics.deadLettered(type: incoming.envelope.type, reason: failure.reason)
-            logger.error("message dead-lettered", metadata: metadata)
-        }
-    }
-
-    /// The copy of a failed message that goes to a retry tier (transient, attempts left) or to
-    /// `Q.dlq`: original body and properties, plus the error headers of DESIGN.md §6.
-    private func failurePublication(_ incoming: IncomingMessage, _ failure: HandlingFailure) -> BrokerLink.Publication {
-        let topology = configuration.topology
-        let attempts = incoming.attempts + 1
-        var properties = incoming.properties
-        var headers = properties.headers
-        headers.removeValue(forKey: "x-death")  // the broker's own history of the delay queues
-        headers[DeadLetterHeader.attempts] = .int(Int64(attempts))
-        headers[DeadLetterHeader.originalQueue] = .string(topology.queue)
-        headers[DeadLetterHeader.originalRoutingKey] = .string(incoming.originalRoutingKey)
-        headers[DeadLetterHeader.errorClass] = .string(failure.failureClass.rawValue)
-        headers[DeadLetterHeader.errorReason] = .string(failure.reason)
-        headers[DeadLetterHeader.errorMessage] = .string(String(failure.message.prefix(1000)))
-        headers[DeadLetterHeader.failedAt] = .string(Date().formatted(.iso8601))
-        headers[DeadLetterHeader.failedBy] = .string("\(configuration.appID)@\(host) (pid \(getpid()))")
-        let routingKey: String
-        if failure.failureClass == .transient && attempts < configuration.maximumAttempts {
-            let tier = topology.retryTier(forAttempt: attempts)
-            routingKey = topology.retryQueue(forTier: tier)
-            // Jitter: each copy waits between 80 % and 100 % of the tier's delay (the queue's own
-            // TTL is the ceiling), so a burst of failures does not come back as one burst.
-            let delay = Double(topology.retryDelays[tier].milliseconds)
-            properties.expiration = String(Int64(delay * Double.random(in: 0.8...1.0)))
-        } else {
-            if failure.failureClass == .transient {
-                headers[DeadLetterHeader.errorReason] = .string("retries_exhausted")
-                headers[DeadLetterHeader.errorMessage] = .string(
-                    "gave up after \(attempts) attempts; last error (\(failure.reason)): \(failure.message.prefix(900))")
-            }
-            routingKey = topology.deadLetterQueue
-            properties.expiration = nil
-        }
-        properties.headers = headers
-        return BrokerLink.Publication(exchange: "", routingKey: routingKey, properties: properties, body: incoming.body)
-    }
-
-    private func describe(_ outcome: AMQPConnection.PublishOutcome) -> String {
-        switch outcome {
-        case .confirmed: "confirmed"
-        case .refused: "refused by the broker (basic.nack)"
-        case .returned(let code, let text): "unroutable: \(code) \(text)"
         }
     }
 
@@ -430,7 +369,7 @@ final class Consumer<Handler: MessageHandler>: @unchecked Sendable {
                             if outcome == .confirmed {
                                 sent.append(row.id)
                             } else {
-                                try Outbox.markFailed(row.id, error: describe(outcome), on: tx)
+                                try Outbox.markFailed(row.id, error: FailureRouter.describe(outcome), on: tx)
                             }
                         }
                         try Outbox.markSent(sent, on: tx)

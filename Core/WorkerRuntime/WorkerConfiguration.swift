@@ -15,8 +15,11 @@ public struct WorkerConfiguration: Sendable {
     /// The inbox's consumer name (defaults to the queue name).
     public var consumerName: String
     public var amqp: AMQPConfiguration
-    /// libpq connection URL of the worker's own database. Never logged.
+    /// The worker's own database: a libpq URL for a ``MessageHandler``, a `mongodb://` URI for a
+    /// ``DocumentHandler``. Never logged.
     public var databaseURL: String
+    /// MongoDB database name, for a ``DocumentHandler``.
+    public var documentDatabase: String
     public var topology: Topology
     /// Declare the exchange and queues at start and on every reconnect (on by default; off for a
     /// least-privilege deployment where an operator declares them with `commerce setup`).
@@ -57,6 +60,7 @@ public struct WorkerConfiguration: Sendable {
         consumerName = queue
         self.amqp = amqp
         self.databaseURL = databaseURL
+        documentDatabase = "commerce"
         topology = Topology(queue: queue, bindings: bindings)
         declareTopology = true
         prefetch = 128
@@ -74,7 +78,8 @@ public struct WorkerConfiguration: Sendable {
     }
 
     /// Reads the configuration. Keys (each also an environment variable, see the type's docs):
-    /// `amqp.url` (comma-separated list, secret), `amqp.heartbeat`, `database.url` (secret), `exchange.name`,
+    /// `amqp.url` (comma-separated list, secret), `amqp.heartbeat`, `database.url` (secret),
+    /// `database.name` (MongoDB only), `exchange.name`,
     /// `queue.name`, `queue.bindings`, `queue.type` (`quorum`|`classic`), `queue.retryDelaysMs`,
     /// `queue.deliveryLimit`, `queue.declare`, `consumer.prefetch`, `consumer.concurrency`,
     /// `consumer.batchSize`, `consumer.maxAttempts`, `consumer.maxBodyBytes`,
@@ -99,6 +104,7 @@ public struct WorkerConfiguration: Sendable {
         }
         topology.queueType = queueType
         topology.exchange = reader.string(forKey: "exchange.name", default: topology.exchange)
+        documentDatabase = reader.string(forKey: "database.name", default: documentDatabase)
         let delays = reader.intArray(forKey: "queue.retryDelaysMs", default: [1000, 5000, 30000])
         guard !delays.isEmpty, delays.allSatisfy({ $0 > 0 }) else {
             throw WorkerConfigurationError(key: "queue.retryDelaysMs", problem: "needs one or more positive delays")

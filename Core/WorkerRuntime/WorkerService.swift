@@ -3,19 +3,38 @@ import Logging
 import ServiceLifecycle
 
 /// A running worker: `concurrency` consumers, each a ``BrokerLink`` (I/O thread) plus a
-/// processing thread, all feeding one handler.
+/// processing thread, all feeding one handler: a ``MessageHandler`` (PostgreSQL inbox/outbox) or
+/// a ``DocumentHandler`` (MongoDB, one document per message).
 ///
 /// As a swift-service-lifecycle `Service`, it stops on graceful shutdown (SIGTERM/SIGINT through
 /// a `ServiceGroup`): consumers stop taking deliveries, finish the batch in hand (handler,
 /// commit, publish with confirms, ack), requeue what was prefetched but not started, flush the
 /// outbox and close their connections; then `run()` returns.
-public final class WorkerService<Handler: MessageHandler>: Service, Sendable {
+public final class WorkerService: Service, Sendable {
     public let configuration: WorkerConfiguration
-    private let consumers: [(BrokerLink, Consumer<Handler>)]
+    private let consumers: [(BrokerLink, any ConsumerLoop)]
     private let logger: Logger
     private let completion = Completion()
 
-    public init(configuration: WorkerConfiguration, handler: Handler, logger: Logger) {
+    /// A worker whose handler applies its effects in PostgreSQL, with the inbox and outbox.
+    public convenience init(configuration: WorkerConfiguration, handler: some MessageHandler, logger: Logger) {
+        self.init(configuration: configuration, logger: logger) { link, logger, metrics in
+            Consumer(configuration: configuration, handler: handler, link: link, logger: logger, metrics: metrics)
+        }
+    }
+
+    /// A worker whose handler records one MongoDB document per message.
+    public convenience init(configuration: WorkerConfiguration, documentHandler: some DocumentHandler, logger: Logger) {
+        self.init(configuration: configuration, logger: logger) { link, logger, metrics in
+            DocumentConsumer(
+                configuration: configuration, handler: documentHandler, link: link, logger: logger, metrics: metrics)
+        }
+    }
+
+    private init(
+        configuration: WorkerConfiguration, logger: Logger,
+        makeConsumer: (BrokerLink, Logger, WorkerMetrics) -> any ConsumerLoop
+    ) {
         self.configuration = configuration
         var logger = logger
         logger[metadataKey: "queue"] = "\(configuration.topology.queue)"
@@ -28,9 +47,7 @@ public final class WorkerService<Handler: MessageHandler>: Service, Sendable {
                     declareTopology: configuration.declareTopology, prefetch: configuration.prefetch,
                     publishTimeout: configuration.publishTimeout, reconnectDelays: configuration.reconnectDelays),
                 logger: logger)
-            let consumer = Consumer(
-                configuration: configuration, handler: handler, link: link, logger: logger, metrics: metrics)
-            return (link, consumer)
+            return (link, makeConsumer(link, logger, metrics))
         }
     }
 

@@ -121,7 +121,9 @@ struct RetryTests {
         for await _ in firstAttempt { break }
         task.cancel()
         await #expect(throws: CancellationError.self) { try await task.value }
-        #expect(ContinuousClock.now - started < .seconds(10))
+        // Well under the 60 s wait proves the cancellation ended it. The bound is loose because the
+        // integration tests in the same run block the 2-thread cooperative pool for seconds.
+        #expect(ContinuousClock.now - started < .seconds(50))
     }
 
     @Test("maximumAttempts 1 means no retry")

@@ -1,19 +1,27 @@
 // probe-worker: a reference worker on the shared runtime, used by the runtime's integration
-// tests and the benchmark. It consumes `probe.work` and emits `probe.done`.
+// tests and the benchmark. It consumes `probe.work` and emits `probe.done`; with
+// PROBE_STORE=mongo it records each message as a MongoDB document instead (no events).
+import Foundation
 import Glibc
 import WorkerApp
+import WorkerRuntime
 
-await WorkerApplication.run(
-    appID: "probe-worker", defaultQueue: "probe-worker", bindings: ["probe.work"],
-    adjust: { configuration, environment in
-        // Crash test: die by SIGKILL after the commit of the batch holding this message id and
-        // before its outbox is published.
-        if let target = environment["PROBE_CRASH_AFTER_COMMIT"] {
-            configuration.afterCommit = { ids in
-                if ids.contains(target) { kill(getpid(), SIGKILL) }
-            }
+/// Crash test: die by SIGKILL after the commit of the batch holding this message id and before
+/// its outbox is published.
+let adjust: (inout WorkerConfiguration, [String: String]) -> Void = { configuration, environment in
+    if let target = environment["PROBE_CRASH_AFTER_COMMIT"] {
+        configuration.afterCommit = { ids in
+            if ids.contains(target) { kill(getpid(), SIGKILL) }
         }
     }
-) { _, _ in
-    ProbeHandler(appID: "probe-worker")
+}
+
+if ProcessInfo.processInfo.environment["PROBE_STORE"] == "mongo" {
+    await WorkerApplication.run(
+        appID: "probe-worker", defaultQueue: "probe-worker", bindings: ["probe.work"], adjust: adjust
+    ) { _, _ in ProbeDocumentHandler() }
+} else {
+    await WorkerApplication.run(
+        appID: "probe-worker", defaultQueue: "probe-worker", bindings: ["probe.work"], adjust: adjust
+    ) { _, _ in ProbeHandler(appID: "probe-worker") }
 }
