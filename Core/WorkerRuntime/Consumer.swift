@@ -27,6 +27,7 @@ final class Consumer<Handler: MessageHandler>: ConsumerLoop, @unchecked Sendable
     private var databaseUp = false
     private var database: PostgresConnection?
     private var lastRelay = ContinuousClock.now - .seconds(3600)
+    private var lastRetention = ContinuousClock.now
 
     init(configuration: WorkerConfiguration, handler: Handler, link: BrokerLink, logger: Logger, metrics: WorkerMetrics) {
         self.configuration = configuration
@@ -74,6 +75,7 @@ final class Consumer<Handler: MessageHandler>: ConsumerLoop, @unchecked Sendable
             let batch = link.takeDeliveries(maximum: configuration.maximumBatchSize, timeout: min(wait, .seconds(1)))
             if !batch.isEmpty { process(batch) }
             if ContinuousClock.now - lastRelay >= configuration.relayInterval { relayOutbox(grace: configuration.relayGrace) }
+            if ContinuousClock.now - lastRetention >= configuration.retentionInterval { applyRetention() }
         }
         // Graceful stop: no new deliveries; what was prefetched but not started goes back to the queue.
         link.setConsuming(false)
@@ -307,8 +309,10 @@ final class Consumer<Handler: MessageHandler>: ConsumerLoop, @unchecked Sendable
         if case .failure(let error) = link.acknowledge(ack: acks, requeue: requeue, generation: generation) {
             logger.warning("ack failed; the broker will redeliver", metadata: ["error": "\(error)"])
         }
+        let acked = ContinuousClock.now
         for message in committed.processed {
             metrics.handled(type: message.envelope.type)
+            metrics.messageLatency.recordNanoseconds(Int64((acked - message.receivedAt).seconds * 1e9))
         }
         for message in committed.duplicates {
             metrics.duplicate(type: message.envelope.type)
@@ -349,6 +353,38 @@ final class Consumer<Handler: MessageHandler>: ConsumerLoop, @unchecked Sendable
             if claimed { rollback(database) }
             // The relay republishes unmarked rows; downstream inboxes drop the duplicates.
             logger.warning("could not mark outbox rows", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Deletes inbox rows and sent outbox rows past their retention, a bounded number per run so
+    /// that a large backlog is worked off over several runs instead of one long statement.
+    private func applyRetention() {
+        lastRetention = .now
+        guard let database else { return }
+        do {
+            let inbox = try database.query(
+                """
+                delete from runtime_inbox where ctid in (
+                    select ctid from runtime_inbox where processed_at < now() - make_interval(secs => $1) limit 10000)
+                """, [.double(configuration.inboxRetention.seconds)]
+            ).affectedRows
+            let outbox = try database.query(
+                """
+                delete from runtime_outbox where id in (
+                    select id from runtime_outbox
+                    where sent_at is not null and sent_at < now() - make_interval(secs => $1) limit 10000)
+                """, [.double(configuration.outboxRetention.seconds)]
+            ).affectedRows
+            if inbox > 0 { metrics.retentionDeleted(table: "runtime_inbox", count: inbox) }
+            if outbox > 0 { metrics.retentionDeleted(table: "runtime_outbox", count: outbox) }
+            if inbox + outbox > 0 {
+                logger.info("retention removed old rows", metadata: ["inbox": "\(inbox)", "outbox": "\(outbox)"])
+            }
+        } catch {
+            // query(_:_:) throws only PostgresError.
+            if error.isInfrastructureFailure { rideOutDatabaseOutage(error) } else {
+                logger.warning("retention failed", metadata: ["error": "\(error)"])
+            }
         }
     }
 

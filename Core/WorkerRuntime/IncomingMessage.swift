@@ -21,6 +21,8 @@ public struct IncomingMessage: Sendable {
     let generation: UInt64
     let properties: AMQPProperties
     let routingKey: String
+    /// When the I/O thread read the delivery, for the handling-latency histogram.
+    let receivedAt = ContinuousClock.now
 
     /// Reads the envelope from AMQP properties and headers, or explains why it cannot.
     init(delivery: AMQPDelivery, generation: UInt64) {

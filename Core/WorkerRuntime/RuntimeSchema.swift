@@ -37,6 +37,8 @@ public enum RuntimeSchema {
                     last_error text
                 );
                 create index if not exists runtime_outbox_unsent on runtime_outbox (id) where sent_at is null;
+                create index if not exists runtime_inbox_processed_at on runtime_inbox (processed_at);
+                create index if not exists runtime_outbox_sent_at on runtime_outbox (sent_at) where sent_at is not null;
                 """)
             try handlerMigration(tx)
         }

@@ -285,3 +285,25 @@ func metricValue(_ text: String, _ name: String) -> Double? {
     }
     return total
 }
+
+@Suite("Worker runtime housekeeping")
+struct WorkerRuntimeHousekeepingTests {
+    @Test("retention removes inbox and sent outbox rows past their age; latency is measured per message")
+    func retention() throws {
+        let fixture = try ProbeFixture()
+        let worker = try fixture.startWorker([
+            "INBOX_RETENTION_MS": "1", "OUTBOX_RETENTION_MS": "1", "RETENTION_INTERVAL_MS": "500",
+        ])
+        try fixture.publish((0..<20).map { _ in ProbeFixture.Message.work(#"{"action":"ok","emit":true}"#) })
+        try fixture.waitForEffects(20)
+        let database = try TestServers.postgres(url: fixture.databaseURL)
+        try waitUntil("empty inbox and outbox", {
+            try database.query(
+                "select (select count(*) from runtime_inbox) + (select count(*) from runtime_outbox) as n"
+            ).rows[0].int("n")
+        }) { $0 == 0 }
+        let metrics = worker.http("/metrics")?.1 ?? ""
+        #expect(metricValue(metrics, "commerce_retention_deleted_total") == 40)
+        #expect(metricValue(metrics, "commerce_message_latency_seconds_count") == 20)
+    }
+}
