@@ -279,10 +279,13 @@ final class Consumer<Handler: MessageHandler>: ConsumerLoop, @unchecked Sendable
         switch link.publish(publications) {
         case .success(let result): outcomes = result
         case .failure(let error):
-            // The outbox rows stay unsent and the relay publishes them; nothing is acked, so the
-            // broker redelivers the batch and the inbox skips what already took effect.
-            logger.warning("publish failed; batch left for redelivery", metadata: ["error": "\(error)"])
+            // The outbox rows stay unsent and the relay publishes them. The batch is requeued (a
+            // no-op if the connection is gone: the broker requeues then): on redelivery the inbox
+            // skips what already took effect and failures are parked again.
+            logger.warning("publish failed; requeueing the batch", metadata: ["error": "\(error)"])
             if claimed, let database { rollback(database) }
+            let held = committed.processed + committed.duplicates + failures.map(\.0)
+            _ = link.acknowledge(ack: [], requeue: held.map(\.deliveryTag), generation: held.first?.generation ?? 0)
             return
         }
 

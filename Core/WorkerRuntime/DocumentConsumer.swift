@@ -149,8 +149,10 @@ final class DocumentConsumer<Handler: DocumentHandler>: ConsumerLoop, @unchecked
 
         let publications = failed.map { failures.publication(for: $0.0, $0.1) }
         guard case .success(let outcomes) = link.publish(publications) else {
-            // Nothing acked: the broker redelivers and the `_id` index drops what was written.
-            logger.warning("could not park failed messages; batch left for redelivery")
+            // Requeued: on redelivery the `_id` index drops what was written and failures are
+            // parked again.
+            logger.warning("could not park failed messages; requeueing the batch")
+            _ = link.acknowledge(ack: [], requeue: batch.map(\.deliveryTag), generation: batch.first?.generation ?? 0)
             return
         }
         var acks = (written + duplicates).map(\.deliveryTag)

@@ -55,6 +55,33 @@ struct WorkerRuntimeDisruptiveTests {
         try waitUntil("ready again", { worker.http("/health")?.0 }) { $0 == 200 }
     }
 
+    @Test("a broker memory alarm blocks publishing: the publish times out, nothing is lost, it finishes once the alarm clears")
+    func memoryAlarm() throws {
+        let fixture = try ProbeFixture()
+        let worker = try fixture.startWorker(["CONSUMER_PUBLISH_TIMEOUT_MS": "3000"])
+        // The handler sleeps, so the alarm is on by the time the worker publishes its event.
+        let message = ProbeFixture.Message.work(#"{"action":"sleep","sleep_ms":1500,"emit":true}"#)
+        try fixture.publish([message])
+        try run("rabbitmqctl", "set_vm_memory_high_watermark", "0.0000001")
+        defer { _ = try? run("rabbitmqctl", "set_vm_memory_high_watermark", "0.4") }
+        try waitUntil("the worker to see the alarm", { worker.log }) { $0.contains("broker blocked publishing") }
+        #expect(worker.log.contains("publish failed; requeueing the batch"))
+        #expect(try fixture.depth(fixture.doneQueue) == 0)
+        try run("rabbitmqctl", "set_vm_memory_high_watermark", "0.4")
+        try waitUntil("the event once the alarm cleared", { try fixture.depth(fixture.doneQueue) }) { $0 >= 1 }
+        #expect(try fixture.effects() == [message.messageID!: 1])
+        // The timed-out publish may still reach the broker once it reads our socket again, and the
+        // relay publishes the outbox row too: at-least-once on the wire, one message id, which
+        // the consumers' inboxes deduplicate.
+        Thread.sleep(forTimeInterval: 1.5)
+        let events = try fixture.drain(fixture.doneQueue)
+        #expect((1...2).contains(events.count))
+        #expect(Set(events.compactMap(\.properties.messageID)).count == 1)
+        #expect(events.allSatisfy { $0.properties.headers["causation_id"]?.stringValue == message.messageID })
+        #expect(worker.log.contains("broker unblocked publishing"))
+        #expect(worker.process.isRunning)
+    }
+
     /// The local cluster `scripts/services.sh` runs (first line of `pg_lsclusters`).
     private func postgresCluster() throws -> (version: String, name: String) {
         let output = try run("pg_lsclusters", "-h")
