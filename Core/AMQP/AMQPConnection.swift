@@ -140,7 +140,8 @@ public final class AMQPConnection {
             state, configuration.virtualHost, 0, Int32(configuration.frameMax), Int32(configuration.heartbeat),
             &properties, configuration.username, configuration.password)
         if reply.reply_type != AMQP_RESPONSE_NORMAL {
-            var error = AMQPError.wrapping(reply: reply, context: "login to \(endpoint) vhost \(configuration.virtualHost)")
+            var error = AMQPError.wrapping(
+                reply: reply, context: "login to \(endpoint) vhost \(configuration.virtualHost)")
             if error.code != .socketError || reply.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION {
                 error.code = .loginFailed
             }
@@ -446,7 +447,9 @@ public final class AMQPConnection {
         let state = try liveState(context: context)
         let arena = CArena()
         let reply = amqp_basic_get(state, channel, arena.bytes(queue), autoAck ? 1 : 0)
-        if reply.reply_type != AMQP_RESPONSE_NORMAL { throw handleFailedReply(reply, context: context, channel: channel) }
+        if reply.reply_type != AMQP_RESPONSE_NORMAL {
+            throw handleFailedReply(reply, context: context, channel: channel)
+        }
         guard reply.reply.id == AMQPMethod.basicGetOK else {
             amqp_maybe_release_buffers(state)
             return nil

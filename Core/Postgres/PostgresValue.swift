@@ -25,8 +25,12 @@ public enum PostgresValue: Sendable, Hashable {
         case .double(let value): String(value)
         case .timestamp(let value): Self.timestampFormat.format(value)
         case .textArray(let values):
-            "{" + values.map { "\"" + $0.replacingOccurrences(of: "\\", with: "\\\\")
-                .replacingOccurrences(of: "\"", with: "\\\"") + "\"" }.joined(separator: ",") + "}"
+            "{"
+                + values.map {
+                    "\""
+                        + $0.replacingOccurrences(of: "\\", with: "\\\\")
+                        .replacingOccurrences(of: "\"", with: "\\\"") + "\""
+                }.joined(separator: ",") + "}"
         case .intArray(let values): "{" + values.map(String.init).joined(separator: ",") + "}"
         case .bytes, .null: nil
         }

@@ -39,7 +39,8 @@ final class BrokerLink: @unchecked Sendable {
 
     private enum Command {
         case publish([Publication], Reply<Result<[AMQPConnection.PublishOutcome], AMQPError>>)
-        case acknowledge(ack: [UInt64], requeue: [UInt64], reject: [UInt64], generation: UInt64, Reply<Result<Void, AMQPError>>)
+        case acknowledge(
+            ack: [UInt64], requeue: [UInt64], reject: [UInt64], generation: UInt64, Reply<Result<Void, AMQPError>>)
         case setConsuming(Bool, Reply<Result<Void, AMQPError>>)
     }
 
@@ -255,9 +256,12 @@ final class BrokerLink: @unchecked Sendable {
                     }
                 case .acknowledge(let acks, let requeue, let reject, let generation, let reply):
                     guard generation == currentGeneration else {
-                        reply.put(.failure(AMQPError(
-                            code: .invalidState, message: "deliveries of an earlier connection; the broker redelivers them",
-                            context: "basic.ack")))
+                        reply.put(
+                            .failure(
+                                AMQPError(
+                                    code: .invalidState,
+                                    message: "deliveries of an earlier connection; the broker redelivers them",
+                                    context: "basic.ack")))
                         continue
                     }
                     do {
@@ -275,7 +279,10 @@ final class BrokerLink: @unchecked Sendable {
                         if consume { try startConsuming() } else { try stopConsuming() }
                         reply.put(.success(()))
                     } catch {
-                        reply.put(.failure(error as? AMQPError ?? AMQPError(code: .libraryError, message: "\(error)", context: "consume")))
+                        reply.put(
+                            .failure(
+                                error as? AMQPError
+                                    ?? AMQPError(code: .libraryError, message: "\(error)", context: "consume")))
                         throw error
                     }
                 }
@@ -327,9 +334,10 @@ final class BrokerLink: @unchecked Sendable {
             let deadline = ContinuousClock.now + configuration.publishTimeout
             while connection.isBlocked {
                 if ContinuousClock.now >= deadline {
-                    return .failure(AMQPError(
-                        code: .timeout, message: "the broker has blocked publishing (resource alarm)",
-                        context: "publish"))
+                    return .failure(
+                        AMQPError(
+                            code: .timeout, message: "the broker has blocked publishing (resource alarm)",
+                            context: "publish"))
                 }
                 if let event = try connection.nextEvent(timeout: .milliseconds(200)) { try dispatch(event) }
             }

@@ -29,7 +29,8 @@ final class Consumer<Handler: MessageHandler>: ConsumerLoop, @unchecked Sendable
     private var lastRelay = ContinuousClock.now - .seconds(3600)
     private var lastRetention = ContinuousClock.now
 
-    init(configuration: WorkerConfiguration, handler: Handler, link: BrokerLink, logger: Logger, metrics: WorkerMetrics) {
+    init(configuration: WorkerConfiguration, handler: Handler, link: BrokerLink, logger: Logger, metrics: WorkerMetrics)
+    {
         self.configuration = configuration
         self.handler = handler
         self.link = link
@@ -74,7 +75,9 @@ final class Consumer<Handler: MessageHandler>: ConsumerLoop, @unchecked Sendable
             let wait = max(.milliseconds(10), configuration.relayInterval - (ContinuousClock.now - lastRelay))
             let batch = link.takeDeliveries(maximum: configuration.maximumBatchSize, timeout: min(wait, .seconds(1)))
             if !batch.isEmpty { process(batch) }
-            if ContinuousClock.now - lastRelay >= configuration.relayInterval { relayOutbox(grace: configuration.relayGrace) }
+            if ContinuousClock.now - lastRelay >= configuration.relayInterval {
+                relayOutbox(grace: configuration.relayGrace)
+            }
             if ContinuousClock.now - lastRetention >= configuration.retentionInterval { applyRetention() }
         }
         // Graceful stop: no new deliveries; what was prefetched but not started goes back to the queue.
@@ -90,7 +93,8 @@ final class Consumer<Handler: MessageHandler>: ConsumerLoop, @unchecked Sendable
         var attempt = 0
         while !isStopping {
             do {
-                let connection = try PostgresConnection(url: configuration.databaseURL, applicationName: configuration.appID)
+                let connection = try PostgresConnection(
+                    url: configuration.databaseURL, applicationName: configuration.appID)
                 try RuntimeSchema.migrate(connection, then: handler.migrate)
                 database = connection
                 setDatabaseUp(true)
@@ -166,7 +170,9 @@ final class Consumer<Handler: MessageHandler>: ConsumerLoop, @unchecked Sendable
         // Rows are locked in correlation-id order so that copies of a worker do not deadlock;
         // the sort is stable, so one saga's messages keep their order.
         candidates = candidates.enumerated().sorted {
-            ($0.element.incoming.envelope.correlationID, $0.offset) < ($1.element.incoming.envelope.correlationID, $1.offset)
+            ($0.element.incoming.envelope.correlationID, $0.offset) < (
+                $1.element.incoming.envelope.correlationID, $1.offset
+            )
         }.map(\.element)
 
         var committed = Committed()
@@ -202,7 +208,9 @@ final class Consumer<Handler: MessageHandler>: ConsumerLoop, @unchecked Sendable
     }
 
     /// One transaction for the batch: inbox rows, handlers, outbox rows.
-    private func runTransaction(_ candidates: [Candidate], on database: PostgresConnection) throws(TransactionFailure) -> Committed {
+    private func runTransaction(_ candidates: [Candidate], on database: PostgresConnection) throws(TransactionFailure)
+        -> Committed
+    {
         var committed = Committed()
         do {
             try database.query("begin")
@@ -292,7 +300,11 @@ final class Consumer<Handler: MessageHandler>: ConsumerLoop, @unchecked Sendable
         var sent: [Int64] = []
         var unsent: [(Int64, String)] = []
         for (row, outcome) in zip(committed.outbox, outcomes.prefix(outboxCount)) {
-            if outcome == .confirmed { sent.append(row.id) } else { unsent.append((row.id, FailureRouter.describe(outcome))) }
+            if outcome == .confirmed {
+                sent.append(row.id)
+            } else {
+                unsent.append((row.id, FailureRouter.describe(outcome)))
+            }
         }
         var acks = (committed.processed + committed.duplicates).map(\.deliveryTag)
         var requeue: [UInt64] = []
@@ -304,7 +316,9 @@ final class Consumer<Handler: MessageHandler>: ConsumerLoop, @unchecked Sendable
                 // The retry or dead-letter copy did not reach the broker: keep the original.
                 logger.error(
                     "could not park a failed message; requeueing it",
-                    metadata: ["message_id": "\(incoming.envelope.messageID)", "outcome": "\(FailureRouter.describe(outcome))"])
+                    metadata: [
+                        "message_id": "\(incoming.envelope.messageID)", "outcome": "\(FailureRouter.describe(outcome))",
+                    ])
                 requeue.append(incoming.deliveryTag)
             }
         }
@@ -348,7 +362,9 @@ final class Consumer<Handler: MessageHandler>: ConsumerLoop, @unchecked Sendable
         do {
             try Outbox.markSent(sent, on: database)
             for (id, error) in unsent {
-                logger.error("outbox message not delivered; the relay retries it", metadata: ["outbox_id": "\(id)", "error": "\(error)"])
+                logger.error(
+                    "outbox message not delivered; the relay retries it",
+                    metadata: ["outbox_id": "\(id)", "error": "\(error)"])
                 try Outbox.markFailed(id, error: error, on: database)
             }
             if claimed { try database.query("commit") }
@@ -385,7 +401,9 @@ final class Consumer<Handler: MessageHandler>: ConsumerLoop, @unchecked Sendable
             }
         } catch {
             // query(_:_:) throws only PostgresError.
-            if error.isInfrastructureFailure { rideOutDatabaseOutage(error) } else {
+            if error.isInfrastructureFailure {
+                rideOutDatabaseOutage(error)
+            } else {
                 logger.warning("retention failed", metadata: ["error": "\(error)"])
             }
         }
@@ -413,7 +431,9 @@ final class Consumer<Handler: MessageHandler>: ConsumerLoop, @unchecked Sendable
                         }
                         try Outbox.markSent(sent, on: tx)
                         metrics.relayed.increment(by: sent.count)
-                        if !sent.isEmpty { logger.info("relay published outbox rows", metadata: ["count": "\(sent.count)"]) }
+                        if !sent.isEmpty {
+                            logger.info("relay published outbox rows", metadata: ["count": "\(sent.count)"])
+                        }
                         return rows.count == 256 && sent.count == rows.count ? rows.count : 0
                     case .failure(let error):
                         logger.warning("relay could not publish", metadata: ["error": "\(error)"])

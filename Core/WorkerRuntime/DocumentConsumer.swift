@@ -26,7 +26,8 @@ final class DocumentConsumer<Handler: DocumentHandler>: ConsumerLoop, @unchecked
     private var client: MongoClient?
     private var collection: MongoCollection?
 
-    init(configuration: WorkerConfiguration, handler: Handler, link: BrokerLink, logger: Logger, metrics: WorkerMetrics) {
+    init(configuration: WorkerConfiguration, handler: Handler, link: BrokerLink, logger: Logger, metrics: WorkerMetrics)
+    {
         self.configuration = configuration
         self.handler = handler
         self.link = link
@@ -124,7 +125,10 @@ final class DocumentConsumer<Handler: DocumentHandler>: ConsumerLoop, @unchecked
                         duplicates.append(incoming)
                     } else {
                         failed.append(
-                            (incoming, .transient("document_write_failed", "MongoDB error \(error.code): \(error.message)")))
+                            (
+                                incoming,
+                                .transient("document_write_failed", "MongoDB error \(error.code): \(error.message)")
+                            ))
                     }
                 }
                 written = kept

@@ -44,7 +44,8 @@ struct FailureRouter {
             if failure.failureClass == .transient {
                 headers[DeadLetterHeader.errorReason] = .string("retries_exhausted")
                 headers[DeadLetterHeader.errorMessage] = .string(
-                    "gave up after \(attempts) attempts; last error (\(failure.reason)): \(failure.message.prefix(900))")
+                    "gave up after \(attempts) attempts; last error (\(failure.reason)): \(failure.message.prefix(900))"
+                )
             }
             routingKey = topology.deadLetterQueue
             properties.expiration = nil

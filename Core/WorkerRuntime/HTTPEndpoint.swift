@@ -130,7 +130,8 @@ public final class HTTPEndpoint: Service, @unchecked Sendable {
             (status, contentType, body) = ("405 Method Not Allowed", "text/plain", "only GET\n")
         }
         let payload = Array(body.utf8)
-        let head = "HTTP/1.1 \(status)\r\nContent-Type: \(contentType)\r\nContent-Length: \(payload.count)\r\nConnection: close\r\n\r\n"
+        let head =
+            "HTTP/1.1 \(status)\r\nContent-Type: \(contentType)\r\nContent-Length: \(payload.count)\r\nConnection: close\r\n\r\n"
         let response = Array(head.utf8) + payload
         var sent = 0
         while sent < response.count {

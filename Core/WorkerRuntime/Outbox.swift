@@ -18,7 +18,9 @@ struct OutboxRow {
 /// Statements on `runtime_outbox`. All take the caller's connection, usually inside its transaction.
 enum Outbox {
     /// Inserts every message in one statement and returns the rows with their ids.
-    static func insert(_ messages: [OutgoingMessage], exchange: String, on database: PostgresConnection) throws -> [OutboxRow] {
+    static func insert(_ messages: [OutgoingMessage], exchange: String, on database: PostgresConnection) throws
+        -> [OutboxRow]
+    {
         guard !messages.isEmpty else { return [] }
         let result = try database.query(
             """

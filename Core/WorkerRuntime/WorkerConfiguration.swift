@@ -108,7 +108,8 @@ public struct WorkerConfiguration: Sendable {
         }
         let queue = reader.string(forKey: "queue.name", default: defaultQueue)
         self.init(
-            appID: appID, queue: queue, bindings: reader.stringArray(forKey: "queue.bindings", default: defaultBindings),
+            appID: appID, queue: queue,
+            bindings: reader.stringArray(forKey: "queue.bindings", default: defaultBindings),
             amqp: amqp, databaseURL: databaseURL)
         let type = reader.string(forKey: "queue.type", default: "quorum")
         guard let queueType = Topology.QueueType(rawValue: type) else {
@@ -143,7 +144,9 @@ public struct WorkerConfiguration: Sendable {
 
     private func positive(_ reader: ConfigReader, _ key: ConfigKey, _ fallback: Int) throws -> Int {
         let value = reader.int(forKey: key, default: fallback)
-        guard value > 0 else { throw WorkerConfigurationError(key: "\(key)", problem: "must be positive, not \(value)") }
+        guard value > 0 else {
+            throw WorkerConfigurationError(key: "\(key)", problem: "must be positive, not \(value)")
+        }
         return value
     }
 }

@@ -26,7 +26,8 @@ final class WorkerMetrics: Sendable {
         self.queue = queue
         let dimensions = [("queue", queue)]
         batchSize = Recorder(label: "commerce_batch_size", dimensions: dimensions, aggregate: true)
-        batchDuration = Metrics.Timer(label: "commerce_batch_duration_seconds", dimensions: dimensions, preferredDisplayUnit: .seconds)
+        batchDuration = Metrics.Timer(
+            label: "commerce_batch_duration_seconds", dimensions: dimensions, preferredDisplayUnit: .seconds)
         outboxBacklog = Gauge(label: "commerce_outbox_backlog", dimensions: dimensions)
         relayed = Counter(label: "commerce_outbox_relayed_total", dimensions: dimensions)
         databaseOutages = Counter(label: "commerce_database_outages_total", dimensions: dimensions)

@@ -56,7 +56,8 @@ public final class WorkerService: Service, Sendable {
         var problems: [String] = []
         for (index, (link, consumer)) in consumers.enumerated() {
             if !link.isConnected {
-                problems.append("consumer \(index): broker not connected\(link.lastConnectionError.map { " (\($0))" } ?? "")")
+                problems.append(
+                    "consumer \(index): broker not connected\(link.lastConnectionError.map { " (\($0))" } ?? "")")
             }
             if !consumer.isDatabaseUp { problems.append("consumer \(index): database not connected") }
         }

@@ -23,7 +23,8 @@ struct AMQPConnectionTests {
                 timestamp: 1_700_000_000, type: "order.placed", appID: "test")
             sequences.append(
                 try connection.publish(
-                    channel: publisher, exchange: "", routingKey: queue, properties: properties, body: Array(body.utf8)))
+                    channel: publisher, exchange: "", routingKey: queue, properties: properties, body: Array(body.utf8))
+            )
         }
         let outcomes = try connection.waitForConfirms(channel: publisher, timeout: .seconds(10))
         #expect(sequences == [1, 2, 3])
@@ -81,13 +82,16 @@ struct AMQPConnectionTests {
         let delivery = try #require(try connection.get(channel: channel, queue: queue))
         try connection.nack(channel: channel, deliveryTag: delivery.deliveryTag, requeue: false)
 
-        let dead = try waitUntil("the dead letter", { try connection.get(channel: channel, queue: deadLetters, autoAck: true) }) {
+        let dead = try waitUntil(
+            "the dead letter", { try connection.get(channel: channel, queue: deadLetters, autoAck: true) }
+        ) {
             $0 != nil
         }
         let letter = try #require(dead)
         #expect(String(decoding: letter.body, as: UTF8.self) == "poison")
         #expect(letter.properties.messageID == "poison-1")
-        guard case .array(let deaths) = letter.properties.headers["x-death"], case .table(let death) = deaths.first else {
+        guard case .array(let deaths) = letter.properties.headers["x-death"], case .table(let death) = deaths.first
+        else {
             Issue.record("no x-death header: \(letter.properties.headers)")
             return
         }
@@ -139,7 +143,8 @@ struct AMQPConnectionTests {
         let connection = try TestServers.amqp()
         let channel = try connection.openChannel()
         let exchange = TestServers.uniqueName("test-unroutable")
-        try connection.declareExchange(channel: channel, name: exchange, type: "topic", durable: false, autoDelete: true)
+        try connection.declareExchange(
+            channel: channel, name: exchange, type: "topic", durable: false, autoDelete: true)
         defer { _ = try? connection.deleteExchange(channel: channel, name: exchange) }
         try connection.enableConfirms(channel: channel)
         let routed = try connection.publish(

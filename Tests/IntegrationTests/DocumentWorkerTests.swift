@@ -10,7 +10,8 @@ struct DocumentWorkerTests {
     func documents() throws {
         let fixture = try ProbeFixture()
         let database = "probe_\(fixture.suffix)"
-        let mongoURL = ProcessInfo.processInfo.environment["COMMERCE_TEST_MONGO_URL"]
+        let mongoURL =
+            ProcessInfo.processInfo.environment["COMMERCE_TEST_MONGO_URL"]
             ?? "mongodb://127.0.0.1:27017/?retryWrites=false"
         let client = try MongoClient(uri: mongoURL, appName: "runtime-test")
         defer { try? client.dropDatabase(database) }

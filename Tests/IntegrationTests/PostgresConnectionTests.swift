@@ -22,7 +22,8 @@ struct PostgresConnectionTests {
             let inserted = try connection.query(
                 "insert into \(table) (id, name, payload) values ($1, $2, $3)", [1, .text(name), .bytes(payload)])
             #expect(inserted.affectedRows == 1)
-            let rows = try connection.query("select id, name, payload from \(table) where name = $1", [.text(name)]).rows
+            let rows = try connection.query("select id, name, payload from \(table) where name = $1", [.text(name)])
+                .rows
             try #require(rows.count == 1)
             #expect(try rows[0].int("id") == 1)
             #expect(try rows[0].string("name") == name)

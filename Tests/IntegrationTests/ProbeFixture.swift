@@ -177,7 +177,9 @@ final class ProbeFixture {
         address.sin_family = sa_family_t(AF_INET)
         inet_pton(AF_INET, "127.0.0.1", &address.sin_addr)
         _ = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         _ = withUnsafeMutablePointer(to: &address) {
@@ -204,7 +206,8 @@ final class ProbeFixture {
     /// Publishes with confirms to the fixture's exchange (routing key `probe.work`), or straight to
     /// the worker's queue with `toQueue`.
     func publish(_ messages: [Message], toQueue: Bool = false) throws {
-        for chunk in stride(from: 0, to: messages.count, by: 500).map({ messages[$0..<min($0 + 500, messages.count)] }) {
+        for chunk in stride(from: 0, to: messages.count, by: 500).map({ messages[$0..<min($0 + 500, messages.count)] })
+        {
             for message in chunk {
                 let properties = AMQPProperties(
                     contentType: message.contentType, deliveryMode: 2, correlationID: message.correlationID,
@@ -231,7 +234,8 @@ final class ProbeFixture {
     /// Number of effect rows per message id.
     func effects() throws -> [String: Int] {
         let database = try workerDB()
-        let exists = try database.query("select to_regclass('probe_effects') is not null as present").rows[0].bool("present")
+        let exists = try database.query("select to_regclass('probe_effects') is not null as present").rows[0].bool(
+            "present")
         guard exists else { return [:] }
         var counts: [String: Int] = [:]
         for row in try database.query("select message_id, count(*) as n from probe_effects group by message_id").rows {

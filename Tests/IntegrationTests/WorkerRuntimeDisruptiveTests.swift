@@ -37,7 +37,10 @@ struct WorkerRuntimeDisruptiveTests {
         let cluster = try postgresCluster()
         try run("pg_ctlcluster", cluster.version, cluster.name, "stop", "-m", "fast")
         // Started again even if the test fails half-way; tolerates a cluster that is already up.
-        let start = { try run("pg_ctlcluster", cluster.version, cluster.name, "start", "||", "pg_isready", "-q", "-h", "127.0.0.1") }
+        let start = {
+            try run(
+                "pg_ctlcluster", cluster.version, cluster.name, "start", "||", "pg_isready", "-q", "-h", "127.0.0.1")
+        }
         defer { _ = try? start() }
         // The outage itself, not a synchronisation: the worker must ride out 30 s without the database.
         Thread.sleep(forTimeInterval: 30)
@@ -55,7 +58,9 @@ struct WorkerRuntimeDisruptiveTests {
         try waitUntil("ready again", { worker.http("/health")?.0 }) { $0 == 200 }
     }
 
-    @Test("a broker memory alarm blocks publishing: the publish times out, nothing is lost, it finishes once the alarm clears")
+    @Test(
+        "a broker memory alarm blocks publishing: the publish times out, nothing is lost, it finishes once the alarm clears"
+    )
     func memoryAlarm() throws {
         let fixture = try ProbeFixture()
         let worker = try fixture.startWorker(["CONSUMER_PUBLISH_TIMEOUT_MS": "3000"])

@@ -29,10 +29,14 @@ struct WorkerRuntimeTests {
     func deadLetters() throws {
         let fixture = try ProbeFixture()
         let worker = try fixture.startWorker()
-        func raw(_ body: String, contentType: String? = "application/json", type: String? = "probe.work", id: String? = nil)
+        func raw(
+            _ body: String, contentType: String? = "application/json", type: String? = "probe.work", id: String? = nil
+        )
             -> ProbeFixture.Message
         {
-            ProbeFixture.Message(messageID: id ?? UUID().uuidString.lowercased(), body: Array(body.utf8), contentType: contentType, type: type)
+            ProbeFixture.Message(
+                messageID: id ?? UUID().uuidString.lowercased(), body: Array(body.utf8), contentType: contentType,
+                type: type)
         }
         let oversized = #"{"action":"ok","pad":""# + String(repeating: "x", count: 300_000) + #""}"#
         let cases: [(ProbeFixture.Message, String, String)] = [
@@ -42,14 +46,19 @@ struct WorkerRuntimeTests {
             (raw(""), "empty_body", "permanent"),
             (raw(oversized), "body_too_large", "permanent"),
             (raw(#"{"action":"ok"}"#, contentType: "text/plain"), "wrong_content_type", "permanent"),
-            (ProbeFixture.Message(messageID: nil, body: Array(#"{"action":"ok"}"#.utf8)), "missing_message_id", "permanent"),
+            (
+                ProbeFixture.Message(messageID: nil, body: Array(#"{"action":"ok"}"#.utf8)), "missing_message_id",
+                "permanent"
+            ),
             (raw(#"{"action":"fail_permanent"}"#), "probe_permanent", "permanent"),
             (raw(#"{"action":"fail_transient","failures":99}"#), "retries_exhausted", "transient"),
         ]
         let good = ProbeFixture.Message.work(#"{"action":"ok"}"#)
         try fixture.publish(cases.map(\.0) + [good])
         let dlq = fixture.queue + ".dlq"
-        try waitUntil("\(cases.count) dead letters", timeout: .seconds(30), { try fixture.depth(dlq) }) { $0 >= cases.count }
+        try waitUntil("\(cases.count) dead letters", timeout: .seconds(30), { try fixture.depth(dlq) }) {
+            $0 >= cases.count
+        }
         try fixture.waitForEffects(1)
         #expect(try fixture.effects() == [good.messageID!: 1])
 
@@ -71,7 +80,8 @@ struct WorkerRuntimeTests {
             #expect(headers[DeadLetterHeader.originalRoutingKey]?.stringValue == "probe.work")
             #expect(headers[DeadLetterHeader.failedBy]?.stringValue?.hasPrefix("probe-worker@") == true)
             #expect(headers[DeadLetterHeader.failedAt]?.stringValue?.contains("T") == true)
-            #expect(headers[DeadLetterHeader.attempts]?.intValue == (reason == "retries_exhausted" ? 3 : 1), "\(reason)")
+            #expect(
+                headers[DeadLetterHeader.attempts]?.intValue == (reason == "retries_exhausted" ? 3 : 1), "\(reason)")
             // Original body and properties are kept.
             #expect(letter.body == message.body, "\(reason)")
             #expect(letter.properties.correlationID == message.correlationID)
@@ -119,10 +129,14 @@ struct WorkerRuntimeTests {
         let batches = metricValue(metrics, "commerce_batch_size_count")
         let delivered = metricValue(metrics, "commerce_batch_size_sum")
         #expect(delivered == Double(count + 1))
-        #expect(batches ?? 0 > 0 && (delivered ?? 0) / (batches ?? 1) > 1.5, "mean batch size \(String(describing: delivered)) / \(String(describing: batches))")
+        #expect(
+            batches ?? 0 > 0 && (delivered ?? 0) / (batches ?? 1) > 1.5,
+            "mean batch size \(String(describing: delivered)) / \(String(describing: batches))")
     }
 
-    @Test("competing consumers: two worker processes of two consumers each share a queue; every message takes effect once")
+    @Test(
+        "competing consumers: two worker processes of two consumers each share a queue; every message takes effect once"
+    )
     func competingConsumers() throws {
         let fixture = try ProbeFixture()
         try fixture.startWorker(["CONSUMER_CONCURRENCY": "2"])
@@ -232,7 +246,9 @@ struct WorkerRuntimeTests {
         #expect(health?.0 == 503)
     }
 
-    @Test("the exchange deleted under a running worker: its publish fails with 404, it reconnects, redeclares and delivers")
+    @Test(
+        "the exchange deleted under a running worker: its publish fails with 404, it reconnects, redeclares and delivers"
+    )
     func missingExchange() throws {
         let fixture = try ProbeFixture()
         let worker = try fixture.startWorker()
@@ -247,7 +263,8 @@ struct WorkerRuntimeTests {
             $0 >= 2
         }
         // The worker redeclared the exchange and its binding; the relay publishes the kept event.
-        try fixture.amqp.bindQueue(channel: channel, queue: fixture.doneQueue, exchange: fixture.exchange, routingKey: "probe.done")
+        try fixture.amqp.bindQueue(
+            channel: channel, queue: fixture.doneQueue, exchange: fixture.exchange, routingKey: "probe.done")
         try waitUntil("the relayed event", { try fixture.depth(fixture.doneQueue) }) { $0 == 1 }
         let next = ProbeFixture.Message.work(#"{"action":"ok"}"#)
         try fixture.publish([next])
@@ -272,7 +289,8 @@ struct WorkerRuntimeTests {
         try fixture.waitForEffects(2)
         // Once a queue is bound, the relay delivers the kept event.
         try fixture.amqp.declareQueue(channel: channel, name: fixture.doneQueue, arguments: ["x-queue-type": "quorum"])
-        try fixture.amqp.bindQueue(channel: channel, queue: fixture.doneQueue, exchange: fixture.exchange, routingKey: "probe.done")
+        try fixture.amqp.bindQueue(
+            channel: channel, queue: fixture.doneQueue, exchange: fixture.exchange, routingKey: "probe.done")
         try waitUntil("the relayed event", { try fixture.depth(fixture.doneQueue) }) { $0 == 1 }
     }
 }
@@ -297,11 +315,14 @@ struct WorkerRuntimeHousekeepingTests {
         try fixture.publish((0..<20).map { _ in ProbeFixture.Message.work(#"{"action":"ok","emit":true}"#) })
         try fixture.waitForEffects(20)
         let database = try TestServers.postgres(url: fixture.databaseURL)
-        try waitUntil("empty inbox and outbox", {
-            try database.query(
-                "select (select count(*) from runtime_inbox) + (select count(*) from runtime_outbox) as n"
-            ).rows[0].int("n")
-        }) { $0 == 0 }
+        try waitUntil(
+            "empty inbox and outbox",
+            {
+                try database.query(
+                    "select (select count(*) from runtime_inbox) + (select count(*) from runtime_outbox) as n"
+                ).rows[0].int("n")
+            }
+        ) { $0 == 0 }
         let metrics = worker.http("/metrics")?.1 ?? ""
         #expect(metricValue(metrics, "commerce_retention_deleted_total") == 40)
         #expect(metricValue(metrics, "commerce_message_latency_seconds_count") == 20)
