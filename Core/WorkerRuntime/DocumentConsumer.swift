@@ -81,6 +81,19 @@ final class DocumentConsumer<Handler: DocumentHandler>: ConsumerLoop, @unchecked
         }
     }
 
+    /// The store, not the messages, is at fault: stop consuming (requeueing everything held),
+    /// reconnect with backoff, then consume again.
+    private func rideOutStoreOutage(_ error: any Error) {
+        logger.error("document store failure; pausing consumption", metadata: ["error": "\(error)"])
+        metrics.databaseOutages.increment()
+        lock.withLock { storeUp = false }
+        link.setConsuming(false)
+        collection = nil
+        client = nil
+        connect()
+        if !isStopping { link.setConsuming(true) }
+    }
+
     private func process(_ batch: [IncomingMessage]) {
         let started = ContinuousClock.now
         metrics.batchSize.record(batch.count)
@@ -110,8 +123,9 @@ final class DocumentConsumer<Handler: DocumentHandler>: ConsumerLoop, @unchecked
             }
         }
 
-        if let collection, !documents.isEmpty {
+        if !documents.isEmpty {
             do {
+                guard let collection else { throw StoreUnavailable() }
                 let result = try collection.insertMany(documents)
                 var outcome: [Int: MongoError.WriteError] = [:]
                 for error in result.writeErrors { outcome[error.index] = error }
@@ -124,31 +138,16 @@ final class DocumentConsumer<Handler: DocumentHandler>: ConsumerLoop, @unchecked
                     if error.isDuplicateKey {
                         duplicates.append(incoming)
                     } else {
-                        failed.append(
-                            (
-                                incoming,
-                                .transient("document_write_failed", "MongoDB error \(error.code): \(error.message)")
-                            ))
+                        let failure = HandlingFailure.transient(
+                            "document_write_failed", "MongoDB error \(error.code): \(error.message)")
+                        failed.append((incoming, failure))
                     }
                 }
                 written = kept
             } catch {
-                // The store, not the messages, is at fault: requeue everything we hold and wait.
-                logger.error("document store failure; pausing consumption", metadata: ["error": "\(error)"])
-                metrics.databaseOutages.increment()
-                lock.withLock { storeUp = false }
-                link.setConsuming(false)
-                self.collection = nil
-                client = nil
-                connect()
-                if !isStopping { link.setConsuming(true) }
+                rideOutStoreOutage(error)
                 return
             }
-        } else if documents.isEmpty == false {
-            link.setConsuming(false)
-            connect()
-            if !isStopping { link.setConsuming(true) }
-            return
         }
 
         let publications = failed.map { failures.publication(for: $0.0, $0.1) }
@@ -177,4 +176,9 @@ final class DocumentConsumer<Handler: DocumentHandler>: ConsumerLoop, @unchecked
         duplicates.forEach { metrics.duplicate(type: $0.envelope.type) }
         metrics.batchDuration.recordNanoseconds(Int64((ContinuousClock.now - started).seconds * 1e9))
     }
+}
+
+/// No MongoDB connection at the moment (the last one failed).
+private struct StoreUnavailable: Error, CustomStringConvertible {
+    var description: String { "no connection to the document store" }
 }

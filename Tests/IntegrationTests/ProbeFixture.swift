@@ -13,7 +13,7 @@ final class WorkerProcess {
     init(environment: [String: String], httpPort: Int, name: String) throws {
         self.httpPort = httpPort
         logURL = FileManager.default.temporaryDirectory.appendingPathComponent("\(name).log")
-        FileManager.default.createFile(atPath: logURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: logURL.path, contents: nil)
         let log = try FileHandle(forWritingTo: logURL)
         process.executableURL = ProbeFixture.binary("probe-worker")
         // A working directory without config/ so only the environment configures the worker.

@@ -47,7 +47,7 @@ struct WorkerRuntimeDisruptiveTests {
         let health = worker.http("/health")
         #expect(health?.0 == 503, "not ready while the database is down: \(String(describing: health))")
         #expect(try fixture.depth(fixture.queue + ".dlq") == 0)
-        try start()
+        _ = try start()
         try fixture.reconnect()
         try fixture.waitForEffects(count, timeout: .seconds(180))
         let effects = try fixture.effects()
