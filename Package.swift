@@ -32,8 +32,11 @@ let package = Package(
             name: "CMongoC", path: "Core/CMongoC", pkgConfig: "libmongoc-1.0",
             providers: [.apt(["libmongoc-dev"])]),
 
+        // Small helpers every layer shares (Duration as seconds or milliseconds); no dependencies.
+        .target(name: "CommerceSupport", path: "Core/Support"),
+
         // Swift wrappers, one per C library: blocking, thread-confined handles with typed errors.
-        .target(name: "AMQP", dependencies: ["CRabbitMQ"], path: "Core/AMQP"),
+        .target(name: "AMQP", dependencies: ["CRabbitMQ", "CommerceSupport"], path: "Core/AMQP"),
         .target(name: "Postgres", dependencies: ["CLibPQ"], path: "Core/Postgres"),
         .target(name: "Mongo", dependencies: ["CMongoC"], path: "Core/Mongo"),
 
@@ -47,7 +50,7 @@ let package = Package(
         .target(
             name: "WorkerRuntime",
             dependencies: [
-                "AMQP", "Postgres", "Mongo", "CommerceMessages", "Resilience",
+                "AMQP", "Postgres", "Mongo", "CommerceMessages", "Resilience", "CommerceSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -68,11 +71,15 @@ let package = Package(
             ],
             path: "Core/WorkerApp"),
 
+        // Child processes, free loopback ports and a tiny HTTP GET, for code that starts workers
+        // (the commerce command, integration tests). Foundation and Glibc only.
+        .target(name: "LocalProcess", path: "Core/LocalProcess"),
+
         // Executables: wiring of Core pieces.
         .executableTarget(
             name: "commerce",
             dependencies: [
-                "AMQP", "Postgres", "Mongo", "CommerceMessages", "WorkerRuntime",
+                "AMQP", "Postgres", "Mongo", "CommerceMessages", "WorkerRuntime", "CommerceSupport", "LocalProcess",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Workers/commerce"),
@@ -94,7 +101,7 @@ let package = Package(
             path: "Tests/RuntimeUnitTests"),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["AMQP", "Postgres", "Mongo", "WorkerRuntime", "Resilience"],
+            dependencies: ["AMQP", "Postgres", "Mongo", "WorkerRuntime", "Resilience", "LocalProcess"],
             path: "Tests/IntegrationTests"),
     ],
     swiftLanguageModes: [.v6]

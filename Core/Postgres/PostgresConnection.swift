@@ -5,13 +5,20 @@ import Foundation
 ///
 /// Every method blocks and the class is **not thread-safe** (libpq allows one thread per
 /// connection at a time), so an instance is confined to one thread; it is deliberately not
-/// `Sendable`. Only parameterized statements are offered (`PQexecParams`), apart from
-/// ``executeScript(_:)`` for migrations, whose SQL is static text of the program.
+/// `Sendable`. Only parameterized statements are offered, apart from ``executeScript(_:)`` for
+/// migrations, whose SQL is static text of the program. Each distinct statement text is prepared
+/// once per connection (`PQprepare`, named `s1`, `s2` …) and then executed by name
+/// (`PQexecPrepared`), so the server parses it once; with `plan_cache_mode = force_custom_plan`
+/// it is still planned for each execution's values.
 ///
 /// The handle is freed exactly once, with `PQfinish`, in ``close()`` or `deinit`.
 public final class PostgresConnection {
     private var connection: OpaquePointer?
-    private var transactionDepth = 0
+    /// Statement text → prepared statement name, for this session.
+    private var prepared: [String: String] = [:]
+    /// Statements beyond this many distinct texts run unprepared, so a program that builds SQL
+    /// text dynamically cannot grow the server's memory without bound.
+    private static let maximumPreparedStatements = 512
 
     /// Connects with a libpq connection string or URL (`postgresql://user:pass@host:5432/db`).
     ///
@@ -50,17 +57,37 @@ public final class PostgresConnection {
         return PQstatus(connection) == CONNECTION_OK
     }
 
-    /// Whether a transaction is open on this connection.
-    public var inTransaction: Bool { transactionDepth > 0 }
+    /// Whether a transaction is open on this connection, as the server reported it with its last
+    /// reply (`PQtransactionStatus`): true after a raw `begin` too, and while a failed
+    /// transaction waits for its rollback.
+    public var inTransaction: Bool {
+        guard let connection else { return false }
+        let status = PQtransactionStatus(connection)
+        return status == PQTRANS_INTRANS || status == PQTRANS_INERROR || status == PQTRANS_ACTIVE
+    }
 
-    /// Runs one parameterized statement (`PQexecParams`; `$1`, `$2` … in `sql`).
+    /// Whether the open transaction has failed and only a rollback is accepted (`PQTRANS_INERROR`).
+    public var transactionFailed: Bool {
+        guard let connection else { return false }
+        return PQtransactionStatus(connection) == PQTRANS_INERROR
+    }
+
+    /// Runs one parameterized statement (`$1`, `$2` … in `sql`), prepared once per connection.
     /// ``PostgresValue/bytes(_:)`` parameters are sent in binary, the others as text; results
     /// come back as text.
+    /// - Throws: ``PostgresError``; ``PostgresError/Code/invalidParameter`` without a round trip
+    ///   when a text parameter holds a NUL character, which libpq's text format cannot carry
+    ///   (it would silently cut the value short).
     @discardableResult
     public func query(_ sql: String, _ parameters: [PostgresValue] = []) throws(PostgresError) -> PostgresResult {
         guard let connection else {
             throw PostgresError(code: .invalidState, message: "the connection is closed", statement: sql)
         }
+        for (index, parameter) in parameters.enumerated() where parameter.containsNUL {
+            throw PostgresError(
+                code: .invalidParameter, message: "parameter $\(index + 1) holds a NUL character", statement: sql)
+        }
+        let name = try preparedName(for: sql, parameterCount: parameters.count, connection: connection)
         let count = parameters.count
         // Owned copies of each parameter's bytes, alive until PQexecParams returns.
         var storage: [[UInt8]?] = parameters.map { value in
@@ -76,7 +103,11 @@ public final class PostgresConnection {
             return 0
         }
         let result: OpaquePointer? = withPointers(&storage) { pointers in
-            PQexecParams(connection, sql, Int32(count), nil, pointers, &lengths, &formats, 0)
+            if let name {
+                PQexecPrepared(connection, name, Int32(count), pointers, &lengths, &formats, 0)
+            } else {
+                PQexecParams(connection, sql, Int32(count), nil, pointers, &lengths, &formats, 0)
+            }
         }
         defer { PQclear(result) }
         let status = result.map { PQresultStatus($0) } ?? PGRES_FATAL_ERROR
@@ -101,24 +132,39 @@ public final class PostgresConnection {
     }
 
     /// Runs `body` in a transaction: `BEGIN`, then `COMMIT` if it returns, `ROLLBACK` if it throws.
-    /// Nesting is refused (use savepoints through ``query(_:_:)`` if needed).
+    /// Refused when a transaction is already open, however it was opened (``inTransaction``).
     @discardableResult
     public func transaction<T>(_ body: (PostgresConnection) throws -> T) throws -> T {
-        guard transactionDepth == 0 else {
+        guard !inTransaction else {
             throw PostgresError(code: .invalidState, message: "a transaction is already open")
         }
         try query("begin")
-        transactionDepth = 1
         do {
             let value = try body(self)
-            transactionDepth = 0
             try query("commit")
             return value
         } catch {
-            transactionDepth = 0
             if isConnected { _ = try? query("rollback") }
             throw error
         }
+    }
+
+    /// The prepared statement's name for `sql`, preparing it on first use; `nil` once the cache
+    /// is full (the statement then runs unprepared).
+    private func preparedName(for sql: String, parameterCount: Int, connection: OpaquePointer) throws(PostgresError)
+        -> String?
+    {
+        if let name = prepared[sql] { return name }
+        guard prepared.count < Self.maximumPreparedStatements else { return nil }
+        let name = "s\(prepared.count + 1)"
+        // Parameter types are left to the server (nil), as with PQexecParams.
+        let result = PQprepare(connection, name, sql, Int32(parameterCount), nil)
+        defer { PQclear(result) }
+        guard let result, PQresultStatus(result) == PGRES_COMMAND_OK else {
+            throw PostgresError.wrapping(result: result, connection: connection, statement: sql)
+        }
+        prepared[sql] = name
+        return name
     }
 
     private static func copy(_ result: OpaquePointer) -> PostgresResult {

@@ -22,6 +22,8 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible, CustomDeb
         public static let typeMismatch = Code("typeMismatch")
         /// The call does not fit the connection's state (closed, or a nested transaction).
         public static let invalidState = Code("invalidState")
+        /// A parameter cannot be sent (a NUL character in text); nothing reached the server.
+        public static let invalidParameter = Code("invalidParameter")
     }
 
     public var code: Code

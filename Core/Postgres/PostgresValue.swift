@@ -24,16 +24,37 @@ public enum PostgresValue: Sendable, Hashable {
         case .bool(let value): value ? "t" : "f"
         case .double(let value): String(value)
         case .timestamp(let value): Self.timestampFormat.format(value)
-        case .textArray(let values):
-            "{"
-                + values.map {
-                    "\""
-                        + $0.replacingOccurrences(of: "\\", with: "\\\\")
-                        .replacingOccurrences(of: "\"", with: "\\\"") + "\""
-                }.joined(separator: ",") + "}"
+        case .textArray(let values): Self.arrayLiteral(values)
         case .intArray(let values): "{" + values.map(String.init).joined(separator: ",") + "}"
         case .bytes, .null: nil
         }
+    }
+
+    /// Whether a text value holds a NUL character, which the text format cannot carry.
+    var containsNUL: Bool {
+        switch self {
+        case .text(let value): value.utf8.contains(0)
+        case .textArray(let values): values.contains { $0.utf8.contains(0) }
+        default: false
+        }
+    }
+
+    /// `{"a","b\"c"}`: every element quoted, `"` and `\` escaped, built byte by byte (this runs
+    /// for every batch, and Foundation's string replacement bridges through NSString).
+    private static func arrayLiteral(_ values: [String]) -> String {
+        var bytes: [UInt8] = [UInt8(ascii: "{")]
+        bytes.reserveCapacity(values.reduce(2) { $0 + $1.utf8.count + 3 })
+        for (index, value) in values.enumerated() {
+            if index > 0 { bytes.append(UInt8(ascii: ",")) }
+            bytes.append(UInt8(ascii: "\""))
+            for byte in value.utf8 {
+                if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { bytes.append(UInt8(ascii: "\\")) }
+                bytes.append(byte)
+            }
+            bytes.append(UInt8(ascii: "\""))
+        }
+        bytes.append(UInt8(ascii: "}"))
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     private static let timestampFormat = Date.ISO8601FormatStyle(includingFractionalSeconds: true)

@@ -1,4 +1,5 @@
 import AMQP
+import CommerceSupport
 import Foundation
 import Glibc
 import Logging
@@ -54,7 +55,9 @@ final class BrokerLink: @unchecked Sendable {
     private var generation: UInt64 = 0
     private var connected = false
     private var stopping = false
-    private var wantConsuming = true
+    /// Off until the consumer's store answers: a copy whose database is unreachable must not hold
+    /// deliveries that healthy copies could take.
+    private var wantConsuming = false
     private var lastError: String?
     private var thread: Thread?
     private var finished = false
@@ -243,7 +246,31 @@ final class BrokerLink: @unchecked Sendable {
         if wantsConsuming { try startConsuming() }
 
         while true {
-            for command in takeCommands() {
+            let commands = takeCommands()
+            for (position, command) in commands.enumerated() {
+                do {
+                    try execute(command)
+                } catch {
+                    // The connection is going; every command taken with this one still gets an
+                    // answer, or its caller would wait forever.
+                    let failure =
+                        error as? AMQPError
+                        ?? AMQPError(code: .socketError, message: "\(error)", context: "broker connection")
+                    fail(Array(commands[(position + 1)...]), failure)
+                    throw error
+                }
+            }
+            if isStopping {
+                logger.info("closing broker connection")
+                return
+            }
+            if let event = try connection.nextEvent(timeout: .seconds(1), wakeDescriptor: wakeDescriptor) {
+                try dispatch(event)
+            }
+        }
+
+        /// Runs one command and answers it; throws when the connection can no longer be used.
+        func execute(_ command: Command) throws {
                 switch command {
                 case .publish(let publications, let reply):
                     let result = publish(publications, on: connection, channel: publishing, dispatch: dispatch)
@@ -262,7 +289,7 @@ final class BrokerLink: @unchecked Sendable {
                                     code: .invalidState,
                                     message: "deliveries of an earlier connection; the broker redelivers them",
                                     context: "basic.ack")))
-                        continue
+                        return
                     }
                     do {
                         try acknowledge(acks, requeue, reject, unacknowledged: &unacknowledged, connection, consuming)
@@ -286,14 +313,6 @@ final class BrokerLink: @unchecked Sendable {
                         throw error
                     }
                 }
-            }
-            if isStopping {
-                logger.info("closing broker connection")
-                return
-            }
-            if let event = try connection.nextEvent(timeout: .seconds(1), wakeDescriptor: wakeDescriptor) {
-                try dispatch(event)
-            }
         }
 
         /// Routes one broker event: deliveries to the mailbox, failures to a reconnect.
@@ -301,7 +320,8 @@ final class BrokerLink: @unchecked Sendable {
             switch event {
             case .delivery(let delivery):
                 unacknowledged.append(delivery.deliveryTag)
-                let message = IncomingMessage(delivery: delivery, generation: currentGeneration)
+                let message = IncomingMessage(
+                    delivery: delivery, generation: currentGeneration, topology: configuration.topology)
                 condition.lock()
                 mailbox.append(message)
                 condition.broadcast()
@@ -362,16 +382,11 @@ final class BrokerLink: @unchecked Sendable {
         _ acks: [UInt64], _ requeue: [UInt64], _ reject: [UInt64], unacknowledged: inout [UInt64],
         _ connection: AMQPConnection, _ channel: UInt16
     ) throws(AMQPError) {
-        if !acks.isEmpty {
-            let acked = Set(acks)
-            let highest = acks.max()!
-            // One `multiple` ack when the batch is every outstanding delivery up to its highest tag.
-            if unacknowledged.allSatisfy({ $0 > highest || acked.contains($0) }) {
-                try connection.ack(channel: channel, deliveryTag: highest, multiple: true)
-            } else {
-                for tag in acks.sorted() { try connection.ack(channel: channel, deliveryTag: tag) }
-            }
+        let plan = AckPlan(outstanding: unacknowledged, acks: acks)
+        if let highest = plan.multipleUpTo {
+            try connection.ack(channel: channel, deliveryTag: highest, multiple: true)
         }
+        for tag in plan.single { try connection.ack(channel: channel, deliveryTag: tag) }
         for tag in requeue { try connection.nack(channel: channel, deliveryTag: tag, requeue: true) }
         for tag in reject { try connection.reject(channel: channel, deliveryTag: tag, requeue: false) }
         let settled = Set(acks).union(requeue).union(reject)
@@ -452,12 +467,5 @@ final class Reply<Value>: @unchecked Sendable {
         defer { condition.unlock() }
         while value == nil { condition.wait() }
         return value!
-    }
-}
-
-extension Duration {
-    var seconds: TimeInterval {
-        let (seconds, attoseconds) = components
-        return TimeInterval(seconds) + TimeInterval(attoseconds) / 1e18
     }
 }

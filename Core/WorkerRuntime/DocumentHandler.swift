@@ -28,3 +28,10 @@ extension DocumentHandler {
     /// No indexes beyond `_id`.
     public func prepare(_ collection: MongoCollection) throws {}
 }
+
+extension DocumentHandler where Message == AnyMessage {
+    /// The contract's decoding (see ``MessageHandler/decode(_:)``).
+    public func decode(_ message: IncomingMessage) throws -> AnyMessage {
+        try AnyMessage.decode(envelope: message.envelope, body: message.body)
+    }
+}

@@ -1,4 +1,7 @@
-/// How a failed message is treated (DESIGN.md §6).
+import CommerceMessages
+import Postgres
+
+/// How a failed message is treated (docs/architecture.md, "Failures").
 public enum FailureClass: String, Sendable, Hashable {
     /// Worth trying again later (gateway timeout, circuit open, lock timeout): the message goes
     /// through the retry delay tiers, a bounded number of times, then to the dead-letter queue.
@@ -55,4 +58,19 @@ public protocol ClassifiedError: Error {
     var failureClass: FailureClass { get }
     /// Machine-readable reason for the `x-error-reason` header.
     var failureReason: String { get }
+}
+
+extension ContractError: ClassifiedError {
+    /// A body or envelope that breaks the contract never will meet it: dead-letter at once.
+    public var failureClass: FailureClass { .permanent }
+    /// The contract's own code (`malformed_json`, `missing_field` …).
+    public var failureReason: String { code.name }
+}
+
+extension PostgresError: ClassifiedError {
+    /// Data the database refuses (class 22: a NUL in text, a value out of range) is refused again
+    /// on every retry: permanent. Anything else a handler's statement hits (a constraint raced by
+    /// another worker copy, a lock timeout) may pass next time: transient.
+    public var failureClass: FailureClass { sqlState?.hasPrefix("22") == true ? .permanent : .transient }
+    public var failureReason: String { sqlState?.hasPrefix("22") == true ? "invalid_data" : "database_error" }
 }

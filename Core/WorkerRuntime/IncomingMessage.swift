@@ -7,7 +7,8 @@ import Foundation
 public struct IncomingMessage: Sendable {
     public var envelope: Envelope
     public var body: [UInt8]
-    /// Failed attempts before this one (0 on first delivery), from the `x-attempts` header.
+    /// Failed attempts before this one (0 on first delivery). Read from the runtime's
+    /// `x-attempts` header only when the delivery comes back from the worker's own retry queue.
     public var attempts: Int
     /// The routing key the message was first published with (its type, for contract messages).
     public var originalRoutingKey: String
@@ -20,47 +21,32 @@ public struct IncomingMessage: Sendable {
     let deliveryTag: UInt64
     let generation: UInt64
     let properties: AMQPProperties
-    let routingKey: String
     /// When the I/O thread read the delivery, for the handling-latency histogram.
-    let receivedAt = ContinuousClock.now
+    let receivedAt: ContinuousClock.Instant
 
-    /// Reads the envelope from AMQP properties and headers, or explains why it cannot.
-    init(delivery: AMQPDelivery, generation: UInt64) {
+    /// Reads the envelope from AMQP properties and headers; trusts the runtime's own headers only
+    /// as ``Admission/provenance(headers:exchange:routingKey:topology:)`` allows.
+    init(delivery: AMQPDelivery, generation: UInt64, topology: Topology) {
         let properties = delivery.properties
         let headers = properties.headers
-        let originalRoutingKey = headers[DeadLetterHeader.originalRoutingKey]?.stringValue ?? delivery.routingKey
+        let provenance = Admission.provenance(
+            headers: headers, exchange: delivery.exchange, routingKey: delivery.routingKey, topology: topology)
         envelope = Envelope(
             messageID: properties.messageID ?? "",
             correlationID: properties.correlationID ?? "",
             causationID: headers["causation_id"]?.stringValue,
-            type: properties.type ?? originalRoutingKey,
+            type: properties.type ?? provenance.originalRoutingKey,
             timestamp: Date(timeIntervalSince1970: TimeInterval(properties.timestamp ?? 0)),
             appID: properties.appID ?? "",
             contentType: properties.contentType ?? "")
         body = delivery.body
-        attempts = Int(headers[DeadLetterHeader.attempts]?.intValue ?? 0)
-        self.originalRoutingKey = originalRoutingKey
+        attempts = provenance.attempts
+        originalRoutingKey = provenance.originalRoutingKey
         redelivered = delivery.redelivered
         self.headers = headers
         deliveryTag = delivery.deliveryTag
         self.generation = generation
         self.properties = properties
-        routingKey = delivery.routingKey
-    }
-
-    /// Checks what every message must satisfy before a handler sees it (DESIGN.md §4, §6).
-    func admissionFailure(maximumBodySize: Int) -> HandlingFailure? {
-        if body.isEmpty { return .permanent("empty_body", "the message body is empty") }
-        if body.count > maximumBodySize {
-            return .permanent("body_too_large", "the body has \(body.count) bytes; the limit is \(maximumBodySize)")
-        }
-        if envelope.contentType != "application/json" {
-            let shown = envelope.contentType.isEmpty ? "none" : "'\(envelope.contentType)'"
-            return .permanent("wrong_content_type", "content_type is \(shown); expected 'application/json'")
-        }
-        if envelope.messageID.isEmpty {
-            return .permanent("missing_message_id", "the message has no message_id property")
-        }
-        return nil
+        receivedAt = .now
     }
 }

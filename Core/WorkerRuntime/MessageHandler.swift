@@ -2,33 +2,46 @@ import CommerceMessages
 import Logging
 import Postgres
 
-/// A worker's business logic for the messages of one queue.
+/// A worker's business logic for the messages of one queue, over the worker's PostgreSQL database.
 ///
-/// The runtime calls ``decode(_:)`` and then ``handle(_:context:)`` on its processing thread,
-/// inside the PostgreSQL transaction that also records the inbound message id (the inbox) and
-/// the returned messages (the outbox). Everything the handler writes through
-/// ``HandlerContext/database`` commits or rolls back with them, which is what makes the effect
-/// exactly-once over at-least-once delivery. A handler must not publish anything itself and must
-/// not commit: it returns what it wants to emit.
+/// For each batch the runtime calls, on the consumer's thread:
+/// 1. ``decode(_:)`` for each delivery (for contract messages, `Message == AnyMessage`, the
+///    runtime's own contract decoding is the default);
+/// 2. ``prepare(_:envelope:attempts:)`` for each decoded message, concurrently and outside any
+///    transaction: the place for a call to another service (a card processor). Its result is kept
+///    for the message, so it runs once per delivery, however often the transaction runs again;
+/// 3. ``handle(_:prepared:context:)`` for each message, inside the one PostgreSQL transaction
+///    that also records the inbound message ids (the inbox) and the returned messages (the
+///    outbox). Everything written through ``HandlerContext/database`` commits or rolls back with
+///    them: that is what makes the effect exactly-once over at-least-once delivery.
 ///
-/// Several messages share one transaction (natural batching); if one handler throws, the
-/// transaction is rolled back and the batch runs again without that message, so a handler may
-/// run more than once for the same message before its effects commit: keep it free of side
-/// effects outside the database (a payment gateway call is made idempotent by a key).
+/// A handler never publishes and cannot commit: it returns what it wants to emit. If one handler
+/// call throws, the transaction is rolled back and runs again without that message, so
+/// ``handle(_:prepared:context:)`` may run more than once for a message before its effects
+/// commit. See docs/architecture.md, "Handlers".
 public protocol MessageHandler: Sendable {
     /// The decoded form of the messages this handler accepts.
     associatedtype Message: Sendable
+    /// What ``prepare(_:envelope:attempts:)`` hands to ``handle(_:prepared:context:)``.
+    associatedtype Prepared: Sendable = Void
 
-    /// Turns the body into a message. Throw a permanent ``HandlingFailure`` for anything
-    /// malformed; the runtime dead-letters it with the reason.
+    /// Turns the body into a message. Throw a permanent ``HandlingFailure`` (or a
+    /// `ContractError`) for anything malformed; the runtime dead-letters it with the reason.
     func decode(_ message: IncomingMessage) throws -> Message
+
+    /// Work done before the batch's transaction, for each message, concurrently (at most
+    /// `consumer.prepareConcurrency` at once). Throwing fails this message alone, classified as
+    /// for ``handle(_:prepared:context:)``. The phase runs only for handlers whose `Prepared` is
+    /// not `Void`, and skips messages that the inbox already holds (they are duplicates).
+    func prepare(_ message: Message, envelope: Envelope, attempts: Int) async throws -> Prepared
 
     /// Applies the message's effects through `context.database` and returns the messages to emit.
     /// Throw a ``HandlingFailure`` (or a ``ClassifiedError``) to say whether to retry.
-    func handle(_ message: Message, context: HandlerContext) throws -> [OutgoingMessage]
+    func handle(_ message: Message, prepared: Prepared, context: HandlerContext) throws -> [OutgoingMessage]
 
     /// Creates or upgrades the handler's own tables. Called at start-up and after every database
-    /// reconnect, after the runtime's inbox and outbox; must be idempotent.
+    /// reconnect, after the runtime's inbox and outbox, in one transaction under the runtime's
+    /// migration lock; must be idempotent.
     func migrate(_ database: PostgresConnection) throws
 }
 
@@ -37,14 +50,27 @@ extension MessageHandler {
     public func migrate(_ database: PostgresConnection) throws {}
 }
 
+extension MessageHandler where Prepared == Void {
+    /// No phase outside the transaction.
+    public func prepare(_ message: Message, envelope: Envelope, attempts: Int) async throws {}
+}
+
+extension MessageHandler where Message == AnyMessage {
+    /// The contract's decoding: the envelope's content type, the type, the body's schema and
+    /// `correlation_id` = `order_id`. Every failure is a permanent `ContractError`.
+    public func decode(_ message: IncomingMessage) throws -> AnyMessage {
+        try AnyMessage.decode(envelope: message.envelope, body: message.body)
+    }
+}
+
 /// What a handler gets besides its message.
 public struct HandlerContext {
     /// The message's envelope (ids, type, timestamp).
     public let envelope: Envelope
     /// Failed attempts before this one.
     public let attempts: Int
-    /// The worker's database connection, inside the batch's transaction. Do not commit or roll back.
-    public let database: PostgresConnection
+    /// The worker's database, inside the batch's transaction; it refuses to commit or roll back.
+    public let database: HandlerDatabase
     /// Carries `message_id`, `correlation_id` and `queue` metadata.
     public let logger: Logger
     /// The emitting application name for ``OutgoingMessage`` (`order-worker`).

@@ -1,5 +1,6 @@
 import AMQP
 import CommerceMessages
+import CommerceSupport
 import Foundation
 import Postgres
 
@@ -17,22 +18,26 @@ struct OutboxRow {
 
 /// Statements on `runtime_outbox`. All take the caller's connection, usually inside its transaction.
 enum Outbox {
-    /// Inserts every message in one statement and returns the rows with their ids.
-    static func insert(_ messages: [OutgoingMessage], exchange: String, on database: PostgresConnection) throws
-        -> [OutboxRow]
+    /// Inserts every message in one statement, owned by `owner` (the consumer that will publish
+    /// them), and returns the rows with their ids. `created_at` is the transaction's own time,
+    /// to the microsecond, which the relay's grace is measured from.
+    static func insert(_ messages: [OutgoingMessage], exchange: String, owner: String, on database: PostgresConnection)
+        throws -> [OutboxRow]
     {
         guard !messages.isEmpty else { return [] }
         let result = try database.query(
             """
             insert into runtime_outbox
-                (message_id, exchange, routing_key, correlation_id, causation_id, message_type, app_id, created_at, body)
-            select m, $1, k, c, nullif(ca, ''), k, a, to_timestamp(t), decode(b, 'hex')
-            from unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::text[])
+                (message_id, exchange, routing_key, correlation_id, causation_id, message_type, app_id,
+                 message_timestamp, owner, body)
+            select m, $1, k, c, nullif(ca, ''), k, a, t, $2, decode(b, 'hex')
+            from unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[], $9::text[])
                 as u(m, k, c, ca, a, t, b)
             returning id, message_id
             """,
             [
                 .text(exchange),
+                .text(owner),
                 .textArray(messages.map(\.envelope.messageID)),
                 .textArray(messages.map(\.routingKey)),
                 .textArray(messages.map(\.envelope.correlationID)),
@@ -43,21 +48,32 @@ enum Outbox {
             ])
         var ids: [String: Int64] = [:]
         for row in result.rows { ids[try row.string("message_id")] = try row.int("id") }
-        return messages.map { OutboxRow(id: ids[$0.envelope.messageID] ?? 0, exchange: exchange, message: $0) }
+        return try messages.map { message in
+            guard let id = ids[message.envelope.messageID] else {
+                throw PostgresError(
+                    code: .typeMismatch,
+                    message: "the outbox insert returned no id for message \(message.envelope.messageID)")
+            }
+            return OutboxRow(id: id, exchange: exchange, message: message)
+        }
     }
 
-    /// Unsent rows created more than `grace` ago, oldest first, locked so that relays of other
-    /// worker copies skip them.
-    static func unsent(olderThan grace: Duration, limit: Int, on database: PostgresConnection) throws -> [OutboxRow] {
+    /// Unsent rows to relay, oldest first, locked so that relays of other worker copies skip them:
+    /// `owner`'s own rows at any age, other owners' rows only once older than `grace` (their
+    /// consumer may be about to publish them).
+    static func relayable(owner: String, grace: Duration, limit: Int, on database: PostgresConnection) throws
+        -> [OutboxRow]
+    {
         let rows = try database.query(
             """
             select id, message_id, exchange, routing_key, correlation_id, coalesce(causation_id, '') as causation_id,
-                   message_type, app_id, extract(epoch from created_at)::bigint as created, body
+                   message_type, app_id,
+                   coalesce(message_timestamp, extract(epoch from created_at)::bigint) as created, body
             from runtime_outbox
-            where sent_at is null and created_at < now() - make_interval(secs => $1)
-            order by id limit $2
+            where sent_at is null and (owner = $1 or created_at < now() - make_interval(secs => $2))
+            order by id limit $3
             for update skip locked
-            """, [.double(grace.seconds), .int(Int64(limit))]
+            """, [.text(owner), .double(grace.seconds), .int(Int64(limit))]
         ).rows
         return try rows.map { row in
             let causation = try row.string("causation_id")
@@ -86,6 +102,17 @@ enum Outbox {
         try database.query(
             "update runtime_outbox set publish_attempts = publish_attempts + 1, last_error = $2 where id = $1",
             [.int(id), .text(error)])
+    }
+
+    /// Deletes at most `limit` rows sent longer than `retention` ago; returns how many.
+    static func deleteSent(olderThan retention: Duration, limit: Int, on database: PostgresConnection) throws -> Int {
+        try database.query(
+            """
+            delete from runtime_outbox where id in (
+                select id from runtime_outbox
+                where sent_at is not null and sent_at < now() - make_interval(secs => $1) limit $2)
+            """, [.double(retention.seconds), .int(Int64(limit))]
+        ).affectedRows
     }
 
     /// Rows not yet published.

@@ -39,6 +39,8 @@ public enum RuntimeSchema {
                 create index if not exists runtime_outbox_unsent on runtime_outbox (id) where sent_at is null;
                 create index if not exists runtime_inbox_processed_at on runtime_inbox (processed_at);
                 create index if not exists runtime_outbox_sent_at on runtime_outbox (sent_at) where sent_at is not null;
+                alter table runtime_outbox add column if not exists owner text;
+                alter table runtime_outbox add column if not exists message_timestamp bigint;
                 """)
             try handlerMigration(tx)
         }

@@ -1,4 +1,5 @@
 import AMQP
+import CommerceSupport
 
 /// The broker objects a worker needs, declared idempotently from one description (DESIGN.md §6):
 /// the topic exchange; the worker queue `Q` bound to its routing keys; one delay queue per retry
@@ -52,6 +53,38 @@ public struct Topology: Sendable, Hashable {
         return milliseconds % 1000 == 0 ? "\(milliseconds / 1000)s" : "\(milliseconds)ms"
     }
 
+    /// The queues of this topology, each with the arguments it is declared with, in declaration
+    /// order (the dead-letter queue first: the others dead-letter into it or into the main queue).
+    ///
+    /// Quorum queues that dead-letter (the main queue, on its delivery limit; the retry queues,
+    /// on expiry back into the main queue) use `x-dead-letter-strategy: at-least-once`, which
+    /// RabbitMQ honours only with `x-overflow: reject-publish`: the broker keeps a dead-lettered
+    /// message until the target queue confirms it, instead of dropping it if the target is
+    /// unavailable (its default, at most once). Classic queues have no such strategy: their
+    /// dead-lettering stays at most once (see the README, "What the worker runtime guarantees").
+    public var queues: [(name: String, arguments: AMQPTable)] {
+        let typeArgument: AMQPTable = ["x-queue-type": .string(queueType.rawValue)]
+        func deadLettering(to target: String) -> AMQPTable {
+            var arguments = typeArgument
+            arguments["x-dead-letter-exchange"] = ""
+            arguments["x-dead-letter-routing-key"] = .string(target)
+            if queueType == .quorum {
+                arguments["x-dead-letter-strategy"] = "at-least-once"
+                arguments["x-overflow"] = "reject-publish"
+            }
+            return arguments
+        }
+        var main = deadLettering(to: deadLetterQueue)
+        if queueType == .quorum { main["x-delivery-limit"] = .int(Int64(deliveryLimit)) }
+        var result: [(name: String, arguments: AMQPTable)] = [(deadLetterQueue, typeArgument), (queue, main)]
+        for tier in retryDelays.indices {
+            var arguments = deadLettering(to: queue)
+            arguments["x-message-ttl"] = .int(retryDelays[tier].milliseconds)
+            result.append((retryQueue(forTier: tier), arguments))
+        }
+        return result
+    }
+
     /// Declares everything on `channel`. Safe to run any number of times, from any number of
     /// worker copies.
     /// - Throws: ``TopologyError`` naming the queue and the conflicting argument when an object
@@ -59,24 +92,13 @@ public struct Topology: Sendable, Hashable {
     ///   ``AMQPError`` of any other failure. The channel is closed by a 406; the connection is not.
     public func declare(on connection: AMQPConnection, channel: UInt16) throws {
         try connection.declareExchange(channel: channel, name: exchange, type: "topic", durable: true)
-        let typeArgument: AMQPTable = ["x-queue-type": .string(queueType.rawValue)]
-        var mainArguments = typeArgument
-        // Broker-side dead-lettering (delivery limit, `basic.reject`) lands in Q.dlq.
-        mainArguments["x-dead-letter-exchange"] = ""
-        mainArguments["x-dead-letter-routing-key"] = .string(deadLetterQueue)
-        if queueType == .quorum { mainArguments["x-delivery-limit"] = .int(Int64(deliveryLimit)) }
-
-        try declareQueue(connection, channel, deadLetterQueue, typeArgument)
-        try declareQueue(connection, channel, queue, mainArguments)
-        for key in bindings {
-            try connection.bindQueue(channel: channel, queue: queue, exchange: exchange, routingKey: key)
-        }
-        for tier in retryDelays.indices {
-            var arguments = typeArgument
-            arguments["x-message-ttl"] = .int(retryDelays[tier].milliseconds)
-            arguments["x-dead-letter-exchange"] = ""
-            arguments["x-dead-letter-routing-key"] = .string(queue)
-            try declareQueue(connection, channel, retryQueue(forTier: tier), arguments)
+        for (name, arguments) in queues {
+            try declareQueue(connection, channel, name, arguments)
+            if name == queue {
+                for key in bindings {
+                    try connection.bindQueue(channel: channel, queue: queue, exchange: exchange, routingKey: key)
+                }
+            }
         }
     }
 
@@ -114,12 +136,5 @@ public struct TopologyError: Error, Sendable, CustomStringConvertible {
         let what = argument.map { "argument '\($0)'" } ?? "its arguments"
         return "queue '\(queue)' already exists with a different \(what): \(brokerError.message). "
             + "Delete the queue (after draining it) or make the configuration match."
-    }
-}
-
-extension Duration {
-    var milliseconds: Int64 {
-        let (seconds, attoseconds) = components
-        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
     }
 }

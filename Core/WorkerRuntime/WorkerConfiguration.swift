@@ -1,4 +1,5 @@
 import AMQP
+import CommerceSupport
 import Configuration
 import Foundation
 import Resilience
@@ -32,6 +33,9 @@ public struct WorkerConfiguration: Sendable {
     public var maximumBatchSize: Int
     /// Attempts of a transiently failing message before it is dead-lettered.
     public var maximumAttempts: Int
+    /// How many calls of a handler's phase outside the transaction run at once
+    /// (``MessageHandler/prepare(_:envelope:attempts:)``).
+    public var prepareConcurrency: Int
     /// Bodies larger than this are dead-lettered unread.
     public var maximumBodySize: Int
     /// How long to wait for publisher confirms (and for a broker alarm to clear).
@@ -53,7 +57,9 @@ public struct WorkerConfiguration: Sendable {
     /// Port of the `/health` and `/metrics` endpoint on `httpHost`; `nil` turns it off, 0 picks one.
     public var httpPort: Int?
     public var httpHost: String
-    /// Time allowed for a graceful stop before in-flight work is abandoned.
+    /// Time allowed for a graceful stop. After it, in-flight work is abandoned: the process exits
+    /// non-zero, uncommitted transactions roll back and unacknowledged deliveries go back to the
+    /// queue (nothing is acknowledged that did not commit).
     public var shutdownTimeout: Duration
     /// Fault injection for crash tests: called on the consumer thread right after a batch has
     /// committed and before its outbox is published, with the ids of the messages that took
@@ -75,6 +81,7 @@ public struct WorkerConfiguration: Sendable {
         concurrency = 1
         maximumBatchSize = 64
         maximumAttempts = 5
+        prepareConcurrency = 16
         maximumBodySize = 256 * 1024
         publishTimeout = .seconds(30)
         relayInterval = .seconds(5)
@@ -93,7 +100,7 @@ public struct WorkerConfiguration: Sendable {
     /// `database.name` (MongoDB only), `exchange.name`,
     /// `queue.name`, `queue.bindings`, `queue.type` (`quorum`|`classic`), `queue.retryDelaysMs`,
     /// `queue.deliveryLimit`, `queue.declare`, `consumer.prefetch`, `consumer.concurrency`,
-    /// `consumer.batchSize`, `consumer.maxAttempts`, `consumer.maxBodyBytes`,
+    /// `consumer.batchSize`, `consumer.maxAttempts`, `consumer.prepareConcurrency`, `consumer.maxBodyBytes`,
     /// `consumer.publishTimeoutMs`, `outbox.relayIntervalMs`, `outbox.relayGraceMs`,
     /// `inbox.retentionMs` (7 days), `outbox.retentionMs` (1 day), `retention.intervalMs` (10 min),
     /// `http.port` (-1 = off), `http.host`, `shutdown.timeoutMs`.
@@ -129,6 +136,7 @@ public struct WorkerConfiguration: Sendable {
         concurrency = try positive(reader, "consumer.concurrency", concurrency)
         maximumBatchSize = try positive(reader, "consumer.batchSize", maximumBatchSize)
         maximumAttempts = try positive(reader, "consumer.maxAttempts", maximumAttempts)
+        prepareConcurrency = try positive(reader, "consumer.prepareConcurrency", prepareConcurrency)
         maximumBodySize = try positive(reader, "consumer.maxBodyBytes", maximumBodySize)
         publishTimeout = .milliseconds(try positive(reader, "consumer.publishTimeoutMs", 30_000))
         relayInterval = .milliseconds(try positive(reader, "outbox.relayIntervalMs", 5_000))
@@ -140,6 +148,11 @@ public struct WorkerConfiguration: Sendable {
         httpPort = port < 0 ? nil : port
         httpHost = reader.string(forKey: "http.host", default: httpHost)
         shutdownTimeout = .milliseconds(try positive(reader, "shutdown.timeoutMs", 30_000))
+    }
+
+    /// The retry and dead-letter rules these settings make.
+    public var recoverability: RecoverabilityPolicy {
+        RecoverabilityPolicy(maximumAttempts: maximumAttempts, retryDelays: topology.retryDelays)
     }
 
     private func positive(_ reader: ConfigReader, _ key: ConfigKey, _ fallback: Int) throws -> Int {

@@ -1,3 +1,4 @@
+import CommerceSupport
 import Metrics
 import Synchronization
 
@@ -11,7 +12,13 @@ import Synchronization
 ///   `commerce_database_outages_total{queue}`;
 /// - `commerce_message_latency_seconds{queue}`: per message, from the delivery reaching the worker
 ///   to its acknowledgement (prefetch wait, handler, commit, publish with confirms, ack);
-/// - `commerce_retention_deleted_total{queue,table}`: inbox and outbox rows removed by retention.
+/// - `commerce_retention_deleted_total{queue,table}`: inbox and outbox rows removed by retention;
+/// - `commerce_prepare_duration_seconds{queue}`: per message, the handler's phase outside the
+///   transaction (only for handlers that have one).
+///
+/// The `type` label is the message type only when it is one the worker knows (its bindings and
+/// the contract's types); anything else a producer sends is labelled `unknown`, so a producer
+/// cannot create an unbounded number of series.
 final class WorkerMetrics: Sendable {
     let queue: String
     let batchSize: Recorder
@@ -20,10 +27,13 @@ final class WorkerMetrics: Sendable {
     let relayed: Counter
     let databaseOutages: Counter
     let messageLatency: Metrics.Timer
+    let prepareDuration: Metrics.Timer
+    private let knownTypes: Set<String>
     private let counters = Mutex<[String: Counter]>([:])
 
-    init(queue: String) {
+    init(queue: String, knownTypes: Set<String>) {
         self.queue = queue
+        self.knownTypes = knownTypes
         let dimensions = [("queue", queue)]
         batchSize = Recorder(label: "commerce_batch_size", dimensions: dimensions, aggregate: true)
         batchDuration = Metrics.Timer(
@@ -33,7 +43,12 @@ final class WorkerMetrics: Sendable {
         databaseOutages = Counter(label: "commerce_database_outages_total", dimensions: dimensions)
         messageLatency = Metrics.Timer(
             label: "commerce_message_latency_seconds", dimensions: dimensions, preferredDisplayUnit: .seconds)
+        prepareDuration = Metrics.Timer(
+            label: "commerce_prepare_duration_seconds", dimensions: dimensions, preferredDisplayUnit: .seconds)
     }
+
+    /// The `type` label for a message type: itself if known, `unknown` otherwise.
+    func typeLabel(_ type: String) -> String { knownTypes.contains(type) ? type : "unknown" }
 
     func handled(type: String) { counter("commerce_messages_handled_total", type: type).increment() }
     func retentionDeleted(table: String, count: Int) {
@@ -48,6 +63,7 @@ final class WorkerMetrics: Sendable {
 
     /// Counters are made once per label and dimensions, then reused.
     private func counter(_ label: String, type: String, reason: String? = nil) -> Counter {
+        let type = typeLabel(type)
         let key = "\(label)|\(type)|\(reason ?? "")"
         return counters.withLock { cache in
             if let counter = cache[key] { return counter }

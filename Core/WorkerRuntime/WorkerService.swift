@@ -1,45 +1,58 @@
 import Foundation
 import Logging
 import ServiceLifecycle
+import Synchronization
 
 /// A running worker: `concurrency` consumers, each a ``BrokerLink`` (I/O thread) plus a
-/// processing thread, all feeding one handler: a ``MessageHandler`` (PostgreSQL inbox/outbox) or
-/// a ``DocumentHandler`` (MongoDB, one document per message).
+/// ``BatchConsumer`` (processing thread) over its own store: a ``MessageHandler`` on PostgreSQL
+/// (inbox and outbox) or a ``DocumentHandler`` on MongoDB (one document per message).
 ///
 /// As a swift-service-lifecycle `Service`, it stops on graceful shutdown (SIGTERM/SIGINT through
 /// a `ServiceGroup`): consumers stop taking deliveries, finish the batch in hand (handler,
-/// commit, publish with confirms, ack), requeue what was prefetched but not started, flush the
-/// outbox and close their connections; then `run()` returns.
+/// commit, publish with confirms, ack), requeue what was prefetched but not started, publish
+/// their outbox leftovers and close their connections; then `run()` returns. If that takes longer
+/// than the group's graceful-shutdown deadline, the group cancels `run()`, which then throws
+/// ``WorkerShutdownTimedOut`` without waiting further: the executable exits non-zero, and
+/// whatever did not commit rolls back and goes back to the queue.
 public final class WorkerService: Service, Sendable {
     public let configuration: WorkerConfiguration
-    private let consumers: [(BrokerLink, any ConsumerLoop)]
+    private let consumers: [Consumer]
     private let logger: Logger
     private let completion = Completion()
 
+    /// One consumer: its link and its loop, whatever the store.
+    private struct Consumer: Sendable {
+        let link: BrokerLink
+        let run: @Sendable () -> Void
+        let requestStop: @Sendable () -> Void
+        let isStoreUp: @Sendable () -> Bool
+        let storeKind: String
+    }
+
     /// A worker whose handler applies its effects in PostgreSQL, with the inbox and outbox.
     public convenience init(configuration: WorkerConfiguration, handler: some MessageHandler, logger: Logger) {
-        self.init(configuration: configuration, logger: logger) { link, logger, metrics in
-            Consumer(configuration: configuration, handler: handler, link: link, logger: logger, metrics: metrics)
+        self.init(configuration: configuration, logger: logger) { logger, metrics in
+            PostgresStore(configuration: configuration, handler: handler, logger: logger, metrics: metrics)
         }
     }
 
     /// A worker whose handler records one MongoDB document per message.
     public convenience init(configuration: WorkerConfiguration, documentHandler: some DocumentHandler, logger: Logger) {
-        self.init(configuration: configuration, logger: logger) { link, logger, metrics in
-            DocumentConsumer(
-                configuration: configuration, handler: documentHandler, link: link, logger: logger, metrics: metrics)
+        self.init(configuration: configuration, logger: logger) { logger, _ in
+            DocumentStore(configuration: configuration, handler: documentHandler, logger: logger)
         }
     }
 
-    private init(
-        configuration: WorkerConfiguration, logger: Logger,
-        makeConsumer: (BrokerLink, Logger, WorkerMetrics) -> any ConsumerLoop
+    private init<Store: BatchStore>(
+        configuration: WorkerConfiguration, logger: Logger, makeStore: (Logger, WorkerMetrics) -> Store
     ) {
         self.configuration = configuration
         var logger = logger
         logger[metadataKey: "queue"] = "\(configuration.topology.queue)"
         self.logger = logger
-        let metrics = WorkerMetrics(queue: configuration.topology.queue)
+        let knownTypes = Set(configuration.topology.bindings.filter { !$0.contains("*") && !$0.contains("#") })
+            .union(FleetCatalog.contractTypes)
+        let metrics = WorkerMetrics(queue: configuration.topology.queue, knownTypes: knownTypes)
         consumers = (0..<configuration.concurrency).map { _ in
             let link = BrokerLink(
                 configuration: BrokerLink.Configuration(
@@ -47,19 +60,24 @@ public final class WorkerService: Service, Sendable {
                     declareTopology: configuration.declareTopology, prefetch: configuration.prefetch,
                     publishTimeout: configuration.publishTimeout, reconnectDelays: configuration.reconnectDelays),
                 logger: logger)
-            return (link, makeConsumer(link, logger, metrics))
+            let consumer = BatchConsumer(
+                configuration: configuration, store: makeStore(logger, metrics), link: link, logger: logger,
+                metrics: metrics)
+            return Consumer(
+                link: link, run: { consumer.run() }, requestStop: { consumer.requestStop() },
+                isStoreUp: { consumer.isStoreUp }, storeKind: consumer.storeKind)
         }
     }
 
-    /// Ready when every consumer has its broker and database connections (for `/health`).
+    /// Ready when every consumer has its broker and store connections (for `/health`).
     public var health: WorkerHealth {
         var problems: [String] = []
-        for (index, (link, consumer)) in consumers.enumerated() {
-            if !link.isConnected {
-                problems.append(
-                    "consumer \(index): broker not connected\(link.lastConnectionError.map { " (\($0))" } ?? "")")
+        for (index, consumer) in consumers.enumerated() {
+            if !consumer.link.isConnected {
+                let reason = consumer.link.lastConnectionError.map { " (\($0))" } ?? ""
+                problems.append("consumer \(index): broker not connected\(reason)")
             }
-            if !consumer.isDatabaseUp { problems.append("consumer \(index): database not connected") }
+            if !consumer.isStoreUp() { problems.append("consumer \(index): \(consumer.storeKind) not connected") }
         }
         return WorkerHealth(ready: problems.isEmpty, problems: problems)
     }
@@ -73,25 +91,30 @@ public final class WorkerService: Service, Sendable {
                 "queue_type": "\(configuration.topology.queueType)",
             ])
         completion.expect(consumers.count)
-        for (index, (link, consumer)) in consumers.enumerated() {
-            link.start()
+        for (index, consumer) in consumers.enumerated() {
+            consumer.link.start()
             let thread = Thread { [completion] in
                 consumer.run()
-                link.stop()
+                consumer.link.stop()
                 completion.finishOne()
             }
             thread.name = "consumer-\(configuration.topology.queue)-\(index)"
             thread.start()
         }
-        await withTaskCancellationHandler {
+        let finished = await withTaskCancellationHandler {
             await withGracefulShutdownHandler {
                 await completion.wait()
             } onGracefulShutdown: { [consumers, logger] in
                 logger.info("graceful shutdown: finishing in-flight messages")
-                consumers.forEach { $0.1.requestStop() }
+                consumers.forEach { $0.requestStop() }
             }
-        } onCancel: { [consumers] in
-            consumers.forEach { $0.1.requestStop() }
+        } onCancel: { [consumers, completion] in
+            consumers.forEach { $0.requestStop() }
+            completion.abandon()
+        }
+        guard finished else {
+            logger.critical("shutdown deadline passed with work in flight; abandoning it (nothing uncommitted is acked)")
+            throw WorkerShutdownTimedOut()
         }
         logger.info("worker stopped")
     }
@@ -103,38 +126,54 @@ public struct WorkerHealth: Sendable {
     public var problems: [String]
 }
 
-/// Counts consumer threads down and wakes the task waiting for all of them.
-private final class Completion: @unchecked Sendable {
-    // @unchecked: `remaining` and `waiter` are only touched with `lock` held.
-    private let lock = NSLock()
-    private var remaining = 0
-    private var waiter: CheckedContinuation<Void, Never>?
+/// The graceful shutdown's deadline passed while consumers were still busy.
+public struct WorkerShutdownTimedOut: Error, CustomStringConvertible {
+    public var description: String { "the graceful shutdown deadline passed with work in flight" }
+}
+
+/// Counts consumer threads down and wakes the task waiting for all of them, or wakes it early
+/// when the wait is abandoned.
+private final class Completion: Sendable {
+    private struct State {
+        var remaining = 0
+        var abandoned = false
+        var waiter: CheckedContinuation<Bool, Never>?
+    }
+    private let state = Mutex(State())
 
     func expect(_ count: Int) {
-        lock.lock()
-        remaining = count
-        lock.unlock()
+        state.withLock { $0.remaining = count }
     }
 
     func finishOne() {
-        lock.lock()
-        remaining -= 1
-        let resume = remaining == 0 ? waiter : nil
-        if resume != nil { waiter = nil }
-        lock.unlock()
-        resume?.resume()
+        let waiter = state.withLock { state -> CheckedContinuation<Bool, Never>? in
+            state.remaining -= 1
+            guard state.remaining == 0 else { return nil }
+            defer { state.waiter = nil }
+            return state.waiter
+        }
+        waiter?.resume(returning: true)
     }
 
-    func wait() async {
+    func abandon() {
+        let waiter = state.withLock { state -> CheckedContinuation<Bool, Never>? in
+            state.abandoned = true
+            defer { state.waiter = nil }
+            return state.waiter
+        }
+        waiter?.resume(returning: false)
+    }
+
+    /// True when every consumer finished, false when abandoned first.
+    func wait() async -> Bool {
         await withCheckedContinuation { continuation in
-            lock.lock()
-            if remaining == 0 {
-                lock.unlock()
-                continuation.resume()
-            } else {
-                waiter = continuation
-                lock.unlock()
+            let immediate = state.withLock { state -> Bool? in
+                if state.remaining == 0 { return true }
+                if state.abandoned { return false }
+                state.waiter = continuation
+                return nil
             }
+            if let immediate { continuation.resume(returning: immediate) }
         }
     }
 }

@@ -1,78 +1,37 @@
 import AMQP
 import Foundation
 import Glibc
+import LocalProcess
 import Postgres
 import Testing
 
-/// A probe-worker process started by a test, with its log in a file.
+/// A probe-worker process started by a test, with its log in a file and its HTTP endpoint on
+/// `httpPort`; a thin layer over ``ChildProcess`` that keeps the names the tests use.
 final class WorkerProcess {
-    let process = Process()
-    let logURL: URL
+    let process: ChildProcess
     let httpPort: Int
 
     init(environment: [String: String], httpPort: Int, name: String) throws {
         self.httpPort = httpPort
-        logURL = FileManager.default.temporaryDirectory.appendingPathComponent("\(name).log")
-        _ = FileManager.default.createFile(atPath: logURL.path, contents: nil)
-        let log = try FileHandle(forWritingTo: logURL)
-        process.executableURL = ProbeFixture.binary("probe-worker")
         // A working directory without config/ so only the environment configures the worker.
-        process.currentDirectoryURL = FileManager.default.temporaryDirectory
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        process.standardOutput = log
-        process.standardError = log
-        try process.run()
+        process = try ChildProcess(
+            executable: ProbeFixture.binary("probe-worker"),
+            environment: ProcessInfo.processInfo.environment.merging(environment) { $1 },
+            workingDirectory: FileManager.default.temporaryDirectory,
+            logURL: FileManager.default.temporaryDirectory.appendingPathComponent("\(name).log"))
     }
 
-    deinit {
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-    }
+    var logURL: URL { process.logURL }
+    var log: String { process.log }
 
-    var log: String { (try? String(contentsOf: logURL, encoding: .utf8)) ?? "" }
-
-    func terminate() { kill(process.processIdentifier, SIGTERM) }
-    func kill9() { kill(process.processIdentifier, SIGKILL) }
+    func terminate() { process.terminate() }
+    func kill9() { process.kill() }
 
     /// Waits for the process to exit and returns its status (or nil after `timeout`).
-    func waitForExit(timeout: Duration = .seconds(60)) -> Int32? {
-        let deadline = ContinuousClock.now + timeout
-        while process.isRunning {
-            if ContinuousClock.now >= deadline { return nil }
-            Thread.sleep(forTimeInterval: 0.05)
-        }
-        return process.terminationStatus
-    }
+    func waitForExit(timeout: Duration = .seconds(60)) -> Int32? { process.waitForExit(timeout: timeout) }
 
     /// GET `path` on the worker's HTTP endpoint: (status code, body), or nil if it does not answer.
-    func http(_ path: String) -> (Int, String)? {
-        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(descriptor) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(httpPort).bigEndian)
-        inet_pton(AF_INET, "127.0.0.1", &address.sin_addr)
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
-        }
-        guard connected == 0 else { return nil }
-        let request = Array("GET \(path) HTTP/1.1\r\nHost: localhost\r\n\r\n".utf8)
-        _ = request.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
-        var response = [UInt8]()
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let count = read(descriptor, &buffer, buffer.count)
-            if count <= 0 { break }
-            response += buffer[0..<count]
-        }
-        let text = String(decoding: response, as: UTF8.self)
-        guard let statusLine = text.split(separator: "\r\n").first,
-            let code = statusLine.split(separator: " ").dropFirst().first.flatMap({ Int($0) }),
-            let bodyStart = text.range(of: "\r\n\r\n")
-        else { return nil }
-        return (code, String(text[bodyStart.upperBound...]))
-    }
+    func http(_ path: String) -> (Int, String)? { LoopbackHTTP.get(port: httpPort, path: path) }
 }
 
 /// Everything one runtime test needs, with names of its own: an exchange, the worker's queue,
@@ -169,24 +128,8 @@ final class ProbeFixture {
         return worker
     }
 
-    /// A TCP port nothing listens on right now.
-    static func freePort() -> Int {
-        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(descriptor) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        inet_pton(AF_INET, "127.0.0.1", &address.sin_addr)
-        _ = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
-        }
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) }
-        }
-        return Int(UInt16(bigEndian: address.sin_port))
-    }
+    /// A TCP port nothing listens on right now (0, which fails the worker's start, if none is found).
+    static func freePort() -> Int { (try? LocalPorts.free()) ?? 0 }
 
     // MARK: - Publishing
 

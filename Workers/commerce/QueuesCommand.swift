@@ -19,7 +19,7 @@ struct QueuesCommand: ParsableCommand {
             """)
 
     /// The queues of the saga's workers (DESIGN.md §1), in pipeline order.
-    static let standardQueues = ["order-worker", "stock-worker", "payment-worker", "notification-worker"]
+    static let standardQueues = FleetCatalog.workers.map(\.queue)
 
     /// What a passive declare found.
     struct QueueReport: Encodable {

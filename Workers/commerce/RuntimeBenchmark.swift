@@ -1,5 +1,7 @@
 import AMQP
+import CommerceSupport
 import Foundation
+import LocalProcess
 import Postgres
 import WorkerRuntime
 
@@ -26,6 +28,10 @@ final class RuntimeBenchmark {
     static let tables = ["probe_effects", "runtime_inbox", "runtime_outbox"]
     /// A run whose effect count has not moved for this long has stalled.
     static let stallTimeout: Duration = .seconds(60)
+    /// Environment variables passed through from ours to the worker: what a process needs to start
+    /// (the toolchain's libraries, a home, a locale). Nothing else is inherited, so a `QUEUE_*` or
+    /// `CONSUMER_*` variable set in the operator's shell cannot skew what the worker is told.
+    static let inheritedVariables = ["PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "LD_LIBRARY_PATH"]
 
     let settings: Settings
     private let amqp: AMQPConnection
@@ -59,21 +65,22 @@ final class RuntimeBenchmark {
         try topology.declare(on: amqp, channel: channel)
         let publishStarted = ContinuousClock.now
         try publishBurst(to: topology, idPrefix: "\(suffix)-")
-        let publishSeconds = (ContinuousClock.now - publishStarted).inSeconds
+        let publishSeconds = (ContinuousClock.now - publishStarted).seconds
 
         let databaseURL = try Self.databaseURL(settings.adminDatabaseURL, database: database)
-        let port = try WorkerProcess.freePort()
-        let worker = try WorkerProcess(
+        let port = try LocalPorts.free()
+        let inherited = ProcessInfo.processInfo.environment.filter { Self.inheritedVariables.contains($0.key) }
+        let worker = try ChildProcess(
             executable: settings.probeWorker,
-            environment: [
+            environment: inherited.merging([
                 "AMQP_URL": settings.amqpURL, "DATABASE_URL": databaseURL, "QUEUE_NAME": topology.queue,
                 "EXCHANGE_NAME": topology.exchange, "QUEUE_TYPE": setup.queueType.rawValue,
                 "CONSUMER_BATCH_SIZE": "\(setup.batchSize)", "HTTP_PORT": "\(port)", "LOG_LEVEL": "warning",
-            ],
-            workingDirectory: settings.workDirectory, httpPort: port,
+            ]) { $1 },
+            workingDirectory: settings.workDirectory,
             logURL: settings.workDirectory.appendingPathComponent("\(topology.queue).log"))
 
-        try waitUntilReady(worker)
+        try waitUntilReady(worker, port: port)
         let started = ContinuousClock.now
         // The benchmark's own session never scans sequentially, so every seq_scan counted in
         // pg_stat_user_tables is the worker's.
@@ -85,7 +92,9 @@ final class RuntimeBenchmark {
         if let stalled = try waitForEffects(monitor, worker: worker) { problems.append(stalled) }
         let elapsed = ContinuousClock.now - started
 
-        let histogram = worker.get("/metrics").flatMap { PrometheusHistogram(name: "commerce_batch_size", in: $0.body) }
+        let histogram = LoopbackHTTP.get(port: port, path: "/metrics").flatMap {
+            PrometheusHistogram(name: "commerce_batch_size", in: $0.body)
+        }
         if histogram == nil { notes.append("no commerce_batch_size histogram on /metrics") }
         worker.terminate()
         let exitStatus = worker.waitForExit(timeout: .seconds(60))
@@ -129,7 +138,7 @@ final class RuntimeBenchmark {
         let deadLetters = Int(try amqp.queueStatus(channel: channel, name: topology.deadLetterQueue).messageCount)
         if deadLetters > 0 { problems.append("\(deadLetters) message(s) in \(topology.deadLetterQueue)") }
 
-        let seconds = elapsed.inSeconds
+        let seconds = elapsed.seconds
         return BenchmarkRun(
             setup: setup, repetition: repetition, messages: settings.messages,
             publishMessagesPerSecond: Double(settings.messages) / publishSeconds, seconds: seconds,
@@ -168,13 +177,13 @@ final class RuntimeBenchmark {
         }
     }
 
-    /// Polls `/health` every 10 ms until it answers 200 (broker and database connected).
-    private func waitUntilReady(_ worker: WorkerProcess) throws {
+    /// Polls `/health` on `port` every 10 ms until it answers 200 (broker and database connected).
+    private func waitUntilReady(_ worker: ChildProcess, port: Int) throws {
         let deadline = ContinuousClock.now + .seconds(60)
-        while worker.get("/health")?.status != 200 {
-            guard worker.process.isRunning else {
+        while LoopbackHTTP.get(port: port, path: "/health")?.status != 200 {
+            guard worker.isRunning else {
                 throw CommandFailure(
-                    "the probe worker exited with status \(worker.process.terminationStatus) before it was ready:\n"
+                    "the probe worker exited with status \(worker.terminationStatus) before it was ready:\n"
                         + worker.logTail())
             }
             guard ContinuousClock.now < deadline else {
@@ -191,7 +200,7 @@ final class RuntimeBenchmark {
     ///
     /// `max(id)` reads one index entry, so the poll costs the database nothing while the worker
     /// runs; the exact count is taken only once the highest id says it may be complete.
-    private func waitForEffects(_ monitor: PostgresConnection, worker: WorkerProcess) throws -> String? {
+    private func waitForEffects(_ monitor: PostgresConnection, worker: ChildProcess) throws -> String? {
         var highest: Int64 = -1
         var lastProgress = ContinuousClock.now
         while true {
@@ -206,8 +215,8 @@ final class RuntimeBenchmark {
             } else if ContinuousClock.now - lastProgress > Self.stallTimeout {
                 return "no new effect for \(Self.stallTimeout) (highest effect id \(top) of \(settings.messages))"
             }
-            if !worker.process.isRunning {
-                return "the worker exited with status \(worker.process.terminationStatus) during the run:\n"
+            if !worker.isRunning {
+                return "the worker exited with status \(worker.terminationStatus) during the run:\n"
                     + worker.logTail()
             }
             Thread.sleep(forTimeInterval: 0.01)
@@ -282,13 +291,5 @@ final class RuntimeBenchmark {
             throw CommandFailure("cannot build a database URL from '\(Setting.redacted(url))'")
         }
         return result
-    }
-}
-
-extension Duration {
-    /// The duration as fractional seconds.
-    var inSeconds: Double {
-        let (seconds, attoseconds) = components
-        return Double(seconds) + Double(attoseconds) / 1e18
     }
 }

@@ -1,3 +1,4 @@
+import CommerceMessages
 import Foundation
 import Postgres
 import WorkerRuntime
@@ -9,7 +10,11 @@ import WorkerRuntime
 struct ProbeHandler: MessageHandler {
     /// The body of `probe.work`.
     struct Work: Decodable, Sendable {
-        /// `ok`, `fail_transient` (fails while attempts < `failures`), `fail_permanent`, `sleep`.
+        /// `ok`; `fail_transient` (fails while attempts < `failures`); `fail_permanent`; `sleep`
+        /// (blocks `sleep_ms` inside the transaction); `commit` (tries to commit the batch's
+        /// transaction, ignores the refusal, then takes effect); `swallow_error` (runs a failing
+        /// statement, ignores the error, then returns); `emit_twice` (emits two events with one
+        /// message id, which the outbox refuses).
         var action: String
         var failures: Int?
         var sleepMs: Int?
@@ -20,6 +25,10 @@ struct ProbeHandler: MessageHandler {
             case sleepMs = "sleep_ms"
         }
     }
+
+    static let actions: Set<String> = [
+        "ok", "fail_transient", "fail_permanent", "sleep", "commit", "swallow_error", "emit_twice", "fail_prepare",
+    ]
 
     let appID: String
 
@@ -34,6 +43,7 @@ struct ProbeHandler: MessageHandler {
                 created_at timestamptz not null default now()
             );
             create index if not exists probe_effects_message on probe_effects (message_id);
+            alter table probe_effects add column if not exists prepared text;
             """)
     }
 
@@ -49,13 +59,18 @@ struct ProbeHandler: MessageHandler {
         } catch {
             throw HandlingFailure.permanent("schema_violation", "the body is not a probe.work: \(error)")
         }
-        guard ["ok", "fail_transient", "fail_permanent", "sleep"].contains(work.action) else {
-            throw HandlingFailure.permanent("schema_violation", "unknown action '\(work.action)'")
+        guard Self.actions.contains(work.action) else {
+            throw HandlingFailure.permanent("schema_violation", "unknown action '\(work.action.prefix(32))'")
         }
         return work
     }
 
-    func handle(_ work: Work, context: HandlerContext) throws -> [OutgoingMessage] {
+    func handle(_ work: Work, prepared: Void, context: HandlerContext) throws -> [OutgoingMessage] {
+        try handle(work, preparedBy: nil, context: context)
+    }
+
+    /// The effect of `work`; `preparedBy` is recorded when a preparing phase ran.
+    func handle(_ work: Work, preparedBy: String?, context: HandlerContext) throws -> [OutgoingMessage] {
         switch work.action {
         case "fail_transient" where context.attempts < (work.failures ?? 1):
             throw HandlingFailure.transient("probe_transient", "failing on purpose (attempt \(context.attempts + 1))")
@@ -64,14 +79,52 @@ struct ProbeHandler: MessageHandler {
         case "sleep":
             // Stands for a handler blocked on a lock or a slow gateway.
             Thread.sleep(forTimeInterval: Double(work.sleepMs ?? 0) / 1000)
+        case "commit":
+            // A handler trying to end the batch's transaction early: the runtime refuses.
+            _ = try? context.database.query("commit")
+        case "swallow_error":
+            _ = try? context.database.query("select 1 / 0")
+            return []
         default:
             break
         }
         try context.database.query(
-            "insert into probe_effects (message_id, correlation_id, attempts) values ($1, $2, $3)",
-            [.text(context.envelope.messageID), .text(context.envelope.correlationID), .int(Int64(context.attempts))])
+            "insert into probe_effects (message_id, correlation_id, attempts, prepared) values ($1, $2, $3, $4)",
+            [
+                .text(context.envelope.messageID), .text(context.envelope.correlationID),
+                .int(Int64(context.attempts)), preparedBy.map { .text($0) } ?? .null,
+            ])
+        if work.action == "emit_twice" {
+            let envelope = context.envelope.reply(type: "probe.done", appID: appID)
+            let body = Array("{\"source_message_id\":\"\(context.envelope.messageID)\"}".utf8)
+            return [OutgoingMessage(envelope: envelope, body: body), OutgoingMessage(envelope: envelope, body: body)]
+        }
         guard work.emit == true else { return [] }
         let body = Array("{\"source_message_id\":\"\(context.envelope.messageID)\"}".utf8)
         return [OutgoingMessage(envelope: context.envelope.reply(type: "probe.done", appID: appID), body: body)]
+    }
+}
+
+/// The probe with a phase outside the transaction (`PROBE_PREPARE_MS`): each message first waits
+/// that long asynchronously, as a call to a card processor would, and its effect row records
+/// which preparation it got, so a test can see that preparing ran once per message.
+struct PreparingProbeHandler: MessageHandler {
+    let probe: ProbeHandler
+    let delay: Duration
+
+    func migrate(_ database: PostgresConnection) throws { try probe.migrate(database) }
+
+    func decode(_ message: IncomingMessage) throws -> ProbeHandler.Work { try probe.decode(message) }
+
+    func prepare(_ work: ProbeHandler.Work, envelope: Envelope, attempts: Int) async throws -> String {
+        try await Task.sleep(for: delay)
+        if work.action == "fail_prepare" {
+            throw HandlingFailure.permanent("probe_prepare", "preparing failed on purpose")
+        }
+        return UUID().uuidString.lowercased()
+    }
+
+    func handle(_ work: ProbeHandler.Work, prepared: String, context: HandlerContext) throws -> [OutgoingMessage] {
+        try probe.handle(work, preparedBy: prepared, context: context)
     }
 }

@@ -1,6 +1,8 @@
 // probe-worker: a reference worker on the shared runtime, used by the runtime's integration
 // tests and the benchmark. It consumes `probe.work` and emits `probe.done`; with
-// PROBE_STORE=mongo it records each message as a MongoDB document instead (no events).
+// PROBE_STORE=mongo it records each message as a MongoDB document instead (no events); with
+// PROBE_PREPARE_MS=N each message first goes through a phase outside the transaction that waits
+// N ms (the shape of the payment worker's call to its card processor).
 import Foundation
 import Glibc
 import WorkerApp
@@ -20,6 +22,12 @@ if ProcessInfo.processInfo.environment["PROBE_STORE"] == "mongo" {
     await WorkerApplication.run(
         appID: "probe-worker", defaultQueue: "probe-worker", bindings: ["probe.work"], adjust: adjust
     ) { _, _ in ProbeDocumentHandler() }
+} else if let milliseconds = ProcessInfo.processInfo.environment["PROBE_PREPARE_MS"].flatMap(Int.init) {
+    await WorkerApplication.run(
+        appID: "probe-worker", defaultQueue: "probe-worker", bindings: ["probe.work"], adjust: adjust
+    ) { _, _ in
+        PreparingProbeHandler(probe: ProbeHandler(appID: "probe-worker"), delay: .milliseconds(milliseconds))
+    }
 } else {
     await WorkerApplication.run(
         appID: "probe-worker", defaultQueue: "probe-worker", bindings: ["probe.work"], adjust: adjust

@@ -1,0 +1,138 @@
+import AMQP
+import CommerceMessages
+
+/// The checks every delivery passes before a handler sees it, and the rules for trusting the
+/// headers the runtime itself writes. Pure functions of the delivery, unit-tested without servers
+/// (see docs/architecture.md, "Admission").
+enum Admission {
+    /// The longest id the runtime stores (`message_id`, `correlation_id`, `type`); AMQP short
+    /// strings cannot be longer anyway.
+    static let maximumIdentifierLength = 255
+
+    /// The first reason `incoming` cannot be handled, or `nil` when it may go to the handler.
+    ///
+    /// Text that the runtime stores (ids, type) must be free of NUL and other control characters:
+    /// PostgreSQL refuses NUL in `text`, and refusing it here keeps one hostile message from
+    /// failing the statement that records its whole batch.
+    static func failure(of incoming: IncomingMessage, maximumBodySize: Int) -> HandlingFailure? {
+        let body = incoming.body
+        if body.isEmpty { return .permanent("empty_body", "the message body is empty") }
+        if body.count > maximumBodySize {
+            return .permanent("body_too_large", "the body has \(body.count) bytes; the limit is \(maximumBodySize)")
+        }
+        if let problem = contentTypeProblem(incoming.envelope.contentType) {
+            return .permanent("wrong_content_type", problem)
+        }
+        let envelope = incoming.envelope
+        if envelope.messageID.isEmpty {
+            return .permanent("missing_message_id", "the message has no message_id property")
+        }
+        if let problem = identifierProblem(envelope.messageID) {
+            return .permanent("invalid_message_id", "message_id \(problem)")
+        }
+        if let problem = identifierProblem(envelope.correlationID) {
+            return .permanent("invalid_correlation_id", "correlation_id \(problem)")
+        }
+        if let problem = identifierProblem(envelope.type) {
+            return .permanent("invalid_type", "type \(problem)")
+        }
+        if let causation = envelope.causationID, let problem = identifierProblem(causation) {
+            return .permanent("invalid_causation_id", "causation_id \(problem)")
+        }
+        if let problem = identifierProblem(envelope.appID) {
+            return .permanent("invalid_app_id", "app_id \(problem)")
+        }
+        return nil
+    }
+
+    /// Why `contentType` is not JSON in UTF-8, or `nil` when it is. Media-type parameters are
+    /// allowed (`application/json; charset=utf-8`), names compared without case (RFC 9110 §8.3.1);
+    /// a charset other than UTF-8 is refused, because the contract is UTF-8 JSON.
+    static func contentTypeProblem(_ contentType: String) -> String? {
+        let parts = contentType.split(separator: ";", omittingEmptySubsequences: false)
+        let mediaType = parts.first.map { $0.trimmingWhitespace().lowercased() } ?? ""
+        guard mediaType == "application/json" else {
+            let shown = contentType.isEmpty ? "none" : "'\(contentType.prefix(64))'"
+            return "content_type is \(shown); expected 'application/json'"
+        }
+        for parameter in parts.dropFirst() {
+            let pair = parameter.split(separator: "=", maxSplits: 1)
+            guard pair.count == 2, pair[0].trimmingWhitespace().lowercased() == "charset" else { continue }
+            var charset = pair[1].trimmingWhitespace().lowercased()
+            if charset.count >= 2, charset.hasPrefix("\""), charset.hasSuffix("\"") {
+                charset = String(charset.dropFirst().dropLast())
+            }
+            guard charset == "utf-8" || charset == "utf8" else {
+                return "content_type has charset '\(charset.prefix(32))'; the contract is UTF-8 JSON"
+            }
+        }
+        return nil
+    }
+
+    /// Why `text` cannot be stored as an identifier, or `nil`.
+    static func identifierProblem(_ text: String) -> String? {
+        if text.utf8.count > maximumIdentifierLength {
+            return "is longer than \(maximumIdentifierLength) bytes"
+        }
+        if text.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7f }) {
+            return "holds a NUL or another control character"
+        }
+        return nil
+    }
+
+    // MARK: - Headers the runtime writes
+
+    /// The most attempts a trusted `x-attempts` may claim; anything above is not the runtime's.
+    static let maximumTrustedAttempts = 10_000
+
+    /// What the runtime's own headers say about a delivery, believed only when the delivery
+    /// comes back from one of the worker's retry queues: the default exchange, routed to the
+    /// worker's queue, with the broker's newest `x-death` entry naming a retry queue that the
+    /// message expired from. A producer's `x-attempts` or `x-original-routing-key` on a fresh
+    /// message is ignored, so it can neither skip the retries nor disguise the message's type.
+    struct Provenance: Equatable {
+        /// Failed attempts before this delivery.
+        var attempts: Int
+        /// The routing key the message was first published with.
+        var originalRoutingKey: String
+    }
+
+    static func provenance(
+        headers: AMQPTable, exchange: String, routingKey: String, topology: Topology
+    ) -> Provenance {
+        let fresh = Provenance(attempts: 0, originalRoutingKey: routingKey)
+        guard exchange.isEmpty, routingKey == topology.queue, isRetryReturn(headers, topology: topology) else {
+            return fresh
+        }
+        var result = fresh
+        if case .int(let attempts)? = headers[DeadLetterHeader.attempts], attempts >= 1,
+            attempts <= Int64(maximumTrustedAttempts)
+        {
+            result.attempts = Int(attempts)
+        } else {
+            // It did come back from a retry queue, so it failed at least once.
+            result.attempts = 1
+        }
+        if case .string(let key)? = headers[DeadLetterHeader.originalRoutingKey], !key.isEmpty,
+            identifierProblem(key) == nil
+        {
+            result.originalRoutingKey = key
+        }
+        return result
+    }
+
+    /// Whether the broker's newest `x-death` entry says the message expired from one of
+    /// `topology`'s retry queues.
+    private static func isRetryReturn(_ headers: AMQPTable, topology: Topology) -> Bool {
+        guard case .array(let deaths)? = headers["x-death"], case .table(let newest)? = deaths.first,
+            case .string(let queue)? = newest["queue"], case .string(let reason)? = newest["reason"]
+        else { return false }
+        return reason == "expired" && topology.retryDelays.indices.contains { topology.retryQueue(forTier: $0) == queue }
+    }
+}
+
+extension Substring {
+    fileprivate func trimmingWhitespace() -> String {
+        String(drop { $0 == " " || $0 == "\t" }.reversed().drop { $0 == " " || $0 == "\t" }.reversed())
+    }
+}

@@ -1,0 +1,248 @@
+import AMQP
+import CommerceSupport
+import Foundation
+import Logging
+import Resilience
+import Synchronization
+
+/// The processing side of one consumer, whatever its store: the one batch loop of the runtime.
+///
+/// Runs on a dedicated thread (the store's connection is confined to it; never Swift's
+/// cooperative pool). It connects the store first and only then asks its ``BrokerLink`` to
+/// consume, so a copy whose store is unreachable holds no deliveries. Then, per batch (the
+/// deliveries already in the prefetch buffer, never waiting for more):
+/// 1. admission checks and decoding, by message; failures are parked, the rest go on;
+/// 2. the store's phase outside the transaction, then its transaction (``BatchStore/apply(_:)``);
+/// 3. one confirm window for the outbox and every retry or dead-letter copy;
+/// 4. one ack (`multiple` where possible) for what is settled, a requeue for copies the broker
+///    did not confirm.
+/// A store outage pauses consumption (everything held goes back to the queue for healthy
+/// copies), reconnects with backoff and resumes. See docs/architecture.md, "The batch loop".
+final class BatchConsumer<Store: BatchStore>: @unchecked Sendable {
+    // @unchecked: `store` and `lastMaintenance` are touched only by the consumer's own thread;
+    // the shared flags live in `state` (a Mutex).
+
+    private struct State {
+        var stopRequested = false
+        var storeUp = false
+    }
+
+    private let configuration: WorkerConfiguration
+    private let store: Store
+    private let link: BrokerLink
+    private let logger: Logger
+    private let metrics: WorkerMetrics
+    private let failures: FailureRouter
+    private let state = Mutex(State())
+    private let wake = NSCondition()
+
+    init(configuration: WorkerConfiguration, store: Store, link: BrokerLink, logger: Logger, metrics: WorkerMetrics) {
+        self.configuration = configuration
+        self.store = store
+        self.link = link
+        self.logger = logger
+        self.metrics = metrics
+        failures = FailureRouter(configuration: configuration, logger: logger, metrics: metrics)
+    }
+
+    /// Asks the loop to finish its batch and return.
+    func requestStop() {
+        state.withLock { $0.stopRequested = true }
+        // Under the condition's lock, so a sleeper between its check and its wait still wakes.
+        wake.lock()
+        wake.broadcast()
+        wake.unlock()
+    }
+
+    private var isStopping: Bool { state.withLock { $0.stopRequested } }
+
+    /// Whether the store is connected (for `/health`).
+    var isStoreUp: Bool { state.withLock { $0.storeUp } }
+
+    var storeKind: String { store.kind }
+
+    // MARK: - Loop
+
+    /// The thread's body. Returns after a stop request, once the batch in hand is settled,
+    /// deliveries not started are requeued and the store's leftovers (the outbox) are published.
+    func run() {
+        guard connectStore() else { return }
+        link.setConsuming(true)
+        while !isStopping {
+            let batch = link.takeDeliveries(maximum: configuration.maximumBatchSize, timeout: .seconds(1))
+            if !batch.isEmpty { process(batch) }
+            do throws(StoreOutage) {
+                try store.maintain(using: link, final: false)
+            } catch {
+                rideOutOutage(error)
+            }
+        }
+        // Graceful stop: no new deliveries; what was prefetched but not started goes back to the queue.
+        link.setConsuming(false)
+        try? store.maintain(using: link, final: true)
+        store.disconnect()
+        logger.info("consumer stopped", metadata: ["queue": "\(configuration.topology.queue)"])
+    }
+
+    /// Connects the store with backoff until it answers (true) or the worker stops (false).
+    private func connectStore() -> Bool {
+        do {
+            try withBlockingRetry(
+                policy: RetryPolicy(maximumAttempts: .max, backoff: configuration.reconnectDelays),
+                onRetry: { error, attempt, delay in
+                    logger.warning(
+                        "\(store.kind) unreachable",
+                        metadata: ["error": "\(error)", "attempt": "\(attempt)", "retry_in": "\(delay)"])
+                },
+                sleep: sleepUnlessStopping
+            ) {
+                if isStopping { throw CancellationError() }
+                try store.connect()
+            }
+            state.withLock { $0.storeUp = true }
+            return true
+        } catch {
+            return false
+        }
+    }
+
+    /// The store is down: stop taking deliveries (the broker requeues those held, so healthy
+    /// copies of the worker can take them), reconnect with backoff, then consume again. Messages
+    /// are not burnt through the retry tiers for an outage that is not their fault.
+    private func rideOutOutage(_ outage: StoreOutage) {
+        logger.error("\(store.kind) failure; pausing consumption", metadata: ["error": "\(outage)"])
+        metrics.databaseOutages.increment()
+        state.withLock { $0.storeUp = false }
+        link.setConsuming(false)
+        store.disconnect()
+        if connectStore() {
+            logger.info("\(store.kind) is back; consuming again")
+            link.setConsuming(true)
+        }
+    }
+
+    private func sleepUnlessStopping(_ delay: Duration) {
+        let deadline = Date().addingTimeInterval(delay.seconds)
+        wake.lock()
+        defer { wake.unlock() }
+        while !isStopping && wake.wait(until: deadline) {}
+    }
+
+    // MARK: - One batch
+
+    private func process(_ batch: [IncomingMessage]) {
+        let started = ContinuousClock.now
+        metrics.batchSize.record(batch.count)
+        var failed: [(IncomingMessage, HandlingFailure)] = []
+        var pending: [PendingMessage<Store.Work>] = []
+        pending.reserveCapacity(batch.count)
+        for incoming in batch {
+            if let failure = Admission.failure(of: incoming, maximumBodySize: configuration.maximumBodySize) {
+                failed.append((incoming, failure))
+                continue
+            }
+            do throws(HandlingFailure) {
+                pending.append(PendingMessage(incoming: incoming, work: try store.work(for: incoming)))
+            } catch {
+                failed.append((incoming, error))
+            }
+        }
+        let preparationFailures = store.prepare(&pending)
+        if !preparationFailures.isEmpty {
+            for (index, failure) in preparationFailures { failed.append((pending[index].incoming, failure)) }
+            pending = pending.indices.filter { preparationFailures[$0] == nil }.map { pending[$0] }
+        }
+
+        var settled = Settlement(failed: failed)
+        if !pending.isEmpty {
+            let applied: AppliedBatch
+            do throws(StoreOutage) {
+                applied = try store.apply(pending)
+            } catch {
+                // The pause requeues everything we hold, this batch included.
+                rideOutOutage(error)
+                return
+            }
+            for (message, outcome) in zip(pending, applied.outcomes) {
+                switch outcome {
+                case .applied: settled.applied.append(message.incoming)
+                case .duplicate: settled.duplicates.append(message.incoming)
+                case .failed(let failure): settled.failed.append((message.incoming, failure))
+                }
+            }
+            settled.outbox = applied.outbox
+            configuration.afterCommit?(settled.applied.map(\.envelope.messageID))
+        }
+        settle(settled)
+        metrics.batchDuration.recordNanoseconds(Int64((ContinuousClock.now - started).seconds * 1e9))
+    }
+
+    /// A batch after the store: what to publish, ack and count.
+    private struct Settlement {
+        var failed: [(IncomingMessage, HandlingFailure)]
+        var applied: [IncomingMessage] = []
+        var duplicates: [IncomingMessage] = []
+        var outbox: [OutboxRow] = []
+
+        var everything: [IncomingMessage] { applied + duplicates + failed.map(\.0) }
+    }
+
+    /// Publishes the outbox and the retry/dead-letter copies in one confirm window, then
+    /// acknowledges the batch with as few acks as possible.
+    private func settle(_ settled: Settlement) {
+        var publications = settled.outbox.map(\.publication)
+        let outboxCount = publications.count
+        for (incoming, failure) in settled.failed {
+            publications.append(failures.publication(for: incoming, failure))
+        }
+        let generation = settled.everything.first?.generation ?? 0
+        // The store holds the batch's outbox rows while they are published, so that a relay (of
+        // this or another worker copy) skips them instead of publishing them a second time.
+        let claim = store.beginPublishing(settled.outbox)
+        let outcomes: [AMQPConnection.PublishOutcome]
+        switch link.publish(publications) {
+        case .success(let result):
+            outcomes = result
+        case .failure(let error):
+            // The outbox rows stay unsent and the relay publishes them. The batch is requeued (a
+            // no-op if the connection is gone: the broker requeues then): on redelivery the
+            // store skips what already took effect and failures are parked again.
+            logger.warning("publish failed; requeueing the batch", metadata: ["error": "\(error)"])
+            store.finishPublishing(settled.outbox, outcomes: nil, claim: claim)
+            _ = link.acknowledge(ack: [], requeue: settled.everything.map(\.deliveryTag), generation: generation)
+            return
+        }
+
+        var acks = (settled.applied + settled.duplicates).map(\.deliveryTag)
+        var requeue: [UInt64] = []
+        for ((incoming, failure), outcome) in zip(settled.failed, outcomes.dropFirst(outboxCount)) {
+            if outcome == .confirmed {
+                acks.append(incoming.deliveryTag)
+                failures.record(incoming, failure)
+            } else {
+                // The retry or dead-letter copy did not reach the broker: keep the original.
+                logger.error(
+                    "could not park a failed message; requeueing it",
+                    metadata: [
+                        "message_id": "\(incoming.envelope.messageID)",
+                        "outcome": "\(FailureRouter.describe(outcome))",
+                    ])
+                requeue.append(incoming.deliveryTag)
+            }
+        }
+        if case .failure(let error) = link.acknowledge(ack: acks, requeue: requeue, generation: generation) {
+            logger.warning("ack failed; the broker will redeliver", metadata: ["error": "\(error)"])
+        }
+        let acked = ContinuousClock.now
+        for message in settled.applied {
+            metrics.handled(type: message.envelope.type)
+            metrics.messageLatency.recordNanoseconds(Int64((acked - message.receivedAt).seconds * 1e9))
+        }
+        for message in settled.duplicates {
+            metrics.duplicate(type: message.envelope.type)
+            logger.debug("duplicate skipped", metadata: ["message_id": "\(message.envelope.messageID)"])
+        }
+        store.finishPublishing(
+            settled.outbox, outcomes: Array(outcomes.prefix(outboxCount)), claim: claim)
+    }
+}

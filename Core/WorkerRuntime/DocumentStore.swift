@@ -1,0 +1,110 @@
+import Foundation
+import Logging
+import Mongo
+
+/// The MongoDB store of the batch loop: one document per message (``DocumentHandler``), written
+/// with one unordered `insertMany` per batch. The document's `_id` is the inbound message id, so
+/// the unique `_id` index is the inbox: a redelivered message is refused with a duplicate-key
+/// error and acknowledged as already done. A document the server refuses fails alone; only a
+/// connection failure is an outage. See docs/architecture.md, "MongoDB store".
+final class DocumentStore<Handler: DocumentHandler>: BatchStore {
+    typealias Work = Document
+
+    let kind = "document store"
+    private let configuration: WorkerConfiguration
+    private let handler: Handler
+    private let logger: Logger
+    private var client: MongoClient?
+    private var collection: MongoCollection?
+
+    init(configuration: WorkerConfiguration, handler: Handler, logger: Logger) {
+        self.configuration = configuration
+        self.handler = handler
+        self.logger = logger
+    }
+
+    func connect() throws {
+        let client = try MongoClient(uri: configuration.databaseURL, appName: configuration.appID)
+        try client.ping()
+        let collection = client.collection(handler.collection, in: configuration.documentDatabase)
+        try handler.prepare(collection)
+        self.client = client
+        self.collection = collection
+    }
+
+    func disconnect() {
+        collection = nil
+        client = nil
+    }
+
+    func work(for incoming: IncomingMessage) throws(HandlingFailure) -> Document {
+        let message: Handler.Message
+        do {
+            message = try handler.decode(incoming)
+        } catch {
+            var failure = HandlingFailure.classify(error)
+            failure.failureClass = .permanent  // a body that does not decode never will
+            throw failure
+        }
+        do {
+            var document = try handler.document(
+                for: message, envelope: incoming.envelope, attempts: incoming.attempts)
+            document["_id"] = .string(incoming.envelope.messageID)
+            return document
+        } catch {
+            throw HandlingFailure.classify(error)
+        }
+    }
+
+    func apply(_ batch: [PendingMessage<Document>]) throws(StoreOutage) -> AppliedBatch {
+        var outcomes = [MessageOutcome](repeating: .applied, count: batch.count)
+        var seen = Set<String>()
+        var toWrite: [Int] = []
+        for (index, message) in batch.enumerated() {
+            if seen.insert(message.incoming.envelope.messageID).inserted {
+                toWrite.append(index)
+            } else {
+                outcomes[index] = .duplicate  // the same id twice in one batch
+            }
+        }
+        try insert(toWrite, batch, &outcomes)
+        return AppliedBatch(outcomes: outcomes)
+    }
+
+    /// Writes `indices` with one unordered `insertMany`; when the server refuses the command as a
+    /// whole without a connection failure, writes them one by one to find the document at fault.
+    private func insert(_ indices: [Int], _ batch: [PendingMessage<Document>], _ outcomes: inout [MessageOutcome])
+        throws(StoreOutage)
+    {
+        guard !indices.isEmpty else { return }
+        guard let collection else {
+            throw StoreOutage(cause: MongoError(code: .connectionFailed, message: "no connection to the document store"))
+        }
+        let result: MongoCollection.InsertManyResult
+        do {
+            result = try collection.insertMany(indices.map { batch[$0].work })
+        } catch {
+            if error.code == .connectionFailed { throw StoreOutage(cause: error) }
+            guard indices.count > 1 else {
+                let failureClass: FailureClass = error.code == .invalidDocument ? .permanent : .transient
+                outcomes[indices[0]] = .failed(
+                    HandlingFailure(failureClass, reason: "document_write_failed", message: "\(error)"))
+                return
+            }
+            logger.warning(
+                "a batch insert was refused; writing the batch one document at a time",
+                metadata: ["error": "\(error)", "batch": "\(indices.count)"])
+            for index in indices { try insert([index], batch, &outcomes) }
+            return
+        }
+        for error in result.writeErrors where indices.indices.contains(error.index) {
+            let index = indices[error.index]
+            if error.isDuplicateKey {
+                outcomes[index] = .duplicate
+            } else {
+                outcomes[index] = .failed(
+                    .transient("document_write_failed", "MongoDB error \(error.code): \(error.message)"))
+            }
+        }
+    }
+}

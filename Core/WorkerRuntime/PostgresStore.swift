@@ -1,0 +1,355 @@
+import AMQP
+import CommerceSupport
+import Foundation
+import Logging
+import Postgres
+
+/// The PostgreSQL store of the batch loop: a ``MessageHandler`` applied to a batch in one
+/// transaction with the inbox (processed message ids) and the outbox (messages to emit).
+///
+/// Per batch: the inbox rows of every message in one statement (the ids already there are the
+/// duplicates), each handler in correlation-id order (so that worker copies lock rows in the same
+/// order and do not deadlock), the outbox rows in one statement, one commit. A handler that
+/// throws is taken out and the transaction runs again without it; a deadlock or serialization
+/// failure runs it again as it was. When one of the runtime's own statements is refused while the
+/// connection is fine, some message's data is at fault: the batch runs again one message per
+/// transaction, and the message whose statement is refused fails alone. Only a connection failure
+/// is an outage. See docs/architecture.md, "PostgreSQL store".
+final class PostgresStore<Handler: MessageHandler>: BatchStore {
+    struct Work {
+        var message: Handler.Message
+        var prepared: Handler.Prepared?
+    }
+
+    let kind = "database"
+    private let configuration: WorkerConfiguration
+    private let handler: Handler
+    private let logger: Logger
+    private let metrics: WorkerMetrics
+    /// This consumer's name in `runtime_outbox.owner`: its own unsent rows are its to relay at
+    /// any time; other consumers' rows only after the relay grace.
+    let owner: String
+    private var database: PostgresConnection?
+    private var lastRelay = ContinuousClock.now - .seconds(3600)
+    private var lastRetention = ContinuousClock.now
+    /// Whether the handler has a phase outside the transaction (its `Prepared` is not `Void`).
+    private let prepares = Handler.Prepared.self != Void.self
+
+    init(configuration: WorkerConfiguration, handler: Handler, logger: Logger, metrics: WorkerMetrics) {
+        self.configuration = configuration
+        self.handler = handler
+        self.logger = logger
+        self.metrics = metrics
+        owner = "\(configuration.appID)@\(ProcessInfo.processInfo.hostName):\(getpid()):\(UUID().uuidString.prefix(8))"
+    }
+
+    // MARK: - Connection
+
+    func connect() throws {
+        let connection = try PostgresConnection(url: configuration.databaseURL, applicationName: configuration.appID)
+        try RuntimeSchema.migrate(connection, then: handler.migrate)
+        database = connection
+    }
+
+    func disconnect() {
+        database?.close()
+        database = nil
+    }
+
+    private func liveDatabase() throws(StoreOutage) -> PostgresConnection {
+        guard let database, database.isConnected else {
+            throw StoreOutage(cause: PostgresError(code: .connectionLost, message: "no database connection"))
+        }
+        return database
+    }
+
+    /// An outage only when the connection says so (or the server reports a class that means it
+    /// cannot serve anyone: connection, shutdown, resources).
+    private func isOutage(_ error: any Error) -> Bool {
+        if let postgres = error as? PostgresError, postgres.isInfrastructureFailure { return true }
+        return !(database?.isConnected ?? false)
+    }
+
+    // MARK: - Decoding and preparing
+
+    func work(for incoming: IncomingMessage) throws(HandlingFailure) -> Work {
+        do {
+            return Work(message: try handler.decode(incoming), prepared: nil)
+        } catch {
+            var failure = HandlingFailure.classify(error)
+            failure.failureClass = .permanent  // a body that does not decode never will
+            throw failure
+        }
+    }
+
+    func prepare(_ batch: inout [PendingMessage<Work>]) -> [Int: HandlingFailure] {
+        guard prepares, !batch.isEmpty else { return [:] }
+        // What the inbox already holds needs no preparing: it is acknowledged as a duplicate.
+        let known = (try? alreadyProcessed(batch.map(\.incoming.envelope.messageID))) ?? []
+        let todo = batch.indices.filter { !known.contains(batch[$0].incoming.envelope.messageID) }
+        let inputs = todo.map { (batch[$0].work.message, batch[$0].incoming.envelope, batch[$0].incoming.attempts) }
+        let results = Preparation.run(
+            inputs, concurrency: configuration.prepareConcurrency, metrics: metrics
+        ) { [handler] input in
+            try await handler.prepare(input.0, envelope: input.1, attempts: input.2)
+        }
+        var failures: [Int: HandlingFailure] = [:]
+        for (index, result) in zip(todo, results) {
+            switch result {
+            case .success(let prepared): batch[index].work.prepared = prepared
+            case .failure(let error): failures[index] = HandlingFailure.classify(error)
+            }
+        }
+        return failures
+    }
+
+    private func alreadyProcessed(_ ids: [String]) throws -> Set<String> {
+        guard let database else { return [] }
+        let rows = try database.query(
+            "select message_id from runtime_inbox where consumer = $1 and message_id = any($2::text[])",
+            [.text(configuration.consumerName), .textArray(ids)]
+        ).rows
+        return Set(try rows.map { try $0.string("message_id") })
+    }
+
+    // MARK: - Applying
+
+    func apply(_ batch: [PendingMessage<Work>]) throws(StoreOutage) -> AppliedBatch {
+        // Rows are locked in correlation-id order so that copies of a worker do not deadlock;
+        // the sort is stable, so one saga's messages keep their order.
+        let order = batch.indices.sorted {
+            (batch[$0].incoming.envelope.correlationID, $0) < (batch[$1].incoming.envelope.correlationID, $1)
+        }
+        var outcomes = [MessageOutcome?](repeating: nil, count: batch.count)
+        var outbox: [OutboxRow] = []
+        try applyTogether(order, batch, &outcomes, &outbox)
+        return AppliedBatch(outcomes: outcomes.map { $0 ?? .failed(.transient("not_applied", "not applied")) }, outbox: outbox)
+    }
+
+    private enum TransactionFailure: Error {
+        /// The handler of the message at this position threw.
+        case handler(position: Int, error: any Error)
+        /// A statement of the runtime itself (begin, inbox, outbox, commit) failed.
+        case runtime(any Error)
+    }
+
+    /// Applies `indices` of `batch` in one transaction, taking out messages whose handler fails,
+    /// and falling back to one transaction per message when the runtime's own statements fail.
+    private func applyTogether(
+        _ indices: [Int], _ batch: [PendingMessage<Work>], _ outcomes: inout [MessageOutcome?],
+        _ outbox: inout [OutboxRow]
+    ) throws(StoreOutage) {
+        var remaining = indices
+        var conflicts = 0
+        while !remaining.isEmpty {
+            let database = try liveDatabase()
+            do throws(TransactionFailure) {
+                let committed = try runTransaction(remaining.map { batch[$0] }, on: database)
+                for (index, outcome) in zip(remaining, committed.outcomes) { outcomes[index] = outcome }
+                outbox += committed.outbox
+                return
+            } catch {
+                switch error {
+                case .handler(let position, let cause):
+                    if isOutage(cause) { throw StoreOutage(cause: cause) }
+                    if (cause as? PostgresError)?.isRetryableConflict == true, conflicts < 3 {
+                        conflicts += 1  // a deadlock or serialization failure: run the same batch again
+                        continue
+                    }
+                    outcomes[remaining[position]] = .failed(HandlingFailure.classify(cause))
+                    remaining.remove(at: position)
+                case .runtime(let cause):
+                    if isOutage(cause) { throw StoreOutage(cause: cause) }
+                    if (cause as? PostgresError)?.isRetryableConflict == true, conflicts < 3 {
+                        conflicts += 1
+                        continue
+                    }
+                    guard remaining.count > 1 else {
+                        var failure = HandlingFailure.classify(cause)
+                        failure.message = "the database refused to record this message: \(failure.message)"
+                        outcomes[remaining[0]] = .failed(failure)
+                        return
+                    }
+                    // Some message's data is refused: find it by giving each its own transaction.
+                    logger.warning(
+                        "a batch statement was refused; applying the batch one message at a time",
+                        metadata: ["error": "\(cause)", "batch": "\(remaining.count)"])
+                    for index in remaining { try applyTogether([index], batch, &outcomes, &outbox) }
+                    return
+                }
+            }
+        }
+    }
+
+    private struct Committed {
+        var outcomes: [MessageOutcome] = []
+        var outbox: [OutboxRow] = []
+    }
+
+    /// One transaction: inbox rows, handlers, outbox rows, commit.
+    private func runTransaction(_ messages: [PendingMessage<Work>], on database: PostgresConnection)
+        throws(TransactionFailure) -> Committed
+    {
+        var committed = Committed()
+        var position = -1
+        do {
+            try database.query("begin")
+            var fresh = try Inbox.insert(
+                messages.map(\.incoming.envelope.messageID), consumer: configuration.consumerName, on: database)
+            var outgoing: [OutgoingMessage] = []
+            let handlerDatabase = HandlerDatabase(connection: database)
+            for message in messages {
+                position += 1
+                let envelope = message.incoming.envelope
+                // `remove` also makes a second copy of the same id within this batch a duplicate.
+                guard fresh.remove(envelope.messageID) != nil else {
+                    committed.outcomes.append(.duplicate)
+                    continue
+                }
+                outgoing += try handle(message, database: handlerDatabase)
+                committed.outcomes.append(.applied)
+            }
+            position = -1
+            committed.outbox = try Outbox.insert(
+                outgoing, exchange: configuration.topology.exchange, owner: owner, on: database)
+            try database.query("commit")
+            return committed
+        } catch {
+            if database.isConnected { _ = try? database.query("rollback") }
+            throw position >= 0 ? .handler(position: position, error: error) : .runtime(error)
+        }
+    }
+
+    private func handle(_ message: PendingMessage<Work>, database: HandlerDatabase) throws -> [OutgoingMessage] {
+        let envelope = message.incoming.envelope
+        var messageLogger = logger
+        messageLogger[metadataKey: "message_id"] = "\(envelope.messageID)"
+        messageLogger[metadataKey: "correlation_id"] = "\(envelope.correlationID)"
+        messageLogger[metadataKey: "type"] = "\(envelope.type)"
+        let context = HandlerContext(
+            envelope: envelope, attempts: message.incoming.attempts, database: database, logger: messageLogger,
+            appID: configuration.appID)
+        guard let prepared = message.work.prepared ?? (() as? Handler.Prepared) else {
+            throw HandlingFailure.transient("not_prepared", "the message was not prepared")
+        }
+        let emitted = try handler.handle(message.work.message, prepared: prepared, context: context)
+        // A handler that caught a failed statement and carried on leaves the transaction aborted:
+        // that is its failure, not its neighbours'.
+        if database.connection.transactionFailed {
+            throw HandlingFailure.transient(
+                "handler_swallowed_database_error",
+                "the handler returned after a failed statement, which aborted the transaction")
+        }
+        return emitted
+    }
+
+    // MARK: - Outbox
+
+    func beginPublishing(_ outbox: [OutboxRow]) -> Bool {
+        guard let database, !outbox.isEmpty else { return false }
+        do {
+            try database.query("begin")
+            try Outbox.lock(outbox.map(\.id), on: database)
+            return true
+        } catch {
+            // Without the lock a relay may publish these rows too; downstream inboxes drop the copy.
+            logger.warning("could not lock outbox rows", metadata: ["error": "\(error)"])
+            if database.isConnected { _ = try? database.query("rollback") }
+            return false
+        }
+    }
+
+    func finishPublishing(_ outbox: [OutboxRow], outcomes: [AMQPConnection.PublishOutcome]?, claim: Bool) {
+        guard let database else { return }
+        guard let outcomes else {
+            if claim, database.isConnected { _ = try? database.query("rollback") }
+            return
+        }
+        do {
+            var sent: [Int64] = []
+            for (row, outcome) in zip(outbox, outcomes) {
+                if outcome == .confirmed {
+                    sent.append(row.id)
+                } else {
+                    logger.error(
+                        "outbox message not delivered; the relay retries it",
+                        metadata: ["outbox_id": "\(row.id)", "error": "\(FailureRouter.describe(outcome))"])
+                    try Outbox.markFailed(row.id, error: FailureRouter.describe(outcome), on: database)
+                }
+            }
+            try Outbox.markSent(sent, on: database)
+            if claim { try database.query("commit") }
+        } catch {
+            if claim, database.isConnected { _ = try? database.query("rollback") }
+            // The relay republishes unmarked rows; downstream inboxes drop the duplicates.
+            logger.warning("could not mark outbox rows", metadata: ["error": "\(error)"])
+        }
+    }
+
+    // MARK: - Maintenance
+
+    func maintain(using link: BrokerLink, final: Bool) throws(StoreOutage) {
+        guard database != nil else { return }
+        do {
+            if final || ContinuousClock.now - lastRelay >= configuration.relayInterval {
+                try relayOutbox(using: link)
+            }
+            if !final, ContinuousClock.now - lastRetention >= configuration.retentionInterval {
+                try applyRetention()
+            }
+        } catch {
+            if isOutage(error) { throw StoreOutage(cause: error) }
+            logger.warning("outbox relay or retention failed", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Publishes unsent outbox rows that are this consumer's own (left by a failed publish), or
+    /// another consumer's older than the grace (left by a crash between commit and publish).
+    private func relayOutbox(using link: BrokerLink) throws {
+        lastRelay = .now
+        guard let database else { return }
+        let limit = 256
+        while true {
+            let full = try database.transaction { tx -> Bool in
+                let rows = try Outbox.relayable(owner: owner, grace: configuration.relayGrace, limit: limit, on: tx)
+                guard !rows.isEmpty else { return false }
+                switch link.publish(rows.map(\.publication)) {
+                case .success(let outcomes):
+                    var sent: [Int64] = []
+                    for (row, outcome) in zip(rows, outcomes) {
+                        if outcome == .confirmed {
+                            sent.append(row.id)
+                        } else {
+                            try Outbox.markFailed(row.id, error: FailureRouter.describe(outcome), on: tx)
+                        }
+                    }
+                    try Outbox.markSent(sent, on: tx)
+                    metrics.relayed.increment(by: sent.count)
+                    if !sent.isEmpty {
+                        logger.info("relay published outbox rows", metadata: ["count": "\(sent.count)"])
+                    }
+                    return rows.count == limit && sent.count == rows.count
+                case .failure(let error):
+                    logger.warning("relay could not publish", metadata: ["error": "\(error)"])
+                    return false
+                }
+            }
+            if !full { break }
+        }
+        metrics.outboxBacklog.record(try Outbox.backlog(on: database))
+    }
+
+    /// Deletes inbox rows and sent outbox rows past their retention, a bounded number per run so
+    /// that a large backlog is worked off over several runs instead of one long statement.
+    private func applyRetention() throws {
+        lastRetention = .now
+        guard let database else { return }
+        let inbox = try Inbox.deleteOlder(than: configuration.inboxRetention, limit: 10_000, on: database)
+        let outbox = try Outbox.deleteSent(olderThan: configuration.outboxRetention, limit: 10_000, on: database)
+        if inbox > 0 { metrics.retentionDeleted(table: "runtime_inbox", count: inbox) }
+        if outbox > 0 { metrics.retentionDeleted(table: "runtime_outbox", count: outbox) }
+        if inbox + outbox > 0 {
+            logger.info("retention removed old rows", metadata: ["inbox": "\(inbox)", "outbox": "\(outbox)"])
+        }
+    }
+}
