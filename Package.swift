@@ -97,11 +97,13 @@ let package = Package(
             path: "Tests/DomainTests"),
         .testTarget(
             name: "RuntimeUnitTests",
-            dependencies: ["Resilience", "WorkerRuntime"],
+            dependencies: ["Resilience", "WorkerRuntime", "CommerceMessages", "Postgres", "AMQP"],
             path: "Tests/RuntimeUnitTests"),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["AMQP", "Postgres", "Mongo", "WorkerRuntime", "Resilience", "LocalProcess"],
+            dependencies: [
+                "AMQP", "Postgres", "Mongo", "WorkerRuntime", "Resilience", "LocalProcess", "CommerceMessages",
+            ],
             path: "Tests/IntegrationTests"),
     ],
     swiftLanguageModes: [.v6]

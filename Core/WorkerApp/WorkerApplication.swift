@@ -16,7 +16,8 @@ import WorkerRuntime
 /// for the keys. `LOG_LEVEL` sets the log level (default `info`).
 public enum WorkerApplication {
     /// Runs the worker until it is told to stop; exits the process with 0 after a graceful stop,
-    /// 78 (EX_CONFIG) on a configuration error and 1 on any other failure. `adjust` may change
+    /// 78 (EX_CONFIG) on a configuration error and 1 on any other failure, a shutdown that passed
+    /// its deadline (`shutdown.timeoutMs`) included. `adjust` may change
     /// the configuration read from files and environment (it gets the environment too).
     public static func run<Handler: MessageHandler>(
         appID: String, defaultQueue: String, bindings: [String],
@@ -78,6 +79,12 @@ public enum WorkerApplication {
                 logger: logger)
             groupConfiguration.maximumGracefulShutdownDuration = configuration.shutdownTimeout
             try await ServiceGroup(configuration: groupConfiguration).run()
+            guard worker.stoppedCleanly else {
+                // The shutdown deadline passed: whatever did not commit rolls back when the
+                // process ends, and its deliveries, never acknowledged, go back to the queue.
+                logger.critical("exiting with work in flight after the shutdown deadline")
+                exit(1)
+            }
             exit(0)
         } catch let error as WorkerConfigurationError {
             logger.critical("invalid configuration: \(error)")

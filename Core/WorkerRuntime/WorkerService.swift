@@ -69,6 +69,11 @@ public final class WorkerService: Service, Sendable {
         }
     }
 
+    /// Whether every consumer finished its in-flight work and stopped. False while running, and
+    /// after a shutdown whose deadline passed: the executable then exits non-zero whatever the
+    /// service group reports.
+    public var stoppedCleanly: Bool { completion.isComplete }
+
     /// Ready when every consumer has its broker and store connections (for `/health`).
     public var health: WorkerHealth {
         var problems: [String] = []
@@ -154,6 +159,8 @@ private final class Completion: Sendable {
         }
         waiter?.resume(returning: true)
     }
+
+    var isComplete: Bool { state.withLock { $0.remaining == 0 } }
 
     func abandon() {
         let waiter = state.withLock { state -> CheckedContinuation<Bool, Never>? in

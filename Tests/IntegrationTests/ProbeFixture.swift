@@ -107,7 +107,7 @@ final class ProbeFixture {
 
     /// Starts a probe worker on this fixture's names; `environment` overrides the defaults.
     @discardableResult
-    func startWorker(_ environment: [String: String] = [:]) throws -> WorkerProcess {
+    func startWorker(_ environment: [String: String] = [:], waitForReady: Bool = true) throws -> WorkerProcess {
         let binary = Self.binary("probe-worker")
         guard FileManager.default.isExecutableFile(atPath: binary.path) else {
             Issue.record("no probe-worker at \(binary.path): build it with `swift build` (scripts/test.sh does)")
@@ -124,7 +124,9 @@ final class ProbeFixture {
         if settings["COMMERCE_CONFIG"] == "" { settings.removeValue(forKey: "COMMERCE_CONFIG") }
         let worker = try WorkerProcess(environment: settings, httpPort: port, name: "probe-\(suffix)-\(workers.count)")
         workers.append(worker)
-        try waitUntil("the worker to report ready on /health", { worker.http("/health")?.0 ?? 0 }) { $0 == 200 }
+        if waitForReady {
+            try waitUntil("the worker to report ready on /health", { worker.http("/health")?.0 ?? 0 }) { $0 == 200 }
+        }
         return worker
     }
 
@@ -140,6 +142,7 @@ final class ProbeFixture {
         var contentType: String? = "application/json"
         var type: String? = "probe.work"
         var correlationID = "order-\(UUID().uuidString.prefix(8).lowercased())"
+        var headers: AMQPTable = [:]
 
         static func work(_ json: String, id: String = UUID().uuidString.lowercased()) -> Message {
             Message(messageID: id, body: Array(json.utf8))
@@ -153,7 +156,7 @@ final class ProbeFixture {
         {
             for message in chunk {
                 let properties = AMQPProperties(
-                    contentType: message.contentType, deliveryMode: 2, correlationID: message.correlationID,
+                    contentType: message.contentType, headers: message.headers, deliveryMode: 2, correlationID: message.correlationID,
                     messageID: message.messageID, timestamp: UInt64(Date().timeIntervalSince1970), type: message.type,
                     appID: "runtime-test")
                 try amqp.publish(
