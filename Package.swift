@@ -1,6 +1,6 @@
 // swift-tools-version: 6.2
 // The commerce order pipeline: a fleet of worker executables over RabbitMQ.
-// Layout (DESIGN.md §2): Core/ holds libraries, Workers/ the executables, Tests/ the tests.
+// Layout (README.md, "Layout"): Core/ holds libraries, Workers/ the executables, Tests/ the tests.
 import PackageDescription
 
 let package = Package(

@@ -135,7 +135,7 @@ LINES = [{"sku": "KB-001", "name": "Keyboard", "quantity": 2, "unit_price": 4500
 MESSAGES = {
     "order.place": dict(
         title="PlaceOrder",
-        description="Upstream command: place an order. Public API (DESIGN.md §4). `order_id` is the idempotency key: "
+        description="Upstream command: place an order. Public API (README.md, 'The message contract'). `order_id` is the idempotency key: "
         "the same command sent twice makes one order. Business-rule failures (empty order, non-positive or too large "
         "quantity, unsupported currency, undeliverable address, unknown coupon, oversized fields) are answered with "
         "`order.rejected`; a body that does not match this schema is dead-lettered.",

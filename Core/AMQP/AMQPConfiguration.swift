@@ -3,7 +3,7 @@ import Foundation
 /// How to reach and log in to a RabbitMQ broker.
 ///
 /// ``endpoints`` is a list: ``AMQPConnection`` tries them in turn, so losing one node of a
-/// cluster costs a reconnect, not an outage (DESIGN.md §9).
+/// cluster costs a reconnect, not an outage (docs/architecture.md, "A message's path").
 public struct AMQPConfiguration: Sendable, CustomStringConvertible {
     /// One broker address.
     public struct Endpoint: Sendable, Hashable, CustomStringConvertible {

@@ -1,6 +1,6 @@
 import Foundation
 
-/// The coupons the platform honours: data, not code (DESIGN.md §7).
+/// The coupons the platform honours: data, not code.
 ///
 /// Workers load it from a JSON document (the default is `config/coupons.json`) with
 /// ``decode(from:)``; reading the file is the executable's job, so this module stays free of

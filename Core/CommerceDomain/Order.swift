@@ -1,6 +1,6 @@
 /// The order aggregate root: its lines, shipping address, status and total.
 ///
-/// Rules (DESIGN.md §7): items change only while ``OrderStatus/pending``; adding a product
+/// Rules: items change only while ``OrderStatus/pending``; adding a product
 /// that is already a line increases that line's quantity; all lines share the order's
 /// currency; ``total`` is always the sum of the line totals (kept up to date by every change,
 /// so overflow is reported when the item is added); an empty order cannot be confirmed.

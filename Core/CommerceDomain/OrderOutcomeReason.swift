@@ -1,6 +1,6 @@
 /// Why an order ended `CANCELLED` or `REJECTED`, in the contract's machine-readable words.
 ///
-/// The raw values are the `reason` strings of the message contract (DESIGN.md §4). Adding a
+/// The raw values are the `reason` strings of the message contract (README.md, "The message contract"). Adding a
 /// case is a contract change: strict readers reject values they do not know.
 public enum OrderOutcomeReason: String, CaseIterable, Hashable, Sendable, Codable {
     /// A line could not be reserved (`stock.rejected`).

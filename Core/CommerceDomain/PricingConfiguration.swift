@@ -2,7 +2,7 @@ import Foundation
 
 /// The figures ``Pricing`` uses besides coupons: shipping and membership discounts.
 ///
-/// Defaults (DESIGN.md §7): KRW, free shipping from 50,000, else a flat 3,000; members get
+/// Defaults: KRW, free shipping from 50,000, else a flat 3,000; members get
 /// `gold` 10 % and `silver` 5 % off after the coupon. Membership levels are data: a level not
 /// in ``membershipDiscounts`` gets no discount. As a JSON document (`config/pricing.json`):
 /// ```json

@@ -1,5 +1,5 @@
 /// `order.cancel`: the upstream command that asks to cancel an order, before or after its
-/// confirmation. Shape fixed by DESIGN.md §4: `{ "order_id": …, "reason": "…" }`.
+/// confirmation. Shape fixed by `docs/schemas/order.cancel.json`: `{ "order_id": …, "reason": "…" }`.
 ///
 /// `reason` is the customer's or operator's free text; the resulting `order.cancelled`
 /// carries the machine-readable reason `customer_request` and this text as its `message`.

@@ -4,7 +4,7 @@
 /// ``ContractMessage/decode(from:)`` is one of these: never a crash, never a bare
 /// `DecodingError`. ``field`` is the JSON path of the offending value (`items[0].quantity`,
 /// empty for the body as a whole). A contract error is **permanent**: the runtime dead-letters
-/// the message at once (DESIGN.md §6). ``Code`` is an opaque struct with static members so
+/// the message at once (docs/architecture.md, "Failures"). ``Code`` is an opaque struct with static members so
 /// that codes can be added without breaking a caller's `switch`.
 public struct ContractError: Error, Hashable, Sendable, CustomStringConvertible {
     /// The kind of violation; compare with the static members.

@@ -1,6 +1,6 @@
 import Foundation
 
-/// The metadata every message of the contract carries beside its JSON body (DESIGN.md §4).
+/// The metadata every message of the contract carries beside its JSON body (README.md, "The message contract").
 ///
 /// The runtime maps it one to one onto AMQP 0-9-1: ``messageID`` → `message_id`,
 /// ``correlationID`` → `correlation_id`, ``type`` → `type` (and the routing key),

@@ -1,5 +1,5 @@
 /// Every message type of the contract. The raw value is the AMQP `type` property and the
-/// routing key on the `commerce` exchange (DESIGN.md §4).
+/// routing key on the `commerce` exchange (README.md, "The message contract").
 public enum MessageType: String, CaseIterable, Hashable, Sendable, Codable {
     /// Upstream command: place an order (``PlaceOrder``).
     case orderPlace = "order.place"

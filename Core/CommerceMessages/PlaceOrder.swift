@@ -1,7 +1,7 @@
 import CommerceDomain
 
 /// `order.place`: the upstream command that asks for an order. Its shape is public API,
-/// fixed by DESIGN.md §4:
+/// fixed by `docs/schemas/order.place.json`:
 /// ```json
 /// { "order_id": "5b0f8a3e-…", "customer": { "id": "c-1001", "email": "kim@example.com", "membership": "gold" },
 ///   "currency": "KRW", "items": [ { "sku": "KB-001", "name": "Keyboard", "quantity": 2, "unit_price": 45000 } ],

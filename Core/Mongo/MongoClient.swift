@@ -18,7 +18,7 @@ public final class MongoClient {
         /// The local default: SecantusDB on loopback with retryable writes off. Retryable
         /// writes make that server keep a record per write and slow down after some thousands
         /// of writes; idempotency comes from unique indexes and the worker's own retries
-        /// instead (DESIGN.md §3).
+        /// instead (docs/architecture.md, "MongoDB store").
         public static let defaultURI = "mongodb://127.0.0.1:27017/?retryWrites=false"
 
         /// A MongoDB connection string (`mongodb://…` or `mongodb+srv://…`). Credentials may be

@@ -13,17 +13,20 @@ import Foundation
 ///
 /// The handle is freed exactly once, with `PQfinish`, in ``close()`` or `deinit`.
 public final class PostgresConnection {
-    private var connection: OpaquePointer?
+    // Internal rather than private: `PostgresConnection+Pipeline.swift` uses them too.
+    var connection: OpaquePointer?
     /// Statement text → prepared statement name, for this session.
-    private var prepared: [String: String] = [:]
+    var prepared: [String: String] = [:]
+    /// Round trips to the server so far (statements, preparations, pipelines), for benchmarks.
+    public internal(set) var roundTrips = 0
     /// Statements beyond this many distinct texts run unprepared, so a program that builds SQL
     /// text dynamically cannot grow the server's memory without bound.
-    private static let maximumPreparedStatements = 512
+    static let maximumPreparedStatements = 512
 
     /// Connects with a libpq connection string or URL (`postgresql://user:pass@host:5432/db`).
     ///
     /// Each session is set up with `plan_cache_mode = force_custom_plan`: a plan chosen while a
-    /// table was empty must not stick once it has grown (DESIGN.md §6), and with
+    /// table was empty must not stick once it has grown (docs/architecture.md, "PostgreSQL store"), and with
     /// `application_name` so that `pg_stat_activity` names the worker.
     /// - Throws: ``PostgresError/Code/connectionFailed`` with libpq's message (never the password).
     public init(url: String, applicationName: String = "commerce") throws(PostgresError) {
@@ -83,30 +86,15 @@ public final class PostgresConnection {
         guard let connection else {
             throw PostgresError(code: .invalidState, message: "the connection is closed", statement: sql)
         }
-        for (index, parameter) in parameters.enumerated() where parameter.containsNUL {
-            throw PostgresError(
-                code: .invalidParameter, message: "parameter $\(index + 1) holds a NUL character", statement: sql)
-        }
+        try Self.checkParameters(parameters, statement: sql)
         let name = try preparedName(for: sql, parameterCount: parameters.count, connection: connection)
-        let count = parameters.count
-        // Owned copies of each parameter's bytes, alive until PQexecParams returns.
-        var storage: [[UInt8]?] = parameters.map { value in
-            switch value {
-            case .null: nil
-            case .bytes(let bytes): bytes
-            default: Array(value.textForm!.utf8) + [0]
-            }
-        }
-        var lengths = parameters.indices.map { Int32(storage[$0]?.count ?? 0) }
-        var formats = parameters.map { value -> Int32 in
-            if case .bytes = value { return 1 }
-            return 0
-        }
-        let result: OpaquePointer? = withPointers(&storage) { pointers in
+        roundTrips += 1
+        var buffers = ParameterBuffers(parameters)
+        let result: OpaquePointer? = buffers.withPointers { count, values, lengths, formats in
             if let name {
-                PQexecPrepared(connection, name, Int32(count), pointers, &lengths, &formats, 0)
+                PQexecPrepared(connection, name, count, values, lengths, formats, 0)
             } else {
-                PQexecParams(connection, sql, Int32(count), nil, pointers, &lengths, &formats, 0)
+                PQexecParams(connection, sql, count, nil, values, lengths, formats, 0)
             }
         }
         defer { PQclear(result) }
@@ -117,12 +105,21 @@ public final class PostgresConnection {
         return Self.copy(result!)
     }
 
+    /// Refuses parameters libpq cannot carry, before anything is sent.
+    static func checkParameters(_ parameters: [PostgresValue], statement: String) throws(PostgresError) {
+        for (index, parameter) in parameters.enumerated() where parameter.containsNUL {
+            throw PostgresError(
+                code: .invalidParameter, message: "parameter $\(index + 1) holds a NUL character", statement: statement)
+        }
+    }
+
     /// Runs static SQL that may hold several statements (`PQexec`). For migrations only: it takes
     /// no parameters.
     public func executeScript(_ sql: StaticString) throws(PostgresError) {
         guard let connection else {
             throw PostgresError(code: .invalidState, message: "the connection is closed", statement: "\(sql)")
         }
+        roundTrips += 1
         let result = PQexec(connection, sql.description)
         defer { PQclear(result) }
         let status = result.map { PQresultStatus($0) } ?? PGRES_FATAL_ERROR
@@ -158,6 +155,7 @@ public final class PostgresConnection {
         guard prepared.count < Self.maximumPreparedStatements else { return nil }
         let name = "s\(prepared.count + 1)"
         // Parameter types are left to the server (nil), as with PQexecParams.
+        roundTrips += 1
         let result = PQprepare(connection, name, sql, Int32(parameterCount), nil)
         defer { PQclear(result) }
         guard let result, PQresultStatus(result) == PGRES_COMMAND_OK else {
@@ -167,7 +165,7 @@ public final class PostgresConnection {
         return name
     }
 
-    private static func copy(_ result: OpaquePointer) -> PostgresResult {
+    static func copy(_ result: OpaquePointer) -> PostgresResult {
         let rowCount = Int(PQntuples(result))
         let columnCount = Int(PQnfields(result))
         let columns = (0..<columnCount).map { String(cString: PQfname(result, Int32($0))) }
@@ -185,22 +183,54 @@ public final class PostgresConnection {
     }
 }
 
-/// Calls `body` with a C array of pointers into `storage` (NULL for `nil` entries).
-private func withPointers<R>(
-    _ storage: inout [[UInt8]?], _ body: (UnsafePointer<UnsafePointer<CChar>?>?) -> R
-) -> R {
-    var pointers: [UnsafePointer<CChar>?] = []
-    var buffers: [UnsafeMutablePointer<UInt8>] = []
-    defer { buffers.forEach { $0.deallocate() } }
-    for entry in storage {
-        guard let entry else {
-            pointers.append(nil)
-            continue
+/// The C arrays libpq takes for a statement's parameters: values (NUL-terminated text, or binary
+/// for ``PostgresValue/bytes(_:)``), lengths and formats, alive for the duration of one call.
+struct ParameterBuffers {
+    private var storage: [[UInt8]?]
+    private var lengths: [Int32]
+    private var formats: [Int32]
+
+    init(_ parameters: [PostgresValue]) {
+        storage = parameters.map { value in
+            switch value {
+            case .null: nil
+            case .bytes(let bytes): bytes
+            default: Array(value.textForm!.utf8) + [0]
+            }
         }
-        let buffer = UnsafeMutablePointer<UInt8>.allocate(capacity: max(entry.count, 1))
-        buffer.initialize(from: entry, count: entry.count)
-        buffers.append(buffer)
-        pointers.append(UnsafeRawPointer(buffer).assumingMemoryBound(to: CChar.self))
+        lengths = storage.map { Int32($0?.count ?? 0) }
+        formats = parameters.map { value -> Int32 in
+            if case .bytes = value { return 1 }
+            return 0
+        }
     }
-    return pointers.withUnsafeBufferPointer { body($0.baseAddress) }
+
+    /// Calls `body` with the parameter count and the three arrays.
+    mutating func withPointers<R>(
+        _ body: (
+            Int32, UnsafePointer<UnsafePointer<CChar>?>?, UnsafePointer<Int32>?, UnsafePointer<Int32>?
+        ) -> R
+    ) -> R {
+        var pointers: [UnsafePointer<CChar>?] = []
+        var buffers: [UnsafeMutablePointer<UInt8>] = []
+        defer { buffers.forEach { $0.deallocate() } }
+        for entry in storage {
+            guard let entry else {
+                pointers.append(nil)
+                continue
+            }
+            let buffer = UnsafeMutablePointer<UInt8>.allocate(capacity: max(entry.count, 1))
+            buffer.initialize(from: entry, count: entry.count)
+            buffers.append(buffer)
+            pointers.append(UnsafeRawPointer(buffer).assumingMemoryBound(to: CChar.self))
+        }
+        let count = Int32(storage.count)
+        return pointers.withUnsafeBufferPointer { values in
+            lengths.withUnsafeBufferPointer { lengths in
+                formats.withUnsafeBufferPointer { formats in
+                    body(count, values.baseAddress, lengths.baseAddress, formats.baseAddress)
+                }
+            }
+        }
+    }
 }

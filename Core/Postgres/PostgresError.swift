@@ -34,6 +34,8 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible, CustomDeb
     public var hint: String?
     /// The statement or operation, for ``debugDescription`` only.
     public var statement: String?
+    /// For a failure in ``PostgresConnection/pipeline(_:)``: the index of the statement that failed.
+    public var pipelineIndex: Int?
 
     public init(
         code: Code, sqlState: String? = nil, message: String, detail: String? = nil, hint: String? = nil,

@@ -19,8 +19,8 @@ import Synchronization
 /// A store outage pauses consumption (everything held goes back to the queue for healthy
 /// copies), reconnects with backoff and resumes. See docs/architecture.md, "The batch loop".
 final class BatchConsumer<Store: BatchStore>: @unchecked Sendable {
-    // @unchecked: `store` and `lastMaintenance` are touched only by the consumer's own thread;
-    // the shared flags live in `state` (a Mutex).
+    // @unchecked: `store` is touched only by the consumer's own thread; the flags other threads
+    // read live in `state` (a Mutex).
 
     private struct State {
         var stopRequested = false

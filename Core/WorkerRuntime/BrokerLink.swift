@@ -41,7 +41,7 @@ final class BrokerLink: @unchecked Sendable {
     private enum Command {
         case publish([Publication], Reply<Result<[AMQPConnection.PublishOutcome], AMQPError>>)
         case acknowledge(
-            ack: [UInt64], requeue: [UInt64], reject: [UInt64], generation: UInt64, Reply<Result<Void, AMQPError>>)
+            ack: [UInt64], requeue: [UInt64], generation: UInt64, Reply<Result<Void, AMQPError>>)
         case setConsuming(Bool, Reply<Result<Void, AMQPError>>)
     }
 
@@ -137,14 +137,14 @@ final class BrokerLink: @unchecked Sendable {
         return reply.wait()
     }
 
-    /// Acknowledges, requeues or rejects deliveries of `generation`. Refused when the connection
+    /// Acknowledges or requeues deliveries of `generation`. Refused when the connection
     /// they came on is gone (the broker will redeliver them).
     func acknowledge(
-        ack: [UInt64], requeue: [UInt64] = [], reject: [UInt64] = [], generation: UInt64
+        ack: [UInt64], requeue: [UInt64] = [], generation: UInt64
     ) -> Result<Void, AMQPError> {
-        if ack.isEmpty && requeue.isEmpty && reject.isEmpty { return .success(()) }
+        if ack.isEmpty && requeue.isEmpty { return .success(()) }
         let reply = Reply<Result<Void, AMQPError>>()
-        submit(.acknowledge(ack: ack, requeue: requeue, reject: reject, generation: generation, reply))
+        submit(.acknowledge(ack: ack, requeue: requeue, generation: generation, reply))
         return reply.wait()
     }
 
@@ -281,7 +281,7 @@ final class BrokerLink: @unchecked Sendable {
                         if case .failure(let error) = result { throw error }
                         throw AMQPError(code: .socketError, message: "publishing channel lost", context: "publish")
                     }
-                case .acknowledge(let acks, let requeue, let reject, let generation, let reply):
+                case .acknowledge(let acks, let requeue, let generation, let reply):
                     guard generation == currentGeneration else {
                         reply.put(
                             .failure(
@@ -292,7 +292,7 @@ final class BrokerLink: @unchecked Sendable {
                         return
                     }
                     do {
-                        try acknowledge(acks, requeue, reject, unacknowledged: &unacknowledged, connection, consuming)
+                        try acknowledge(acks, requeue, unacknowledged: &unacknowledged, connection, consuming)
                         reply.put(.success(()))
                     } catch {
                         reply.put(.failure(error))
@@ -379,7 +379,7 @@ final class BrokerLink: @unchecked Sendable {
     }
 
     private func acknowledge(
-        _ acks: [UInt64], _ requeue: [UInt64], _ reject: [UInt64], unacknowledged: inout [UInt64],
+        _ acks: [UInt64], _ requeue: [UInt64], unacknowledged: inout [UInt64],
         _ connection: AMQPConnection, _ channel: UInt16
     ) throws(AMQPError) {
         let plan = AckPlan(outstanding: unacknowledged, acks: acks)
@@ -388,8 +388,7 @@ final class BrokerLink: @unchecked Sendable {
         }
         for tag in plan.single { try connection.ack(channel: channel, deliveryTag: tag) }
         for tag in requeue { try connection.nack(channel: channel, deliveryTag: tag, requeue: true) }
-        for tag in reject { try connection.reject(channel: channel, deliveryTag: tag, requeue: false) }
-        let settled = Set(acks).union(requeue).union(reject)
+        let settled = Set(acks).union(requeue)
         unacknowledged.removeAll { settled.contains($0) }
     }
 
@@ -431,7 +430,7 @@ final class BrokerLink: @unchecked Sendable {
         for command in pending {
             switch command {
             case .publish(_, let reply): reply.put(.failure(error))
-            case .acknowledge(_, _, _, _, let reply): reply.put(.failure(error))
+            case .acknowledge(_, _, _, let reply): reply.put(.failure(error))
             case .setConsuming(let consume, let reply):
                 condition.lock()
                 wantConsuming = consume

@@ -1,4 +1,4 @@
-/// Header names the runtime adds on retries and dead letters (DESIGN.md §6).
+/// Header names the runtime adds on retries and dead letters (docs/architecture.md, "Failures").
 public enum DeadLetterHeader {
     /// `transient` or `permanent`.
     public static let errorClass = "x-error-class"

@@ -16,6 +16,7 @@ final class DocumentStore<Handler: DocumentHandler>: BatchStore {
     private let logger: Logger
     private var client: MongoClient?
     private var collection: MongoCollection?
+    private var lastPing = ContinuousClock.now
 
     init(configuration: WorkerConfiguration, handler: Handler, logger: Logger) {
         self.configuration = configuration
@@ -35,6 +36,19 @@ final class DocumentStore<Handler: DocumentHandler>: BatchStore {
     func disconnect() {
         collection = nil
         client = nil
+    }
+
+    /// Pings the server every `outbox.relayIntervalMs` while idle, so that an outage shows on
+    /// `/health` (and pauses consumption) before a write runs into it.
+    func maintain(using link: BrokerLink, final: Bool) throws(StoreOutage) {
+        guard !final, let client, ContinuousClock.now - lastPing >= configuration.relayInterval else { return }
+        lastPing = .now
+        do {
+            try client.ping()
+        } catch {
+            if error.code == .connectionFailed { throw StoreOutage(cause: error) }
+            logger.warning("document store ping failed", metadata: ["error": "\(error)"])
+        }
     }
 
     func work(for incoming: IncomingMessage) throws(HandlingFailure) -> Document {

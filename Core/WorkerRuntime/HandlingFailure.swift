@@ -13,7 +13,7 @@ public enum FailureClass: String, Sendable, Hashable {
 
 /// A handler's or the runtime's verdict on one message that could not be processed.
 ///
-/// Throw it from ``MessageHandler/decode(_:)`` or ``MessageHandler/handle(_:context:)`` to say how
+/// Throw it from ``MessageHandler/decode(_:)`` or ``MessageHandler/handle(_:prepared:context:)`` to say how
 /// the failure is classified. Any other error a handler throws is classified by
 /// ``HandlingFailure/classify(_:)``.
 public struct HandlingFailure: Error, Sendable, CustomStringConvertible {

@@ -19,13 +19,20 @@ struct OutboxRow {
 /// Statements on `runtime_outbox`. All take the caller's connection, usually inside its transaction.
 enum Outbox {
     /// Inserts every message in one statement, owned by `owner` (the consumer that will publish
-    /// them), and returns the rows with their ids. `created_at` is the transaction's own time,
-    /// to the microsecond, which the relay's grace is measured from.
+    /// them), and returns the rows with their ids.
     static func insert(_ messages: [OutgoingMessage], exchange: String, owner: String, on database: PostgresConnection)
         throws -> [OutboxRow]
     {
-        guard !messages.isEmpty else { return [] }
-        let result = try database.query(
+        guard let statement = insertStatement(messages, exchange: exchange, owner: owner) else { return [] }
+        return try rows(inserted: database.query(statement.sql, statement.parameters), messages, exchange: exchange)
+    }
+
+    /// The statement inserting every message, owned by `owner`, or `nil` for none. `created_at`
+    /// is the transaction's own time, to the microsecond, which the relay's grace is measured
+    /// from; the message's own (whole-second) timestamp is kept apart.
+    static func insertStatement(_ messages: [OutgoingMessage], exchange: String, owner: String) -> PostgresStatement? {
+        guard !messages.isEmpty else { return nil }
+        return PostgresStatement(
             """
             insert into runtime_outbox
                 (message_id, exchange, routing_key, correlation_id, causation_id, message_type, app_id,
@@ -46,6 +53,12 @@ enum Outbox {
                 .intArray(messages.map { Int64($0.envelope.timestamp.timeIntervalSince1970) }),
                 .textArray(messages.map { hex($0.body) }),
             ])
+    }
+
+    /// The rows an ``insertStatement(_:exchange:owner:)`` created, in `messages`' order.
+    static func rows(inserted result: PostgresResult, _ messages: [OutgoingMessage], exchange: String) throws
+        -> [OutboxRow]
+    {
         var ids: [String: Int64] = [:]
         for row in result.rows { ids[try row.string("message_id")] = try row.int("id") }
         return try messages.map { message in
@@ -88,18 +101,17 @@ enum Outbox {
         }
     }
 
-    /// Locks rows `ids` until the caller's transaction ends (`for update`).
-    static func lock(_ ids: [Int64], on database: PostgresConnection) throws {
-        try database.query("select id from runtime_outbox where id = any($1::bigint[]) for update", [.intArray(ids)])
+    /// Locks rows `ids` until the transaction ends (`for update`).
+    static func lock(_ ids: [Int64]) -> PostgresStatement {
+        PostgresStatement("select id from runtime_outbox where id = any($1::bigint[]) for update", [.intArray(ids)])
     }
 
-    static func markSent(_ ids: [Int64], on database: PostgresConnection) throws {
-        guard !ids.isEmpty else { return }
-        try database.query("update runtime_outbox set sent_at = now() where id = any($1::bigint[])", [.intArray(ids)])
+    static func markSent(_ ids: [Int64]) -> PostgresStatement {
+        PostgresStatement("update runtime_outbox set sent_at = now() where id = any($1::bigint[])", [.intArray(ids)])
     }
 
-    static func markFailed(_ id: Int64, error: String, on database: PostgresConnection) throws {
-        try database.query(
+    static func markFailed(_ id: Int64, error: String) -> PostgresStatement {
+        PostgresStatement(
             "update runtime_outbox set publish_attempts = publish_attempts + 1, last_error = $2 where id = $1",
             [.int(id), .text(error)])
     }

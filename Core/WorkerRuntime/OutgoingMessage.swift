@@ -23,7 +23,7 @@ public struct OutgoingMessage: Sendable, Hashable {
     /// The routing key: the message type.
     public var routingKey: String { envelope.type }
 
-    /// The AMQP properties of DESIGN.md §4.
+    /// The AMQP properties of the contract (README.md, "The message contract").
     var properties: AMQPProperties {
         var headers: AMQPTable = [:]
         if let causation = envelope.causationID { headers["causation_id"] = .string(causation) }

@@ -32,6 +32,8 @@ final class PostgresStore<Handler: MessageHandler>: BatchStore {
     private var database: PostgresConnection?
     private var lastRelay = ContinuousClock.now - .seconds(3600)
     private var lastRetention = ContinuousClock.now
+    /// `roundTrips` of the connection when the batch in hand started, for the round-trip metric.
+    private var roundTripsAtBatchStart: Int?
     /// Whether the handler has a phase outside the transaction (its `Prepared` is not `Void`).
     private let prepares = Handler.Prepared.self != Void.self
 
@@ -54,6 +56,7 @@ final class PostgresStore<Handler: MessageHandler>: BatchStore {
     func disconnect() {
         database?.close()
         database = nil
+        roundTripsAtBatchStart = nil
     }
 
     private func liveDatabase() throws(StoreOutage) -> PostgresConnection {
@@ -115,6 +118,7 @@ final class PostgresStore<Handler: MessageHandler>: BatchStore {
     // MARK: - Applying
 
     func apply(_ batch: [PendingMessage<Work>]) throws(StoreOutage) -> AppliedBatch {
+        roundTripsAtBatchStart = database?.roundTrips
         // Rows are locked in correlation-id order so that copies of a worker do not deadlock;
         // the sort is stable, so one saga's messages keep their order.
         let order = batch.indices.sorted {
@@ -165,9 +169,7 @@ final class PostgresStore<Handler: MessageHandler>: BatchStore {
                         continue
                     }
                     guard remaining.count > 1 else {
-                        var failure = HandlingFailure.classify(cause)
-                        failure.message = "the database refused to record this message: \(failure.message)"
-                        outcomes[remaining[0]] = .failed(failure)
+                        outcomes[remaining[0]] = .failed(Self.refused(cause))
                         return
                     }
                     // Some message's data is refused: find it by giving each its own transaction.
@@ -181,43 +183,72 @@ final class PostgresStore<Handler: MessageHandler>: BatchStore {
         }
     }
 
+    /// The failure of a message whose own runtime statements the database refused, the connection
+    /// being fine: data it refuses (class 22) or a constraint it breaks (class 23, such as two
+    /// outgoing messages with one id) is refused again on every retry, so it is permanent.
+    static func refused(_ cause: any Error) -> HandlingFailure {
+        let sqlState = (cause as? PostgresError)?.sqlState ?? ""
+        let permanent = sqlState.hasPrefix("22") || sqlState.hasPrefix("23")
+        return HandlingFailure(
+            permanent ? .permanent : .transient, reason: permanent ? "rejected_by_database" : "database_error",
+            message: "the database refused to record this message: \(cause)")
+    }
+
     private struct Committed {
         var outcomes: [MessageOutcome] = []
         var outbox: [OutboxRow] = []
     }
 
-    /// One transaction: inbox rows, handlers, outbox rows, commit.
+    /// One transaction in as few round trips as the handlers allow: `begin` and the inbox rows
+    /// in one pipeline; the handlers (their queued writes travel with their next statement); then
+    /// the writes still queued, the outbox rows and `commit` in one pipeline.
     private func runTransaction(_ messages: [PendingMessage<Work>], on database: PostgresConnection)
         throws(TransactionFailure) -> Committed
     {
         var committed = Committed()
         var position = -1
+        let writes = QueuedWrites()
         do {
-            try database.query("begin")
-            var fresh = try Inbox.insert(
-                messages.map(\.incoming.envelope.messageID), consumer: configuration.consumerName, on: database)
+            let opened = try database.pipeline([
+                PostgresStatement("begin"),
+                Inbox.insert(messages.map(\.incoming.envelope.messageID), consumer: configuration.consumerName),
+            ])
+            var fresh = try Inbox.fresh(opened[1])
             var outgoing: [OutgoingMessage] = []
-            let handlerDatabase = HandlerDatabase(connection: database)
-            for message in messages {
-                position += 1
+            for (index, message) in messages.enumerated() {
+                position = index
                 let envelope = message.incoming.envelope
                 // `remove` also makes a second copy of the same id within this batch a duplicate.
                 guard fresh.remove(envelope.messageID) != nil else {
                     committed.outcomes.append(.duplicate)
                     continue
                 }
+                let handlerDatabase = HandlerDatabase(connection: database, writes: writes, position: index)
                 outgoing += try handle(message, database: handlerDatabase)
                 committed.outcomes.append(.applied)
             }
             position = -1
-            committed.outbox = try Outbox.insert(
-                outgoing, exchange: configuration.topology.exchange, owner: owner, on: database)
-            try database.query("commit")
+            var closing: [PostgresStatement] = []
+            let insert = Outbox.insertStatement(outgoing, exchange: configuration.topology.exchange, owner: owner)
+            if let insert { closing.append(insert) }
+            closing.append(PostgresStatement("commit"))
+            let results = try writes.flush(with: closing, on: database)
+            if insert != nil {
+                committed.outbox = try Outbox.rows(
+                    inserted: results[0], outgoing, exchange: configuration.topology.exchange)
+            }
             return committed
+        } catch let failure as QueuedWriteFailure {
+            rollback(database)
+            throw .handler(position: failure.position, error: failure.error)
         } catch {
-            if database.isConnected { _ = try? database.query("rollback") }
+            rollback(database)
             throw position >= 0 ? .handler(position: position, error: error) : .runtime(error)
         }
+    }
+
+    private func rollback(_ database: PostgresConnection) {
+        if database.isConnected && database.inTransaction { _ = try? database.query("rollback") }
     }
 
     private func handle(_ message: PendingMessage<Work>, database: HandlerDatabase) throws -> [OutgoingMessage] {
@@ -248,39 +279,45 @@ final class PostgresStore<Handler: MessageHandler>: BatchStore {
     func beginPublishing(_ outbox: [OutboxRow]) -> Bool {
         guard let database, !outbox.isEmpty else { return false }
         do {
-            try database.query("begin")
-            try Outbox.lock(outbox.map(\.id), on: database)
+            try database.pipeline([PostgresStatement("begin"), Outbox.lock(outbox.map(\.id))])
             return true
         } catch {
             // Without the lock a relay may publish these rows too; downstream inboxes drop the copy.
             logger.warning("could not lock outbox rows", metadata: ["error": "\(error)"])
-            if database.isConnected { _ = try? database.query("rollback") }
+            rollback(database)
             return false
         }
     }
 
     func finishPublishing(_ outbox: [OutboxRow], outcomes: [AMQPConnection.PublishOutcome]?, claim: Bool) {
         guard let database else { return }
+        defer {
+            if let start = roundTripsAtBatchStart { metrics.batchRoundTrips.record(database.roundTrips - start) }
+            roundTripsAtBatchStart = nil
+        }
+        guard !outbox.isEmpty else { return }
         guard let outcomes else {
-            if claim, database.isConnected { _ = try? database.query("rollback") }
+            if claim { rollback(database) }
             return
         }
-        do {
-            var sent: [Int64] = []
-            for (row, outcome) in zip(outbox, outcomes) {
-                if outcome == .confirmed {
-                    sent.append(row.id)
-                } else {
-                    logger.error(
-                        "outbox message not delivered; the relay retries it",
-                        metadata: ["outbox_id": "\(row.id)", "error": "\(FailureRouter.describe(outcome))"])
-                    try Outbox.markFailed(row.id, error: FailureRouter.describe(outcome), on: database)
-                }
+        var statements: [PostgresStatement] = []
+        var sent: [Int64] = []
+        for (row, outcome) in zip(outbox, outcomes) {
+            if outcome == .confirmed {
+                sent.append(row.id)
+            } else {
+                logger.error(
+                    "outbox message not delivered; the relay retries it",
+                    metadata: ["outbox_id": "\(row.id)", "error": "\(FailureRouter.describe(outcome))"])
+                statements.append(Outbox.markFailed(row.id, error: FailureRouter.describe(outcome)))
             }
-            try Outbox.markSent(sent, on: database)
-            if claim { try database.query("commit") }
+        }
+        if !sent.isEmpty { statements.append(Outbox.markSent(sent)) }
+        if claim { statements.append(PostgresStatement("commit")) }
+        do {
+            try database.pipeline(statements)
         } catch {
-            if claim, database.isConnected { _ = try? database.query("rollback") }
+            if claim { rollback(database) }
             // The relay republishes unmarked rows; downstream inboxes drop the duplicates.
             logger.warning("could not mark outbox rows", metadata: ["error": "\(error)"])
         }
@@ -320,10 +357,14 @@ final class PostgresStore<Handler: MessageHandler>: BatchStore {
                         if outcome == .confirmed {
                             sent.append(row.id)
                         } else {
-                            try Outbox.markFailed(row.id, error: FailureRouter.describe(outcome), on: tx)
+                            let failed = Outbox.markFailed(row.id, error: FailureRouter.describe(outcome))
+                            try tx.query(failed.sql, failed.parameters)
                         }
                     }
-                    try Outbox.markSent(sent, on: tx)
+                    if !sent.isEmpty {
+                        let marked = Outbox.markSent(sent)
+                        try tx.query(marked.sql, marked.parameters)
+                    }
                     metrics.relayed.increment(by: sent.count)
                     if !sent.isEmpty {
                         logger.info("relay published outbox rows", metadata: ["count": "\(sent.count)"])

@@ -1,7 +1,7 @@
 import AMQP
 import CommerceSupport
 
-/// The broker objects a worker needs, declared idempotently from one description (DESIGN.md §6):
+/// The broker objects a worker needs, declared idempotently from one description (docs/architecture.md, "Failures"):
 /// the topic exchange; the worker queue `Q` bound to its routing keys; one delay queue per retry
 /// tier, `Q.retry.<delay>`, whose messages expire back into `Q` only (not to every subscriber of
 /// the routing key); and the dead-letter queue `Q.dlq`.
@@ -16,8 +16,7 @@ public struct Topology: Sendable, Hashable {
     public var queue: String
     public var bindings: [String]
     public var queueType: QueueType
-    /// Delays of the retry tiers, shortest first. Attempt `n` (1-based) waits in tier
-    /// `min(n, count) - 1`.
+    /// Delays of the retry tiers, shortest first (``RecoverabilityPolicy`` picks the tier).
     public var retryDelays: [Duration]
     /// Quorum queues only: deliveries of one message after which the broker itself dead-letters
     /// it to `Q.dlq` (a second guard behind the runtime's own attempt count).
@@ -41,11 +40,6 @@ public struct Topology: Sendable, Hashable {
     /// queue instead of conflicting with the old one's TTL.
     public func retryQueue(forTier tier: Int) -> String {
         "\(queue).retry.\(Self.label(retryDelays[tier]))"
-    }
-
-    /// The tier a message waits in after its `attempt`-th failure (1-based).
-    public func retryTier(forAttempt attempt: Int) -> Int {
-        min(max(attempt, 1), retryDelays.count) - 1
     }
 
     private static func label(_ delay: Duration) -> String {

@@ -7,12 +7,15 @@ import Synchronization
 /// - `commerce_messages_handled_total{queue,type}`, `commerce_messages_duplicate_total{queue,type}`,
 ///   `commerce_messages_retried_total{queue,type}`, `commerce_messages_dead_lettered_total{queue,type,reason}`;
 /// - `commerce_batch_size{queue}` (histogram of deliveries per transaction) and
-///   `commerce_batch_duration_seconds{queue}` (handler transaction + publish + ack, per batch);
+///   `commerce_batch_duration_seconds{queue}` (per batch: admission, decoding, the phase outside the
+///   transaction, the transaction, publish with confirms and ack);
 /// - `commerce_outbox_backlog{queue}` (unsent outbox rows), `commerce_outbox_relayed_total{queue}`,
 ///   `commerce_database_outages_total{queue}`;
 /// - `commerce_message_latency_seconds{queue}`: per message, from the delivery reaching the worker
 ///   to its acknowledgement (prefetch wait, handler, commit, publish with confirms, ack);
 /// - `commerce_retention_deleted_total{queue,table}`: inbox and outbox rows removed by retention;
+/// - `commerce_batch_database_round_trips{queue}`: round trips to PostgreSQL per batch, from the
+///   batch's transaction to the marking of its outbox rows as sent;
 /// - `commerce_prepare_duration_seconds{queue}`: per message, the handler's phase outside the
 ///   transaction (only for handlers that have one).
 ///
@@ -28,6 +31,7 @@ final class WorkerMetrics: Sendable {
     let databaseOutages: Counter
     let messageLatency: Metrics.Timer
     let prepareDuration: Metrics.Timer
+    let batchRoundTrips: Recorder
     private let knownTypes: Set<String>
     private let counters = Mutex<[String: Counter]>([:])
 
@@ -43,6 +47,8 @@ final class WorkerMetrics: Sendable {
         databaseOutages = Counter(label: "commerce_database_outages_total", dimensions: dimensions)
         messageLatency = Metrics.Timer(
             label: "commerce_message_latency_seconds", dimensions: dimensions, preferredDisplayUnit: .seconds)
+        batchRoundTrips = Recorder(
+            label: "commerce_batch_database_round_trips", dimensions: dimensions, aggregate: true)
         prepareDuration = Metrics.Timer(
             label: "commerce_prepare_duration_seconds", dimensions: dimensions, preferredDisplayUnit: .seconds)
     }

@@ -13,7 +13,7 @@ import Testing
         var testDescription: String { name }
     }
 
-    /// `order.place` with one substitution applied to the DESIGN.md example.
+    /// `order.place` with one substitution applied to the contract's example (`Fixtures.designPlaceOrderBody`).
     static func place(
         _ name: String, replacing old: String, with new: String, _ code: ContractError.Code, _ field: String
     )

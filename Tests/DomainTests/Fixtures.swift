@@ -21,7 +21,7 @@ enum Fixtures {
         try! Order(id: "o-1", customerID: "c-1001", shippingAddress: address, items: items)
     }
 
-    /// The coupon catalog of the DESIGN examples (SUMMER20, FIXED5000, TIERED).
+    /// The coupon catalog of the examples (SUMMER20, FIXED5000, TIERED).
     static let catalog = try! CouponCatalog(coupons: [
         Coupon(code: "SUMMER20", strategy: .percentage(20)),
         Coupon(code: "FIXED5000", strategy: .fixed(krw(5_000))),
@@ -86,7 +86,7 @@ enum Fixtures {
                 orderID: orderID, paymentID: "pay-1", currency: .krw, amount: 64_800, reason: .customerRequest)),
     ]
 
-    /// The DESIGN.md §4 `order.place` body, verbatim.
+    /// The `order.place` body of the first example in `docs/schemas/order.place.json`.
     static let designPlaceOrderBody = """
         { "order_id": "5b0f8a3e-3c1d-4a8e-9d6b-2f1e7c9a0b11",
           "customer": { "id": "c-1001", "email": "kim@example.com", "membership": "gold" },

@@ -75,13 +75,11 @@ struct WorkerRuntimeReviewTests {
         try fixture.publish(messages)
         let worker = try fixture.startWorker()
         try fixture.waitForEffects(10)
-        try waitUntil(
-            "the culprit in the DLQ after its retries", timeout: .seconds(30),
-            { try fixture.depth(fixture.queue + ".dlq") }
-        ) { $0 == 1 }
+        try waitUntil("the culprit in the DLQ", { try fixture.depth(fixture.queue + ".dlq") }) { $0 == 1 }
         let letter = try #require(try fixture.drain(fixture.queue + ".dlq").first)
         #expect(letter.properties.messageID == culprit.messageID)
-        #expect(letter.properties.headers[DeadLetterHeader.errorReason]?.stringValue == "retries_exhausted")
+        #expect(letter.properties.headers[DeadLetterHeader.errorReason]?.stringValue == "rejected_by_database")
+        #expect(letter.properties.headers[DeadLetterHeader.errorClass]?.stringValue == "permanent")
         #expect(letter.properties.headers[DeadLetterHeader.errorMessage]?.stringValue?.contains("23505") == true)
         let effects = try fixture.effects()
         #expect(effects[culprit.messageID!] == nil)

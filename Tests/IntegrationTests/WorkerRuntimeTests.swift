@@ -4,7 +4,7 @@ import Testing
 import WorkerRuntime
 
 /// The runtime's guarantees, checked across process boundaries: a real probe-worker process, a
-/// real RabbitMQ and a real PostgreSQL (DESIGN.md §6, issue 4).
+/// real RabbitMQ and a real PostgreSQL (README.md, "What the worker runtime guarantees"; issue 4).
 @Suite("Worker runtime against real servers")
 struct WorkerRuntimeTests {
     @Test("a message failing transiently twice is retried through the delay tiers and takes effect once")

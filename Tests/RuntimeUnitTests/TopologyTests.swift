@@ -91,11 +91,6 @@ struct TopologyTests {
         #expect(topology.deadLetterQueue == "Q.dlq")
     }
 
-    @Test("attempt n waits in tier min(n, tiers) - 1", arguments: [(0, 0), (1, 0), (2, 1), (3, 2), (4, 2), (100, 2)])
-    func retryTier(attempt: Int, tier: Int) {
-        #expect(topology(.quorum).retryTier(forAttempt: attempt) == tier)
-    }
-
     @Test("the defaults: exchange commerce, quorum queues, tiers of 1 s, 5 s and 30 s, delivery limit 20")
     func defaults() {
         let topology = Topology(queue: "q", bindings: ["a.b"])

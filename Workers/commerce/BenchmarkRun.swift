@@ -91,8 +91,9 @@ struct BenchmarkRun: Encodable {
     /// Exact sizes of the transactions, read from the effect rows (each row's `created_at` is its
     /// transaction's start time, shared by every row of one batch).
     var batchSizes: [BatchSizeRange]
-    /// `pg_stat_user_tables.seq_scan` per table after the worker stopped (DESIGN.md §6: a plan
-    /// stuck on a sequential scan shows here). The benchmark's own queries never scan sequentially.
+    /// `pg_stat_user_tables.seq_scan` per table after the worker stopped (a plan stuck on a
+    /// sequential scan shows here; docs/architecture.md, "PostgreSQL store"). The benchmark's own
+    /// queries never scan sequentially.
     var sequentialScans: [String: Int]
     /// Indexes per table: each was built by one scan of its (empty) table at migration, and
     /// PostgreSQL counts those scans in `seq_scan` too.

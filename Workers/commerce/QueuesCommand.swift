@@ -18,7 +18,7 @@ struct QueuesCommand: ParsableCommand {
             does not include messages delivered and not yet acknowledged.
             """)
 
-    /// The queues of the saga's workers (DESIGN.md §1), in pipeline order.
+    /// The queues of the saga's workers, in pipeline order.
     static let standardQueues = FleetCatalog.workers.map(\.queue)
 
     /// What a passive declare found.

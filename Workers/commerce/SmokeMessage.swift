@@ -3,7 +3,7 @@ import CommerceMessages
 import Foundation
 
 /// The message `commerce smoke` publishes and expects back: a JSON body and the full set of
-/// AMQP properties of the contract (DESIGN.md §4), built from an ``Envelope`` as the workers do.
+/// AMQP properties of the contract (README.md, "The message contract"), built from an ``Envelope`` as the workers do.
 struct SmokeMessage {
     struct Body: Codable {
         var runID: String

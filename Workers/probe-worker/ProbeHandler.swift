@@ -88,7 +88,8 @@ struct ProbeHandler: MessageHandler {
         default:
             break
         }
-        try context.database.query(
+        // The effect's result is not read: queued, it travels with the batch's commit.
+        try context.database.enqueue(
             "insert into probe_effects (message_id, correlation_id, attempts, prepared) values ($1, $2, $3, $4)",
             [
                 .text(context.envelope.messageID), .text(context.envelope.correlationID),
