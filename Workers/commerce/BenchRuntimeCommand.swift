@@ -51,8 +51,14 @@ struct BenchRuntimeCommand: ParsableCommand {
 
     @Option(
         name: .customLong("probe-worker"),
-        help: ArgumentHelp("The probe-worker executable (default: the one beside this commerce).", valueName: "path"))
-    var probeWorker: String?
+        help: ArgumentHelp(
+            "A probe-worker executable, optionally labelled (label=path); repeat it to compare builds in one "
+                + "invocation, every setup run with each, interleaved (default: the one beside this commerce).",
+            valueName: "[label=]path"))
+    var probeWorkers: [String] = []
+
+    @Flag(help: "Each message emits a probe.done event through the outbox (checked to arrive exactly once).")
+    var events = false
 
     @OptionGroup var output: OutputOptions
 
@@ -72,10 +78,28 @@ struct BenchRuntimeCommand: ParsableCommand {
         var failures: [String]
     }
 
+    /// Every configured setup, once per probe-worker build.
     var setups: [BenchmarkRun.Setup] {
-        configs.split(separator: ",").compactMap {
+        let configured = configs.split(separator: ",").compactMap {
             BenchmarkRun.Setup(argument: $0.trimmingCharacters(in: .whitespaces))
         }
+        return configured.flatMap { setup in
+            workerLabels.map { label in
+                var labelled = setup
+                labelled.worker = label
+                return labelled
+            }
+        }
+    }
+
+    /// The labels of `--probe-worker`, in order; `[""]` for a single unlabelled one.
+    private var workerLabels: [String] {
+        probeWorkers.count <= 1 ? [""] : probeWorkers.map { Self.splitWorker($0).label }
+    }
+
+    private static func splitWorker(_ argument: String) -> (label: String, path: String) {
+        guard let equals = argument.firstIndex(of: "=") else { return ("", argument) }
+        return (String(argument[..<equals]), String(argument[argument.index(after: equals)...]))
     }
 
     func validate() throws {
@@ -89,14 +113,25 @@ struct BenchRuntimeCommand: ParsableCommand {
         guard !setups.isEmpty, Set(setups).count == setups.count else {
             throw ValidationError("--configs needs one or more distinct setups, got '\(configs)'")
         }
+        if probeWorkers.count > 1 {
+            let labels = workerLabels
+            guard labels.allSatisfy({ !$0.isEmpty && !$0.contains(":") }), Set(labels).count == labels.count else {
+                throw ValidationError("--probe-worker: give each of several builds a distinct label, e.g. old=PATH")
+            }
+        }
     }
 
     func run() throws {
-        let worker = probeWorkerURL()
-        guard FileManager.default.isExecutableFile(atPath: worker.path) else {
-            throw CommandFailure(
-                "no probe-worker at \(worker.path): build it beside commerce "
-                    + "(`swift build -c release --product probe-worker`) or pass --probe-worker")
+        var workers: [String: URL] = [:]
+        for argument in probeWorkers.isEmpty ? [""] : probeWorkers {
+            let (label, path) = Self.splitWorker(argument)
+            let worker = path.isEmpty ? probeWorkerURL() : URL(fileURLWithPath: path)
+            guard FileManager.default.isExecutableFile(atPath: worker.path) else {
+                throw CommandFailure(
+                    "no probe-worker at \(worker.path): build it beside commerce "
+                        + "(`swift build -c release --product probe-worker`) or pass --probe-worker")
+            }
+            workers[probeWorkers.count > 1 ? label : ""] = worker
         }
         let adminURL = Setting.resolve(databaseURL, variable: "DATABASE_URL", default: SmokeCommand.defaultDatabaseURL)
         let amqp: AMQPConnection
@@ -117,8 +152,8 @@ struct BenchRuntimeCommand: ParsableCommand {
 
         let benchmark = try RuntimeBenchmark(
             settings: RuntimeBenchmark.Settings(
-                amqpURL: broker.resolvedURL, adminDatabaseURL: adminURL, probeWorker: worker, messages: messages,
-                workDirectory: workDirectory),
+                amqpURL: broker.resolvedURL, adminDatabaseURL: adminURL, probeWorkers: workers, messages: messages,
+                events: events, workDirectory: workDirectory),
             amqp: amqp, admin: admin)
         let loadBefore = Self.loadAverage()
         let date = Date()
@@ -177,10 +212,19 @@ struct BenchRuntimeCommand: ParsableCommand {
             + String(format: "%.0f msgs/s (%.2f s)", run.messagesPerSecond, run.seconds)
             + String(format: ", published at %.0f/s", run.publishMessagesPerSecond)
             + ", mean batch \(mean), query seq scans: \(scans.joined(separator: ", "))"
+            + ", CPU µs/msg " + Self.cpuText(run.cpuSecondsPerMessage)
+            + (run.meanRoundTripsPerBatch.map { String(format: ", %.1f round trips/batch", $0) } ?? "")
             + ", worker exit \(run.workerExitStatus.map(String.init) ?? "none")"
         if !run.problems.isEmpty { line += "\n      FAILED: " + run.problems.joined(separator: "\n      FAILED: ") }
         if !run.notes.isEmpty { line += "\n      note: " + run.notes.joined(separator: "\n      note: ") }
         return line
+    }
+
+    /// `worker 21.3, rabbitmq 40.2, postgres 30.1` (microseconds per message).
+    static func cpuText(_ cpu: [String: Double]) -> String {
+        ["worker", "rabbitmq", "postgres"].map { group in
+            "\(group) " + (cpu[group].map { String(format: "%.1f", $0 * 1e6) } ?? "?")
+        }.joined(separator: ", ")
     }
 
     private func printTable(_ report: Report) {
@@ -226,13 +270,21 @@ struct BenchRuntimeCommand: ParsableCommand {
             }
             print(line)
         }
+        print("")
+        print("CPU per message (µs, median over repetitions) and PostgreSQL round trips per batch (mean):")
+        for setup in summary.setups {
+            let trips = setup.meanRoundTripsPerBatch.map { String(format: "%.1f", $0) } ?? "?"
+            print(
+                "  " + left(setup.setup.description, 16) + Self.cpuText(setup.medianCPUSecondsPerMessage)
+                    + ", round trips/batch \(trips)")
+        }
         if !summary.ratios.isEmpty {
             print("")
             print("Throughput ratios (within each repetition, then the median):")
             for ratio in summary.ratios {
                 let each = ratio.perRepetition.map { String(format: "%.2f", $0) }.joined(separator: ", ")
                 print(
-                    "  " + left(ratio.measure, 9) + left(ratio.name, 32)
+                    "  " + left(ratio.measure, 9) + left(ratio.name, 40)
                         + right(String(format: "%.2f×", ratio.median), 8)
                         + "   (\(each))")
             }
@@ -253,10 +305,9 @@ struct BenchRuntimeCommand: ParsableCommand {
 
     // MARK: - Environment
 
-    /// `--probe-worker`, else `probe-worker` in the directory of this executable (symbolic links
+    /// `probe-worker` in the directory of this executable (symbolic links
     /// resolved, so a `commerce` linked into `PATH` still finds its build directory).
     private func probeWorkerURL() -> URL {
-        if let probeWorker { return URL(fileURLWithPath: probeWorker) }
         let executable =
             (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
             .map { URL(fileURLWithPath: $0) }

@@ -3,11 +3,13 @@ import WorkerRuntime
 /// What one run of `commerce bench-runtime` measured: a burst of messages already waiting in a
 /// fresh queue, drained by one probe worker with one queue type and one batch maximum.
 struct BenchmarkRun: Encodable {
-    /// The two settings the benchmark compares: queue type and batch maximum
-    /// (`QUEUE_TYPE`, `CONSUMER_BATCH_SIZE`). Written `quorum/64` on the command line.
+    /// The settings the benchmark compares: queue type and batch maximum (`QUEUE_TYPE`,
+    /// `CONSUMER_BATCH_SIZE`), written `quorum/64` on the command line, and which probe-worker
+    /// build ran (the label of `--probe-worker label=path`; empty for the only one).
     struct Setup: Hashable, Encodable, CustomStringConvertible {
         var queueType: Topology.QueueType
         var batchSize: Int
+        var worker = ""
 
         static let all = [
             Setup(queueType: .quorum, batchSize: 64), Setup(queueType: .quorum, batchSize: 1),
@@ -28,16 +30,17 @@ struct BenchmarkRun: Encodable {
             self.init(queueType: type, batchSize: size)
         }
 
-        var description: String { "\(queueType.rawValue)/\(batchSize)" }
+        var description: String { (worker.isEmpty ? "" : "\(worker):") + "\(queueType.rawValue)/\(batchSize)" }
 
         func encode(to encoder: any Encoder) throws {
             var container = encoder.container(keyedBy: CodingKeys.self)
             try container.encode(queueType.rawValue, forKey: .queueType)
             try container.encode(batchSize, forKey: .batchSize)
+            try container.encode(worker, forKey: .worker)
         }
 
         private enum CodingKeys: String, CodingKey {
-            case queueType, batchSize
+            case queueType, batchSize, worker
         }
     }
 
@@ -103,6 +106,14 @@ struct BenchmarkRun: Encodable {
         sequentialScans.reduce(into: [:]) { result, entry in result[entry.key] = entry.value - (indexes[entry.key] ?? 0)
         }
     }
+    /// CPU seconds per message from `/proc` while the burst drained (from `/health` 200 to the
+    /// last effect, and with `--events` the last emitted event): `worker` (the probe process),
+    /// `rabbitmq` (`beam.smp`), `postgres` (every `postgres` process: backends, WAL writer …).
+    var cpuSecondsPerMessage: [String: Double]
+    /// Mean of the worker's `commerce_batch_database_round_trips` (absent from builds without it).
+    var meanRoundTripsPerBatch: Double?
+    /// Whether each message asked the probe to emit a `probe.done` event through the outbox.
+    var events: Bool
     var workerExitStatus: Int32?
     var effectRows: Int
     var distinctMessageIDs: Int

@@ -19,6 +19,10 @@ struct BenchmarkSummary: Encodable {
         /// The highest `seq_scan` seen in one run, per table, index builds left out
         /// (``BenchmarkRun/queryScans``).
         var maximumQueryScans: [String: Int]
+        /// Median over repetitions of ``BenchmarkRun/cpuSecondsPerMessage``, per party.
+        var medianCPUSecondsPerMessage: [String: Double]
+        /// Mean over runs of ``BenchmarkRun/meanRoundTripsPerBatch``.
+        var meanRoundTripsPerBatch: Double?
     }
 
     /// `numerator` throughput ÷ `denominator` throughput.
@@ -53,26 +57,43 @@ struct BenchmarkSummary: Encodable {
             }
             var scans: [String: Int] = [:]
             for run in mine { scans.merge(run.queryScans, uniquingKeysWith: max) }
+            var cpu: [String: Double] = [:]
+            for party in Set(mine.flatMap(\.cpuSecondsPerMessage.keys)) {
+                cpu[party] = Self.median(mine.compactMap { $0.cpuSecondsPerMessage[party] })
+            }
+            let trips = mine.compactMap(\.meanRoundTripsPerBatch)
             return SetupSummary(
                 setup: setup, runs: mine.count, medianMessagesPerSecond: Self.median(rates),
                 minimumMessagesPerSecond: rates.min()!, maximumMessagesPerSecond: rates.max()!,
                 medianPublishMessagesPerSecond: Self.median(mine.map(\.publishMessagesPerSecond)),
                 meanBatchSize: count > 0 ? histograms.map(\.sum).reduce(0, +) / Double(count) : nil,
-                batchSizes: ranges, maximumQueryScans: scans)
+                batchSizes: ranges, maximumQueryScans: scans, medianCPUSecondsPerMessage: cpu,
+                meanRoundTripsPerBatch: trips.isEmpty ? nil : trips.reduce(0, +) / Double(trips.count))
         }
 
         var pairs: [(String, BenchmarkRun.Setup, BenchmarkRun.Setup)] = []
+        // Builds compared side by side: each later build ÷ the first, per queue type and batch.
+        let builds = order.map(\.worker).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
+        for setup in order where builds.count > 1 && setup.worker != builds[0] {
+            var baseline = setup
+            baseline.worker = builds[0]
+            pairs.append(("\(setup.worker) ÷ \(builds[0]), \(setup.queueType.rawValue)/\(setup.batchSize)", setup, baseline))
+        }
         for setup in order where setup.batchSize > 1 {
-            let single = BenchmarkRun.Setup(queueType: setup.queueType, batchSize: 1)
+            var single = setup
+            single.batchSize = 1
             if order.contains(single) {
-                pairs.append(("\(setup.queueType.rawValue): batch \(setup.batchSize) ÷ batch 1", setup, single))
+                let build = setup.worker.isEmpty ? "" : "\(setup.worker) "
+                pairs.append(("\(build)\(setup.queueType.rawValue): batch \(setup.batchSize) ÷ batch 1", setup, single))
             }
         }
         var queueTypePairs: [(String, BenchmarkRun.Setup, BenchmarkRun.Setup)] = []
         for setup in order where setup.queueType == .quorum {
-            let classic = BenchmarkRun.Setup(queueType: .classic, batchSize: setup.batchSize)
+            var classic = setup
+            classic.queueType = .classic
             if order.contains(classic) {
-                queueTypePairs.append(("batch \(setup.batchSize): quorum ÷ classic", setup, classic))
+                let build = setup.worker.isEmpty ? "" : "\(setup.worker) "
+                queueTypePairs.append(("\(build)batch \(setup.batchSize): quorum ÷ classic", setup, classic))
             }
         }
         pairs += queueTypePairs

@@ -16,8 +16,12 @@ final class RuntimeBenchmark {
         var amqpURL: String
         /// A database the benchmark may create and drop databases from.
         var adminDatabaseURL: String
-        var probeWorker: URL
+        /// The probe-worker builds, by label (`""` when there is one).
+        var probeWorkers: [String: URL]
         var messages: Int
+        /// Each message asks the probe to emit a `probe.done` event (through the outbox); a sink
+        /// queue takes them, and every one must arrive exactly once.
+        var events: Bool
         /// Where worker logs go; a directory without `config/`, the workers' working directory.
         var workDirectory: URL
     }
@@ -25,6 +29,7 @@ final class RuntimeBenchmark {
     /// What the probe worker consumes: `probe.work`, one row in `probe_effects` per message.
     static let routingKey = "probe.work"
     static let body = Array(#"{"action":"ok"}"#.utf8)
+    static let bodyWithEvent = Array(#"{"action":"ok","emit":true}"#.utf8)
     static let tables = ["probe_effects", "runtime_inbox", "runtime_outbox"]
     /// A run whose effect count has not moved for this long has stalled.
     static let stallTimeout: Duration = .seconds(60)
@@ -54,6 +59,7 @@ final class RuntimeBenchmark {
         let topology = Topology(
             exchange: "bench-\(suffix)", queue: "bench-\(suffix)", bindings: [Self.routingKey],
             queueType: setup.queueType)
+        let sink = "bench-\(suffix)-events"
         let database = "bench_\(suffix)"
 
         // Generated name, never input: identifiers cannot be statement parameters.
@@ -63,6 +69,12 @@ final class RuntimeBenchmark {
         // Declared exactly as the worker will declare it (same arguments, so its own declare is a
         // no-op), so the whole burst waits in the queue before the worker starts.
         try topology.declare(on: amqp, channel: channel)
+        if settings.events {
+            try amqp.declareQueue(
+                channel: channel, name: sink, arguments: ["x-queue-type": .string(setup.queueType.rawValue)])
+            try amqp.bindQueue(channel: channel, queue: sink, exchange: topology.exchange, routingKey: "probe.done")
+        }
+        defer { _ = try? amqp.deleteQueue(channel: channel, name: sink) }
         let publishStarted = ContinuousClock.now
         try publishBurst(to: topology, idPrefix: "\(suffix)-")
         let publishSeconds = (ContinuousClock.now - publishStarted).seconds
@@ -70,17 +82,23 @@ final class RuntimeBenchmark {
         let databaseURL = try Self.databaseURL(settings.adminDatabaseURL, database: database)
         let port = try LocalPorts.free()
         let inherited = ProcessInfo.processInfo.environment.filter { Self.inheritedVariables.contains($0.key) }
+        guard let executable = settings.probeWorkers[setup.worker] else {
+            throw CommandFailure("no probe-worker labelled '\(setup.worker)'")
+        }
         let worker = try ChildProcess(
-            executable: settings.probeWorker,
+            executable: executable,
             environment: inherited.merging([
                 "AMQP_URL": settings.amqpURL, "DATABASE_URL": databaseURL, "QUEUE_NAME": topology.queue,
                 "EXCHANGE_NAME": topology.exchange, "QUEUE_TYPE": setup.queueType.rawValue,
                 "CONSUMER_BATCH_SIZE": "\(setup.batchSize)", "HTTP_PORT": "\(port)", "LOG_LEVEL": "warning",
+                // The benchmark declared the topology; every build compared uses that one.
+                "QUEUE_DECLARE": "false",
             ]) { $1 },
             workingDirectory: settings.workDirectory,
             logURL: settings.workDirectory.appendingPathComponent("\(topology.queue).log"))
 
         try waitUntilReady(worker, port: port)
+        let cpuBefore = Self.cpuSnapshot(worker: worker.processIdentifier)
         let started = ContinuousClock.now
         // The benchmark's own session never scans sequentially, so every seq_scan counted in
         // pg_stat_user_tables is the worker's.
@@ -90,10 +108,18 @@ final class RuntimeBenchmark {
         var problems: [String] = []
         var notes: [String] = []
         if let stalled = try waitForEffects(monitor, worker: worker) { problems.append(stalled) }
+        if settings.events, let stalled = try waitForEvents(in: sink, worker: worker) { problems.append(stalled) }
         let elapsed = ContinuousClock.now - started
+        let cpuAfter = Self.cpuSnapshot(worker: worker.processIdentifier)
+        var cpu: [String: Double] = [:]
+        for (group, before) in cpuBefore {
+            cpu[group] = ProcessCPU.seconds(from: before, to: cpuAfter[group] ?? [:]) / Double(settings.messages)
+        }
 
-        let histogram = LoopbackHTTP.get(port: port, path: "/metrics").flatMap {
-            PrometheusHistogram(name: "commerce_batch_size", in: $0.body)
+        let exposition = LoopbackHTTP.get(port: port, path: "/metrics")?.body
+        let histogram = exposition.flatMap { PrometheusHistogram(name: "commerce_batch_size", in: $0) }
+        let roundTrips = exposition.flatMap {
+            PrometheusHistogram(name: "commerce_batch_database_round_trips", in: $0)
         }
         if histogram == nil { notes.append("no commerce_batch_size histogram on /metrics") }
         worker.terminate()
@@ -135,6 +161,12 @@ final class RuntimeBenchmark {
             notes.append(
                 "/metrics counted \(histogram.count) batches, the effect rows show \(transactions) transactions")
         }
+        if settings.events {
+            let emitted = Int(try amqp.queueStatus(channel: channel, name: sink).messageCount)
+            if emitted != settings.messages {
+                problems.append("\(emitted) probe.done events for \(settings.messages) messages; expected one each")
+            }
+        }
         let deadLetters = Int(try amqp.queueStatus(channel: channel, name: topology.deadLetterQueue).messageCount)
         if deadLetters > 0 { problems.append("\(deadLetters) message(s) in \(topology.deadLetterQueue)") }
 
@@ -144,7 +176,8 @@ final class RuntimeBenchmark {
             publishMessagesPerSecond: Double(settings.messages) / publishSeconds, seconds: seconds,
             messagesPerSecond: Double(settings.messages) / seconds, batchHistogram: histogram,
             meanBatchSize: histogram?.mean, batchSizes: BenchmarkRun.BatchSizeRange.ranges(batchSizes: batchSizes),
-            sequentialScans: scans, indexes: indexes, workerExitStatus: exitStatus, effectRows: rows,
+            sequentialScans: scans, indexes: indexes, cpuSecondsPerMessage: cpu,
+            meanRoundTripsPerBatch: roundTrips?.mean, events: settings.events, workerExitStatus: exitStatus, effectRows: rows,
             distinctMessageIDs: ids,
             deadLetters: deadLetters, problems: problems, notes: notes)
     }
@@ -163,7 +196,7 @@ final class RuntimeBenchmark {
                     type: Self.routingKey, appID: "commerce-bench")
                 try amqp.publish(
                     channel: channel, exchange: topology.exchange, routingKey: Self.routingKey, properties: properties,
-                    body: Self.body)
+                    body: settings.events ? Self.bodyWithEvent : Self.body)
             }
             let outcomes = try amqp.waitForConfirms(channel: channel, timeout: .seconds(60))
             if let bad = outcomes.values.first(where: { $0 != .confirmed }) {
@@ -221,6 +254,35 @@ final class RuntimeBenchmark {
             }
             Thread.sleep(forTimeInterval: 0.01)
         }
+    }
+
+    /// Waits until the sink holds an event for every message (or the worker stalls or dies).
+    private func waitForEvents(in sink: String, worker: ChildProcess) throws -> String? {
+        var highest: UInt32 = 0
+        var lastProgress = ContinuousClock.now
+        while true {
+            let depth = try amqp.queueStatus(channel: channel, name: sink).messageCount
+            if depth >= settings.messages { return nil }
+            if depth > highest {
+                highest = depth
+                lastProgress = ContinuousClock.now
+            } else if ContinuousClock.now - lastProgress > Self.stallTimeout {
+                return "no new probe.done event for \(Self.stallTimeout) (\(depth) of \(settings.messages))"
+            }
+            if !worker.isRunning {
+                return "the worker exited with status \(worker.terminationStatus) during the run:\n" + worker.logTail()
+            }
+            Thread.sleep(forTimeInterval: 0.01)
+        }
+    }
+
+    /// CPU ticks of the three parties, per process.
+    private static func cpuSnapshot(worker: Int32) -> [String: [Int32: Int]] {
+        [
+            "worker": ProcessCPU.snapshot(pids: [worker]),
+            "rabbitmq": ProcessCPU.snapshot(names: ["beam.smp"]),
+            "postgres": ProcessCPU.snapshot(names: ["postgres"]),
+        ]
     }
 
     /// `seq_scan` of the worker's tables, read once the worker's database sessions have ended:
