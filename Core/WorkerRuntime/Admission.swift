@@ -49,16 +49,18 @@ enum Admission {
     /// allowed (`application/json; charset=utf-8`), names compared without case (RFC 9110 §8.3.1);
     /// a charset other than UTF-8 is refused, because the contract is UTF-8 JSON.
     static func contentTypeProblem(_ contentType: String) -> String? {
+        // The common case, checked first: this runs for every delivery.
+        if contentType == "application/json" { return nil }
         let parts = contentType.split(separator: ";", omittingEmptySubsequences: false)
-        let mediaType = parts.first.map { $0.trimmingWhitespace().lowercased() } ?? ""
+        let mediaType = parts.first.map { trimmed($0).lowercased() } ?? ""
         guard mediaType == "application/json" else {
             let shown = contentType.isEmpty ? "none" : "'\(contentType.prefix(64))'"
             return "content_type is \(shown); expected 'application/json'"
         }
         for parameter in parts.dropFirst() {
             let pair = parameter.split(separator: "=", maxSplits: 1)
-            guard pair.count == 2, pair[0].trimmingWhitespace().lowercased() == "charset" else { continue }
-            var charset = pair[1].trimmingWhitespace().lowercased()
+            guard pair.count == 2, trimmed(pair[0]).lowercased() == "charset" else { continue }
+            var charset = trimmed(pair[1]).lowercased()
             if charset.count >= 2, charset.hasPrefix("\""), charset.hasSuffix("\"") {
                 charset = String(charset.dropFirst().dropLast())
             }
@@ -69,12 +71,21 @@ enum Admission {
         return nil
     }
 
+    /// `text` without leading and trailing spaces and tabs.
+    private static func trimmed(_ text: Substring) -> Substring {
+        let blank: (Character) -> Bool = { $0 == " " || $0 == "\t" }
+        guard let first = text.firstIndex(where: { !blank($0) }), let last = text.lastIndex(where: { !blank($0) })
+        else { return "" }
+        return text[first...last]
+    }
+
     /// Why `text` cannot be stored as an identifier, or `nil`.
     static func identifierProblem(_ text: String) -> String? {
         if text.utf8.count > maximumIdentifierLength {
             return "is longer than \(maximumIdentifierLength) bytes"
         }
-        if text.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7f }) {
+        // Control characters are ASCII, so a scan of the UTF-8 bytes finds them.
+        if text.utf8.contains(where: { $0 < 0x20 || $0 == 0x7f }) {
             return "holds a NUL or another control character"
         }
         return nil
@@ -128,11 +139,5 @@ enum Admission {
             case .string(let queue)? = newest["queue"], case .string(let reason)? = newest["reason"]
         else { return false }
         return reason == "expired" && topology.retryDelays.indices.contains { topology.retryQueue(forTier: $0) == queue }
-    }
-}
-
-extension Substring {
-    fileprivate func trimmingWhitespace() -> String {
-        String(drop { $0 == " " || $0 == "\t" }.reversed().drop { $0 == " " || $0 == "\t" }.reversed())
     }
 }

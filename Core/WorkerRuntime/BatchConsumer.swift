@@ -196,9 +196,6 @@ final class BatchConsumer<Store: BatchStore>: @unchecked Sendable {
             publications.append(failures.publication(for: incoming, failure))
         }
         let generation = settled.everything.first?.generation ?? 0
-        // The store holds the batch's outbox rows while they are published, so that a relay (of
-        // this or another worker copy) skips them instead of publishing them a second time.
-        let claim = store.beginPublishing(settled.outbox)
         let outcomes: [AMQPConnection.PublishOutcome]
         switch link.publish(publications) {
         case .success(let result):
@@ -208,7 +205,7 @@ final class BatchConsumer<Store: BatchStore>: @unchecked Sendable {
             // no-op if the connection is gone: the broker requeues then): on redelivery the
             // store skips what already took effect and failures are parked again.
             logger.warning("publish failed; requeueing the batch", metadata: ["error": "\(error)"])
-            store.finishPublishing(settled.outbox, outcomes: nil, claim: claim)
+            store.finishPublishing(settled.outbox, outcomes: nil)
             _ = link.acknowledge(ack: [], requeue: settled.everything.map(\.deliveryTag), generation: generation)
             return
         }
@@ -242,7 +239,6 @@ final class BatchConsumer<Store: BatchStore>: @unchecked Sendable {
             metrics.duplicate(type: message.envelope.type)
             logger.debug("duplicate skipped", metadata: ["message_id": "\(message.envelope.messageID)"])
         }
-        store.finishPublishing(
-            settled.outbox, outcomes: Array(outcomes.prefix(outboxCount)), claim: claim)
+        store.finishPublishing(settled.outbox, outcomes: Array(outcomes.prefix(outboxCount)))
     }
 }

@@ -32,12 +32,9 @@ protocol BatchStore: AnyObject, SendableMetatype {
     /// store refuses fails alone; only an outage of the store itself is thrown.
     func apply(_ batch: [PendingMessage<Work>]) throws(StoreOutage) -> AppliedBatch
 
-    /// Called with the batch's outbox rows before they are published; returns a claim that
-    /// keeps other relays off them until ``finishPublishing(_:outcomes:claim:)``.
-    func beginPublishing(_ outbox: [OutboxRow]) -> Bool
-    /// Records what became of the batch's outbox rows: `outcomes` by row, or `nil` when the
-    /// publish failed as a whole (the rows stay for the relay).
-    func finishPublishing(_ outbox: [OutboxRow], outcomes: [AMQPConnection.PublishOutcome]?, claim: Bool)
+    /// Records what became of the batch's outbox rows after the loop published them: `outcomes`
+    /// by row, or `nil` when the publish failed as a whole (the rows stay for the relay).
+    func finishPublishing(_ outbox: [OutboxRow], outcomes: [AMQPConnection.PublishOutcome]?)
 
     /// Periodic work between batches (the outbox relay, retention), publishing through `link`.
     /// With `final`, the last call before the consumer stops: publish what this consumer left.
@@ -46,8 +43,7 @@ protocol BatchStore: AnyObject, SendableMetatype {
 
 extension BatchStore {
     func prepare(_ batch: inout [PendingMessage<Work>]) -> [Int: HandlingFailure] { [:] }
-    func beginPublishing(_ outbox: [OutboxRow]) -> Bool { false }
-    func finishPublishing(_ outbox: [OutboxRow], outcomes: [AMQPConnection.PublishOutcome]?, claim: Bool) {}
+    func finishPublishing(_ outbox: [OutboxRow], outcomes: [AMQPConnection.PublishOutcome]?) {}
     func maintain(using link: BrokerLink, final: Bool) throws(StoreOutage) {}
 }
 

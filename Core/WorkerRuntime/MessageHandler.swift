@@ -71,8 +71,16 @@ public struct HandlerContext {
     public let attempts: Int
     /// The worker's database, inside the batch's transaction; it refuses to commit or roll back.
     public let database: HandlerDatabase
-    /// Carries `message_id`, `correlation_id` and `queue` metadata.
-    public let logger: Logger
+    /// The worker's logger with the message's `message_id`, `correlation_id` and `type` as
+    /// metadata (made when asked for: setting metadata costs, and most handlers log rarely).
+    public var logger: Logger {
+        var logger = baseLogger
+        logger[metadataKey: "message_id"] = "\(envelope.messageID)"
+        logger[metadataKey: "correlation_id"] = "\(envelope.correlationID)"
+        logger[metadataKey: "type"] = "\(envelope.type)"
+        return logger
+    }
+    let baseLogger: Logger
     /// The emitting application name for ``OutgoingMessage`` (`order-worker`).
     public let appID: String
 

@@ -71,9 +71,15 @@ enum Outbox {
         }
     }
 
+    /// The first key of the advisory lock each consumer holds on its owner name while its session
+    /// lives (`pg_advisory_lock(ownerLockSpace, hashtext(owner))`).
+    static let ownerLockSpace: Int64 = 7_283_002
+
     /// Unsent rows to relay, oldest first, locked so that relays of other worker copies skip them:
-    /// `owner`'s own rows at any age, other owners' rows only once older than `grace` (their
-    /// consumer may be about to publish them).
+    /// `owner`'s own rows at any age; another owner's rows only when they are older than `grace`
+    /// and that owner's session is gone (its advisory lock can be taken), so a live consumer's
+    /// rows, even in a publish that waits on a blocked broker, are never published by another;
+    /// and rows without an owner (written before owners were recorded) after the grace.
     static func relayable(owner: String, grace: Duration, limit: Int, on database: PostgresConnection) throws
         -> [OutboxRow]
     {
@@ -83,10 +89,13 @@ enum Outbox {
                    message_type, app_id,
                    coalesce(message_timestamp, extract(epoch from created_at)::bigint) as created, body
             from runtime_outbox
-            where sent_at is null and (owner = $1 or created_at < now() - make_interval(secs => $2))
+            where sent_at is null
+              and (owner = $1
+                   or (created_at < now() - make_interval(secs => $2)
+                       and (owner is null or pg_try_advisory_xact_lock($4, hashtext(owner)))))
             order by id limit $3
             for update skip locked
-            """, [.text(owner), .double(grace.seconds), .int(Int64(limit))]
+            """, [.text(owner), .double(grace.seconds), .int(Int64(limit)), .int(ownerLockSpace)]
         ).rows
         return try rows.map { row in
             let causation = try row.string("causation_id")
@@ -99,11 +108,6 @@ enum Outbox {
                 id: try row.int("id"), exchange: try row.string("exchange"),
                 message: OutgoingMessage(envelope: envelope, body: try row.bytes("body")))
         }
-    }
-
-    /// Locks rows `ids` until the transaction ends (`for update`).
-    static func lock(_ ids: [Int64]) -> PostgresStatement {
-        PostgresStatement("select id from runtime_outbox where id = any($1::bigint[]) for update", [.intArray(ids)])
     }
 
     static func markSent(_ ids: [Int64]) -> PostgresStatement {

@@ -27,7 +27,8 @@ final class PostgresStore<Handler: MessageHandler>: BatchStore {
     private let logger: Logger
     private let metrics: WorkerMetrics
     /// This consumer's name in `runtime_outbox.owner`: its own unsent rows are its to relay at
-    /// any time; other consumers' rows only after the relay grace.
+    /// any time; another consumer's rows only once that consumer's database session is gone
+    /// (its advisory lock is free) and the rows are older than the relay grace.
     let owner: String
     private var database: PostgresConnection?
     private var lastRelay = ContinuousClock.now - .seconds(3600)
@@ -50,6 +51,9 @@ final class PostgresStore<Handler: MessageHandler>: BatchStore {
     func connect() throws {
         let connection = try PostgresConnection(url: configuration.databaseURL, applicationName: configuration.appID)
         try RuntimeSchema.migrate(connection, then: handler.migrate)
+        // Held for the session's life: while this consumer is alive, no other relay takes its
+        // outbox rows (Outbox.relayable); when its session ends, the lock goes with it.
+        try connection.query("select pg_advisory_lock($1, hashtext($2))", [.int(Outbox.ownerLockSpace), .text(owner)])
         database = connection
     }
 
@@ -253,12 +257,8 @@ final class PostgresStore<Handler: MessageHandler>: BatchStore {
 
     private func handle(_ message: PendingMessage<Work>, database: HandlerDatabase) throws -> [OutgoingMessage] {
         let envelope = message.incoming.envelope
-        var messageLogger = logger
-        messageLogger[metadataKey: "message_id"] = "\(envelope.messageID)"
-        messageLogger[metadataKey: "correlation_id"] = "\(envelope.correlationID)"
-        messageLogger[metadataKey: "type"] = "\(envelope.type)"
         let context = HandlerContext(
-            envelope: envelope, attempts: message.incoming.attempts, database: database, logger: messageLogger,
+            envelope: envelope, attempts: message.incoming.attempts, database: database, baseLogger: logger,
             appID: configuration.appID)
         guard let prepared = message.work.prepared ?? (() as? Handler.Prepared) else {
             throw HandlingFailure.transient("not_prepared", "the message was not prepared")
@@ -276,31 +276,18 @@ final class PostgresStore<Handler: MessageHandler>: BatchStore {
 
     // MARK: - Outbox
 
-    func beginPublishing(_ outbox: [OutboxRow]) -> Bool {
-        guard let database, !outbox.isEmpty else { return false }
-        do {
-            try database.pipeline([PostgresStatement("begin"), Outbox.lock(outbox.map(\.id))])
-            return true
-        } catch {
-            // Without the lock a relay may publish these rows too; downstream inboxes drop the copy.
-            logger.warning("could not lock outbox rows", metadata: ["error": "\(error)"])
-            rollback(database)
-            return false
-        }
-    }
-
-    func finishPublishing(_ outbox: [OutboxRow], outcomes: [AMQPConnection.PublishOutcome]?, claim: Bool) {
+    /// Marks the rows sent (or their publish failed) in one round trip, committed without waiting
+    /// for the WAL flush (`synchronous_commit = off`): if the server crashes before the flush, the
+    /// rows count as unsent and are published again, which downstream inboxes absorb. The batch's
+    /// own transaction, holding the effects, always waits for its flush.
+    func finishPublishing(_ outbox: [OutboxRow], outcomes: [AMQPConnection.PublishOutcome]?) {
         guard let database else { return }
         defer {
             if let start = roundTripsAtBatchStart { metrics.batchRoundTrips.record(database.roundTrips - start) }
             roundTripsAtBatchStart = nil
         }
-        guard !outbox.isEmpty else { return }
-        guard let outcomes else {
-            if claim { rollback(database) }
-            return
-        }
-        var statements: [PostgresStatement] = []
+        guard !outbox.isEmpty, let outcomes else { return }
+        var statements = [PostgresStatement("begin"), PostgresStatement("set local synchronous_commit to off")]
         var sent: [Int64] = []
         for (row, outcome) in zip(outbox, outcomes) {
             if outcome == .confirmed {
@@ -313,11 +300,11 @@ final class PostgresStore<Handler: MessageHandler>: BatchStore {
             }
         }
         if !sent.isEmpty { statements.append(Outbox.markSent(sent)) }
-        if claim { statements.append(PostgresStatement("commit")) }
+        statements.append(PostgresStatement("commit"))
         do {
             try database.pipeline(statements)
         } catch {
-            if claim { rollback(database) }
+            rollback(database)
             // The relay republishes unmarked rows; downstream inboxes drop the duplicates.
             logger.warning("could not mark outbox rows", metadata: ["error": "\(error)"])
         }
@@ -341,7 +328,8 @@ final class PostgresStore<Handler: MessageHandler>: BatchStore {
     }
 
     /// Publishes unsent outbox rows that are this consumer's own (left by a failed publish), or
-    /// another consumer's older than the grace (left by a crash between commit and publish).
+    /// those of a consumer that is gone, older than the grace (left by a crash between commit and
+    /// publish).
     private func relayOutbox(using link: BrokerLink) throws {
         lastRelay = .now
         guard let database else { return }
