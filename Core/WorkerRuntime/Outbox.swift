@@ -89,8 +89,7 @@ enum Outbox {
                    message_type, app_id,
                    coalesce(message_timestamp, extract(epoch from created_at)::bigint) as created, body
             from runtime_outbox
-            where sent_at is null
-              and (owner = $1
+            where (owner = $1
                    or (created_at < now() - make_interval(secs => $2)
                        and (owner is null or pg_try_advisory_xact_lock($4, hashtext(owner)))))
             order by id limit $3
@@ -110,8 +109,9 @@ enum Outbox {
         }
     }
 
-    static func markSent(_ ids: [Int64]) -> PostgresStatement {
-        PostgresStatement("update runtime_outbox set sent_at = now() where id = any($1::bigint[])", [.intArray(ids)])
+    /// Deletes published rows: the outbox holds only what is still to be published.
+    static func remove(_ ids: [Int64]) -> PostgresStatement {
+        PostgresStatement("delete from runtime_outbox where id = any($1::bigint[])", [.intArray(ids)])
     }
 
     static func markFailed(_ id: Int64, error: String) -> PostgresStatement {
@@ -120,20 +120,9 @@ enum Outbox {
             [.int(id), .text(error)])
     }
 
-    /// Deletes at most `limit` rows sent longer than `retention` ago; returns how many.
-    static func deleteSent(olderThan retention: Duration, limit: Int, on database: PostgresConnection) throws -> Int {
-        try database.query(
-            """
-            delete from runtime_outbox where id in (
-                select id from runtime_outbox
-                where sent_at is not null and sent_at < now() - make_interval(secs => $1) limit $2)
-            """, [.double(retention.seconds), .int(Int64(limit))]
-        ).affectedRows
-    }
-
     /// Rows not yet published.
     static func backlog(on database: PostgresConnection) throws -> Int {
-        Int(try database.query("select count(*) as n from runtime_outbox where sent_at is null").rows[0].int("n"))
+        Int(try database.query("select count(*) as n from runtime_outbox").rows[0].int("n"))
     }
 
     private static func hex(_ bytes: [UInt8]) -> String {

@@ -276,7 +276,7 @@ final class PostgresStore<Handler: MessageHandler>: BatchStore {
 
     // MARK: - Outbox
 
-    /// Marks the rows sent (or their publish failed) in one round trip, committed without waiting
+    /// Deletes the published rows (and notes the failure of the others) in one round trip, committed without waiting
     /// for the WAL flush (`synchronous_commit = off`): if the server crashes before the flush, the
     /// rows count as unsent and are published again, which downstream inboxes absorb. The batch's
     /// own transaction, holding the effects, always waits for its flush.
@@ -299,7 +299,7 @@ final class PostgresStore<Handler: MessageHandler>: BatchStore {
                 statements.append(Outbox.markFailed(row.id, error: FailureRouter.describe(outcome)))
             }
         }
-        if !sent.isEmpty { statements.append(Outbox.markSent(sent)) }
+        if !sent.isEmpty { statements.append(Outbox.remove(sent)) }
         statements.append(PostgresStatement("commit"))
         do {
             try database.pipeline(statements)
@@ -350,8 +350,8 @@ final class PostgresStore<Handler: MessageHandler>: BatchStore {
                         }
                     }
                     if !sent.isEmpty {
-                        let marked = Outbox.markSent(sent)
-                        try tx.query(marked.sql, marked.parameters)
+                        let removed = Outbox.remove(sent)
+                        try tx.query(removed.sql, removed.parameters)
                     }
                     metrics.relayed.increment(by: sent.count)
                     if !sent.isEmpty {
@@ -368,17 +368,15 @@ final class PostgresStore<Handler: MessageHandler>: BatchStore {
         metrics.outboxBacklog.record(try Outbox.backlog(on: database))
     }
 
-    /// Deletes inbox rows and sent outbox rows past their retention, a bounded number per run so
-    /// that a large backlog is worked off over several runs instead of one long statement.
+    /// Deletes inbox rows past their retention, a bounded number per run so that a large backlog
+    /// is worked off over several runs instead of one long statement.
     private func applyRetention() throws {
         lastRetention = .now
         guard let database else { return }
         let inbox = try Inbox.deleteOlder(than: configuration.inboxRetention, limit: 10_000, on: database)
-        let outbox = try Outbox.deleteSent(olderThan: configuration.outboxRetention, limit: 10_000, on: database)
-        if inbox > 0 { metrics.retentionDeleted(table: "runtime_inbox", count: inbox) }
-        if outbox > 0 { metrics.retentionDeleted(table: "runtime_outbox", count: outbox) }
-        if inbox + outbox > 0 {
-            logger.info("retention removed old rows", metadata: ["inbox": "\(inbox)", "outbox": "\(outbox)"])
+        if inbox > 0 {
+            metrics.retentionDeleted(table: "runtime_inbox", count: inbox)
+            logger.info("retention removed old inbox rows", metadata: ["inbox": "\(inbox)"])
         }
     }
 }

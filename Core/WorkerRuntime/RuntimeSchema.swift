@@ -1,8 +1,8 @@
 import Postgres
 
 /// The runtime's own tables in each worker's database: the inbox (processed message ids per
-/// consumer) and the outbox (messages committed with the effects that caused them, published
-/// after the commit).
+/// consumer) and the outbox (messages committed with the effects that caused them, until they
+/// are published: a published row is deleted).
 public enum RuntimeSchema {
     /// Creates the runtime's tables if they are missing, then runs `handlerMigration` for the
     /// worker's own, all in one transaction. Idempotent; safe from several consumers and worker
@@ -36,11 +36,16 @@ public enum RuntimeSchema {
                     publish_attempts int not null default 0,
                     last_error text
                 );
-                create index if not exists runtime_outbox_unsent on runtime_outbox (id) where sent_at is null;
-                create index if not exists runtime_inbox_processed_at on runtime_inbox (processed_at);
-                create index if not exists runtime_outbox_sent_at on runtime_outbox (sent_at) where sent_at is not null;
                 alter table runtime_outbox add column if not exists owner text;
                 alter table runtime_outbox add column if not exists message_timestamp bigint;
+                -- Rows are appended in time order, so a BRIN index finds old inbox rows for
+                -- retention at a fraction of a B-tree's cost per insert.
+                drop index if exists runtime_inbox_processed_at;
+                create index if not exists runtime_inbox_processed_brin on runtime_inbox using brin (processed_at);
+                -- Published rows are deleted (earlier versions kept them, marked by sent_at).
+                drop index if exists runtime_outbox_unsent;
+                drop index if exists runtime_outbox_sent_at;
+                delete from runtime_outbox where sent_at is not null;
                 """)
             try handlerMigration(tx)
         }

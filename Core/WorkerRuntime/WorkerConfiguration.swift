@@ -42,14 +42,13 @@ public struct WorkerConfiguration: Sendable {
     public var publishTimeout: Duration
     /// How often the outbox relay looks for rows nobody published.
     public var relayInterval: Duration
-    /// Rows younger than this are left to the consumer that wrote them.
+    /// Unpublished outbox rows of a consumer that is gone are relayed by another once older than
+    /// this (a live consumer's rows are only ever its own to publish).
     public var relayGrace: Duration
     /// How long processed message ids stay in the inbox. A copy of a message redelivered later
     /// than this would take effect again, so keep it well above the longest redelivery delay
     /// (retry tiers, an outage, a replay from the DLQ).
     public var inboxRetention: Duration
-    /// How long published outbox rows are kept (for inspection) before deletion.
-    public var outboxRetention: Duration
     /// How often retention runs.
     public var retentionInterval: Duration
     /// Backoff between reconnect attempts to the broker or the database.
@@ -87,7 +86,6 @@ public struct WorkerConfiguration: Sendable {
         relayInterval = .seconds(5)
         relayGrace = .seconds(10)
         inboxRetention = .seconds(7 * 24 * 3600)
-        outboxRetention = .seconds(24 * 3600)
         retentionInterval = .seconds(600)
         reconnectDelays = Backoff(initialDelay: .milliseconds(200), maximumDelay: .seconds(10), jitter: .equal)
         httpPort = nil
@@ -102,7 +100,7 @@ public struct WorkerConfiguration: Sendable {
     /// `queue.deliveryLimit`, `queue.declare`, `consumer.prefetch`, `consumer.concurrency`,
     /// `consumer.batchSize`, `consumer.maxAttempts`, `consumer.prepareConcurrency`, `consumer.maxBodyBytes`,
     /// `consumer.publishTimeoutMs`, `outbox.relayIntervalMs`, `outbox.relayGraceMs`,
-    /// `inbox.retentionMs` (7 days), `outbox.retentionMs` (1 day), `retention.intervalMs` (10 min),
+    /// `inbox.retentionMs` (7 days), `retention.intervalMs` (10 min),
     /// `http.port` (-1 = off), `http.host`, `shutdown.timeoutMs`.
     /// - Throws: ``WorkerConfigurationError`` naming the key of a missing or invalid value.
     public init(reader: ConfigReader, appID: String, defaultQueue: String, defaultBindings: [String]) throws {
@@ -142,7 +140,6 @@ public struct WorkerConfiguration: Sendable {
         relayInterval = .milliseconds(try positive(reader, "outbox.relayIntervalMs", 5_000))
         relayGrace = .milliseconds(reader.int(forKey: "outbox.relayGraceMs", default: 10_000))
         inboxRetention = .milliseconds(try positive(reader, "inbox.retentionMs", 7 * 24 * 3_600_000))
-        outboxRetention = .milliseconds(try positive(reader, "outbox.retentionMs", 24 * 3_600_000))
         retentionInterval = .milliseconds(try positive(reader, "retention.intervalMs", 600_000))
         let port = reader.int(forKey: "http.port", default: -1)
         httpPort = port < 0 ? nil : port

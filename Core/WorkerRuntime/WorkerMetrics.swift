@@ -13,7 +13,7 @@ import Synchronization
 ///   `commerce_database_outages_total{queue}`;
 /// - `commerce_message_latency_seconds{queue}`: per message, from the delivery reaching the worker
 ///   to its acknowledgement (prefetch wait, handler, commit, publish with confirms, ack);
-/// - `commerce_retention_deleted_total{queue,table}`: inbox and outbox rows removed by retention;
+/// - `commerce_retention_deleted_total{queue,table}`: inbox rows removed by retention;
 /// - `commerce_batch_database_round_trips{queue}`: round trips to PostgreSQL per batch, from the
 ///   batch's transaction to the marking of its outbox rows as sent;
 /// - `commerce_prepare_duration_seconds{queue}`: per message, the handler's phase outside the
