@@ -24,7 +24,7 @@ public struct Envelope: Sendable, Hashable {
     public var contentType: String
 
     public init(
-        messageID: String = UUID().uuidString.lowercased(),
+        messageID: String = Envelope.newMessageID(),
         correlationID: String,
         causationID: String? = nil,
         type: String,
@@ -39,6 +39,28 @@ public struct Envelope: Sendable, Hashable {
         self.timestamp = timestamp
         self.appID = appID
         self.contentType = contentType
+    }
+
+    /// A new message id: a random (version 4) UUID in lower case. Made from the system's random
+    /// generator directly, because Foundation's `UUID()` opens a random device for each one and
+    /// every emitted message needs an id.
+    public static func newMessageID() -> String {
+        var generator = SystemRandomNumberGenerator()
+        var high = generator.next() as UInt64
+        var low = generator.next() as UInt64
+        high = (high & ~0xF000) | 0x4000  // version 4
+        low = (low & ~(0xC000 << 48)) | (0x8000 << 48)  // RFC 4122 variant
+        let digits = Array("0123456789abcdef".utf8)
+        var text = [UInt8]()
+        text.reserveCapacity(36)
+        for (index, word) in [high, low].enumerated() {
+            for nibble in 0..<16 {
+                let position = index * 16 + nibble
+                if position == 8 || position == 12 || position == 16 || position == 20 { text.append(UInt8(ascii: "-")) }
+                text.append(digits[Int((word >> UInt64(60 - 4 * nibble)) & 0xF)])
+            }
+        }
+        return String(decoding: text, as: UTF8.self)
     }
 
     /// The envelope of a message emitted in reaction to this one: same saga, caused by this

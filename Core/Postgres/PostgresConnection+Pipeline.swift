@@ -44,8 +44,7 @@ extension PostgresConnection {
                 expected.append(.preparation(sql: statement.sql))
                 name = newName
             }
-            var buffers = ParameterBuffers(statement.parameters)
-            let sent = buffers.withPointers { count, values, lengths, formats in
+            let sent = ParameterBuffers(statement.parameters).withPointers { count, values, lengths, formats in
                 if let name {
                     PQsendQueryPrepared(connection, name, count, values, lengths, formats, 0)
                 } else {

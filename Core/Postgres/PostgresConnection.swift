@@ -89,8 +89,7 @@ public final class PostgresConnection {
         try Self.checkParameters(parameters, statement: sql)
         let name = try preparedName(for: sql, parameterCount: parameters.count, connection: connection)
         roundTrips += 1
-        var buffers = ParameterBuffers(parameters)
-        let result: OpaquePointer? = buffers.withPointers { count, values, lengths, formats in
+        let result: OpaquePointer? = ParameterBuffers(parameters).withPointers { count, values, lengths, formats in
             if let name {
                 PQexecPrepared(connection, name, count, values, lengths, formats, 0)
             } else {
@@ -185,46 +184,52 @@ public final class PostgresConnection {
 
 /// The C arrays libpq takes for a statement's parameters: values (NUL-terminated text, or binary
 /// for ``PostgresValue/bytes(_:)``), lengths and formats, alive for the duration of one call.
+/// Each value is copied once, straight into the buffer libpq reads (this runs for every statement).
 struct ParameterBuffers {
-    private var storage: [[UInt8]?]
-    private var lengths: [Int32]
-    private var formats: [Int32]
+    private let parameters: [PostgresValue]
 
     init(_ parameters: [PostgresValue]) {
-        storage = parameters.map { value in
-            switch value {
-            case .null: nil
-            case .bytes(let bytes): bytes
-            default: Array(value.textForm!.utf8) + [0]
-            }
-        }
-        lengths = storage.map { Int32($0?.count ?? 0) }
-        formats = parameters.map { value -> Int32 in
-            if case .bytes = value { return 1 }
-            return 0
-        }
+        self.parameters = parameters
     }
 
     /// Calls `body` with the parameter count and the three arrays.
-    mutating func withPointers<R>(
+    func withPointers<R>(
         _ body: (
             Int32, UnsafePointer<UnsafePointer<CChar>?>?, UnsafePointer<Int32>?, UnsafePointer<Int32>?
         ) -> R
     ) -> R {
         var pointers: [UnsafePointer<CChar>?] = []
-        var buffers: [UnsafeMutablePointer<UInt8>] = []
+        var lengths: [Int32] = []
+        var formats: [Int32] = []
+        var buffers: [UnsafeMutableRawPointer] = []
+        pointers.reserveCapacity(parameters.count)
+        lengths.reserveCapacity(parameters.count)
+        formats.reserveCapacity(parameters.count)
         defer { buffers.forEach { $0.deallocate() } }
-        for entry in storage {
-            guard let entry else {
-                pointers.append(nil)
-                continue
-            }
-            let buffer = UnsafeMutablePointer<UInt8>.allocate(capacity: max(entry.count, 1))
-            buffer.initialize(from: entry, count: entry.count)
+        func copy(_ bytes: UnsafeBufferPointer<UInt8>, terminated: Bool) {
+            let buffer = UnsafeMutableRawPointer.allocate(byteCount: bytes.count + 1, alignment: 1)
+            if let base = bytes.baseAddress { buffer.copyMemory(from: base, byteCount: bytes.count) }
+            buffer.storeBytes(of: 0, toByteOffset: bytes.count, as: UInt8.self)
             buffers.append(buffer)
-            pointers.append(UnsafeRawPointer(buffer).assumingMemoryBound(to: CChar.self))
+            pointers.append(UnsafePointer(buffer.assumingMemoryBound(to: CChar.self)))
+            lengths.append(Int32(terminated ? bytes.count + 1 : bytes.count))
         }
-        let count = Int32(storage.count)
+        for parameter in parameters {
+            switch parameter {
+            case .null:
+                pointers.append(nil)
+                lengths.append(0)
+                formats.append(0)
+            case .bytes(let bytes):
+                bytes.withUnsafeBufferPointer { copy($0, terminated: false) }
+                formats.append(1)
+            default:
+                var text = parameter.textForm!
+                text.withUTF8 { copy($0, terminated: true) }
+                formats.append(0)
+            }
+        }
+        let count = Int32(parameters.count)
         return pointers.withUnsafeBufferPointer { values in
             lengths.withUnsafeBufferPointer { lengths in
                 formats.withUnsafeBufferPointer { formats in

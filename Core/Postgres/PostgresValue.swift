@@ -33,10 +33,15 @@ public enum PostgresValue: Sendable, Hashable {
     /// Whether a text value holds a NUL character, which the text format cannot carry.
     var containsNUL: Bool {
         switch self {
-        case .text(let value): value.utf8.contains(0)
-        case .textArray(let values): values.contains { $0.utf8.contains(0) }
+        case .text(let value): Self.hasNUL(value)
+        case .textArray(let values): values.contains(where: Self.hasNUL)
         default: false
         }
+    }
+
+    private static func hasNUL(_ text: String) -> Bool {
+        var text = text
+        return text.withUTF8 { bytes in bytes.baseAddress.map { memchr($0, 0, bytes.count) != nil } ?? false }
     }
 
     /// `{"a","b\"c"}`: every element quoted, `"` and `\` escaped, built byte by byte (this runs

@@ -79,21 +79,39 @@ public struct HandlerDatabase {
     }
 
     /// The statement's first keyword if it controls transactions, else `nil`. Leading white space
-    /// and SQL comments are skipped.
+    /// and SQL comments are skipped. Works on the UTF-8 bytes (SQL keywords are ASCII), because it
+    /// runs for every statement a handler sends.
     static func transactionControlKeyword(_ sql: String) -> String? {
-        var text = Substring(sql)
-        while true {
-            text = text.drop { $0.isWhitespace }
-            if text.hasPrefix("--") {
-                text = text.drop { $0 != "\n" }
-            } else if text.hasPrefix("/*"), let end = text.range(of: "*/") {
-                text = text[end.upperBound...]
+        let bytes = sql.utf8
+        var index = bytes.startIndex
+        func at(_ offset: Int) -> UInt8? {
+            guard let position = bytes.index(index, offsetBy: offset, limitedBy: bytes.endIndex),
+                position < bytes.endIndex
+            else { return nil }
+            return bytes[position]
+        }
+        while index < bytes.endIndex {
+            let byte = bytes[index]
+            if byte == 0x20 || byte == 0x09 || byte == 0x0A || byte == 0x0D || byte == 0x0C {
+                index = bytes.index(after: index)
+            } else if byte == UInt8(ascii: "-"), at(1) == UInt8(ascii: "-") {
+                while index < bytes.endIndex && bytes[index] != 0x0A { index = bytes.index(after: index) }
+            } else if byte == UInt8(ascii: "/"), at(1) == UInt8(ascii: "*") {
+                guard let end = sql[index...].range(of: "*/") else { break }
+                index = end.upperBound.samePosition(in: bytes) ?? bytes.endIndex
             } else {
                 break
             }
         }
-        let keyword = text.prefix { $0.isLetter }.lowercased()
-        return refusedKeywords.contains(keyword) ? keyword : nil
+        var keyword: [UInt8] = []
+        while index < bytes.endIndex, keyword.count <= 10 {
+            let byte = bytes[index] | 0x20  // ASCII lower case
+            guard byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z") else { break }
+            keyword.append(byte)
+            index = bytes.index(after: index)
+        }
+        let word = String(decoding: keyword, as: UTF8.self)
+        return refusedKeywords.contains(word) ? word : nil
     }
 }
 
