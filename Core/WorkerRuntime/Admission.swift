@@ -138,6 +138,7 @@ enum Admission {
         guard case .array(let deaths)? = headers["x-death"], case .table(let newest)? = deaths.first,
             case .string(let queue)? = newest["queue"], case .string(let reason)? = newest["reason"]
         else { return false }
-        return reason == "expired" && topology.retryDelays.indices.contains { topology.retryQueue(forTier: $0) == queue }
+        return reason == "expired"
+            && topology.retryDelays.indices.contains { topology.retryQueue(forTier: $0) == queue }
     }
 }

@@ -271,48 +271,48 @@ final class BrokerLink: @unchecked Sendable {
 
         /// Runs one command and answers it; throws when the connection can no longer be used.
         func execute(_ command: Command) throws {
-                switch command {
-                case .publish(let publications, let reply):
-                    let result = publish(publications, on: connection, channel: publishing, dispatch: dispatch)
-                    reply.put(result)
-                    // A refused publish (404 for a deleted exchange) closes the publishing channel:
-                    // start over, which redeclares the topology, rather than limp on without it.
-                    if !connection.isOpen || !connection.isChannelOpen(publishing) {
-                        if case .failure(let error) = result { throw error }
-                        throw AMQPError(code: .socketError, message: "publishing channel lost", context: "publish")
-                    }
-                case .acknowledge(let acks, let requeue, let generation, let reply):
-                    guard generation == currentGeneration else {
-                        reply.put(
-                            .failure(
-                                AMQPError(
-                                    code: .invalidState,
-                                    message: "deliveries of an earlier connection; the broker redelivers them",
-                                    context: "basic.ack")))
-                        return
-                    }
-                    do {
-                        try acknowledge(acks, requeue, unacknowledged: &unacknowledged, connection, consuming)
-                        reply.put(.success(()))
-                    } catch {
-                        reply.put(.failure(error))
-                        throw error
-                    }
-                case .setConsuming(let consume, let reply):
-                    condition.lock()
-                    wantConsuming = consume
-                    condition.unlock()
-                    do {
-                        if consume { try startConsuming() } else { try stopConsuming() }
-                        reply.put(.success(()))
-                    } catch {
-                        reply.put(
-                            .failure(
-                                error as? AMQPError
-                                    ?? AMQPError(code: .libraryError, message: "\(error)", context: "consume")))
-                        throw error
-                    }
+            switch command {
+            case .publish(let publications, let reply):
+                let result = publish(publications, on: connection, channel: publishing, dispatch: dispatch)
+                reply.put(result)
+                // A refused publish (404 for a deleted exchange) closes the publishing channel:
+                // start over, which redeclares the topology, rather than limp on without it.
+                if !connection.isOpen || !connection.isChannelOpen(publishing) {
+                    if case .failure(let error) = result { throw error }
+                    throw AMQPError(code: .socketError, message: "publishing channel lost", context: "publish")
                 }
+            case .acknowledge(let acks, let requeue, let generation, let reply):
+                guard generation == currentGeneration else {
+                    reply.put(
+                        .failure(
+                            AMQPError(
+                                code: .invalidState,
+                                message: "deliveries of an earlier connection; the broker redelivers them",
+                                context: "basic.ack")))
+                    return
+                }
+                do {
+                    try acknowledge(acks, requeue, unacknowledged: &unacknowledged, connection, consuming)
+                    reply.put(.success(()))
+                } catch {
+                    reply.put(.failure(error))
+                    throw error
+                }
+            case .setConsuming(let consume, let reply):
+                condition.lock()
+                wantConsuming = consume
+                condition.unlock()
+                do {
+                    if consume { try startConsuming() } else { try stopConsuming() }
+                    reply.put(.success(()))
+                } catch {
+                    reply.put(
+                        .failure(
+                            error as? AMQPError
+                                ?? AMQPError(code: .libraryError, message: "\(error)", context: "consume")))
+                    throw error
+                }
+            }
         }
 
         /// Routes one broker event: deliveries to the mailbox, failures to a reconnect.

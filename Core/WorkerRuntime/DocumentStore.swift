@@ -92,7 +92,8 @@ final class DocumentStore<Handler: DocumentHandler>: BatchStore {
     {
         guard !indices.isEmpty else { return }
         guard let collection else {
-            throw StoreOutage(cause: MongoError(code: .connectionFailed, message: "no connection to the document store"))
+            throw StoreOutage(
+                cause: MongoError(code: .connectionFailed, message: "no connection to the document store"))
         }
         let result: MongoCollection.InsertManyResult
         do {

@@ -131,7 +131,8 @@ final class PostgresStore<Handler: MessageHandler>: BatchStore {
         var outcomes = [MessageOutcome?](repeating: nil, count: batch.count)
         var outbox: [OutboxRow] = []
         try applyTogether(order, batch, &outcomes, &outbox)
-        return AppliedBatch(outcomes: outcomes.map { $0 ?? .failed(.transient("not_applied", "not applied")) }, outbox: outbox)
+        return AppliedBatch(
+            outcomes: outcomes.map { $0 ?? .failed(.transient("not_applied", "not applied")) }, outbox: outbox)
     }
 
     private enum TransactionFailure: Error {

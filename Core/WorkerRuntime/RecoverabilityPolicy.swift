@@ -35,7 +35,8 @@ public struct RecoverabilityPolicy: Sendable, Hashable {
         case .transient:
             return .deadLetter(
                 reason: "retries_exhausted",
-                message: "gave up after \(attempts) attempts; last error (\(failure.reason)): \(failure.message.prefix(900))",
+                message:
+                    "gave up after \(attempts) attempts; last error (\(failure.reason)): \(failure.message.prefix(900))",
                 attempts: attempts)
         }
     }

@@ -118,7 +118,8 @@ public final class WorkerService: Service, Sendable {
             completion.abandon()
         }
         guard finished else {
-            logger.critical("shutdown deadline passed with work in flight; abandoning it (nothing uncommitted is acked)")
+            logger.critical(
+                "shutdown deadline passed with work in flight; abandoning it (nothing uncommitted is acked)")
             throw WorkerShutdownTimedOut()
         }
         logger.info("worker stopped")

@@ -156,7 +156,8 @@ final class ProbeFixture {
         {
             for message in chunk {
                 let properties = AMQPProperties(
-                    contentType: message.contentType, headers: message.headers, deliveryMode: 2, correlationID: message.correlationID,
+                    contentType: message.contentType, headers: message.headers, deliveryMode: 2,
+                    correlationID: message.correlationID,
                     messageID: message.messageID, timestamp: UInt64(Date().timeIntervalSince1970), type: message.type,
                     appID: "runtime-test")
                 try amqp.publish(

@@ -97,7 +97,8 @@ struct WorkerRuntimeReviewTests {
         try fixture.publish(messages)
         try fixture.startWorker()
         try fixture.waitForEffects(2)
-        try waitUntil("the swallower in the DLQ", timeout: .seconds(30), { try fixture.depth(fixture.queue + ".dlq") }) {
+        try waitUntil("the swallower in the DLQ", timeout: .seconds(30), { try fixture.depth(fixture.queue + ".dlq") })
+        {
             $0 == 1
         }
         let letter = try #require(try fixture.drain(fixture.queue + ".dlq").first)

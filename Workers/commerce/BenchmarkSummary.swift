@@ -77,7 +77,8 @@ struct BenchmarkSummary: Encodable {
         for setup in order where builds.count > 1 && setup.worker != builds[0] {
             var baseline = setup
             baseline.worker = builds[0]
-            pairs.append(("\(setup.worker) ÷ \(builds[0]), \(setup.queueType.rawValue)/\(setup.batchSize)", setup, baseline))
+            pairs.append(
+                ("\(setup.worker) ÷ \(builds[0]), \(setup.queueType.rawValue)/\(setup.batchSize)", setup, baseline))
         }
         for setup in order where setup.batchSize > 1 {
             var single = setup

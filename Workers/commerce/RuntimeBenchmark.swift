@@ -177,7 +177,8 @@ final class RuntimeBenchmark {
             messagesPerSecond: Double(settings.messages) / seconds, batchHistogram: histogram,
             meanBatchSize: histogram?.mean, batchSizes: BenchmarkRun.BatchSizeRange.ranges(batchSizes: batchSizes),
             sequentialScans: scans, indexes: indexes, cpuSecondsPerMessage: cpu,
-            meanRoundTripsPerBatch: roundTrips?.mean, events: settings.events, workerExitStatus: exitStatus, effectRows: rows,
+            meanRoundTripsPerBatch: roundTrips?.mean, events: settings.events, workerExitStatus: exitStatus,
+            effectRows: rows,
             distinctMessageIDs: ids,
             deadLetters: deadLetters, problems: problems, notes: notes)
     }
@@ -234,40 +235,33 @@ final class RuntimeBenchmark {
     /// `max(id)` reads one index entry, so the poll costs the database nothing while the worker
     /// runs; the exact count is taken only once the highest id says it may be complete.
     private func waitForEffects(_ monitor: PostgresConnection, worker: ChildProcess) throws -> String? {
-        var highest: Int64 = -1
-        var lastProgress = ContinuousClock.now
-        while true {
+        try waitForProgress("effect", worker: worker) {
             let top = try monitor.query("select coalesce(max(id), 0) as top from probe_effects").rows[0].int("top")
-            if top >= settings.messages {
-                let count = try monitor.query("select count(*) as count from probe_effects").rows[0].int("count")
-                if count >= settings.messages { return nil }
-            }
-            if top > highest {
-                highest = top
-                lastProgress = ContinuousClock.now
-            } else if ContinuousClock.now - lastProgress > Self.stallTimeout {
-                return "no new effect for \(Self.stallTimeout) (highest effect id \(top) of \(settings.messages))"
-            }
-            if !worker.isRunning {
-                return "the worker exited with status \(worker.terminationStatus) during the run:\n"
-                    + worker.logTail()
-            }
-            Thread.sleep(forTimeInterval: 0.01)
+            guard top >= settings.messages else { return Int(top) }
+            return Int(try monitor.query("select count(*) as count from probe_effects").rows[0].int("count"))
         }
     }
 
     /// Waits until the sink holds an event for every message (or the worker stalls or dies).
     private func waitForEvents(in sink: String, worker: ChildProcess) throws -> String? {
-        var highest: UInt32 = 0
+        try waitForProgress("probe.done event", worker: worker) {
+            Int(try amqp.queueStatus(channel: channel, name: sink).messageCount)
+        }
+    }
+
+    /// Polls `count` every 10 ms until it reaches the number of messages: `nil`, or what went
+    /// wrong when it stops growing for ``stallTimeout`` or the worker dies first.
+    private func waitForProgress(_ what: String, worker: ChildProcess, count: () throws -> Int) throws -> String? {
+        var highest = -1
         var lastProgress = ContinuousClock.now
         while true {
-            let depth = try amqp.queueStatus(channel: channel, name: sink).messageCount
-            if depth >= settings.messages { return nil }
-            if depth > highest {
-                highest = depth
+            let current = try count()
+            if current >= settings.messages { return nil }
+            if current > highest {
+                highest = current
                 lastProgress = ContinuousClock.now
             } else if ContinuousClock.now - lastProgress > Self.stallTimeout {
-                return "no new probe.done event for \(Self.stallTimeout) (\(depth) of \(settings.messages))"
+                return "no new \(what) for \(Self.stallTimeout) (\(current) of \(settings.messages))"
             }
             if !worker.isRunning {
                 return "the worker exited with status \(worker.terminationStatus) during the run:\n" + worker.logTail()
