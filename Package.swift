@@ -9,6 +9,10 @@ let package = Package(
     products: [
         .executable(name: "commerce", targets: ["commerce"]),
         .executable(name: "probe-worker", targets: ["probe-worker"]),
+        .executable(name: "order-worker", targets: ["order-worker"]),
+        .executable(name: "stock-worker", targets: ["stock-worker"]),
+        .executable(name: "payment-worker", targets: ["payment-worker"]),
+        .executable(name: "notification-worker", targets: ["notification-worker"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
@@ -58,6 +62,23 @@ let package = Package(
             ],
             path: "Core/WorkerRuntime"),
 
+        // The services of the saga (docs/saga.md): each one's handlers, its repository over its
+        // own store and its state machine. Worker executables wire them to the runtime; tests and
+        // the `commerce` tool use them directly.
+        .target(
+            name: "Ordering",
+            dependencies: ["CommerceDomain", "CommerceMessages", "WorkerRuntime", "Postgres"],
+            path: "Core/Ordering"),
+        .target(
+            name: "Inventory", dependencies: ["CommerceMessages", "WorkerRuntime", "Postgres"], path: "Core/Inventory"),
+        .target(
+            name: "Payments",
+            dependencies: ["CommerceMessages", "WorkerRuntime", "Postgres", "Resilience"],
+            path: "Core/Payments"),
+        .target(
+            name: "Notifications", dependencies: ["CommerceMessages", "WorkerRuntime", "Mongo"],
+            path: "Core/Notifications"),
+
         // The entry point shared by worker executables: configuration files + environment,
         // logging and metrics bootstrap, ServiceGroup with signal handling.
         .target(
@@ -88,6 +109,23 @@ let package = Package(
             dependencies: ["WorkerApp", "WorkerRuntime", "Mongo", "CommerceMessages", "Postgres"],
             path: "Workers/probe-worker"),
 
+        .executableTarget(
+            name: "order-worker", dependencies: ["WorkerApp", "WorkerRuntime", "Ordering"],
+            path: "Workers/order-worker"),
+        .executableTarget(
+            name: "stock-worker", dependencies: ["WorkerApp", "WorkerRuntime", "Inventory"],
+            path: "Workers/stock-worker"),
+        .executableTarget(
+            name: "payment-worker", dependencies: ["WorkerApp", "WorkerRuntime", "Payments"],
+            path: "Workers/payment-worker"),
+        .executableTarget(
+            name: "notification-worker", dependencies: ["WorkerApp", "WorkerRuntime", "Notifications"],
+            path: "Workers/notification-worker"),
+
+        .testTarget(
+            name: "ServiceTests",
+            dependencies: ["Ordering", "Inventory", "Payments", "Notifications", "CommerceDomain", "CommerceMessages"],
+            path: "Tests/ServiceTests"),
         .testTarget(
             name: "DomainTests",
             dependencies: [

@@ -41,7 +41,7 @@ public enum FleetCatalog {
 
     public static let stockWorker = Worker(
         name: "stock-worker", queue: "stock-worker",
-        consumes: [.orderPlaced, .paymentFailed, .orderCancelled, .orderConfirmed, .paymentRefunded],
+        consumes: [.orderPlaced, .paymentFailed, .orderCancelled, .orderConfirmed],
         emits: [.stockReserved, .stockRejected, .stockReleased], store: .postgres(database: "inventory"))
 
     public static let paymentWorker = Worker(
@@ -51,7 +51,7 @@ public enum FleetCatalog {
 
     public static let notificationWorker = Worker(
         name: "notification-worker", queue: "notification-worker",
-        consumes: [.orderConfirmed, .orderCancelled, .orderRejected], emits: [],
+        consumes: [.orderConfirmed, .orderCancelled, .orderRejected, .paymentRefunded], emits: [],
         store: .mongo(collection: "notifications"))
 
     /// The saga's workers, in the order a message meets them.

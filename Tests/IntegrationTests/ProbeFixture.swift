@@ -11,11 +11,11 @@ final class WorkerProcess {
     let process: ChildProcess
     let httpPort: Int
 
-    init(environment: [String: String], httpPort: Int, name: String) throws {
+    init(environment: [String: String], httpPort: Int, name: String, executable: String = "probe-worker") throws {
         self.httpPort = httpPort
         // A working directory without config/ so only the environment configures the worker.
         process = try ChildProcess(
-            executable: ProbeFixture.binary("probe-worker"),
+            executable: ProbeFixture.binary(executable),
             environment: ProcessInfo.processInfo.environment.merging(environment) { $1 },
             workingDirectory: FileManager.default.temporaryDirectory,
             logURL: FileManager.default.temporaryDirectory.appendingPathComponent("\(name).log"))

@@ -1,0 +1,2 @@
+/// The Inventory service of the saga: see docs/saga.md.
+public enum InventoryService {}

@@ -1,0 +1,2 @@
+/// The Notifications service of the saga: see docs/saga.md.
+public enum NotificationsService {}

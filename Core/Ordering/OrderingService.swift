@@ -1,0 +1,2 @@
+/// The Ordering service of the saga: see docs/saga.md.
+public enum OrderingService {}

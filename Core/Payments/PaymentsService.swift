@@ -1,0 +1,2 @@
+/// The Payments service of the saga: see docs/saga.md.
+public enum PaymentsService {}

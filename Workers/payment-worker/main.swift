@@ -1,0 +1,2 @@
+// payment-worker: under construction in this session (issue 8).
+print("payment-worker is not built yet")
