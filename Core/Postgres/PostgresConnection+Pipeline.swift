@@ -16,7 +16,15 @@ extension PostgresConnection {
         guard let connection else {
             throw PostgresError(code: .invalidState, message: "the connection is closed", statement: statements[0].sql)
         }
-        for statement in statements { try Self.checkParameters(statement.parameters, statement: statement.sql) }
+        for (index, statement) in statements.enumerated() {
+            do {
+                try Self.checkParameters(statement.parameters, statement: statement.sql)
+            } catch {
+                var refused = error
+                refused.pipelineIndex = index
+                throw refused
+            }
+        }
         guard PQenterPipelineMode(connection) == 1 else {
             throw PostgresError.wrapping(result: nil, connection: connection, statement: "enter pipeline mode")
         }

@@ -1,4 +1,5 @@
 import AMQP
+import CommerceMessages
 import CommerceSupport
 import Foundation
 import Logging
@@ -29,7 +30,7 @@ final class PostgresStore<Handler: MessageHandler>: BatchStore {
     /// This consumer's name in `runtime_outbox.owner`: its own unsent rows are its to relay at
     /// any time; another consumer's rows only once that consumer's database session is gone
     /// (its advisory lock is free) and the rows are older than the relay grace.
-    let owner: String
+    private(set) var owner: String
     private var database: PostgresConnection?
     private var lastRelay = ContinuousClock.now - .seconds(3600)
     private var lastRetention = ContinuousClock.now
@@ -43,17 +44,32 @@ final class PostgresStore<Handler: MessageHandler>: BatchStore {
         self.handler = handler
         self.logger = logger
         self.metrics = metrics
-        owner = "\(configuration.appID)@\(ProcessInfo.processInfo.hostName):\(getpid()):\(UUID().uuidString.prefix(8))"
+        owner = Self.newOwner(appID: configuration.appID)
     }
 
     // MARK: - Connection
+
+    /// `order-worker@host:pid:1a2b3c4d`: unique per consumer and per name change.
+    private static func newOwner(appID: String) -> String {
+        "\(appID)@\(ProcessInfo.processInfo.hostName):\(getpid()):\(Envelope.newMessageID().prefix(8))"
+    }
 
     func connect() throws {
         let connection = try PostgresConnection(url: configuration.databaseURL, applicationName: configuration.appID)
         try RuntimeSchema.migrate(connection, then: handler.migrate)
         // Held for the session's life: while this consumer is alive, no other relay takes its
-        // outbox rows (Outbox.relayable); when its session ends, the lock goes with it.
-        try connection.query("select pg_advisory_lock($1, hashtext($2))", [.int(Outbox.ownerLockSpace), .text(owner)])
+        // outbox rows (Outbox.relayable); when its session ends, the lock goes with it. Taken
+        // without waiting: if a session of ours that the server still thinks alive (after a
+        // network failure) or another owner whose name hashes alike holds it, this consumer
+        // takes a new name; its old rows are relayed once that session is gone.
+        for _ in 0..<5 {
+            let locked = try connection.query(
+                "select pg_try_advisory_lock($1, hashtext($2)) as locked", [.int(Outbox.ownerLockSpace), .text(owner)]
+            ).rows[0].bool("locked")
+            if locked { break }
+            logger.warning("outbox owner name in use; taking a new one", metadata: ["owner": "\(owner)"])
+            owner = Self.newOwner(appID: configuration.appID)
+        }
         database = connection
     }
 

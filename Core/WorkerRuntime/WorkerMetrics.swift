@@ -15,7 +15,7 @@ import Synchronization
 ///   to its acknowledgement (prefetch wait, handler, commit, publish with confirms, ack);
 /// - `commerce_retention_deleted_total{queue,table}`: inbox rows removed by retention;
 /// - `commerce_batch_database_round_trips{queue}`: round trips to PostgreSQL per batch, from the
-///   batch's transaction to the marking of its outbox rows as sent;
+///   batch's transaction to the deletion of its published outbox rows;
 /// - `commerce_prepare_duration_seconds{queue}`: per message, the handler's phase outside the
 ///   transaction (only for handlers that have one).
 ///
