@@ -39,6 +39,15 @@ public protocol MessageHandler: Sendable {
     /// Throw a ``HandlingFailure`` (or a ``ClassifiedError``) to say whether to retry.
     func handle(_ message: Message, prepared: Prepared, context: HandlerContext) throws -> [OutgoingMessage]
 
+    /// How often ``periodic(context:)`` runs; `nil` (the default) for never.
+    var periodicInterval: Duration? { get }
+
+    /// Work on the handler's own schedule, such as a deadline sweeper: runs on the consumer's
+    /// thread between batches, about every ``periodicInterval``, in a transaction of its own; the
+    /// messages it returns are written to the outbox in that transaction and published right
+    /// after. Several worker copies run it concurrently: lock rows with `for update skip locked`.
+    func periodic(context: PeriodicContext) throws -> [OutgoingMessage]
+
     /// Creates or upgrades the handler's own tables. Called at start-up and after every database
     /// reconnect, after the runtime's inbox and outbox, in one transaction under the runtime's
     /// migration lock; must be idempotent.
@@ -48,6 +57,20 @@ public protocol MessageHandler: Sendable {
 extension MessageHandler {
     /// No tables of its own.
     public func migrate(_ database: PostgresConnection) throws {}
+
+    /// No periodic work.
+    public var periodicInterval: Duration? { nil }
+
+    public func periodic(context: PeriodicContext) throws -> [OutgoingMessage] { [] }
+}
+
+/// What ``MessageHandler/periodic(context:)`` gets.
+public struct PeriodicContext {
+    /// The worker's database, inside the periodic transaction; it refuses to commit or roll back.
+    public let database: HandlerDatabase
+    public let logger: Logger
+    /// The emitting application name for ``OutgoingMessage`` (`order-worker`).
+    public let appID: String
 }
 
 extension MessageHandler where Prepared == Void {

@@ -34,6 +34,7 @@ final class PostgresStore<Handler: MessageHandler>: BatchStore {
     private var database: PostgresConnection?
     private var lastRelay = ContinuousClock.now - .seconds(3600)
     private var lastRetention = ContinuousClock.now
+    private var lastPeriodic = ContinuousClock.now
     /// `roundTrips` of the connection when the batch in hand started, for the round-trip metric.
     private var roundTripsAtBatchStart: Int?
     /// Whether the handler has a phase outside the transaction (its `Prepared` is not `Void`).
@@ -332,7 +333,11 @@ final class PostgresStore<Handler: MessageHandler>: BatchStore {
     func maintain(using link: BrokerLink, final: Bool) throws(StoreOutage) {
         guard database != nil else { return }
         do {
-            if final || ContinuousClock.now - lastRelay >= configuration.relayInterval {
+            var periodicEmitted = false
+            if !final, let interval = handler.periodicInterval, ContinuousClock.now - lastPeriodic >= interval {
+                periodicEmitted = try runPeriodic()
+            }
+            if final || periodicEmitted || ContinuousClock.now - lastRelay >= configuration.relayInterval {
                 try relayOutbox(using: link)
             }
             if !final, ContinuousClock.now - lastRetention >= configuration.retentionInterval {
@@ -341,6 +346,37 @@ final class PostgresStore<Handler: MessageHandler>: BatchStore {
         } catch {
             if isOutage(error) { throw StoreOutage(cause: error) }
             logger.warning("outbox relay or retention failed", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Runs the handler's periodic work in a transaction with its outbox rows; returns whether it
+    /// emitted anything (the relay then publishes it at once: the rows are this consumer's own).
+    private func runPeriodic() throws -> Bool {
+        lastPeriodic = .now
+        guard let database else { return false }
+        let writes = QueuedWrites()
+        do {
+            try database.query("begin")
+            let context = PeriodicContext(
+                database: HandlerDatabase(connection: database, writes: writes, position: 0), logger: logger,
+                appID: configuration.appID)
+            let outgoing = try handler.periodic(context: context)
+            var closing: [PostgresStatement] = []
+            if let insert = Outbox.insertStatement(outgoing, exchange: configuration.topology.exchange, owner: owner) {
+                closing.append(insert)
+            }
+            closing.append(PostgresStatement("commit"))
+            _ = try writes.flush(with: closing, on: database)
+            if !outgoing.isEmpty {
+                logger.info("periodic work emitted messages", metadata: ["count": "\(outgoing.count)"])
+            }
+            return !outgoing.isEmpty
+        } catch let failure as QueuedWriteFailure {
+            rollback(database)
+            throw failure.error
+        } catch {
+            rollback(database)
+            throw error
         }
     }
 

@@ -1,0 +1,101 @@
+import CommerceDomain
+import CommerceMessages
+import Foundation
+import Testing
+
+@testable import Ordering
+
+/// Validation and pricing of `order.place` with the repository's configuration files.
+@Suite("Ordering: validating and pricing order.place")
+struct OrderingServiceTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+
+    static func service() throws -> OrderingService {
+        let pricing = try PricingConfiguration.decode(
+            from: try Data(contentsOf: root.appendingPathComponent("config/pricing.json")))
+        let coupons = try CouponCatalog.decode(
+            from: try Data(contentsOf: root.appendingPathComponent("config/coupons.json")))
+        return OrderingService(pricing: pricing, coupons: coupons)
+    }
+
+    static func command(
+        items: [OrderLine] = [OrderLine(sku: "KB-001", name: "Keyboard", quantity: 2, unitPrice: 45_000)],
+        coupon: String? = "SUMMER20", membership: String? = "gold"
+    ) -> PlaceOrder {
+        PlaceOrder(
+            orderID: "o-1", customer: Customer(id: "c-1001", email: "kim@example.com", membership: membership),
+            items: items,
+            shippingAddress: ShippingAddress(street: "Teheran-ro 123", city: "Seoul", postalCode: "06234"),
+            paymentToken: "tok_approve", couponCode: coupon)
+    }
+
+    @Test("coupon, then membership, then shipping")
+    func priced() throws {
+        guard case .accepted(let placed) = try Self.service().evaluate(Self.command()) else {
+            Issue.record("expected the order to be accepted")
+            return
+        }
+        // 90,000 − 20 % = 72,000; − 10 % gold = 64,800; free shipping from 50,000.
+        #expect(
+            placed.amounts
+                == PriceBreakdown(
+                    subtotal: 90_000, couponDiscount: 18_000, membershipDiscount: 7_200, shippingFee: 0, total: 64_800))
+        #expect(placed.couponCode == "SUMMER20")
+        #expect(placed.lines == [OrderLine(sku: "KB-001", name: "Keyboard", quantity: 2, unitPrice: 45_000)])
+    }
+
+    @Test("below the free-shipping threshold the fee is added")
+    func shipping() throws {
+        let command = Self.command(
+            items: [OrderLine(sku: "MS-001", name: "Mouse", quantity: 1, unitPrice: 20_000)], coupon: nil,
+            membership: nil)
+        guard case .accepted(let placed) = try Self.service().evaluate(command) else {
+            Issue.record("expected the order to be accepted")
+            return
+        }
+        #expect(placed.amounts.shippingFee == 3_000)
+        #expect(placed.amounts.total == 23_000)
+    }
+
+    @Test("an empty order with an unknown coupon is rejected with both violations")
+    func rejected() throws {
+        guard case .rejected(let rejected) = try Self.service().evaluate(Self.command(items: [], coupon: "NOPE"))
+        else {
+            Issue.record("expected the order to be rejected")
+            return
+        }
+        #expect(Set(rejected.violations.map(\.code)) == ["empty_order", "unknown_coupon"])
+        #expect(rejected.reason == .invalidOrder)
+    }
+
+    @Test("the same SKU at two prices is rejected, not dead-lettered")
+    func conflictingLines() throws {
+        let command = Self.command(items: [
+            OrderLine(sku: "KB-001", name: "Keyboard", quantity: 1, unitPrice: 45_000),
+            OrderLine(sku: "KB-001", name: "Keyboard", quantity: 1, unitPrice: 40_000),
+        ])
+        guard case .rejected(let rejected) = try Self.service().evaluate(command) else {
+            Issue.record("expected the order to be rejected")
+            return
+        }
+        #expect(rejected.violations.count == 1)
+    }
+
+    @Test("the cancellation message comes from its cause")
+    func cancellationMessage() {
+        #expect(
+            OrderHandler.cancellationMessage(.cancelOrder(CancelOrder(orderID: "o", reason: "")))
+                == "cancelled at the customer's request")
+        #expect(OrderHandler.cancellationMessage(.cancelOrder(CancelOrder(orderID: "o", reason: "late"))) == "late")
+        #expect(
+            OrderHandler.cancellationMessage(
+                .stockRejected(StockRejected(orderID: "o", message: "KB-001 short", shortages: []))) == "KB-001 short")
+    }
+
+    @Test("sweeper deadlines in milliseconds")
+    func milliseconds() {
+        #expect(OrderSweeper.milliseconds(.seconds(600)) == 600_000)
+        #expect(OrderSweeper.milliseconds(.milliseconds(1_500)) == 1_500)
+    }
+}
