@@ -1,2 +1,0 @@
-/// The Inventory service of the saga: see docs/saga.md.
-public enum InventoryService {}
