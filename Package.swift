@@ -141,6 +141,7 @@ let package = Package(
             name: "IntegrationTests",
             dependencies: [
                 "AMQP", "Postgres", "Mongo", "WorkerRuntime", "Resilience", "LocalProcess", "CommerceMessages",
+                "Ordering", "Inventory", "Payments", "Notifications",
             ],
             path: "Tests/IntegrationTests"),
     ],

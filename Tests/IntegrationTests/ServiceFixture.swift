@@ -20,6 +20,8 @@ final class ServiceFixture {
     private(set) var channel: UInt16
     private let admin: PostgresConnection
     private var databaseCreated = false
+    /// Databases of named services (``databaseURL(for:)``), created on first use.
+    private var serviceDatabases: Set<String> = []
     private var workers: [WorkerProcess] = []
     private var queues: [String] = []
 
@@ -56,6 +58,7 @@ final class ServiceFixture {
             _ = try? amqp.deleteExchange(channel: control, name: exchange)
         }
         if databaseCreated { _ = try? admin.query("drop database if exists \(database) with (force)") }
+        for name in serviceDatabases { _ = try? admin.query("drop database if exists \(name) with (force)") }
     }
 
     /// The test's PostgreSQL database, created on first use.
@@ -68,6 +71,18 @@ final class ServiceFixture {
             }
             return "postgresql://commerce:commerce@127.0.0.1:5432/\(database)?connect_timeout=5"
         }
+    }
+
+    /// A database of the test's own for `service` (`orders`, `inventory` …), for tests that run
+    /// several workers, each with its own store as in production. Created on first use.
+    func databaseURL(for service: String) throws -> String {
+        let name = "\(database)_\(service)"
+        if !serviceDatabases.contains(name) {
+            // Generated name, never input: identifiers cannot be statement parameters.
+            try admin.query("create database \(name)")
+            serviceDatabases.insert(name)
+        }
+        return "postgresql://commerce:commerce@127.0.0.1:5432/\(name)?connect_timeout=5"
     }
 
     /// A connection to the test's PostgreSQL database, to assert on what a worker stored.

@@ -1,2 +1,31 @@
-// payment-worker: under construction in this session (issue 8).
-print("payment-worker is not built yet")
+// payment-worker: charges orders whose stock is reserved and refunds cancelled ones, through the
+// card processor named by `payment.gateway` (docs/saga.md). Wiring only: the logic is in
+// Core/Payments.
+import Payments
+import Resilience
+import WorkerApp
+import WorkerRuntime
+
+await WorkerApplication.run(
+    appID: FleetCatalog.paymentWorker.name, defaultQueue: FleetCatalog.paymentWorker.queue,
+    bindings: FleetCatalog.paymentWorker.bindings
+) { reader, logger in
+    let name = reader.string(forKey: "payment.gateway", default: PaymentGatewayKind.sandbox.rawValue)
+    guard let kind = PaymentGatewayKind(rawValue: name) else {
+        let known = PaymentGatewayKind.allCases.map(\.rawValue).joined(separator: ", ")
+        throw WorkerConfigurationError(
+            key: "payment.gateway", problem: "names an unknown gateway '\(name)' (known: \(known))")
+    }
+    let threshold = reader.int(forKey: "payment.circuit.failureThreshold", default: 5)
+    let openTimeout = reader.int(forKey: "payment.circuit.openTimeoutMs", default: 30_000)
+    guard threshold >= 1, openTimeout >= 0 else {
+        throw WorkerConfigurationError(
+            key: "payment.circuit", problem: "needs failureThreshold ≥ 1 and openTimeoutMs ≥ 0")
+    }
+    let breaker = CircuitBreaker(
+        configuration: CircuitBreaker.Configuration(
+            failureThreshold: threshold, openTimeout: .milliseconds(openTimeout)))
+    logger.info("payment gateway", metadata: ["gateway": "\(kind.rawValue)"])
+    return PaymentHandler(
+        gateway: kind.makeGateway(logger: logger), breaker: breaker, appID: FleetCatalog.paymentWorker.name)
+}

@@ -1,0 +1,274 @@
+import CommerceDomain
+import CommerceMessages
+import Postgres
+import Resilience
+import WorkerRuntime
+
+/// The payment worker's handler: charges on `stock.reserved`, refunds on `order.cancelled`, and
+/// keeps per order one `payments` row (`captured`, `declined`, `refunded`, the tombstone
+/// `cancelled`, or `refund_due`) and a `payment_ledger` of what moved (docs/saga.md).
+///
+/// The card processor is called only in ``prepare(_:envelope:attempts:)``, outside the batch's
+/// transaction and through a ``CircuitBreaker`` (docs/architecture.md, "Handlers"): a handler must
+/// not hold its transaction open across the network. Every call carries an idempotency key named
+/// after the order (`charge:<order_id>`, `refund:<order_id>`), because `prepare` runs again on
+/// every redelivery and on every copy that receives a duplicate.
+///
+/// Refunds are decided outside the transaction too: `prepare` for `order.cancelled` asks the
+/// processor whether the order's charge was captured (``PaymentGateway/lookup(idempotencyKey:)``)
+/// and, if so, refunds it in full. The database cannot decide it there (no connection in
+/// `prepare`), and the processor is the authority on what it captured; `handle` then records what
+/// happened under the order's row lock.
+public struct PaymentHandler: MessageHandler {
+    /// Contract messages: `stock.reserved` and `order.cancelled`.
+    public typealias Message = AnyMessage
+    /// What the gateway answered, outside the transaction.
+    public typealias Prepared = PaymentPreparation
+
+    private let gateway: any PaymentGateway
+    private let breaker: CircuitBreaker
+    private let cancelledOrders: CancelledOrders
+    private let appID: String
+
+    /// A handler over `gateway`, guarded by `breaker`.
+    public init(
+        gateway: any PaymentGateway, breaker: CircuitBreaker = CircuitBreaker(),
+        cancelledOrders: CancelledOrders = CancelledOrders(), appID: String = FleetCatalog.paymentWorker.name
+    ) {
+        self.gateway = gateway
+        self.breaker = breaker
+        self.cancelledOrders = cancelledOrders
+        self.appID = appID
+    }
+
+    /// Creates `payments` (one row per order) and `payment_ledger` (every capture and refund).
+    public func migrate(_ database: PostgresConnection) throws {
+        try database.executeScript(
+            """
+            create table if not exists payments (
+                order_id text primary key,
+                status text not null,
+                payment_id text,
+                amount bigint not null default 0,
+                currency text not null default 'KRW',
+                decline_code text,
+                updated_at timestamptz not null default now()
+            );
+            create table if not exists payment_ledger (
+                id bigserial primary key,
+                order_id text not null,
+                kind text not null check (kind in ('capture', 'refund')),
+                amount bigint not null,
+                payment_id text,
+                created_at timestamptz not null default now()
+            );
+            create index if not exists payment_ledger_order on payment_ledger (order_id);
+            """)
+    }
+
+    // MARK: Outside the transaction
+
+    /// Charges for `stock.reserved` (unless this process saw the order cancelled); for
+    /// `order.cancelled`, refunds the order's capture if the gateway holds one.
+    public func prepare(_ message: AnyMessage, envelope: Envelope, attempts: Int) async throws -> PaymentPreparation {
+        switch message {
+        case .stockReserved(let reserved):
+            if cancelledOrders.contains(reserved.orderID) { return .skippedCancelled }
+            let request = ChargeRequest(
+                orderID: reserved.orderID, amount: reserved.amount, currency: reserved.currency,
+                paymentToken: reserved.paymentToken,
+                idempotencyKey: ChargeRequest.idempotencyKey(orderID: reserved.orderID))
+            return .charge(try await callGateway { try await gateway.charge(request) })
+        case .orderCancelled(let cancelled):
+            // Noted before the lookup: a charge prepared from now on in this process is skipped.
+            cancelledOrders.insert(cancelled.orderID)
+            let key = ChargeRequest.idempotencyKey(orderID: cancelled.orderID)
+            let charged = try await callGateway { try await gateway.lookup(idempotencyKey: key) }
+            guard case .captured(let paymentID)? = charged else { return .nothingCaptured }
+            // The order's total is what `stock.reserved` charged (docs/saga.md); the processor
+            // refuses anything above the capture.
+            let request = RefundRequest(
+                paymentID: paymentID, amount: cancelled.amounts.total,
+                idempotencyKey: RefundRequest.idempotencyKey(orderID: cancelled.orderID))
+            return .refund(paymentID: paymentID, try await callGateway { try await gateway.refund(request) })
+        default:
+            return .none
+        }
+    }
+
+    /// Calls the processor through the breaker. A processor that did not answer, and a circuit
+    /// that is open, are transient failures: the runtime retries the message through its tiers,
+    /// which is also the breaker's way of letting the processor recover.
+    private func callGateway<T>(_ call: () async throws -> T) async throws -> T {
+        do {
+            return try await breaker.run { try await call() }
+        } catch let error as CircuitBreakerError {
+            throw HandlingFailure.transient("circuit_open", "payment gateway not called: \(error)")
+        } catch let error as GatewayError {
+            throw HandlingFailure.transient(error.failureReason, error.message)
+        }
+    }
+
+    // MARK: Inside the transaction
+
+    /// Records what `prepare` did under the order's row lock and returns the saga's event, if any.
+    public func handle(_ message: AnyMessage, prepared: PaymentPreparation, context: HandlerContext) throws
+        -> [OutgoingMessage]
+    {
+        switch message {
+        case .stockReserved(let reserved): try handle(reserved, prepared: prepared, context: context)
+        case .orderCancelled(let cancelled): try handle(cancelled, prepared: prepared, context: context)
+        default:
+            throw HandlingFailure.permanent(
+                "unexpected_type", "the payment worker does not handle '\(message.messageType.rawValue)'")
+        }
+    }
+
+    private func handle(_ reserved: StockReserved, prepared: PaymentPreparation, context: HandlerContext) throws
+        -> [OutgoingMessage]
+    {
+        let database = context.database
+        let orderID = reserved.orderID
+        switch try PaymentRecord.lock(orderID, in: database)?.status {
+        case nil:
+            switch prepared {
+            case .charge(.captured(let paymentID)):
+                try insert(
+                    PaymentRecord(
+                        status: .captured, paymentID: paymentID, amount: reserved.amount, currency: reserved.currency),
+                    orderID: orderID, in: database)
+                try appendLedger(
+                    .capture, orderID: orderID, amount: reserved.amount, paymentID: paymentID, in: database)
+                return [
+                    context.emit(
+                        PaymentSucceeded(
+                            orderID: orderID, paymentID: paymentID, currency: reserved.currency, amount: reserved.amount
+                        ))
+                ]
+            case .charge(.declined(let code, let explanation)):
+                var record = PaymentRecord(
+                    status: .declined, paymentID: nil, amount: reserved.amount, currency: reserved.currency)
+                record.declineCode = code
+                try insert(record, orderID: orderID, in: database)
+                return [
+                    context.emit(
+                        PaymentFailed(
+                            orderID: orderID, currency: reserved.currency, amount: reserved.amount, declineCode: code,
+                            message: explanation))
+                ]
+            case .skippedCancelled:
+                // This process saw the order cancelled, but its tombstone is not committed yet:
+                // the tombstone is written here, so the cancellation finds it and does nothing.
+                try insert(
+                    PaymentRecord(status: .cancelled, paymentID: nil, amount: 0, currency: reserved.currency),
+                    orderID: orderID, in: database)
+                return []
+            case .refund, .nothingCaptured, .none:
+                throw HandlingFailure.permanent("unexpected_preparation", "stock.reserved prepared as \(prepared)")
+            }
+        case .cancelled?:
+            // The order was cancelled first. A charge captured regardless (another worker copy,
+            // or this one after a restart, did not know) is owed back: recorded as `refund_due`,
+            // with its capture in the ledger so the audit shows it. Nothing refunds it yet: a
+            // known gap, until a sweeper refunds `refund_due` rows.
+            guard case .charge(.captured(let paymentID)) = prepared else { return [] }
+            context.logger.warning(
+                "captured a charge for a cancelled order: recorded as refund_due",
+                metadata: ["payment_id": "\(paymentID)"])
+            try database.enqueue(
+                """
+                update payments set status = 'refund_due', payment_id = $2, amount = $3, currency = $4,
+                    updated_at = now()
+                where order_id = $1
+                """,
+                [.text(orderID), .text(paymentID), .int(Int64(reserved.amount)), .text(reserved.currency.code)])
+            try appendLedger(.capture, orderID: orderID, amount: reserved.amount, paymentID: paymentID, in: database)
+            return []
+        case .some:
+            // Already charged or declined through another message id: one order, one charge.
+            return []
+        }
+    }
+
+    private func handle(_ cancelled: OrderCancelled, prepared: PaymentPreparation, context: HandlerContext) throws
+        -> [OutgoingMessage]
+    {
+        let database = context.database
+        let orderID = cancelled.orderID
+        let record = try PaymentRecord.lock(orderID, in: database)
+        switch (record?.status, prepared) {
+        case (nil, .refund(let paymentID, .refunded(_, let amount))):
+            // The processor captured (a charge still in flight here when the cancellation was
+            // prepared) and has now refunded: both are recorded, and the row keeps the order
+            // from being charged again.
+            try insert(
+                PaymentRecord(status: .refunded, paymentID: paymentID, amount: amount, currency: cancelled.currency),
+                orderID: orderID, in: database)
+            try appendLedger(.capture, orderID: orderID, amount: amount, paymentID: paymentID, in: database)
+            try appendLedger(.refund, orderID: orderID, amount: amount, paymentID: paymentID, in: database)
+            return [refunded(cancelled, paymentID: paymentID, amount: amount, currency: cancelled.currency, context)]
+        case (nil, _):
+            // The tombstone: a `stock.reserved` arriving later charges nothing.
+            try insert(
+                PaymentRecord(status: .cancelled, paymentID: nil, amount: 0, currency: cancelled.currency),
+                orderID: orderID, in: database)
+            return []
+        case (.captured?, .refund(let paymentID, .refunded(_, let amount))),
+            (.refundDue?, .refund(let paymentID, .refunded(_, let amount))):
+            try database.enqueue(
+                "update payments set status = 'refunded', updated_at = now() where order_id = $1", [.text(orderID)])
+            try appendLedger(.refund, orderID: orderID, amount: amount, paymentID: paymentID, in: database)
+            let currency = record?.currency ?? cancelled.currency
+            return [refunded(cancelled, paymentID: paymentID, amount: amount, currency: currency, context)]
+        case (.captured?, .refund(_, .refused(let code, let explanation))),
+            (.refundDue?, .refund(_, .refused(let code, let explanation))):
+            // Retrying gets the same answer (the refund key is idempotent): a person must look.
+            throw HandlingFailure.permanent(
+                "refund_refused", "the processor refused the refund: \(code): \(explanation)")
+        case (.captured?, _), (.refundDue?, _):
+            // The capture committed after this message's `prepare` looked: a retry prepares again,
+            // finds the capture and refunds it.
+            throw HandlingFailure.transient("refund_not_prepared", "the capture was recorded after the refund check")
+        case (.some, _):
+            // Declined, already refunded, or already a tombstone: nothing to give back.
+            return []
+        }
+    }
+
+    private func refunded(
+        _ cancelled: OrderCancelled, paymentID: String, amount: Int, currency: Currency, _ context: HandlerContext
+    ) -> OutgoingMessage {
+        context.emit(
+            PaymentRefunded(
+                orderID: cancelled.orderID, paymentID: paymentID, currency: currency, amount: amount,
+                reason: cancelled.reason))
+    }
+
+    /// Inserts the order's row. The row was absent under `select … for update`, which locks
+    /// nothing: a second copy may have inserted it meanwhile, and then this message is tried
+    /// again, to find that row.
+    private func insert(_ record: PaymentRecord, orderID: String, in database: HandlerDatabase) throws {
+        let inserted = try database.query(
+            """
+            insert into payments (order_id, status, payment_id, amount, currency, decline_code)
+            values ($1, $2, $3, $4, $5, $6) on conflict (order_id) do nothing
+            """,
+            [
+                .text(orderID), .text(record.status.rawValue), record.paymentID.map { .text($0) } ?? .null,
+                .int(Int64(record.amount)), .text(record.currency.code), record.declineCode.map { .text($0) } ?? .null,
+            ])
+        guard inserted.affectedRows == 1 else {
+            throw HandlingFailure.transient("payment_raced", "another message recorded order \(orderID) first")
+        }
+    }
+
+    private enum LedgerKind: String { case capture, refund }
+
+    private func appendLedger(
+        _ kind: LedgerKind, orderID: String, amount: Int, paymentID: String, in database: HandlerDatabase
+    ) throws {
+        try database.enqueue(
+            "insert into payment_ledger (order_id, kind, amount, payment_id) values ($1, $2, $3, $4)",
+            [.text(orderID), .text(kind.rawValue), .int(Int64(amount)), .text(paymentID)])
+    }
+}

@@ -1,2 +1,0 @@
-/// The Payments service of the saga: see docs/saga.md.
-public enum PaymentsService {}

@@ -1,0 +1,161 @@
+import CommerceDomain
+import CommerceMessages
+import Foundation
+import Inventory
+import Mongo
+import Notifications
+import Ordering
+import Payments
+import Postgres
+import Testing
+
+/// The whole fleet: the four saga workers as processes, each with its own store, one exchange,
+/// orders published as an upstream would, and the invariants of docs/saga.md checked across
+/// every store at the end.
+@Suite("Saga end to end")
+struct SagaTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+    static let mongoURL =
+        ProcessInfo.processInfo.environment["COMMERCE_TEST_MONGO_URL"] ?? "mongodb://127.0.0.1:27017/?retryWrites=false"
+
+    /// The four workers on one fixture; stock seeded from `stock`.
+    private func startFleet(stock: [StockSeed]) throws -> ServiceFixture {
+        let fixture = try ServiceFixture(watching: [.orderConfirmed, .orderCancelled, .orderRejected])
+        let seed = FileManager.default.temporaryDirectory.appendingPathComponent("stock-\(fixture.suffix).json")
+        let entries = stock.map { #"{"sku":"\#($0.sku)","quantity":\#($0.quantity)}"# }.joined(separator: ",")
+        try Data(#"{"stock":[\#(entries)]}"#.utf8).write(to: seed)
+        try fixture.startWorker(
+            "order-worker",
+            [
+                "DATABASE_URL": try fixture.databaseURL(for: "orders"),
+                "PRICING_FILE": Self.root.appendingPathComponent("config/pricing.json").path,
+                "COUPONS_FILE": Self.root.appendingPathComponent("config/coupons.json").path,
+            ])
+        try fixture.startWorker(
+            "stock-worker", ["DATABASE_URL": try fixture.databaseURL(for: "inventory"), "STOCK_SEED_FILE": seed.path])
+        try fixture.startWorker("payment-worker", ["DATABASE_URL": try fixture.databaseURL(for: "payments")])
+        try fixture.startWorker(
+            "notification-worker", ["DATABASE_URL": Self.mongoURL, "DATABASE_NAME": fixture.mongoDatabase])
+        return fixture
+    }
+
+    private func order(_ items: [(String, Int, Int)], token: String = "tok_approve") -> PlaceOrder {
+        PlaceOrder(
+            orderID: UUID().uuidString.lowercased(),
+            customer: Customer(id: "c-1001", email: "kim@example.com", membership: "gold"),
+            items: items.map { OrderLine(sku: $0.0, name: $0.0, quantity: $0.1, unitPrice: $0.2) },
+            shippingAddress: ShippingAddress(
+                street: "Teheran-ro 123", city: "Seoul", postalCode: "06234", country: "KR", detail: "5F"),
+            paymentToken: token)
+    }
+
+    /// Waits until every order in `expected` has its terminal event, and returns them by order id.
+    private func terminalEvents(_ fixture: ServiceFixture, count: Int) throws -> [String: [AnyMessage]] {
+        var byOrder: [String: [AnyMessage]] = [:]
+        var seen = 0
+        try waitUntil(
+            "\(count) terminal events", timeout: .seconds(90),
+            { () -> Int in
+                for event in try fixture.events(0, timeout: .seconds(1)) {
+                    byOrder[event.orderID, default: []].append(event)
+                    seen += 1
+                }
+                return seen
+            }
+        ) { $0 >= count }
+        return byOrder
+    }
+
+    @Test("happy path, out of stock, declined, transient failures, invalid, and a cancel after confirmation")
+    func everyPath() throws {
+        let fixture = try startFleet(stock: [
+            StockSeed(sku: "KB-001", quantity: 10), StockSeed(sku: "MS-001", quantity: 1),
+        ])
+        defer { try? MongoClient(uri: Self.mongoURL).dropDatabase(fixture.mongoDatabase) }
+        let happy = order([("KB-001", 1, 60_000)])
+        let outOfStock = order([("KB-001", 1, 60_000), ("MS-001", 2, 10_000)])
+        let declined = order([("KB-001", 1, 60_000)], token: "tok_decline")
+        let transient = order([("KB-001", 1, 60_000)], token: "tok_transient_2")
+        let invalid = order([])
+        let cancelledLater = order([("KB-001", 2, 60_000)])
+        let all = [happy, outOfStock, declined, transient, invalid, cancelledLater]
+        for command in all { try fixture.publish(command) }
+        var events = try terminalEvents(fixture, count: all.count)
+
+        func terminal(_ command: PlaceOrder) -> AnyMessage? { events[command.orderID]?.last }
+        for command in [happy, transient, cancelledLater] {
+            guard case .orderConfirmed? = terminal(command) else {
+                Issue.record("\(command.orderID): expected order.confirmed, got \(String(describing: events[command.orderID]))")
+                continue
+            }
+        }
+        if case .orderCancelled(let cancelled)? = terminal(outOfStock) {
+            #expect(cancelled.reason == .outOfStock)
+        } else {
+            Issue.record("out of stock: \(String(describing: events[outOfStock.orderID]))")
+        }
+        if case .orderCancelled(let cancelled)? = terminal(declined) {
+            #expect(cancelled.reason == .paymentDeclined)
+        } else {
+            Issue.record("declined: \(String(describing: events[declined.orderID]))")
+        }
+        if case .orderRejected? = terminal(invalid) {} else {
+            Issue.record("invalid: \(String(describing: events[invalid.orderID]))")
+        }
+
+        // The customer cancels after confirmation: refund and restock.
+        try fixture.publish(CancelOrder(orderID: cancelledLater.orderID, reason: "changed my mind"))
+        events = try terminalEvents(fixture, count: 1)
+        if case .orderCancelled(let cancelled)? = events[cancelledLater.orderID]?.last {
+            #expect(cancelled.reason == .customerRequest)
+            #expect(cancelled.previousStatus == .confirmed)
+        } else {
+            Issue.record("cancel after confirmation: \(String(describing: events[cancelledLater.orderID]))")
+        }
+
+        // Invariants across the stores, once the compensations have settled.
+        let orders = try TestServers.postgres(url: try fixture.databaseURL(for: "orders"))
+        let inventory = try TestServers.postgres(url: try fixture.databaseURL(for: "inventory"))
+        let payments = try TestServers.postgres(url: try fixture.databaseURL(for: "payments"))
+        let statuses = try OrdersAudit.statuses(orders)
+        #expect(statuses[happy.orderID] == .confirmed)
+        #expect(statuses[transient.orderID] == .confirmed)
+        #expect(statuses[outOfStock.orderID] == .cancelled)
+        #expect(statuses[declined.orderID] == .cancelled)
+        #expect(statuses[cancelledLater.orderID] == .cancelled)
+        #expect(statuses[invalid.orderID] == .rejected)
+        let totals = Dictionary(
+            uniqueKeysWithValues: try orders.query("select order_id, coalesce((amounts->>'total')::bigint, 0) as total from orders")
+                .rows.map { (try $0.string("order_id"), Int(try $0.int("total"))) })
+        try waitUntil("the refund and the restock", timeout: .seconds(30), {
+            (try PaymentsAudit.netCaptured(payments)[cancelledLater.orderID] ?? -1,
+             try inventory.query("select sold from stock where sku = 'KB-001'").rows[0].int("sold"))
+        }) { $0.0 == 0 && $0.1 == 2 }
+        let net = try PaymentsAudit.netCaptured(payments)
+        #expect(net[happy.orderID] == totals[happy.orderID])
+        #expect(net[transient.orderID] == totals[transient.orderID])
+        for command in [outOfStock, declined, cancelledLater, invalid] {
+            #expect((net[command.orderID] ?? 0) == 0, "no net charge for \(command.orderID)")
+        }
+        let stock = try inventory.query("select sku, available, reserved, sold from stock order by sku").rows
+        let bySKU = Dictionary(
+            uniqueKeysWithValues: try stock.map {
+                (try $0.string("sku"), [try $0.int("available"), try $0.int("reserved"), try $0.int("sold")])
+            })
+        #expect(bySKU["KB-001"] == [8, 0, 2], "two keyboards sold (happy, transient), the rest back")
+        #expect(bySKU["MS-001"] == [1, 0, 0])
+        #expect(try InventoryAudit.run(on: inventory).isEmpty)
+
+        // One notification per terminal event (7) and one for the refund.
+        let client = try MongoClient(uri: Self.mongoURL)
+        let notifications = client.collection("notifications", in: fixture.mongoDatabase)
+        try waitUntil("8 notifications", timeout: .seconds(30), { try notifications.countDocuments() }) { $0 >= 8 }
+        let report = try NotificationsAudit.audit(notifications)
+        #expect(report.isClean, "\(report)")
+        #expect(try notifications.countDocuments() == 8)
+        for worker in ["order-worker", "stock-worker", "payment-worker", "notification-worker"] {
+            #expect(try fixture.deadLetters(of: worker).isEmpty, "\(worker) dead-lettered nothing")
+        }
+    }
+}
