@@ -78,6 +78,11 @@ let package = Package(
         .target(
             name: "Notifications", dependencies: ["CommerceMessages", "WorkerRuntime", "Mongo"],
             path: "Core/Notifications"),
+        // The cross-store audit of the saga's invariants (docs/saga.md): all four services' stores at once.
+        .target(
+            name: "SagaAudit",
+            dependencies: ["Ordering", "Inventory", "Payments", "Notifications", "CommerceDomain", "Postgres", "Mongo"],
+            path: "Core/SagaAudit"),
 
         // The entry point shared by worker executables: configuration files + environment,
         // logging and metrics bootstrap, ServiceGroup with signal handling.
@@ -101,6 +106,7 @@ let package = Package(
             name: "commerce",
             dependencies: [
                 "AMQP", "Postgres", "Mongo", "CommerceMessages", "WorkerRuntime", "CommerceSupport", "LocalProcess",
+                "SagaAudit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Workers/commerce"),
@@ -124,7 +130,9 @@ let package = Package(
 
         .testTarget(
             name: "ServiceTests",
-            dependencies: ["Ordering", "Inventory", "Payments", "Notifications", "CommerceDomain", "CommerceMessages"],
+            dependencies: [
+                "Ordering", "Inventory", "Payments", "Notifications", "CommerceDomain", "CommerceMessages", "SagaAudit",
+            ],
             path: "Tests/ServiceTests"),
         .testTarget(
             name: "DomainTests",
@@ -141,7 +149,7 @@ let package = Package(
             name: "IntegrationTests",
             dependencies: [
                 "AMQP", "Postgres", "Mongo", "WorkerRuntime", "Resilience", "LocalProcess", "CommerceMessages",
-                "Ordering", "Inventory", "Payments", "Notifications",
+                "Ordering", "Inventory", "Payments", "Notifications", "SagaAudit",
             ],
             path: "Tests/IntegrationTests"),
     ],

@@ -7,8 +7,17 @@
 #    SecantusDB (MongoDB protocol) on 127.0.0.1;
 # 2. builds every executable in release mode;
 # 3. runs `commerce smoke` (a message round trip through RabbitMQ, a row in PostgreSQL, a document
-#    in MongoDB) and `commerce queues`;
-# 4. prints a summary; exits non-zero if any stage failed.
+#    in MongoDB);
+# 4. empties the demo's stores (databases orders, inventory, payments; MongoDB notifications) so
+#    that the run starts from the seeded stock (COMMERCE_KEEP_DATA=1 keeps them);
+# 5. starts the fleet from the build: order-worker, two copies of stock-worker, payment-worker and
+#    notification-worker, each configured by config/<worker>.json, and waits until each /health
+#    says ready;
+# 6. `commerce demo`: places a mix of sample orders through the broker as an upstream would,
+#    follows each to its end, cancels one confirmed order, prints how each ended and how long it
+#    took, and runs the saga audit across every store;
+# 7. `commerce queues`, then stops the fleet with SIGTERM (each worker must exit 0);
+# 8. prints a summary; exits non-zero if any stage failed.
 #
 # Release, not debug: debug is not much faster to build here. On the 2-core development machine
 # a from-scratch build of the `commerce` product with its dependencies took 1 min 49 s in
@@ -58,12 +67,74 @@ begin "commerce smoke"
 "$bin/commerce" smoke
 finish
 
-# --- The saga (coming with the worker issues) -----------------------------------------------
-# When order-worker, stock-worker, payment-worker and notification-worker exist, this is where
-# the script starts the fleet (one process each, from $bin, configured by config/*.json), places
-# sample orders with `commerce`, waits until every order is terminal, runs the invariant audit
-# and stops the fleet with SIGTERM. Until then the main job is the smoke check above.
+begin "fresh demo stores"
+if [ "${COMMERCE_KEEP_DATA:-}" = 1 ]; then
+  echo "keeping the data of earlier runs (COMMERCE_KEEP_DATA=1)"
+else
+  admin="postgresql://commerce:commerce@127.0.0.1:5432/commerce_test"
+  for database in orders inventory payments; do
+    psql -q "$admin" -c "drop database if exists $database with (force)" -c "create database $database"
+  done
+  .venv/bin/python -c "import pymongo; pymongo.MongoClient('mongodb://127.0.0.1:27017/?retryWrites=false').drop_database('notifications')"
+fi
+finish
+
+# The fleet: each worker reads config/<worker>.json from this directory; the second stock-worker
+# copy only moves its /health port. Logs go to .services/fleet/.
+fleet_logs="$root/.services/fleet"
+mkdir -p "$fleet_logs"
+pids=()
+names=()
+stop_fleet() {
+  local status=0
+  for index in "${!pids[@]}"; do kill -TERM "${pids[$index]}" 2>/dev/null || true; done
+  for index in "${!pids[@]}"; do
+    if ! wait "${pids[$index]}"; then
+      echo "run.sh: ${names[$index]} did not exit 0 after SIGTERM (log: $fleet_logs/${names[$index]}.log)" >&2
+      status=1
+    fi
+  done
+  pids=()
+  return $status
+}
+trap 'code=$?; stop_fleet >/dev/null 2>&1; (exit $code); report' EXIT
+
+start_worker() { # start_worker NAME PORT [VAR=VALUE...]
+  local name=$1 port=$2 executable=${1%%#*}
+  shift 2
+  env "$@" HTTP_PORT="$port" "$bin/$executable" >"$fleet_logs/$name.log" 2>&1 &
+  pids+=($!)
+  names+=("$name")
+}
+
+begin "fleet up"
+start_worker order-worker 9191
+start_worker "stock-worker#1" 9192
+start_worker "stock-worker#2" 9195
+start_worker payment-worker 9193
+start_worker notification-worker 9194
+for port in 9191 9192 9195 9193 9194; do
+  deadline=$((SECONDS + 60))
+  until curl -sf "http://127.0.0.1:$port/health" >/dev/null; do
+    if ((SECONDS >= deadline)); then
+      echo "run.sh: the worker on port $port is not ready after 60 s; logs in $fleet_logs" >&2
+      tail -5 "$fleet_logs"/*.log >&2
+      exit 1
+    fi
+    sleep 0.2
+  done
+done
+echo "ready: order-worker, stock-worker ×2, payment-worker, notification-worker (logs in $fleet_logs)"
+finish
+
+begin "commerce demo"
+"$bin/commerce" demo --orders "${COMMERCE_DEMO_ORDERS:-16}"
+finish
 
 begin "commerce queues"
 "$bin/commerce" queues
+finish
+
+begin "fleet down (SIGTERM)"
+stop_fleet
 finish

@@ -7,6 +7,7 @@ import Notifications
 import Ordering
 import Payments
 import Postgres
+import SagaAudit
 import Testing
 
 /// The whole fleet: the four saga workers as processes, each with its own store, one exchange,
@@ -86,7 +87,8 @@ struct SagaTests {
         func terminal(_ command: PlaceOrder) -> AnyMessage? { events[command.orderID]?.last }
         for command in [happy, transient, cancelledLater] {
             guard case .orderConfirmed? = terminal(command) else {
-                Issue.record("\(command.orderID): expected order.confirmed, got \(String(describing: events[command.orderID]))")
+                Issue.record(
+                    "\(command.orderID): expected order.confirmed, got \(String(describing: events[command.orderID]))")
                 continue
             }
         }
@@ -100,7 +102,8 @@ struct SagaTests {
         } else {
             Issue.record("declined: \(String(describing: events[declined.orderID]))")
         }
-        if case .orderRejected? = terminal(invalid) {} else {
+        if case .orderRejected? = terminal(invalid) {
+        } else {
             Issue.record("invalid: \(String(describing: events[invalid.orderID]))")
         }
 
@@ -126,12 +129,19 @@ struct SagaTests {
         #expect(statuses[cancelledLater.orderID] == .cancelled)
         #expect(statuses[invalid.orderID] == .rejected)
         let totals = Dictionary(
-            uniqueKeysWithValues: try orders.query("select order_id, coalesce((amounts->>'total')::bigint, 0) as total from orders")
-                .rows.map { (try $0.string("order_id"), Int(try $0.int("total"))) })
-        try waitUntil("the refund and the restock", timeout: .seconds(30), {
-            (try PaymentsAudit.netCaptured(payments)[cancelledLater.orderID] ?? -1,
-             try inventory.query("select sold from stock where sku = 'KB-001'").rows[0].int("sold"))
-        }) { $0.0 == 0 && $0.1 == 2 }
+            uniqueKeysWithValues: try orders.query(
+                "select order_id, coalesce((amounts->>'total')::bigint, 0) as total from orders"
+            )
+            .rows.map { (try $0.string("order_id"), Int(try $0.int("total"))) })
+        try waitUntil(
+            "the refund and the restock", timeout: .seconds(30),
+            {
+                (
+                    try PaymentsAudit.netCaptured(payments)[cancelledLater.orderID] ?? -1,
+                    try inventory.query("select sold from stock where sku = 'KB-001'").rows[0].int("sold")
+                )
+            }
+        ) { $0.0 == 0 && $0.1 == 2 }
         let net = try PaymentsAudit.netCaptured(payments)
         #expect(net[happy.orderID] == totals[happy.orderID])
         #expect(net[transient.orderID] == totals[transient.orderID])
@@ -157,5 +167,8 @@ struct SagaTests {
         for worker in ["order-worker", "stock-worker", "payment-worker", "notification-worker"] {
             #expect(try fixture.deadLetters(of: worker).isEmpty, "\(worker) dead-lettered nothing")
         }
+        let audit = try SagaAudit.run(
+            orders: orders, inventory: inventory, payments: payments, notifications: notifications)
+        #expect(audit.isClean, "\(audit.violations)")
     }
 }

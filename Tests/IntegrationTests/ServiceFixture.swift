@@ -49,7 +49,8 @@ final class ServiceFixture {
         for worker in workers { _ = worker.waitForExit(timeout: .seconds(10)) }
         if let control = try? amqp.openChannel() {
             for queue in queues {
-                for name in [queue, "\(queue).dlq"] + ["300ms", "600ms", "1s", "5s", "30s"].map({ "\(queue).retry.\($0)" })
+                for name in [queue, "\(queue).dlq"]
+                    + ["300ms", "600ms", "1s", "5s", "30s"].map({ "\(queue).retry.\($0)" })
                 {
                     _ = try? amqp.deleteQueue(channel: control, name: name)
                 }
@@ -114,7 +115,9 @@ final class ServiceFixture {
             environment: settings, httpPort: port, name: "\(executable)-\(suffix)-\(workers.count)",
             executable: executable)
         workers.append(worker)
-        try waitUntil("\(executable) to report ready on /health", timeout: .seconds(30), { worker.http("/health")?.0 ?? 0 }) {
+        try waitUntil(
+            "\(executable) to report ready on /health", timeout: .seconds(30), { worker.http("/health")?.0 ?? 0 }
+        ) {
             $0 == 200
         }
         return worker

@@ -1,0 +1,285 @@
+import AMQP
+import ArgumentParser
+import CommerceMessages
+import Foundation
+import Mongo
+import Postgres
+import SagaAudit
+import WorkerRuntime
+
+/// `commerce demo`: what `scripts/run.sh` shows. Places a mix of sample orders through the broker
+/// exactly as an upstream system would, follows each to its terminal event, cancels one confirmed
+/// order as its customer would, prints how each order ended and how long it took, and runs the
+/// saga audit across every store. Exit 0 only if every order ended and the audit is clean.
+///
+/// The fleet must be running (scripts/run.sh starts it). The mix, by position in a cycle of
+/// eight: four orders that should be confirmed, one declined card, one card that fails twice
+/// before it is charged, one order for an item nobody stocks, one invalid order; the first
+/// confirmed order is then cancelled by its customer (refund and restock).
+struct DemoCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "demo",
+        abstract: "Place sample orders through the running fleet, follow each to its end, and audit every store.")
+
+    @OptionGroup var broker: BrokerOptions
+
+    @Option(help: ArgumentHelp("Orders to place.", valueName: "n"))
+    var orders = 16
+
+    @Option(help: ArgumentHelp("Seconds to wait for every order to end.", valueName: "s"))
+    var timeout = 120
+
+    @Option(help: ArgumentHelp("The order-worker's database.", valueName: "url"))
+    var ordersDatabase = "postgresql://commerce:commerce@127.0.0.1:5432/orders?connect_timeout=5"
+
+    @Option(help: ArgumentHelp("The stock-worker's database.", valueName: "url"))
+    var inventoryDatabase = "postgresql://commerce:commerce@127.0.0.1:5432/inventory?connect_timeout=5"
+
+    @Option(help: ArgumentHelp("The payment-worker's database.", valueName: "url"))
+    var paymentsDatabase = "postgresql://commerce:commerce@127.0.0.1:5432/payments?connect_timeout=5"
+
+    @Option(help: ArgumentHelp("The notification-worker's MongoDB (env MONGO_URL).", valueName: "url"))
+    var mongoURL: String?
+
+    @Option(help: ArgumentHelp("The notification-worker's MongoDB database.", valueName: "name"))
+    var mongoDatabase = "notifications"
+
+    @OptionGroup var output: OutputOptions
+
+    func validate() throws {
+        guard orders > 0 else { throw ValidationError("--orders must be positive, not \(orders)") }
+        guard timeout > 0 else { throw ValidationError("--timeout must be positive, not \(timeout)") }
+    }
+
+    /// One sample order and what became of it.
+    struct Outcome: Encodable {
+        var orderID: String
+        var kind: String
+        var expected: String
+        var result: String?
+        var reason: String?
+        var milliseconds: Int?
+        var asExpected: Bool { result == expected }
+
+        enum CodingKeys: String, CodingKey {
+            case orderID, kind, expected, result, reason, milliseconds
+        }
+    }
+
+    struct Report: Encodable {
+        var outcomes: [Outcome]
+        var unfinished: Int
+        var unexpected: Int
+        var audit: [String]
+        var auditClean: Bool
+    }
+
+    func run() throws {
+        let amqp: AMQPConnection
+        do {
+            amqp = try AMQPConnection(configuration: broker.configuration(connectionName: "commerce demo"))
+        } catch {
+            throw CommandFailure(SmokeCommand.describe(error))
+        }
+        defer { amqp.close() }
+        let channel = try amqp.openChannel()
+        try amqp.enableConfirms(channel: channel)
+        // A queue of our own that hears every order's end, declared before anything is placed.
+        let watch = "commerce-demo-\(UUID().uuidString.prefix(8).lowercased())"
+        try amqp.declareQueue(channel: channel, name: watch, durable: false, exclusive: true, autoDelete: true)
+        for type in [MessageType.orderConfirmed, .orderCancelled, .orderRejected] {
+            try amqp.bindQueue(
+                channel: channel, queue: watch, exchange: FleetCatalog.exchange, routingKey: type.rawValue)
+        }
+
+        var outcomes: [Outcome] = []
+        var placedAt: [String: ContinuousClock.Instant] = [:]
+        for index in 0..<orders {
+            let (kind, expected, command) = Self.sample(index)
+            try publish(command, on: amqp, channel: channel)
+            placedAt[command.orderID] = .now
+            outcomes.append(Outcome(orderID: command.orderID, kind: kind, expected: expected))
+        }
+        progress("placed \(orders) orders; waiting for each to end")
+        let deadline = ContinuousClock.now + .seconds(timeout)
+        var cancelTarget: String?
+        var cancelOutcome: Outcome?
+        while ContinuousClock.now < deadline {
+            guard let delivery = try amqp.get(channel: channel, queue: watch, autoAck: true) else {
+                let finished =
+                    outcomes.allSatisfy { $0.result != nil } && (cancelOutcome?.result != nil || cancelTarget == nil)
+                if finished && (cancelTarget != nil || !outcomes.contains { $0.expected == "CONFIRMED" }) { break }
+                Thread.sleep(forTimeInterval: 0.02)
+                continue
+            }
+            guard let event = try? AnyMessage.decode(type: delivery.properties.type ?? "", body: delivery.body) else {
+                continue
+            }
+            let (result, reason) = Self.describe(event)
+            if let target = cancelTarget, event.orderID == target, result == "CANCELLED" {
+                cancelOutcome?.result = result
+                cancelOutcome?.reason = reason
+                cancelOutcome?.milliseconds = placedAt[target].map { Self.milliseconds(since: $0) }
+                continue
+            }
+            guard let index = outcomes.firstIndex(where: { $0.orderID == event.orderID && $0.result == nil }) else {
+                continue
+            }
+            outcomes[index].result = result
+            outcomes[index].reason = reason
+            outcomes[index].milliseconds = placedAt[event.orderID].map { Self.milliseconds(since: $0) }
+            // The first confirmed order is then cancelled by its customer: refund and restock.
+            if cancelTarget == nil, result == "CONFIRMED" {
+                cancelTarget = event.orderID
+                try publish(CancelOrder(orderID: event.orderID, reason: "changed my mind"), on: amqp, channel: channel)
+                placedAt[event.orderID] = .now
+                cancelOutcome = Outcome(orderID: event.orderID, kind: "customer cancel", expected: "CANCELLED")
+            }
+        }
+        if let cancelOutcome { outcomes.append(cancelOutcome) }
+        // Compensations (refunds, restocks, notifications) follow the terminal events: let them settle.
+        Thread.sleep(forTimeInterval: 2)
+        let audit = try runAudit()
+        let report = Report(
+            outcomes: outcomes, unfinished: outcomes.filter { $0.result == nil }.count,
+            unexpected: outcomes.filter { $0.result != nil && !$0.asExpected }.count,
+            audit: audit.violations.map { "\($0)" }, auditClean: audit.isClean)
+        if output.json { output.printJSON(report) } else { printTable(report) }
+        if report.unfinished > 0 || !report.auditClean {
+            throw CommandFailure(
+                "\(report.unfinished) order(s) did not end within \(timeout) s; audit "
+                    + (report.auditClean ? "clean" : "found \(report.audit.count) violation(s)"))
+        }
+    }
+
+    // MARK: - Samples
+
+    private static let customer = Customer(id: "c-1001", email: "kim@example.com", membership: "gold")
+    private static let address = ShippingAddress(
+        street: "Teheran-ro 123", city: "Seoul", postalCode: "06234", country: "KR", detail: "5F")
+
+    /// The `index`-th sample: its kind, the status it should end in, and the command.
+    static func sample(_ index: Int) -> (String, String, PlaceOrder) {
+        let id = Envelope.newMessageID()
+        func order(_ lines: [OrderLine], token: String = "tok_approve", coupon: String? = nil) -> PlaceOrder {
+            PlaceOrder(
+                orderID: id, customer: customer, items: lines, shippingAddress: address, paymentToken: token,
+                couponCode: coupon)
+        }
+        let keyboard = OrderLine(sku: "KB-001", name: "Keyboard", quantity: 1, unitPrice: 45_000)
+        let mouse = OrderLine(sku: "MS-001", name: "Mouse", quantity: 2, unitPrice: 15_000)
+        switch index % 8 {
+        case 0: return ("approve", "CONFIRMED", order([keyboard, mouse], coupon: "SUMMER20"))
+        case 1: return ("approve", "CONFIRMED", order([mouse]))
+        case 2: return ("approve", "CONFIRMED", order([keyboard], coupon: "FIXED5000"))
+        case 3:
+            return (
+                "approve", "CONFIRMED",
+                order([OrderLine(sku: "CB-001", name: "USB-C Cable", quantity: 3, unitPrice: 9_000)])
+            )
+        case 4: return ("declined card", "CANCELLED", order([keyboard], token: "tok_decline"))
+        case 5: return ("card fails twice", "CONFIRMED", order([mouse], token: "tok_transient_2"))
+        case 6:
+            return (
+                "out of stock", "CANCELLED",
+                order([OrderLine(sku: "ZZ-404", name: "Unobtainium", quantity: 1, unitPrice: 99_000)])
+            )
+        default:
+            return (
+                "invalid", "REJECTED",
+                order([OrderLine(sku: "KB-001", name: "Keyboard", quantity: 0, unitPrice: 45_000)])
+            )
+        }
+    }
+
+    private static func describe(_ event: AnyMessage) -> (String, String?) {
+        switch event {
+        case .orderConfirmed: ("CONFIRMED", nil)
+        case .orderCancelled(let cancelled): ("CANCELLED", cancelled.reason.rawValue)
+        case .orderRejected(let rejected): ("REJECTED", rejected.reason.rawValue)
+        default: ("?", nil)
+        }
+    }
+
+    private static func milliseconds(since start: ContinuousClock.Instant) -> Int {
+        let elapsed = ContinuousClock.now - start
+        return Int(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)
+    }
+
+    // MARK: - Broker and stores
+
+    private func publish(_ message: some ContractMessage, on amqp: AMQPConnection, channel: UInt16) throws {
+        let type = type(of: message).messageType.rawValue
+        let properties = AMQPProperties(
+            contentType: "application/json", deliveryMode: 2, correlationID: message.orderID,
+            messageID: Envelope.newMessageID(), timestamp: UInt64(Date().timeIntervalSince1970), type: type,
+            appID: "commerce-demo")
+        try amqp.publish(
+            channel: channel, exchange: FleetCatalog.exchange, routingKey: type, mandatory: true,
+            properties: properties,
+            body: message.encodedBody())
+        let outcomes = try amqp.waitForConfirms(channel: channel, timeout: .seconds(30))
+        guard outcomes.values.allSatisfy({ $0 == .confirmed }) else {
+            throw CommandFailure(
+                "the broker did not take \(type) for \(message.orderID): \(outcomes.values.map { "\($0)" }) "
+                    + "(is the fleet's topology declared? scripts/run.sh starts the workers, which declare it)")
+        }
+    }
+
+    private func runAudit() throws -> SagaAuditReport {
+        do {
+            let orders = try PostgresConnection(url: ordersDatabase, applicationName: "commerce-demo")
+            let inventory = try PostgresConnection(url: inventoryDatabase, applicationName: "commerce-demo")
+            let payments = try PostgresConnection(url: paymentsDatabase, applicationName: "commerce-demo")
+            let mongo = try MongoClient(
+                uri: Setting.resolve(mongoURL, variable: "MONGO_URL", default: MongoClient.Configuration.defaultURI),
+                appName: "commerce-demo")
+            return try SagaAudit.run(
+                orders: orders, inventory: inventory, payments: payments,
+                notifications: mongo.collection("notifications", in: mongoDatabase))
+        } catch let failure as CommandFailure {
+            throw failure
+        } catch {
+            throw CommandFailure("the audit could not read the stores: \(SmokeCommand.describe(error))")
+        }
+    }
+
+    // MARK: - Output
+
+    private func progress(_ line: String) {
+        if output.json {
+            FileHandle.standardError.write(Data((line + "\n").utf8))
+        } else {
+            print(line)
+        }
+    }
+
+    private func printTable(_ report: Report) {
+        func pad(_ text: String, _ width: Int) -> String {
+            text + String(repeating: " ", count: max(0, width - text.count))
+        }
+        print("")
+        print(pad("ORDER", 38) + pad("SAMPLE", 18) + pad("ENDED", 11) + pad("REASON", 20) + "MS")
+        for outcome in report.outcomes {
+            let mark = outcome.result == nil ? "✗" : (outcome.asExpected ? "✓" : "!")
+            print(
+                "\(mark) " + pad(outcome.orderID, 37) + pad(outcome.kind, 18) + pad(outcome.result ?? "—", 11)
+                    + pad(outcome.reason ?? "", 20) + (outcome.milliseconds.map(String.init) ?? "—"))
+        }
+        let times = report.outcomes.compactMap(\.milliseconds).sorted()
+        if !times.isEmpty {
+            print("")
+            print(
+                "ended: \(times.count) of \(report.outcomes.count); median \(times[times.count / 2]) ms, max \(times.last!) ms"
+            )
+        }
+        if report.unexpected > 0 { print("! \(report.unexpected) order(s) ended otherwise than the sample intends") }
+        print("")
+        if report.auditClean {
+            print("✓ audit: the five invariants hold across orders, inventory, payments and notifications")
+        } else {
+            print("✗ audit: \(report.audit.count) violation(s)")
+            for violation in report.audit { print("  - \(violation)") }
+        }
+    }
+}
