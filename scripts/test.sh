@@ -6,7 +6,7 @@
 # 1. scripts/services.sh up: installs what is missing and starts RabbitMQ, PostgreSQL and
 #    SecantusDB on 127.0.0.1 (tests never mock them: they fail, with a hint, if one is down);
 # 2. builds every target and test target (debug);
-# 3. runs every test target (DomainTests, RuntimeUnitTests, IntegrationTests) except the
+# 3. runs every test target (DomainTests, RuntimeUnitTests, ServiceTests, IntegrationTests) except the
 #    disruptive tests, in parallel;
 # 4. runs the disruptive tests (any test whose suite or name contains `Disruptive`: they restart
 #    RabbitMQ or stop PostgreSQL) on their own, one at a time, because they would break every
@@ -40,7 +40,7 @@ export COMMERCE_BIN_PATH
 # The list is read into a variable, not piped into `grep -q`: grep stopping early would kill
 # `swift test list` with SIGPIPE, and pipefail would turn a match into a failure.
 tests=$(swift test list "${swiftpm[@]}" --skip-build)
-for target in DomainTests RuntimeUnitTests IntegrationTests; do
+for target in DomainTests RuntimeUnitTests ServiceTests IntegrationTests; do
   # Test ids are `Target.Suite/test()` (XCTest: `Target.Class/test`).
   count=$(grep -cE "^$target[./]" <<<"$tests" || true)
   echo "  $target: $count tests"
