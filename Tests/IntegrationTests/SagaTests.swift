@@ -20,25 +20,44 @@ struct SagaTests {
     static let mongoURL =
         ProcessInfo.processInfo.environment["COMMERCE_TEST_MONGO_URL"] ?? "mongodb://127.0.0.1:27017/?retryWrites=false"
 
-    /// The four workers on one fixture; stock seeded from `stock`.
-    private func startFleet(stock: [StockSeed]) throws -> ServiceFixture {
+    /// The four workers on one fixture, `copies` processes of each; stock seeded from `stock`.
+    private func startFleet(stock: [StockSeed], copies: Int = 1) throws -> (ServiceFixture, [String: [String: String]])
+    {
         let fixture = try ServiceFixture(watching: [.orderConfirmed, .orderCancelled, .orderRejected])
         let seed = FileManager.default.temporaryDirectory.appendingPathComponent("stock-\(fixture.suffix).json")
         let entries = stock.map { #"{"sku":"\#($0.sku)","quantity":\#($0.quantity)}"# }.joined(separator: ",")
         try Data(#"{"stock":[\#(entries)]}"#.utf8).write(to: seed)
-        try fixture.startWorker(
-            "order-worker",
-            [
+        let settings: [String: [String: String]] = [
+            "order-worker": [
                 "DATABASE_URL": try fixture.databaseURL(for: "orders"),
                 "PRICING_FILE": Self.root.appendingPathComponent("config/pricing.json").path,
                 "COUPONS_FILE": Self.root.appendingPathComponent("config/coupons.json").path,
-            ])
-        try fixture.startWorker(
-            "stock-worker", ["DATABASE_URL": try fixture.databaseURL(for: "inventory"), "STOCK_SEED_FILE": seed.path])
-        try fixture.startWorker("payment-worker", ["DATABASE_URL": try fixture.databaseURL(for: "payments")])
-        try fixture.startWorker(
-            "notification-worker", ["DATABASE_URL": Self.mongoURL, "DATABASE_NAME": fixture.mongoDatabase])
-        return fixture
+            ],
+            "stock-worker": ["DATABASE_URL": try fixture.databaseURL(for: "inventory"), "STOCK_SEED_FILE": seed.path],
+            "payment-worker": ["DATABASE_URL": try fixture.databaseURL(for: "payments")],
+            "notification-worker": ["DATABASE_URL": Self.mongoURL, "DATABASE_NAME": fixture.mongoDatabase],
+        ]
+        for _ in 0..<copies {
+            for worker in ["order-worker", "stock-worker", "payment-worker", "notification-worker"] {
+                try fixture.startWorker(worker, settings[worker]!)
+            }
+        }
+        return (fixture, settings)
+    }
+
+    /// The saga audit over the fixture's four stores.
+    private func audit(_ fixture: ServiceFixture) throws -> SagaAuditReport {
+        let client = try MongoClient(uri: Self.mongoURL)
+        return try SagaAudit.run(
+            orders: try TestServers.postgres(url: try fixture.databaseURL(for: "orders")),
+            inventory: try TestServers.postgres(url: try fixture.databaseURL(for: "inventory")),
+            payments: try TestServers.postgres(url: try fixture.databaseURL(for: "payments")),
+            notifications: client.collection("notifications", in: fixture.mongoDatabase))
+    }
+
+    /// Audits until clean (compensations and notifications trail the terminal events) or `timeout`.
+    private func auditSettled(_ fixture: ServiceFixture, timeout: Duration = .seconds(30)) throws -> SagaAuditReport {
+        try waitUntil("a clean audit", timeout: timeout, { try audit(fixture) }) { $0.isClean }
     }
 
     private func order(_ items: [(String, Int, Int)], token: String = "tok_approve") -> PlaceOrder {
@@ -51,18 +70,19 @@ struct SagaTests {
             paymentToken: token)
     }
 
-    /// Waits until every order in `expected` has its terminal event, and returns them by order id.
+    /// Waits until `count` orders have a terminal event, and returns the events by order id. A
+    /// worker killed between publishing and recording it may publish an event twice (at least
+    /// once, same message); such copies are one event here.
     private func terminalEvents(_ fixture: ServiceFixture, count: Int) throws -> [String: [AnyMessage]] {
         var byOrder: [String: [AnyMessage]] = [:]
-        var seen = 0
         try waitUntil(
-            "\(count) terminal events", timeout: .seconds(90),
+            "\(count) orders with a terminal event", timeout: .seconds(120),
             { () -> Int in
-                for event in try fixture.events(0, timeout: .seconds(1)) {
+                for event in try fixture.events(0, timeout: .seconds(1))
+                where !(byOrder[event.orderID] ?? []).contains(event) {
                     byOrder[event.orderID, default: []].append(event)
-                    seen += 1
                 }
-                return seen
+                return byOrder.count
             }
         ) { $0 >= count }
         return byOrder
@@ -70,7 +90,7 @@ struct SagaTests {
 
     @Test("happy path, out of stock, declined, transient failures, invalid, and a cancel after confirmation")
     func everyPath() throws {
-        let fixture = try startFleet(stock: [
+        let (fixture, _) = try startFleet(stock: [
             StockSeed(sku: "KB-001", quantity: 10), StockSeed(sku: "MS-001", quantity: 1),
         ])
         defer { try? MongoClient(uri: Self.mongoURL).dropDatabase(fixture.mongoDatabase) }
@@ -170,5 +190,60 @@ struct SagaTests {
         let audit = try SagaAudit.run(
             orders: orders, inventory: inventory, payments: payments, notifications: notifications)
         #expect(audit.isClean, "\(audit.violations)")
+    }
+
+    @Test("two copies of every worker and 300 orders for 100 units: never oversold, every order ends, audit clean")
+    func competingCopies() throws {
+        let (fixture, _) = try startFleet(stock: [StockSeed(sku: "KB-001", quantity: 100)], copies: 2)
+        defer { try? MongoClient(uri: Self.mongoURL).dropDatabase(fixture.mongoDatabase) }
+        let orders = (0..<300).map { _ in order([("KB-001", 1, 30_000)]) }
+        for command in orders { try fixture.publish(command) }
+        let events = try terminalEvents(fixture, count: orders.count)
+        var confirmed = 0
+        var outOfStock = 0
+        for command in orders {
+            switch events[command.orderID]?.last {
+            case .orderConfirmed?: confirmed += 1
+            case .orderCancelled(let cancelled)? where cancelled.reason == .outOfStock: outOfStock += 1
+            default: Issue.record("\(command.orderID) ended with \(String(describing: events[command.orderID]))")
+            }
+        }
+        #expect(confirmed == 100)
+        #expect(outOfStock == 200)
+        let report = try auditSettled(fixture)
+        #expect(report.isClean, "\(report.violations)")
+        let inventory = try TestServers.postgres(url: try fixture.databaseURL(for: "inventory"))
+        let row = try inventory.query("select available, reserved, sold from stock where sku = 'KB-001'").rows[0]
+        #expect([try row.int("available"), try row.int("reserved"), try row.int("sold")] == [0, 0, 100])
+    }
+
+    @Test("a stock-worker and an order-worker SIGKILLed mid-run and restarted: nothing lost or doubled")
+    func killedMidRun() throws {
+        let (fixture, settings) = try startFleet(stock: [StockSeed(sku: "KB-001", quantity: 1_000)])
+        defer { try? MongoClient(uri: Self.mongoURL).dropDatabase(fixture.mongoDatabase) }
+        let orders = (0..<200).map { index in
+            order([("KB-001", 1, 30_000)], token: index % 10 == 0 ? "tok_decline" : "tok_approve")
+        }
+        for command in orders.prefix(100) { try fixture.publish(command) }
+        // Kill both while the first hundred are in flight, publish the rest, then restart them.
+        let stock = fixture.workers.first { $0.process.logURL.lastPathComponent.hasPrefix("stock-worker") }
+        let ordering = fixture.workers.first { $0.process.logURL.lastPathComponent.hasPrefix("order-worker") }
+        stock?.kill9()
+        ordering?.kill9()
+        for command in orders.dropFirst(100) { try fixture.publish(command) }
+        try fixture.startWorker("stock-worker", settings["stock-worker"]!)
+        try fixture.startWorker("order-worker", settings["order-worker"]!)
+        let events = try terminalEvents(fixture, count: orders.count)
+        for (index, command) in orders.enumerated() {
+            let ended = events[command.orderID] ?? []
+            #expect(ended.count == 1, "\(command.orderID): \(ended)")
+            switch ended.last {
+            case .orderConfirmed? where index % 10 != 0: break
+            case .orderCancelled(let cancelled)? where index % 10 == 0 && cancelled.reason == .paymentDeclined: break
+            default: Issue.record("order \(index) ended with \(ended)")
+            }
+        }
+        let report = try auditSettled(fixture)
+        #expect(report.isClean, "\(report.violations)")
     }
 }

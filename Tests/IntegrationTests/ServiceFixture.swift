@@ -22,7 +22,8 @@ final class ServiceFixture {
     private var databaseCreated = false
     /// Databases of named services (``databaseURL(for:)``), created on first use.
     private var serviceDatabases: Set<String> = []
-    private var workers: [WorkerProcess] = []
+    /// Every worker process started, in order.
+    private(set) var workers: [WorkerProcess] = []
     private var queues: [String] = []
 
     /// - Parameter watching: event types (routing keys) copied to ``watchQueue`` for the test to read.
