@@ -128,7 +128,7 @@ echo "ready: order-worker, stock-worker ×2, payment-worker, notification-worker
 finish
 
 begin "commerce demo"
-"$bin/commerce" demo --orders "${COMMERCE_DEMO_ORDERS:-16}"
+"$bin/commerce" demo --orders "${COMMERCE_DEMO_ORDERS:-16}" --mix "${COMMERCE_DEMO_MIX:-all}"
 finish
 
 begin "commerce queues"

@@ -1,6 +1,7 @@
 import AMQP
 import ArgumentParser
 import CommerceMessages
+import CommerceSupport
 import Foundation
 import Mongo
 import Postgres
@@ -29,6 +30,18 @@ struct DemoCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Seconds to wait for every order to end.", valueName: "s"))
     var timeout = 120
 
+    @Option(
+        help: ArgumentHelp(
+            "Seconds to let the fleet's trailing work (sales, refunds, notifications) settle before the audit "
+                + "counts a violation.", valueName: "s"))
+    var settle = 60
+
+    @Option(
+        help: ArgumentHelp(
+            "Which samples: 'all' (the cycle of eight described above) or 'approved' (only orders that should be "
+                + "confirmed, for a burst through the happy path).", valueName: "mix"))
+    var mix = "all"
+
     @Option(help: ArgumentHelp("The order-worker's database.", valueName: "url"))
     var ordersDatabase = "postgresql://commerce:commerce@127.0.0.1:5432/orders?connect_timeout=5"
 
@@ -49,6 +62,9 @@ struct DemoCommand: ParsableCommand {
     func validate() throws {
         guard orders > 0 else { throw ValidationError("--orders must be positive, not \(orders)") }
         guard timeout > 0 else { throw ValidationError("--timeout must be positive, not \(timeout)") }
+        guard ["all", "approved"].contains(mix) else {
+            throw ValidationError("--mix must be 'all' or 'approved', not '\(mix)'")
+        }
     }
 
     /// One sample order and what became of it.
@@ -67,6 +83,9 @@ struct DemoCommand: ParsableCommand {
     }
 
     struct Report: Encodable {
+        /// From the first publish to the last terminal event, and orders per second over it.
+        var seconds: Double
+        var ordersPerSecond: Double
         var outcomes: [Outcome]
         var unfinished: Int
         var unexpected: Int
@@ -94,11 +113,19 @@ struct DemoCommand: ParsableCommand {
 
         var outcomes: [Outcome] = []
         var placedAt: [String: ContinuousClock.Instant] = [:]
-        for index in 0..<orders {
-            let (kind, expected, command) = Self.sample(index)
-            try publish(command, on: amqp, channel: channel)
-            placedAt[command.orderID] = .now
-            outcomes.append(Outcome(orderID: command.orderID, kind: kind, expected: expected))
+        let started = ContinuousClock.now
+        var lastEnded = started
+        // Published in windows of 200 under confirms, as a busy upstream would.
+        for window in stride(from: 0, to: orders, by: 200) {
+            var commands: [PlaceOrder] = []
+            for index in window..<min(window + 200, orders) {
+                let (kind, expected, command) = Self.sample(mix == "approved" ? index % 4 : index)
+                commands.append(command)
+                outcomes.append(Outcome(orderID: command.orderID, kind: kind, expected: expected))
+            }
+            try publish(commands, on: amqp, channel: channel)
+            let now = ContinuousClock.now
+            for command in commands { placedAt[command.orderID] = now }
         }
         progress("placed \(orders) orders; waiting for each to end")
         let deadline = ContinuousClock.now + .seconds(timeout)
@@ -116,6 +143,7 @@ struct DemoCommand: ParsableCommand {
                 continue
             }
             let (result, reason) = Self.describe(event)
+            lastEnded = .now
             if let target = cancelTarget, event.orderID == target, result == "CANCELLED" {
                 cancelOutcome?.result = result
                 cancelOutcome?.reason = reason
@@ -131,17 +159,25 @@ struct DemoCommand: ParsableCommand {
             // The first confirmed order is then cancelled by its customer: refund and restock.
             if cancelTarget == nil, result == "CONFIRMED" {
                 cancelTarget = event.orderID
-                try publish(CancelOrder(orderID: event.orderID, reason: "changed my mind"), on: amqp, channel: channel)
+                try publish(
+                    [CancelOrder(orderID: event.orderID, reason: "changed my mind")], on: amqp, channel: channel)
                 placedAt[event.orderID] = .now
                 cancelOutcome = Outcome(orderID: event.orderID, kind: "customer cancel", expected: "CANCELLED")
             }
         }
         if let cancelOutcome { outcomes.append(cancelOutcome) }
-        // Compensations (refunds, restocks, notifications) follow the terminal events: let them settle.
-        Thread.sleep(forTimeInterval: 2)
-        let audit = try runAudit()
+        // Compensations, sales, refunds and notifications trail the terminal events: audit until
+        // the stores agree, or until `--settle` seconds have passed, then report what is left.
+        var audit = try runAudit()
+        let settleDeadline = ContinuousClock.now + .seconds(settle)
+        while !audit.isClean && ContinuousClock.now < settleDeadline {
+            Thread.sleep(forTimeInterval: 1)
+            audit = try runAudit()
+        }
+        let seconds = (lastEnded - started).seconds
         let report = Report(
-            outcomes: outcomes, unfinished: outcomes.filter { $0.result == nil }.count,
+            seconds: seconds, ordersPerSecond: seconds > 0 ? Double(orders) / seconds : 0, outcomes: outcomes,
+            unfinished: outcomes.filter { $0.result == nil }.count,
             unexpected: outcomes.filter { $0.result != nil && !$0.asExpected }.count,
             audit: audit.violations.map { "\($0)" }, auditClean: audit.isClean)
         if output.json { output.printJSON(report) } else { printTable(report) }
@@ -208,20 +244,24 @@ struct DemoCommand: ParsableCommand {
 
     // MARK: - Broker and stores
 
-    private func publish(_ message: some ContractMessage, on amqp: AMQPConnection, channel: UInt16) throws {
-        let type = type(of: message).messageType.rawValue
-        let properties = AMQPProperties(
-            contentType: "application/json", deliveryMode: 2, correlationID: message.orderID,
-            messageID: Envelope.newMessageID(), timestamp: UInt64(Date().timeIntervalSince1970), type: type,
-            appID: "commerce-demo")
-        try amqp.publish(
-            channel: channel, exchange: FleetCatalog.exchange, routingKey: type, mandatory: true,
-            properties: properties,
-            body: message.encodedBody())
-        let outcomes = try amqp.waitForConfirms(channel: channel, timeout: .seconds(30))
+    /// Publishes `messages` persistent and mandatory, then waits for every confirm.
+    private func publish<Message: ContractMessage>(_ messages: [Message], on amqp: AMQPConnection, channel: UInt16)
+        throws
+    {
+        let type = Message.messageType.rawValue
+        for message in messages {
+            let properties = AMQPProperties(
+                contentType: "application/json", deliveryMode: 2, correlationID: message.orderID,
+                messageID: Envelope.newMessageID(), timestamp: UInt64(Date().timeIntervalSince1970), type: type,
+                appID: "commerce-demo")
+            try amqp.publish(
+                channel: channel, exchange: FleetCatalog.exchange, routingKey: type, mandatory: true,
+                properties: properties, body: message.encodedBody())
+        }
+        let outcomes = try amqp.waitForConfirms(channel: channel, timeout: .seconds(60))
         guard outcomes.values.allSatisfy({ $0 == .confirmed }) else {
             throw CommandFailure(
-                "the broker did not take \(type) for \(message.orderID): \(outcomes.values.map { "\($0)" }) "
+                "the broker did not take every \(type): \(Set(outcomes.values.map { "\($0)" })) "
                     + "(is the fleet's topology declared? scripts/run.sh starts the workers, which declare it)")
         }
     }
@@ -270,8 +310,11 @@ struct DemoCommand: ParsableCommand {
         if !times.isEmpty {
             print("")
             print(
-                "ended: \(times.count) of \(report.outcomes.count); median \(times[times.count / 2]) ms, max \(times.last!) ms"
-            )
+                "ended: \(times.count) of \(report.outcomes.count); median \(times[times.count / 2]) ms, "
+                    + "p99 \(times[min(times.count - 1, times.count * 99 / 100)]) ms, max \(times.last!) ms; "
+                    + String(
+                        format: "first publish to last end %.2f s, %.0f orders/s", report.seconds,
+                        report.ordersPerSecond))
         }
         if report.unexpected > 0 { print("! \(report.unexpected) order(s) ended otherwise than the sample intends") }
         print("")
