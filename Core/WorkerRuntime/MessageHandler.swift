@@ -29,8 +29,9 @@ public protocol MessageHandler: Sendable {
     /// `ContractError`) for anything malformed; the runtime dead-letters it with the reason.
     func decode(_ message: IncomingMessage) throws -> Message
 
-    /// Work done before the batch's transaction, for each message, concurrently (at most
-    /// `consumer.prepareConcurrency` at once). Throwing fails this message alone, classified as
+    /// Work done before the batch's transaction, for each message: concurrently across sagas (at
+    /// most `consumer.prepareConcurrency` at once), one after another in delivery order within one
+    /// saga (messages with the same correlation id), so a cancel never races what it cancels. Throwing fails this message alone, classified as
     /// for ``handle(_:prepared:context:)``. The phase runs only for handlers whose `Prepared` is
     /// not `Void`, and skips messages that the inbox already holds (they are duplicates).
     func prepare(_ message: Message, envelope: Envelope, attempts: Int) async throws -> Prepared

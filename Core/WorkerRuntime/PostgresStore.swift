@@ -112,8 +112,10 @@ final class PostgresStore<Handler: MessageHandler>: BatchStore {
         let known = (try? alreadyProcessed(batch.map(\.incoming.envelope.messageID))) ?? []
         let todo = batch.indices.filter { !known.contains(batch[$0].incoming.envelope.messageID) }
         let inputs = todo.map { (batch[$0].work.message, batch[$0].incoming.envelope, batch[$0].incoming.attempts) }
+        // One saga's messages are prepared one after another, in delivery order (a cancel must not
+        // race the charge it cancels); different sagas' messages run concurrently.
         let results = Preparation.run(
-            inputs, concurrency: configuration.prepareConcurrency, metrics: metrics
+            inputs, concurrency: configuration.prepareConcurrency, metrics: metrics, orderedBy: { $0.1.correlationID }
         ) { [handler] input in
             try await handler.prepare(input.0, envelope: input.1, attempts: input.2)
         }
