@@ -21,13 +21,14 @@ struct SagaTests {
         ProcessInfo.processInfo.environment["COMMERCE_TEST_MONGO_URL"] ?? "mongodb://127.0.0.1:27017/?retryWrites=false"
 
     /// The four workers on one fixture, `copies` processes of each; stock seeded from `stock`.
-    private func startFleet(stock: [StockSeed], copies: Int = 1) throws -> (ServiceFixture, [String: [String: String]])
-    {
+    private func startFleet(
+        stock: [StockSeed], copies: Int = 1, extra: [String: [String: String]] = [:]
+    ) throws -> (ServiceFixture, [String: [String: String]]) {
         let fixture = try ServiceFixture(watching: [.orderConfirmed, .orderCancelled, .orderRejected])
         let seed = FileManager.default.temporaryDirectory.appendingPathComponent("stock-\(fixture.suffix).json")
         let entries = stock.map { #"{"sku":"\#($0.sku)","quantity":\#($0.quantity)}"# }.joined(separator: ",")
         try Data(#"{"stock":[\#(entries)]}"#.utf8).write(to: seed)
-        let settings: [String: [String: String]] = [
+        var settings: [String: [String: String]] = [
             "order-worker": [
                 "DATABASE_URL": try fixture.databaseURL(for: "orders"),
                 "PRICING_FILE": Self.root.appendingPathComponent("config/pricing.json").path,
@@ -37,6 +38,7 @@ struct SagaTests {
             "payment-worker": ["DATABASE_URL": try fixture.databaseURL(for: "payments")],
             "notification-worker": ["DATABASE_URL": Self.mongoURL, "DATABASE_NAME": fixture.mongoDatabase],
         ]
+        for (worker, values) in extra { settings[worker, default: [:]].merge(values) { $1 } }
         for _ in 0..<copies {
             for worker in ["order-worker", "stock-worker", "payment-worker", "notification-worker"] {
                 try fixture.startWorker(worker, settings[worker]!)
@@ -245,5 +247,67 @@ struct SagaTests {
         }
         let report = try auditSettled(fixture)
         #expect(report.isClean, "\(report.violations)")
+    }
+
+    @Test("a customer cancel before confirmation: nothing charged, stock released, audit clean")
+    func cancelBeforeConfirmation() throws {
+        let (fixture, _) = try startFleet(stock: [StockSeed(sku: "KB-001", quantity: 10)])
+        defer { try? MongoClient(uri: Self.mongoURL).dropDatabase(fixture.mongoDatabase) }
+        // The card fails twice first, so the charge cannot succeed before the cancel is handled.
+        let command = order([("KB-001", 2, 60_000)], token: "tok_transient_2")
+        try fixture.publish(command)
+        try fixture.publish(CancelOrder(orderID: command.orderID, reason: "found it cheaper"))
+        let events = try terminalEvents(fixture, count: 1)
+        guard case .orderCancelled(let cancelled)? = events[command.orderID]?.last else {
+            Issue.record("expected order.cancelled, got \(String(describing: events[command.orderID]))")
+            return
+        }
+        #expect(cancelled.reason == .customerRequest)
+        #expect(cancelled.previousStatus == .pending)
+        let report = try auditSettled(fixture)
+        #expect(report.isClean, "\(report.violations)")
+        let payments = try TestServers.postgres(url: try fixture.databaseURL(for: "payments"))
+        #expect(try PaymentsAudit.netCaptured(payments)[command.orderID] ?? 0 == 0)
+        let inventory = try TestServers.postgres(url: try fixture.databaseURL(for: "inventory"))
+        try waitUntil(
+            "the reservation released",
+            { () throws -> [Int64] in
+                let row = try inventory.query("select available, reserved, sold from stock where sku = 'KB-001'").rows[
+                    0]
+                return [try row.int("available"), try row.int("reserved"), try row.int("sold")]
+            }
+        ) { $0 == [10, 0, 0] }
+    }
+
+    @Test("an order whose payment never completes is cancelled at its deadline and compensated")
+    func sagaTimeout() throws {
+        let (fixture, _) = try startFleet(
+            stock: [StockSeed(sku: "KB-001", quantity: 10)],
+            extra: ["order-worker": ["SAGA_DEADLINE_MS": "3000", "SAGA_SWEEP_INTERVAL_MS": "200"]])
+        defer { try? MongoClient(uri: Self.mongoURL).dropDatabase(fixture.mongoDatabase) }
+        // The card fails on every attempt: the payment-worker dead-letters stock.reserved after
+        // its retries, and the order stays PENDING until the sweeper cancels it.
+        let command = order([("KB-001", 3, 60_000)], token: "tok_transient_99")
+        try fixture.publish(command)
+        let events = try terminalEvents(fixture, count: 1)
+        guard case .orderCancelled(let cancelled)? = events[command.orderID]?.last else {
+            Issue.record("expected order.cancelled, got \(String(describing: events[command.orderID]))")
+            return
+        }
+        #expect(cancelled.reason == .timeout)
+        let report = try auditSettled(fixture)
+        #expect(report.isClean, "\(report.violations)")
+        let inventory = try TestServers.postgres(url: try fixture.databaseURL(for: "inventory"))
+        try waitUntil(
+            "the reservation released",
+            { () throws -> [Int64] in
+                let row = try inventory.query("select available, reserved, sold from stock where sku = 'KB-001'").rows[
+                    0]
+                return [try row.int("available"), try row.int("reserved"), try row.int("sold")]
+            }
+        ) { $0 == [10, 0, 0] }
+        let letters = try fixture.deadLetters(of: "payment-worker")
+        #expect(letters.count == 1, "the charge that kept failing is parked with its reason")
+        #expect(letters.first?.properties.headers["x-error-reason"]?.stringValue == "retries_exhausted")
     }
 }
