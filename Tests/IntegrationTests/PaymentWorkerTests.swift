@@ -1,5 +1,6 @@
 import CommerceMessages
 import Foundation
+import Payments
 import Postgres
 import Testing
 
@@ -31,14 +32,9 @@ struct PaymentWorkerTests {
         ).rows.map { (try $0.string("kind"), try $0.int("amount")) }
     }
 
-    /// Captures − refunds for the order, as `PaymentsAudit` computes it.
+    /// Captures − refunds for the order (`PaymentsAudit`).
     private func netCaptured(_ orderID: String, _ database: PostgresConnection) throws -> Int64 {
-        try database.query(
-            """
-            select coalesce(sum(case kind when 'capture' then amount else -amount end), 0)::bigint as net
-            from payment_ledger where order_id = $1
-            """, [.text(orderID)]
-        ).rows[0].int("net")
+        Int64(try PaymentsAudit.netCaptured(database)[orderID] ?? 0)
     }
 
     private func status(_ orderID: String, _ database: PostgresConnection) throws -> String? {

@@ -1,6 +1,8 @@
 import CommerceDomain
 import CommerceMessages
 import Foundation
+import Inventory
+import Payments
 import Postgres
 import Testing
 
@@ -164,29 +166,10 @@ struct ReorderingTests {
             .string("status")
     }
 
-    /// Invariant 4 against the ledger (as in StockWorkerTests): SKUs whose counters are negative
-    /// or differ from what their movements add up to.
+    /// Invariant 4 (`InventoryAudit`): SKUs whose counters are negative, or differ from what
+    /// their movements and reservations add up to.
     private func ledgerViolations(_ database: PostgresConnection) throws -> [String] {
-        try database.query(
-            """
-            with ledger as (
-                select sku,
-                    coalesce(sum(quantity) filter (where kind = 'adjust'), 0) as adjusted,
-                    coalesce(sum(quantity) filter (where kind = 'reserve'), 0) as reserves,
-                    coalesce(sum(quantity) filter (where kind = 'release'), 0) as releases,
-                    coalesce(sum(quantity) filter (where kind = 'sell'), 0) as sales,
-                    coalesce(sum(quantity) filter (where kind = 'restock'), 0) as restocks
-                from stock_movements group by sku
-            )
-            select coalesce(s.sku, l.sku) as sku from stock s full join ledger l on l.sku = s.sku
-            where s.sku is null or l.sku is null
-                or s.available < 0 or s.reserved < 0 or s.sold < 0
-                or s.available + s.reserved + s.sold <> l.adjusted
-                or s.available <> l.adjusted - l.reserves + l.releases + l.restocks
-                or s.reserved <> l.reserves - l.releases - l.sales
-                or s.sold <> l.sales - l.restocks
-            """
-        ).rows.map { try $0.string("sku") }
+        try InventoryAudit.run(on: database).map(\.sku)
     }
 
     /// One order's run through the stock worker: the order, the sequence of events it received,
@@ -287,13 +270,9 @@ struct ReorderingTests {
 
     // MARK: payment-worker
 
+    /// Captures − refunds for the order (`PaymentsAudit`).
     private func netCaptured(_ database: PostgresConnection, _ orderID: String) throws -> Int64 {
-        try database.query(
-            """
-            select coalesce(sum(case kind when 'capture' then amount else -amount end), 0)::bigint as net
-            from payment_ledger where order_id = $1
-            """, [.text(orderID)]
-        ).rows[0].int("net")
+        Int64(try PaymentsAudit.netCaptured(database)[orderID] ?? 0)
     }
 
     private func ledger(_ database: PostgresConnection, _ orderID: String) throws -> [String] {

@@ -1,6 +1,7 @@
 import CommerceDomain
 import CommerceMessages
 import Foundation
+import Inventory
 import Postgres
 import Testing
 
@@ -97,30 +98,10 @@ struct StockWorkerTests {
         ) { $0 == 1 }
     }
 
-    /// Invariant 4 against the ledger, in SQL: the audit of `InventoryAudit` (Core/Inventory),
-    /// which this test target cannot import. SKUs whose counters are negative, or differ from what
-    /// their movements add up to.
+    /// Invariant 4 (`InventoryAudit`): SKUs whose counters are negative, or differ from what
+    /// their movements and reservations add up to.
     private func ledgerViolations(_ database: PostgresConnection) throws -> [String] {
-        try database.query(
-            """
-            with ledger as (
-                select sku,
-                    coalesce(sum(quantity) filter (where kind = 'adjust'), 0) as adjusted,
-                    coalesce(sum(quantity) filter (where kind = 'reserve'), 0) as reserves,
-                    coalesce(sum(quantity) filter (where kind = 'release'), 0) as releases,
-                    coalesce(sum(quantity) filter (where kind = 'sell'), 0) as sales,
-                    coalesce(sum(quantity) filter (where kind = 'restock'), 0) as restocks
-                from stock_movements group by sku
-            )
-            select coalesce(s.sku, l.sku) as sku from stock s full join ledger l on l.sku = s.sku
-            where s.sku is null or l.sku is null
-                or s.available < 0 or s.reserved < 0 or s.sold < 0
-                or s.available + s.reserved + s.sold <> l.adjusted
-                or s.available <> l.adjusted - l.reserves + l.releases + l.restocks
-                or s.reserved <> l.reserves - l.releases - l.sales
-                or s.sold <> l.sales - l.restocks
-            """
-        ).rows.map { try $0.string("sku") }
+        try InventoryAudit.run(on: database).map(\.sku)
     }
 
     /// Messages a worker handled, from its `/metrics` (`commerce_messages_handled_total`, every type).
