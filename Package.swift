@@ -106,7 +106,7 @@ let package = Package(
             name: "commerce",
             dependencies: [
                 "AMQP", "Postgres", "Mongo", "CommerceMessages", "WorkerRuntime", "CommerceSupport", "LocalProcess",
-                "SagaAudit",
+                "SagaAudit", "Ordering", "Inventory", "Payments",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Workers/commerce"),

@@ -1,0 +1,76 @@
+import ArgumentParser
+import Foundation
+
+/// `commerce dlq export FILE`: the dead letters as JSON lines, removing nothing.
+struct DLQExportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "export",
+        abstract: "Write dead letters to a file as JSON lines, without removing them.",
+        discussion: """
+            One object per line: queue, original_queue, properties, headers, body (UTF-8 text, \
+            else base64, as body_encoding says). FILE '-' is standard output.
+            """)
+
+    struct Line: Encodable {
+        var queue: String
+        var originalQueue: String
+        var properties: PropertiesReport
+        var headers: [String: HeaderValue]
+        var body: String
+        var bodyEncoding: String
+    }
+
+    struct Report: Encodable {
+        var broker: String
+        var file: String
+        var exported: Int
+    }
+
+    @OptionGroup var broker: BrokerOptions
+    @OptionGroup var filters: DLQFilterOptions
+
+    @Argument(help: ArgumentHelp("Where to write the JSON lines ('-' for standard output).", valueName: "file"))
+    var file: String
+
+    @OptionGroup var output: OutputOptions
+
+    func run() throws {
+        try DLQReporting.run(output) {
+            let filter = filters.filter()
+            let session = try DeadLetterSession(broker: broker, name: "commerce dlq export")
+            let (letters, _) = try session.readAll(filters.deadLetterQueues, filter: filter, limit: filters.limit)
+            try session.finish()
+            var chosen = letters.filter(filter.matches)
+            if let limit = filters.limit { chosen = Array(chosen.prefix(limit)) }
+            let encoder = JSONEncoder()
+            encoder.keyEncodingStrategy = .convertToSnakeCase
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            var data = Data()
+            for letter in chosen {
+                let text = String(validating: letter.body, as: UTF8.self)
+                let line = Line(
+                    queue: letter.queue, originalQueue: letter.originalQueue,
+                    properties: PropertiesReport(letter.properties),
+                    headers: HeaderValue.table(letter.properties.headers),
+                    body: text ?? Data(letter.body).base64EncodedString(), bodyEncoding: text == nil ? "base64" : "utf8"
+                )
+                data.append(try encoder.encode(line))
+                data.append(0x0A)
+            }
+            if file == "-" {
+                FileHandle.standardOutput.write(data)
+                return
+            }
+            do {
+                try data.write(to: URL(fileURLWithPath: file), options: .atomic)
+            } catch {
+                throw CommandFailure("cannot write '\(file)': \(error.localizedDescription)")
+            }
+            if output.json {
+                output.printJSON(Report(broker: session.address, file: file, exported: chosen.count))
+            } else {
+                print("RabbitMQ \(session.address): exported \(chosen.count) dead letter(s) to \(file)")
+            }
+        }
+    }
+}

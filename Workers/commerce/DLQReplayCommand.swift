@@ -1,0 +1,132 @@
+import AMQP
+import ArgumentParser
+import Foundation
+
+/// `commerce dlq replay`: dead letters back to the queue they failed in, as fresh messages.
+///
+/// Each copy goes through the default exchange to the original queue with the same message id
+/// and properties, without the failure headers (so its attempts start again), and is confirmed
+/// by the broker before its dead letter is acked: an interrupted replay loses nothing, and one
+/// repeated after an interruption takes effect once (the worker's inbox drops the duplicate).
+struct DLQReplayCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "replay",
+        abstract: "Send dead letters back to the queue they failed in.",
+        discussion: """
+            Give a message id, or --all with filters. A copy is published under publisher \
+            confirms to x-original-queue (else the dead-letter queue's name minus .dlq), without \
+            the x-error-*, x-attempts and x-death headers; only a confirmed copy's dead letter is removed.
+            """)
+
+    struct Replayed: Encodable {
+        var messageId: String
+        var from: String
+        var to: String
+        var error: String?
+    }
+
+    struct Report: Encodable {
+        var broker: String
+        var replayed: Int
+        var failed: Int
+        var messages: [Replayed]
+    }
+
+    @OptionGroup var broker: BrokerOptions
+
+    @Argument(help: ArgumentHelp("The message id to replay.", valueName: "id"))
+    var id: String?
+
+    @Flag(name: .long, help: "Replay every dead letter that matches the filters.")
+    var all = false
+
+    @Option(
+        name: .customLong("body"),
+        help: ArgumentHelp(
+            "Replace the body of the replayed message with this file's JSON (with an id only).", valueName: "file"))
+    var bodyFile: String?
+
+    @OptionGroup var filters: DLQFilterOptions
+    @OptionGroup var output: OutputOptions
+
+    func validate() throws {
+        guard (id != nil) != all else { throw ValidationError("give either a message id or --all") }
+        if bodyFile != nil, id == nil {
+            throw ValidationError("--body replaces one message's body: give its id, not --all")
+        }
+        _ = try replacementBody()
+    }
+
+    private func replacementBody() throws -> [UInt8]? {
+        guard let bodyFile else { return nil }
+        guard let data = FileManager.default.contents(atPath: bodyFile) else {
+            throw ValidationError("--body: cannot read '\(bodyFile)'")
+        }
+        guard (try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])) != nil else {
+            throw ValidationError("--body: '\(bodyFile)' is not valid JSON")
+        }
+        return Array(data)
+    }
+
+    func run() throws {
+        try DLQReporting.run(output) {
+            let body = try replacementBody()
+            let filter = filters.filter(messageID: id)
+            let session = try DeadLetterSession(broker: broker, name: "commerce dlq replay")
+            let (letters, missing) = try session.readAll(filters.deadLetterQueues, filter: filter, limit: filters.limit)
+            var chosen = letters.filter(filter.matches)
+            if let limit = filters.limit { chosen = Array(chosen.prefix(limit)) }
+            if let id, chosen.isEmpty {
+                try session.finish()
+                throw CommandFailure(
+                    "no dead letter with message id '\(BodyText.escaped(Array(id.utf8)))' matching the filters in "
+                        + filters.deadLetterQueues.joined(separator: ", ")
+                        + (missing.isEmpty ? "" : " (" + missing.joined(separator: ", ") + " does not exist)"))
+            }
+            var results: [Replayed] = []
+            var removeFailure: CommandFailure?
+            // Windows of 200: each window's copies are confirmed before its dead letters are acked.
+            for start in stride(from: 0, to: chosen.count, by: 200) {
+                let window = Array(chosen[start..<min(start + 200, chosen.count)])
+                let copies = window.map { letter in
+                    let copy = letter.replayCopy(body: body)
+                    return (queue: letter.originalQueue, properties: copy.properties, body: copy.body)
+                }
+                let errors = try session.publish(copies)
+                for (letter, error) in zip(window, errors) {
+                    var outcome = error
+                    if error == nil, removeFailure == nil {
+                        do {
+                            try session.remove(letter)
+                        } catch let failure as CommandFailure {
+                            removeFailure = failure
+                        }
+                    }
+                    if error == nil, removeFailure != nil {
+                        outcome = "replayed, but its dead letter could not be removed: it may be replayed again"
+                    }
+                    results.append(
+                        Replayed(
+                            messageId: letter.messageID, from: letter.queue, to: letter.originalQueue, error: outcome))
+                }
+                if removeFailure != nil { break }
+            }
+            try session.finish()
+            let failed = results.filter { $0.error != nil }.count
+            if output.json {
+                output.printJSON(
+                    Report(broker: session.address, replayed: results.count - failed, failed: failed, messages: results)
+                )
+            } else {
+                print("RabbitMQ \(session.address): replayed \(results.count - failed), failed \(failed)")
+                for result in results {
+                    let line = "\(result.messageId)  \(result.from) → \(result.to)"
+                    print(result.error.map { "✗ \(line): \($0)" } ?? "✓ \(line)")
+                }
+            }
+            if failed > 0 {
+                throw CommandFailure("\(failed) dead letter(s) were not replayed; they stay in their queue")
+            }
+        }
+    }
+}

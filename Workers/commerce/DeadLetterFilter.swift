@@ -1,0 +1,43 @@
+import Foundation
+
+/// Which dead letters a `commerce dlq` subcommand acts on: pure, built from the command line.
+struct DeadLetterFilter {
+    /// Matches the error class (`transient`, `permanent`, `broker`) or the reason.
+    var errorClass: String?
+    /// The message type (`type` property).
+    var type: String?
+    /// Only dead letters that failed at or after this time.
+    var since: Date?
+    /// Only this message id.
+    var messageID: String?
+
+    func matches(_ letter: DeadLetter) -> Bool {
+        if let errorClass, letter.errorClass != errorClass, letter.reason != errorClass { return false }
+        if let type, letter.type != type { return false }
+        if let messageID, letter.messageID != messageID { return false }
+        if let since {
+            // A dead letter without a time cannot be shown to be recent enough.
+            guard let failedAt = letter.failedAt, failedAt >= since else { return false }
+        }
+        return true
+    }
+
+    /// Parses `--since`: an ISO-8601 time (`2026-11-30T10:00:00Z`) or a duration back from `now`
+    /// (`90s`, `15m`, `1h`, `2d`, `1w`); `nil` for anything else.
+    static func parseSince(_ text: String, now: Date = Date()) -> Date? {
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        if let date = DeadLetter.parseDate(trimmed) { return date }
+        guard let match = trimmed.wholeMatch(of: /(\d{1,9})(s|m|min|h|d|w)/), let amount = Double(match.1) else {
+            return nil
+        }
+        let unit: Double =
+            switch match.2 {
+            case "s": 1
+            case "m", "min": 60
+            case "h": 3600
+            case "d": 86400
+            default: 7 * 86400
+            }
+        return now.addingTimeInterval(-amount * unit)
+    }
+}
