@@ -12,5 +12,8 @@ struct CommerceCommand: ParsableCommand {
             Connection settings come from options or from the environment variables the workers \
             use (AMQP_URL, DATABASE_URL, MONGO_URL); an option wins over its variable.
             """,
-        subcommands: [SmokeCommand.self, QueuesCommand.self, DemoCommand.self, BenchRuntimeCommand.self, SetupCommand.self, StockCommand.self, DLQCommand.self])
+        subcommands: [
+            SmokeCommand.self, QueuesCommand.self, DemoCommand.self, BenchRuntimeCommand.self, SetupCommand.self,
+            StockCommand.self, DLQCommand.self,
+        ])
 }
