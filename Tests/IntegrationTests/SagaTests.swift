@@ -21,7 +21,7 @@ struct SagaTests {
         ProcessInfo.processInfo.environment["COMMERCE_TEST_MONGO_URL"] ?? "mongodb://127.0.0.1:27017/?retryWrites=false"
 
     /// The four workers on one fixture, `copies` processes of each; stock seeded from `stock`.
-    private func startFleet(
+    func startFleet(
         stock: [StockSeed], copies: Int = 1, extra: [String: [String: String]] = [:]
     ) throws -> (ServiceFixture, [String: [String: String]]) {
         let fixture = try ServiceFixture(watching: [.orderConfirmed, .orderCancelled, .orderRejected])
@@ -75,7 +75,7 @@ struct SagaTests {
     /// Waits until `count` orders have a terminal event, and returns the events by order id. A
     /// worker killed between publishing and recording it may publish an event twice (at least
     /// once, same message); such copies are one event here.
-    private func terminalEvents(_ fixture: ServiceFixture, count: Int) throws -> [String: [AnyMessage]] {
+    func terminalEvents(_ fixture: ServiceFixture, count: Int) throws -> [String: [AnyMessage]] {
         var byOrder: [String: [AnyMessage]] = [:]
         try waitUntil(
             "\(count) orders with a terminal event", timeout: .seconds(120),

@@ -14,6 +14,7 @@ struct CommerceCommand: ParsableCommand {
             """,
         subcommands: [
             SmokeCommand.self, QueuesCommand.self, DemoCommand.self, BenchRuntimeCommand.self, SetupCommand.self,
-            StockCommand.self, DLQCommand.self,
+            StockCommand.self, DLQCommand.self, StatusCommand.self, AuditCommand.self, PlaceOrderCommand.self,
+            CancelOrderCommand.self,
         ])
 }

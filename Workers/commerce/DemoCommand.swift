@@ -42,20 +42,7 @@ struct DemoCommand: ParsableCommand {
                 + "confirmed, for a burst through the happy path).", valueName: "mix"))
     var mix = "all"
 
-    @Option(help: ArgumentHelp("The order-worker's database.", valueName: "url"))
-    var ordersDatabase = "postgresql://commerce:commerce@127.0.0.1:5432/orders?connect_timeout=5"
-
-    @Option(help: ArgumentHelp("The stock-worker's database.", valueName: "url"))
-    var inventoryDatabase = "postgresql://commerce:commerce@127.0.0.1:5432/inventory?connect_timeout=5"
-
-    @Option(help: ArgumentHelp("The payment-worker's database.", valueName: "url"))
-    var paymentsDatabase = "postgresql://commerce:commerce@127.0.0.1:5432/payments?connect_timeout=5"
-
-    @Option(help: ArgumentHelp("The notification-worker's MongoDB (env MONGO_URL).", valueName: "url"))
-    var mongoURL: String?
-
-    @Option(help: ArgumentHelp("The notification-worker's MongoDB database.", valueName: "name"))
-    var mongoDatabase = "notifications"
+    @OptionGroup var stores: StoreOptions
 
     @OptionGroup var output: OutputOptions
 
@@ -267,21 +254,7 @@ struct DemoCommand: ParsableCommand {
     }
 
     private func runAudit() throws -> SagaAuditReport {
-        do {
-            let orders = try PostgresConnection(url: ordersDatabase, applicationName: "commerce-demo")
-            let inventory = try PostgresConnection(url: inventoryDatabase, applicationName: "commerce-demo")
-            let payments = try PostgresConnection(url: paymentsDatabase, applicationName: "commerce-demo")
-            let mongo = try MongoClient(
-                uri: Setting.resolve(mongoURL, variable: "MONGO_URL", default: MongoClient.Configuration.defaultURI),
-                appName: "commerce-demo")
-            return try SagaAudit.run(
-                orders: orders, inventory: inventory, payments: payments,
-                notifications: mongo.collection("notifications", in: mongoDatabase))
-        } catch let failure as CommandFailure {
-            throw failure
-        } catch {
-            throw CommandFailure("the audit could not read the stores: \(SmokeCommand.describe(error))")
-        }
+        try stores.audit(applicationName: "commerce-demo")
     }
 
     // MARK: - Output

@@ -1,0 +1,68 @@
+import ArgumentParser
+import Foundation
+import Mongo
+import Postgres
+import SagaAudit
+
+/// The fleet's four stores (`--orders-database`, `--inventory-database`, `--payments-database`,
+/// `--mongo-url`, `--mongo-database`), shared by `commerce demo` and `commerce audit`.
+struct StoreOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("The order-worker's database.", valueName: "url"))
+    var ordersDatabase = "postgresql://commerce:commerce@127.0.0.1:5432/orders?connect_timeout=5"
+
+    @Option(help: ArgumentHelp("The stock-worker's database.", valueName: "url"))
+    var inventoryDatabase = "postgresql://commerce:commerce@127.0.0.1:5432/inventory?connect_timeout=5"
+
+    @Option(help: ArgumentHelp("The payment-worker's database.", valueName: "url"))
+    var paymentsDatabase = "postgresql://commerce:commerce@127.0.0.1:5432/payments?connect_timeout=5"
+
+    @Option(help: ArgumentHelp("The notification-worker's MongoDB (env MONGO_URL).", valueName: "url"))
+    var mongoURL: String?
+
+    @Option(help: ArgumentHelp("The notification-worker's MongoDB database.", valueName: "name"))
+    var mongoDatabase = "notifications"
+
+    /// The MongoDB URL in effect: option, then `MONGO_URL`, then the local default.
+    var resolvedMongoURL: String {
+        Setting.resolve(mongoURL, variable: "MONGO_URL", default: MongoClient.Configuration.defaultURI)
+    }
+
+    /// Runs ``SagaAudit`` over the four stores (read-only).
+    /// - Throws: ``CommandFailure`` naming the store that could not be reached or read (passwords redacted).
+    func audit(applicationName: String) throws -> SagaAuditReport {
+        func connect(_ service: String, _ url: String) throws -> PostgresConnection {
+            do {
+                return try PostgresConnection(url: url, applicationName: applicationName)
+            } catch {
+                throw CommandFailure(
+                    "cannot reach the \(service) database at \(Setting.redacted(url)): \(SmokeCommand.describe(error))")
+            }
+        }
+        let orders = try connect("orders", ordersDatabase)
+        defer { orders.close() }
+        let inventory = try connect("inventory", inventoryDatabase)
+        defer { inventory.close() }
+        let payments = try connect("payments", paymentsDatabase)
+        defer { payments.close() }
+        let mongo: MongoClient
+        do {
+            mongo = try MongoClient(
+                configuration: .init(
+                    uri: resolvedMongoURL, appName: applicationName, serverSelectionTimeout: .seconds(5)))
+        } catch {
+            throw CommandFailure(
+                "cannot reach MongoDB at \(Setting.redacted(resolvedMongoURL)): \(SmokeCommand.describe(error))")
+        }
+        do {
+            return try SagaAudit.run(
+                orders: orders, inventory: inventory, payments: payments,
+                notifications: mongo.collection("notifications", in: mongoDatabase))
+        } catch {
+            throw CommandFailure(
+                "the audit could not read the stores (orders \(Setting.redacted(ordersDatabase)), inventory "
+                    + "\(Setting.redacted(inventoryDatabase)), payments \(Setting.redacted(paymentsDatabase)), MongoDB "
+                    + "\(Setting.redacted(resolvedMongoURL)) database \(mongoDatabase)): \(SmokeCommand.describe(error)); "
+                    + "has the fleet run `commerce setup` or started once?")
+        }
+    }
+}

@@ -1,0 +1,137 @@
+import Foundation
+import Glibc
+
+/// A worker's HTTP endpoint (`/health`, `/metrics`) at `http://host:port`, for `commerce status`.
+///
+/// One blocking `GET` per call with a connect and read timeout, so that a copy that does not
+/// answer costs at most `timeout`. Plain HTTP only, as the workers serve it.
+struct WorkerEndpoint: Sendable, Hashable {
+    var host: String
+    var port: Int
+
+    /// The URL as given back to the user (`http://host:port`).
+    var url: String { "http://\(host):\(port)" }
+
+    /// Parses `http://host:port` (a trailing `/` is allowed); `nil` for anything else.
+    init?(url text: String) {
+        guard let components = URLComponents(string: text), components.scheme?.lowercased() == "http",
+            let host = components.host, !host.isEmpty, let port = components.port, (1...65535).contains(port),
+            components.path.isEmpty || components.path == "/", components.query == nil, components.user == nil
+        else { return nil }
+        self.host = host
+        self.port = port
+    }
+
+    init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+
+    /// `GET path`: the status code and body, or an error saying why there was no answer.
+    func get(_ path: String, timeout: Duration = .seconds(2)) -> Result<(status: Int, body: String), EndpointError> {
+        var hints = addrinfo()
+        hints.ai_family = AF_INET
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        var list: UnsafeMutablePointer<addrinfo>?
+        let resolved = getaddrinfo(host, String(port), &hints, &list)
+        guard resolved == 0, let first = list else {
+            return .failure(EndpointError("cannot resolve \(host): \(String(cString: gai_strerror(resolved)))"))
+        }
+        defer { freeaddrinfo(list) }
+        let descriptor = socket(first.pointee.ai_family, first.pointee.ai_socktype, first.pointee.ai_protocol)
+        guard descriptor >= 0 else { return .failure(EndpointError("socket: \(String(cString: strerror(errno)))")) }
+        defer { close(descriptor) }
+
+        // Non-blocking connect bounded by `timeout`, then blocking I/O with the same timeout.
+        let milliseconds = Int32(
+            clamping: timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
+        let flags = fcntl(descriptor, F_GETFL, 0)
+        _ = fcntl(descriptor, F_SETFL, flags | O_NONBLOCK)
+        if connect(descriptor, first.pointee.ai_addr, first.pointee.ai_addrlen) != 0 {
+            guard errno == EINPROGRESS else { return .failure(EndpointError(String(cString: strerror(errno)))) }
+            var poller = pollfd(fd: descriptor, events: Int16(POLLOUT), revents: 0)
+            guard poll(&poller, 1, milliseconds) == 1 else { return .failure(EndpointError("no answer")) }
+            var failure: Int32 = 0
+            var length = socklen_t(MemoryLayout<Int32>.size)
+            getsockopt(descriptor, SOL_SOCKET, SO_ERROR, &failure, &length)
+            guard failure == 0 else { return .failure(EndpointError(String(cString: strerror(failure)))) }
+        }
+        _ = fcntl(descriptor, F_SETFL, flags)
+        var limit = timeval(tv_sec: Int(milliseconds / 1000), tv_usec: Int(milliseconds % 1000) * 1000)
+        setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(descriptor, SOL_SOCKET, SO_SNDTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
+
+        let request = Array("GET \(path) HTTP/1.1\r\nHost: \(host):\(port)\r\nConnection: close\r\n\r\n".utf8)
+        let written = request.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+        guard written == request.count else { return .failure(EndpointError("could not send the request")) }
+        var response: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 16_384)
+        while response.count < 16 << 20 {
+            let count = read(descriptor, &buffer, buffer.count)
+            if count < 0 { return .failure(EndpointError("no complete answer within the timeout")) }
+            if count == 0 { break }
+            response += buffer[0..<count]
+        }
+        let text = String(decoding: response, as: UTF8.self)
+        guard let statusLine = text.split(separator: "\r\n").first,
+            let status = statusLine.split(separator: " ").dropFirst().first.flatMap({ Int($0) }),
+            let bodyStart = text.range(of: "\r\n\r\n")
+        else { return .failure(EndpointError("not an HTTP answer")) }
+        return .success((status, String(text[bodyStart.upperBound...])))
+    }
+}
+
+/// Why an endpoint did not answer.
+struct EndpointError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Samples read from a Prometheus text exposition: `name{labels} value` lines.
+struct PrometheusSamples {
+    struct Sample {
+        var name: String
+        var labels: [String: String]
+        var value: Double
+    }
+
+    var samples: [Sample] = []
+
+    init(_ exposition: String) {
+        for line in exposition.split(separator: "\n") where !line.hasPrefix("#") {
+            guard let space = line.lastIndex(of: " "), let value = Double(line[line.index(after: space)...]) else {
+                continue
+            }
+            let series = line[..<space]
+            var labels: [String: String] = [:]
+            let name: Substring
+            if let brace = series.firstIndex(of: "{") {
+                name = series[..<brace]
+                // `queue="q",type="t"`: values are quoted; names and values here hold no `",`.
+                for pair in series[series.index(after: brace)...].dropLast().split(separator: ",") {
+                    guard let equals = pair.firstIndex(of: "=") else { continue }
+                    labels[String(pair[..<equals])] = String(
+                        pair[pair.index(after: equals)...].trimmingCharacters(in: ["\""]))
+                }
+            } else {
+                name = series
+            }
+            samples.append(Sample(name: String(name), labels: labels, value: value))
+        }
+    }
+
+    /// The sum of every series of `name`; `nil` when there is none.
+    func total(_ name: String) -> Double? {
+        let matching = samples.filter { $0.name == name }
+        return matching.isEmpty ? nil : matching.reduce(0) { $0 + $1.value }
+    }
+
+    /// The sum of the series of `name` per value of label `label`.
+    func totals(_ name: String, by label: String) -> [String: Double] {
+        var result: [String: Double] = [:]
+        for sample in samples where sample.name == name {
+            result[sample.labels[label] ?? "", default: 0] += sample.value
+        }
+        return result
+    }
+}
