@@ -73,7 +73,7 @@ public struct PaymentHandler: MessageHandler {
     public func prepare(_ message: AnyMessage, envelope: Envelope, attempts: Int) async throws -> PaymentPreparation {
         switch message {
         case .stockReserved(let reserved):
-            if cancelledOrders.contains(reserved.orderID) { return .skippedCancelled }
+            if cancelledOrders.contains(reserved.orderID) { return .cancelledBeforeCharge }
             let request = ChargeRequest(
                 orderID: reserved.orderID, amount: reserved.amount, currency: reserved.currency,
                 paymentToken: reserved.paymentToken,
@@ -156,7 +156,7 @@ public struct PaymentHandler: MessageHandler {
                             orderID: orderID, currency: reserved.currency, amount: reserved.amount, declineCode: code,
                             message: explanation))
                 ]
-            case .skippedCancelled:
+            case .cancelledBeforeCharge:
                 // This process saw the order cancelled, but its tombstone is not committed yet:
                 // the tombstone is written here, so the cancellation finds it and does nothing.
                 try insert(

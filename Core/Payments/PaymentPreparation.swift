@@ -4,7 +4,7 @@ public enum PaymentPreparation: Sendable, Hashable {
     /// `stock.reserved`: the processor's answer to the order's charge.
     case charge(ChargeResult)
     /// `stock.reserved` for an order this process already saw cancelled: nothing was charged.
-    case skippedCancelled
+    case cancelledBeforeCharge
     /// `order.cancelled`: the order's charge was captured as `paymentID`, and this is the answer
     /// to its refund.
     case refund(paymentID: String, RefundResult)

@@ -134,7 +134,7 @@ struct PaymentsHandlerTests {
         let gateway = SandboxGateway()
         let handler = PaymentHandler(gateway: gateway)
         #expect(try await prepare(handler, cancelled("o-1")) == .nothingCaptured)
-        #expect(try await prepare(handler, reserved("o-1", token: "tok_approve")) == .skippedCancelled)
+        #expect(try await prepare(handler, reserved("o-1", token: "tok_approve")) == .cancelledBeforeCharge)
         #expect(try await gateway.lookup(idempotencyKey: "charge:o-1") == nil)
     }
 
