@@ -11,7 +11,7 @@ set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 state="$root/.services"            # SecantusDB data and logs; ignored by git
-venv="$root/.venv"                 # project-local Python for SecantusDB and the schema tests
+venv="$root/.venv"                 # project-local Python for SecantusDB, the schema tests and docs/examples
 
 PG_ROLE=${COMMERCE_PG_ROLE:-commerce}
 PG_PASSWORD=${COMMERCE_PG_PASSWORD:-commerce}
@@ -48,9 +48,9 @@ install_missing() {
     log "creating $venv"
     python3 -m venv "$venv"
   fi
-  if ! "$venv/bin/python" -c 'import secantus, jsonschema, pymongo' 2>/dev/null; then
-    log "installing SecantusDB, jsonschema and pymongo into $venv"
-    "$venv/bin/pip" install -q --disable-pip-version-check secantusdb jsonschema pymongo
+  if ! "$venv/bin/python" -c 'import secantus, jsonschema, pymongo, pika' 2>/dev/null; then
+    log "installing SecantusDB, jsonschema, pymongo and pika into $venv"
+    "$venv/bin/pip" install -q --disable-pip-version-check secantusdb jsonschema pymongo pika
   fi
 }
 

@@ -13,6 +13,9 @@ import Resilience
 public struct WorkerConfiguration: Sendable {
     /// The emitting application's name: `app_id` of outgoing messages, log label, `x-failed-by`.
     public var appID: String
+    /// The deployed version, reported on `/metrics` (`commerce_worker_info`): the `worker.version`
+    /// key (env `WORKER_VERSION`), else `dev`.
+    public var version: String
     /// The inbox's consumer name (defaults to the queue name).
     public var consumerName: String
     public var amqp: AMQPConfiguration
@@ -70,6 +73,7 @@ public struct WorkerConfiguration: Sendable {
         databaseURL: String
     ) {
         self.appID = appID
+        version = "dev"
         consumerName = queue
         self.amqp = amqp
         self.databaseURL = databaseURL
@@ -144,6 +148,7 @@ public struct WorkerConfiguration: Sendable {
         let port = reader.int(forKey: "http.port", default: -1)
         httpPort = port < 0 ? nil : port
         httpHost = reader.string(forKey: "http.host", default: httpHost)
+        version = reader.string(forKey: "worker.version", default: version)
         shutdownTimeout = .milliseconds(try positive(reader, "shutdown.timeoutMs", 30_000))
     }
 

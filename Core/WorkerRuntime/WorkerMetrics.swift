@@ -1,4 +1,5 @@
 import CommerceSupport
+import Foundation
 import Metrics
 import Synchronization
 
@@ -16,6 +17,8 @@ import Synchronization
 /// - `commerce_retention_deleted_total{queue,table}`: inbox rows removed by retention;
 /// - `commerce_batch_database_round_trips{queue}`: round trips to PostgreSQL per batch, from the
 ///   batch's transaction to the deletion of its published outbox rows;
+/// - `commerce_worker_info{queue,app,host,pid,version}` (always 1: who this worker copy is, for
+///   `commerce status`) and `commerce_worker_start_time_seconds{queue}` (Unix time it started);
 /// - `commerce_prepare_duration_seconds{queue}`: per message, the handler's phase outside the
 ///   transaction (only for handlers that have one).
 ///
@@ -35,9 +38,20 @@ final class WorkerMetrics: Sendable {
     private let knownTypes: Set<String>
     private let counters = Mutex<[String: Counter]>([:])
 
-    init(queue: String, knownTypes: Set<String>) {
+    init(queue: String, knownTypes: Set<String>, identity: WorkerIdentity? = nil) {
         self.queue = queue
         self.knownTypes = knownTypes
+        if let identity {
+            Gauge(
+                label: "commerce_worker_info",
+                dimensions: [
+                    ("queue", queue), ("app", identity.app), ("host", identity.host), ("pid", "\(identity.pid)"),
+                    ("version", identity.version),
+                ]
+            ).record(1)
+            Gauge(label: "commerce_worker_start_time_seconds", dimensions: [("queue", queue)])
+                .record(identity.startedAt.timeIntervalSince1970)
+        }
         let dimensions = [("queue", queue)]
         batchSize = Recorder(label: "commerce_batch_size", dimensions: dimensions, aggregate: true)
         batchDuration = Metrics.Timer(
@@ -80,4 +94,14 @@ final class WorkerMetrics: Sendable {
             return counter
         }
     }
+}
+
+/// Who a worker copy is, as `commerce_worker_info` reports it.
+struct WorkerIdentity: Sendable {
+    var app: String
+    var host: String
+    var pid: Int32
+    /// ``WorkerConfiguration/version``.
+    var version: String
+    var startedAt: Date
 }

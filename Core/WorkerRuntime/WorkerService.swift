@@ -52,7 +52,11 @@ public final class WorkerService: Service, Sendable {
         self.logger = logger
         let knownTypes = Set(configuration.topology.bindings.filter { !$0.contains("*") && !$0.contains("#") })
             .union(FleetCatalog.contractTypes)
-        let metrics = WorkerMetrics(queue: configuration.topology.queue, knownTypes: knownTypes)
+        let metrics = WorkerMetrics(
+            queue: configuration.topology.queue, knownTypes: knownTypes,
+            identity: WorkerIdentity(
+                app: configuration.appID, host: ProcessInfo.processInfo.hostName, pid: getpid(),
+                version: configuration.version, startedAt: Date()))
         consumers = (0..<configuration.concurrency).map { _ in
             let link = BrokerLink(
                 configuration: BrokerLink.Configuration(

@@ -70,6 +70,10 @@ struct StatusCommandTests {
         #expect(report["reachable"] as? Bool == true)
         #expect(report["ready"] as? Bool == true, "\(report)")
         #expect(report["handled"] as? Int == 3, "\(report)")
+        // Who the copy is, from its `commerce_worker_info`.
+        #expect(report["pid"] as? Int == Int(worker.process.processIdentifier), "\(report)")
+        #expect(report["host"] as? String == ProcessInfo.processInfo.hostName, "\(report)")
+        #expect(report["version"] as? String == "dev", "\(report)")
         #expect(report["dead_lettered"] as? Int == 1, "\(report)")
         #expect(report["queues"] as? [String] == [fixture.queue], "\(report)")
         #expect((report["mean_batch_size"] as? Double ?? 0) >= 1, "\(report)")

@@ -324,6 +324,12 @@ struct StatusCommand: ParsableCommand {
                 report.retried = metrics.total("commerce_messages_retried_total").map { Int($0) } ?? 0
                 report.deadLettered = metrics.total("commerce_messages_dead_lettered_total").map { Int($0) } ?? 0
                 report.outboxBacklog = metrics.total("commerce_outbox_backlog").map { Int($0) }
+                // Who this copy is (`commerce_worker_info`, from the worker runtime).
+                if let info = metrics.samples.first(where: { $0.name == "commerce_worker_info" }) {
+                    report.host = info.labels["host"]
+                    report.pid = info.labels["pid"].flatMap { Int($0) }
+                    report.version = info.labels["version"]
+                }
                 let sum = metrics.total("commerce_batch_size_sum")
                 let count = metrics.total("commerce_batch_size_count")
                 if let sum, let count, count > 0 { report.meanBatchSize = sum / count }
@@ -427,8 +433,15 @@ struct StatusCommand: ParsableCommand {
         }
         let urlWidth = max(24, report.workers.map(\.url.count).max() ?? 0) + 2
         let queueWidth = max(8, report.workers.map { $0.queues.joined(separator: ",").count }.max() ?? 0) + 2
+        // host, pid and version from the worker's `commerce_worker_info`.
+        func copy(_ worker: WorkerReport) -> String {
+            guard let host = worker.host else { return "–" }
+            return "\(host) pid \(worker.pid.map(String.init) ?? "?") \(worker.version ?? "")"
+        }
+        let copyWidth = max(6, report.workers.map { copy($0).count }.max() ?? 0) + 2
         print(
-            pad("WORKER", urlWidth) + pad("QUEUE", queueWidth) + pad("HEALTH", 11) + right("HANDLED", 9)
+            pad("WORKER", urlWidth) + pad("QUEUE", queueWidth) + pad("COPY", copyWidth) + pad("HEALTH", 11)
+                + right("HANDLED", 9)
                 + right("RETRIED", 9) + right("DEAD", 7) + right("BATCH", 7) + right("OUTBOX", 8)
                 + right("HANDLED/s", 11))
         for worker in report.workers {
@@ -436,7 +449,8 @@ struct StatusCommand: ParsableCommand {
                 !worker.reachable
                 ? "no answer" : worker.ready == true ? "ready" : worker.ready == false ? "not ready" : "?"
             var line =
-                pad(worker.url, urlWidth) + pad(worker.queues.joined(separator: ","), queueWidth) + pad(health, 11)
+                pad(worker.url, urlWidth) + pad(worker.queues.joined(separator: ","), queueWidth)
+                + pad(copy(worker), copyWidth) + pad(health, 11)
             if worker.reachable {
                 line +=
                     right(count(worker.handled), 9) + right(count(worker.retried), 9)
@@ -448,11 +462,5 @@ struct StatusCommand: ParsableCommand {
             for problem in worker.problems { print("    ! \(problem)") }
             if let error = worker.error { print("    ! \(error)") }
         }
-    }
-}
-
-extension Duration {
-    fileprivate var seconds: Double {
-        Double(components.seconds) + Double(components.attoseconds) / 1e18
     }
 }
