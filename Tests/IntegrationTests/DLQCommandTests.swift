@@ -7,34 +7,9 @@ import WorkerRuntime
 /// with the fixture's queue, and its `--json` output is checked.
 @Suite("commerce dlq")
 struct DLQCommandTests {
-    struct Run {
-        var status: Int32
-        var stdout: String
-        var stderr: String
+    typealias Run = CommerceRun
 
-        var json: [String: Any] {
-            (try? JSONSerialization.jsonObject(with: Data(stdout.utf8))) as? [String: Any] ?? [:]
-        }
-    }
-
-    /// Runs `commerce` with `arguments`, standard input from /dev/null (not a terminal).
-    private func commerce(_ arguments: [String]) throws -> Run {
-        let process = Process()
-        process.executableURL = ProbeFixture.binary("commerce")
-        process.arguments = arguments
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Run(
-            status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-            stderr: String(decoding: stderr, as: UTF8.self))
-    }
+    private func commerce(_ arguments: [String]) throws -> Run { try runCommerce(arguments) }
 
     private func dlq(_ fixture: ProbeFixture, _ arguments: [String], json: Bool = true) throws -> Run {
         var all = ["dlq"] + arguments + ["--amqp-url", TestServers.amqpURL, "--queue", fixture.queue]

@@ -9,11 +9,9 @@ import Testing
 /// against the four workers of `SagaTests.startFleet` on an exchange and stores of the test's own.
 @Suite("commerce place-order, cancel-order and audit", .serialized)
 struct OrderCommandTests {
-    typealias Run = SetupAndStockCommandTests.Run
+    typealias Run = CommerceRun
 
-    private func commerce(_ arguments: [String]) throws -> Run {
-        try SetupAndStockCommandTests.commerce(arguments)
-    }
+    private func commerce(_ arguments: [String]) throws -> Run { try runCommerce(arguments) }
 
     private func publishing(_ fixture: ServiceFixture) -> [String] {
         ["--exchange", fixture.exchange, "--amqp-url", TestServers.amqpURL]
@@ -31,7 +29,7 @@ struct OrderCommandTests {
     /// `commerce audit --json`: its exit status and report.
     private func audit(_ fixture: ServiceFixture) throws -> (Int32, [String: Any]) {
         let run = try commerce(["audit", "--json"] + stores(fixture))
-        return (run.status, try run.json())
+        return (run.status, try run.requiredJSON())
     }
 
     /// The report's entry for invariant `number`.
@@ -68,7 +66,7 @@ struct OrderCommandTests {
         defer { try? FileManager.default.removeItem(atPath: file) }
         let placed = try commerce(["place-order", "--file", file, "--json"] + publishing(fixture))
         #expect(placed.status == 0, "\(placed.stderr)")
-        #expect(try placed.json()["order_ids"] as? [String] == [id])
+        #expect(try placed.requiredJSON()["order_ids"] as? [String] == [id])
         var events = try SagaTests().terminalEvents(fixture, count: 1)
         guard case .orderConfirmed? = events[id]?.last else {
             Issue.record("expected order.confirmed for \(id), got \(String(describing: events[id]))")

@@ -12,53 +12,9 @@ import WorkerRuntime
 /// database dropped at the end.
 @Suite(.serialized)
 struct SetupAndStockCommandTests {
-    /// What one run of the binary did.
-    struct Run {
-        var status: Int32
-        var stdout: String
-        var stderr: String
+    typealias Run = CommerceRun
 
-        func json() throws -> [String: Any] {
-            try #require(JSONSerialization.jsonObject(with: Data(stdout.utf8)) as? [String: Any], "not JSON: \(stdout)")
-        }
-    }
-
-    static func commerce(_ arguments: [String]) throws -> Run {
-        let binary = ProbeFixture.binary("commerce")
-        guard FileManager.default.isExecutableFile(atPath: binary.path) else {
-            Issue.record("no commerce at \(binary.path): build it with `swift build --product commerce`")
-            throw CocoaError(.fileNoSuchFile)
-        }
-        let process = Process()
-        process.executableURL = binary
-        process.arguments = arguments
-        process.currentDirectoryURL = FileManager.default.temporaryDirectory
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        // Read both to the end before waiting: a full pipe would block the child.
-        let errData = LockedData()
-        let reader = Thread { errData.value = err.fileHandleForReading.readDataToEndOfFile() }
-        reader.start()
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        while !errData.done { Thread.sleep(forTimeInterval: 0.01) }
-        return Run(
-            status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-            stderr: String(decoding: errData.value, as: UTF8.self))
-    }
-
-    final class LockedData: @unchecked Sendable {
-        private let lock = NSLock()
-        private var data: Data?
-        var value: Data {
-            get { lock.withLock { data ?? Data() } }
-            set { lock.withLock { data = newValue } }
-        }
-        var done: Bool { lock.withLock { data != nil } }
-    }
+    static func commerce(_ arguments: [String]) throws -> Run { try runCommerce(arguments) }
 
     /// The setup arguments for the fixture's names: its exchange, queues `<worker>-<suffix>`, the
     /// retry delays `startWorker` gives workers, its service databases and MongoDB database.
@@ -104,7 +60,7 @@ struct SetupAndStockCommandTests {
         defer { Self.cleanUp(fixture) }
         let first = try Self.commerce(try Self.setupArguments(fixture))
         #expect(first.status == 0, "\(first.stderr)")
-        let report = try first.json()
+        let report = try first.requiredJSON()
         let states = Self.states(report)
         // Four workers, each with its queue, its .dlq and two retry queues.
         #expect(states.count == 16, "\(states)")
@@ -123,7 +79,7 @@ struct SetupAndStockCommandTests {
 
         let second = try Self.commerce(try Self.setupArguments(fixture))
         #expect(second.status == 0, "\(second.stderr)")
-        let again = try second.json()
+        let again = try second.requiredJSON()
         #expect(again["exchange_state"] as? String == "exists")
         let secondStates = Self.states(again)
         #expect(secondStates.count == 16)
@@ -185,11 +141,11 @@ struct SetupAndStockCommandTests {
 
         let created = try stock(["set", sku, "10", "--name", "Keyboard", "--json"])
         #expect(created.status == 0, "\(created.stderr)")
-        #expect(try created.json()["adjustment"] as? Int == 10)
+        #expect(try created.requiredJSON()["adjustment"] as? Int == 10)
         let lowered = try stock(["set", sku, "4", "--json"])
         #expect(lowered.status == 0, "\(lowered.stderr)")
-        #expect(try lowered.json()["previous"] as? Int == 10)
-        #expect(try lowered.json()["adjustment"] as? Int == -6)
+        #expect(try lowered.requiredJSON()["previous"] as? Int == 10)
+        #expect(try lowered.requiredJSON()["adjustment"] as? Int == -6)
 
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("stock-\(fixture.suffix).json")
         defer { try? FileManager.default.removeItem(at: file) }
@@ -205,12 +161,12 @@ struct SetupAndStockCommandTests {
         #expect(imported.stdout.contains("MS-\(fixture.suffix): created, available 3"), "\(imported.stdout)")
         let reimported = try stock(["import", file.path, "--json"])
         #expect(reimported.status == 0)
-        let changes = try reimported.json()["changes"] as? [[String: Any]] ?? []
+        let changes = try reimported.requiredJSON()["changes"] as? [[String: Any]] ?? []
         #expect(changes.count == 2 && changes.allSatisfy { $0["adjustment"] as? Int == 0 }, "\(changes)")
 
         let shown = try stock(["show", sku, "--json"])
         #expect(shown.status == 0, "\(shown.stderr)")
-        let entries = try shown.json()["skus"] as? [[String: Any]] ?? []
+        let entries = try shown.requiredJSON()["skus"] as? [[String: Any]] ?? []
         #expect(entries.count == 1)
         let entry = try #require(entries.first)
         #expect(entry["available"] as? Int == 7)

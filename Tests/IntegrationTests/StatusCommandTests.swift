@@ -6,34 +6,9 @@ import Testing
 /// process, with the fixture's queue and the worker's endpoint, and its `--json` output is checked.
 @Suite("commerce status")
 struct StatusCommandTests {
-    struct Run {
-        var status: Int32
-        var stdout: String
-        var stderr: String
+    typealias Run = CommerceRun
 
-        var json: [String: Any] {
-            (try? JSONSerialization.jsonObject(with: Data(stdout.utf8))) as? [String: Any] ?? [:]
-        }
-    }
-
-    /// Runs `commerce` with `arguments`, standard input from /dev/null (not a terminal).
-    private func commerce(_ arguments: [String]) throws -> Run {
-        let process = Process()
-        process.executableURL = ProbeFixture.binary("commerce")
-        process.arguments = arguments
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Run(
-            status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-            stderr: String(decoding: stderr, as: UTF8.self))
-    }
+    private func commerce(_ arguments: [String]) throws -> Run { try runCommerce(arguments) }
 
     @Test("reports the queue's consumers and dead letters and the worker's health and counters")
     func queueAndWorker() throws {

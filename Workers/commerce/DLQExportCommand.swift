@@ -38,10 +38,8 @@ struct DLQExportCommand: ParsableCommand {
         try DLQReporting.run(output) {
             let filter = filters.filter()
             let session = try DeadLetterSession(broker: broker, name: "commerce dlq export")
-            let (letters, _) = try session.readAll(filters.deadLetterQueues, filter: filter, limit: filters.limit)
+            let (chosen, _) = try session.readMatching(filters.deadLetterQueues, filter: filter, limit: filters.limit)
             try session.finish()
-            var chosen = letters.filter(filter.matches)
-            if let limit = filters.limit { chosen = Array(chosen.prefix(limit)) }
             let encoder = JSONEncoder()
             encoder.keyEncodingStrategy = .convertToSnakeCase
             encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]

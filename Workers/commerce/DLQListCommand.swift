@@ -21,10 +21,9 @@ struct DLQListCommand: ParsableCommand {
             let now = Date()
             let filter = filters.filter(now: now)
             let session = try DeadLetterSession(broker: broker, name: "commerce dlq list")
-            let (letters, missing) = try session.readAll(filters.deadLetterQueues, filter: filter, limit: filters.limit)
+            let (matching, missing) = try session.readMatching(
+                filters.deadLetterQueues, filter: filter, limit: filters.limit)
             try session.finish()
-            var matching = letters.filter(filter.matches)
-            if let limit = filters.limit { matching = Array(matching.prefix(limit)) }
             let reports = matching.map { DeadLetterReport($0, now: now) }
             if output.json {
                 output.printJSON(Report(broker: session.address, missingQueues: missing, deadLetters: reports))

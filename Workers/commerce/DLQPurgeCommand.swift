@@ -56,9 +56,7 @@ struct DLQPurgeCommand: ParsableCommand {
             }
             let filter = filters.filter()
             let session = try DeadLetterSession(broker: broker, name: "commerce dlq purge")
-            let (letters, _) = try session.readAll(queues, filter: filter, limit: filters.limit)
-            var chosen = letters.filter(filter.matches)
-            if let limit = filters.limit { chosen = Array(chosen.prefix(limit)) }
+            let (chosen, _) = try session.readMatching(queues, filter: filter, limit: filters.limit)
             var removed = 0
             do {
                 for letter in chosen {

@@ -73,9 +73,8 @@ struct DLQReplayCommand: ParsableCommand {
             let body = try replacementBody()
             let filter = filters.filter(messageID: id)
             let session = try DeadLetterSession(broker: broker, name: "commerce dlq replay")
-            let (letters, missing) = try session.readAll(filters.deadLetterQueues, filter: filter, limit: filters.limit)
-            var chosen = letters.filter(filter.matches)
-            if let limit = filters.limit { chosen = Array(chosen.prefix(limit)) }
+            let (chosen, missing) = try session.readMatching(
+                filters.deadLetterQueues, filter: filter, limit: filters.limit)
             if let id, chosen.isEmpty {
                 try session.finish()
                 throw CommandFailure(

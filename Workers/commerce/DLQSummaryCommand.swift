@@ -34,10 +34,9 @@ struct DLQSummaryCommand: ParsableCommand {
             let now = Date()
             let filter = filters.filter(now: now)
             let session = try DeadLetterSession(broker: broker, name: "commerce dlq summary")
-            let (letters, missing) = try session.readAll(filters.deadLetterQueues, filter: filter, limit: filters.limit)
+            let (matching, missing) = try session.readMatching(
+                filters.deadLetterQueues, filter: filter, limit: filters.limit)
             try session.finish()
-            var matching = letters.filter(filter.matches)
-            if let limit = filters.limit { matching = Array(matching.prefix(limit)) }
 
             struct Key: Hashable {
                 var queue, errorClass, reason, message: String

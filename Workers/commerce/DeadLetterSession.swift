@@ -128,6 +128,17 @@ final class DeadLetterSession {
 }
 
 extension DeadLetterSession {
+    /// The dead letters of `queues` that `filter` matches, at most `limit`, read with
+    /// ``readAll(_:filter:limit:)`` and so held until ``finish()``.
+    func readMatching(
+        _ queues: [String], filter: DeadLetterFilter, limit: Int?
+    ) throws -> (letters: [DeadLetter], missing: [String]) {
+        let (letters, missing) = try readAll(queues, filter: filter, limit: limit)
+        var matching = letters.filter(filter.matches)
+        if let limit { matching = Array(matching.prefix(limit)) }
+        return (matching, missing)
+    }
+
     /// Reads every existing queue of `queues` (dead-letter queue names) and returns everything read (all held
     /// unacknowledged) and the queues that do not exist.
     func readAll(

@@ -47,20 +47,7 @@ struct SetupCommand: ParsableCommand {
             valueName: "text"))
     var queueSuffix = ""
 
-    @Option(help: ArgumentHelp("The order-worker's database.", valueName: "url"))
-    var ordersDatabase = "postgresql://commerce:commerce@127.0.0.1:5432/orders?connect_timeout=5"
-
-    @Option(help: ArgumentHelp("The stock-worker's database.", valueName: "url"))
-    var inventoryDatabase = "postgresql://commerce:commerce@127.0.0.1:5432/inventory?connect_timeout=5"
-
-    @Option(help: ArgumentHelp("The payment-worker's database.", valueName: "url"))
-    var paymentsDatabase = "postgresql://commerce:commerce@127.0.0.1:5432/payments?connect_timeout=5"
-
-    @Option(help: ArgumentHelp("The notification-worker's MongoDB (env MONGO_URL).", valueName: "url"))
-    var mongoURL: String?
-
-    @Option(help: ArgumentHelp("The notification-worker's MongoDB database.", valueName: "name"))
-    var mongoDatabase = "notifications"
+    @OptionGroup var stores: StoreOptions
 
     @OptionGroup var output: OutputOptions
 
@@ -140,9 +127,9 @@ struct SetupCommand: ParsableCommand {
         let (exchangeState, queues) = try declareTopology()
         var databases: [DatabaseReport] = []
         let services: [(String, String, (PostgresConnection) throws -> Void)] = [
-            ("orders", ordersDatabase, { try OrderSchema.migrate($0) }),
-            ("inventory", inventoryDatabase, { try StockHandler().migrate($0) }),
-            ("payments", paymentsDatabase, { try PaymentHandler(gateway: SandboxGateway()).migrate($0) }),
+            ("orders", stores.ordersDatabase, { try OrderSchema.migrate($0) }),
+            ("inventory", stores.inventoryDatabase, { try StockHandler().migrate($0) }),
+            ("payments", stores.paymentsDatabase, { try PaymentHandler(gateway: SandboxGateway()).migrate($0) }),
         ]
         for (service, url, migration) in services {
             databases.append(try migrate(service: service, url: url, migration))
@@ -244,17 +231,18 @@ struct SetupCommand: ParsableCommand {
     // MARK: - MongoDB
 
     private func prepareMongo() throws -> MongoReport {
-        let url = Setting.resolve(mongoURL, variable: "MONGO_URL", default: MongoClient.Configuration.defaultURI)
+        let url = stores.resolvedMongoURL
         let address = Setting.redacted(url)
         let handler = NotificationDocumentHandler()
         do {
             let client = try MongoClient(
                 configuration: .init(uri: url, appName: "commerce-setup", serverSelectionTimeout: .seconds(5)))
-            let collection = client.collection(handler.collection, in: mongoDatabase)
+            let collection = client.collection(handler.collection, in: stores.mongoDatabase)
             func indexes() throws -> [String] {
                 let reply: Document
                 do {
-                    reply = try client.runCommand(["listIndexes": .string(handler.collection)], database: mongoDatabase)
+                    reply = try client.runCommand(
+                        ["listIndexes": .string(handler.collection)], database: stores.mongoDatabase)
                 } catch {
                     // NamespaceNotFound: no collection yet, so no index.
                     if error.serverCode == 26 { return [] }
@@ -267,12 +255,13 @@ struct SetupCommand: ParsableCommand {
             try handler.prepare(collection)
             let after = try indexes()
             return MongoReport(
-                url: address, database: mongoDatabase, collection: handler.collection,
+                url: address, database: stores.mongoDatabase, collection: handler.collection,
                 createdIndexes: after.filter { !before.contains($0) },
                 existingIndexes: after.filter { before.contains($0) })
         } catch {
             try fail(
-                "could not prepare MongoDB at \(address) (database \(mongoDatabase)): \(SmokeCommand.describe(error))")
+                "could not prepare MongoDB at \(address) (database \(stores.mongoDatabase)): \(SmokeCommand.describe(error))"
+            )
         }
     }
 

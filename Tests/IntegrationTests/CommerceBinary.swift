@@ -1,0 +1,50 @@
+import Foundation
+import Synchronization
+import Testing
+
+/// What one run of the built `commerce` binary did.
+struct CommerceRun {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+
+    /// Standard output as a JSON object, or empty when it is not one.
+    var json: [String: Any] {
+        (try? JSONSerialization.jsonObject(with: Data(stdout.utf8))) as? [String: Any] ?? [:]
+    }
+
+    /// Standard output as a JSON object; the test fails when it is not one.
+    func requiredJSON() throws -> [String: Any] {
+        try #require(JSONSerialization.jsonObject(with: Data(stdout.utf8)) as? [String: Any], "not JSON: \(stdout)")
+    }
+}
+
+/// Runs the built `commerce` with `arguments`, as an operator would: standard input from
+/// /dev/null (not a terminal) and a working directory without `config/`.
+func runCommerce(_ arguments: [String]) throws -> CommerceRun {
+    let binary = ProbeFixture.binary("commerce")
+    guard FileManager.default.isExecutableFile(atPath: binary.path) else {
+        Issue.record("no commerce at \(binary.path): build it with `swift build --product commerce`")
+        throw CocoaError(.fileNoSuchFile)
+    }
+    let process = Process()
+    process.executableURL = binary
+    process.arguments = arguments
+    process.currentDirectoryURL = FileManager.default.temporaryDirectory
+    let out = Pipe()
+    let err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    process.standardInput = FileHandle.nullDevice
+    try process.run()
+    // Both pipes are read to the end before waiting: a full pipe would block the child.
+    let errData = Mutex<Data?>(nil)
+    let reader = Thread { errData.withLock { $0 = err.fileHandleForReading.readDataToEndOfFile() } }
+    reader.start()
+    let outData = out.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    while errData.withLock({ $0 == nil }) { Thread.sleep(forTimeInterval: 0.01) }
+    return CommerceRun(
+        status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+        stderr: String(decoding: errData.withLock { $0 ?? Data() }, as: UTF8.self))
+}
