@@ -47,6 +47,20 @@ struct SagaTests {
         return (fixture, settings)
     }
 
+    /// Waits until `sku`'s (available, reserved, sold) are `expected` (compensations trail events).
+    private func waitForStock(_ fixture: ServiceFixture, _ sku: String, _ expected: [Int64]) throws {
+        let inventory = try TestServers.postgres(url: try fixture.databaseURL(for: "inventory"))
+        try waitUntil(
+            "\(sku) at available, reserved, sold = \(expected)",
+            { () throws -> [Int64] in
+                let row = try inventory.query(
+                    "select available, reserved, sold from stock where sku = $1", [.text(sku)]
+                ).rows[0]
+                return [try row.int("available"), try row.int("reserved"), try row.int("sold")]
+            }
+        ) { $0 == expected }
+    }
+
     /// The saga audit over the fixture's four stores.
     private func audit(_ fixture: ServiceFixture) throws -> SagaAuditReport {
         let client = try MongoClient(uri: Self.mongoURL)
@@ -268,15 +282,7 @@ struct SagaTests {
         #expect(report.isClean, "\(report.violations)")
         let payments = try TestServers.postgres(url: try fixture.databaseURL(for: "payments"))
         #expect(try PaymentsAudit.netCaptured(payments)[command.orderID] ?? 0 == 0)
-        let inventory = try TestServers.postgres(url: try fixture.databaseURL(for: "inventory"))
-        try waitUntil(
-            "the reservation released",
-            { () throws -> [Int64] in
-                let row = try inventory.query("select available, reserved, sold from stock where sku = 'KB-001'").rows[
-                    0]
-                return [try row.int("available"), try row.int("reserved"), try row.int("sold")]
-            }
-        ) { $0 == [10, 0, 0] }
+        try waitForStock(fixture, "KB-001", [10, 0, 0])
     }
 
     @Test("an order whose payment never completes is cancelled at its deadline and compensated")
@@ -297,15 +303,7 @@ struct SagaTests {
         #expect(cancelled.reason == .timeout)
         let report = try auditSettled(fixture)
         #expect(report.isClean, "\(report.violations)")
-        let inventory = try TestServers.postgres(url: try fixture.databaseURL(for: "inventory"))
-        try waitUntil(
-            "the reservation released",
-            { () throws -> [Int64] in
-                let row = try inventory.query("select available, reserved, sold from stock where sku = 'KB-001'").rows[
-                    0]
-                return [try row.int("available"), try row.int("reserved"), try row.int("sold")]
-            }
-        ) { $0 == [10, 0, 0] }
+        try waitForStock(fixture, "KB-001", [10, 0, 0])
         let letters = try fixture.deadLetters(of: "payment-worker")
         #expect(letters.count == 1, "the charge that kept failing is parked with its reason")
         #expect(letters.first?.properties.headers["x-error-reason"]?.stringValue == "retries_exhausted")
