@@ -73,7 +73,10 @@ let package = Package(
             name: "Inventory", dependencies: ["CommerceMessages", "WorkerRuntime", "Postgres"], path: "Core/Inventory"),
         .target(
             name: "Payments",
-            dependencies: ["CommerceMessages", "WorkerRuntime", "Postgres", "Resilience"],
+            dependencies: [
+                "CommerceMessages", "WorkerRuntime", "Postgres", "Resilience", "CommerceSupport",
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
             path: "Core/Payments"),
         .target(
             name: "Notifications", dependencies: ["CommerceMessages", "WorkerRuntime", "Mongo"],

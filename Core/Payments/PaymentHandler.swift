@@ -1,5 +1,6 @@
 import CommerceDomain
 import CommerceMessages
+import CommerceSupport
 import Postgres
 import Resilience
 import WorkerRuntime
@@ -19,6 +20,14 @@ import WorkerRuntime
 /// and, if so, refunds it in full. The database cannot decide it there (no connection in
 /// `prepare`), and the processor is the authority on what it captured; `handle` then records what
 /// happened under the order's row lock.
+///
+/// An open circuit is an outage of the processor, not a failure of the message: `prepare` throws
+/// ``DependencyOutage`` and the runtime pauses the worker until ``probeDependencies()`` gets an
+/// answer through the half-open circuit (docs/architecture.md, "Outages").
+///
+/// A charge that a copy captured for an order that another copy had already cancelled (the two
+/// raced outside their transactions) is recorded `refund_due`; ``periodic(context:)`` refunds such
+/// rows (docs/saga.md, "Races between copies").
 public struct PaymentHandler: MessageHandler {
     /// Contract messages: `stock.reserved` and `order.cancelled`.
     public typealias Message = AnyMessage
@@ -29,16 +38,24 @@ public struct PaymentHandler: MessageHandler {
     private let breaker: CircuitBreaker
     private let cancelledOrders: CancelledOrders
     private let appID: String
+    /// How often ``periodic(context:)`` looks for `refund_due` rows.
+    public let periodicInterval: Duration?
 
-    /// A handler over `gateway`, guarded by `breaker`.
+    /// The name of the processor in logs, `/health` and ``DependencyOutage``.
+    public static let dependencyName = "payment gateway"
+
+    /// A handler over `gateway`, guarded by `breaker`; `refundSweepInterval` is how often
+    /// `refund_due` rows are looked for (`nil`: never).
     public init(
         gateway: any PaymentGateway, breaker: CircuitBreaker = CircuitBreaker(),
-        cancelledOrders: CancelledOrders = CancelledOrders(), appID: String = FleetCatalog.paymentWorker.name
+        cancelledOrders: CancelledOrders = CancelledOrders(), appID: String = FleetCatalog.paymentWorker.name,
+        refundSweepInterval: Duration? = .seconds(5)
     ) {
         self.gateway = gateway
         self.breaker = breaker
         self.cancelledOrders = cancelledOrders
         self.appID = appID
+        periodicInterval = refundSweepInterval
     }
 
     /// Creates `payments` (one row per order) and `payment_ledger` (every capture and refund).
@@ -63,6 +80,8 @@ public struct PaymentHandler: MessageHandler {
                 created_at timestamptz not null default now()
             );
             create index if not exists payment_ledger_order on payment_ledger (order_id);
+            alter table payments add column if not exists cancel_reason text;
+            create index if not exists payments_refund_due on payments (updated_at) where status = 'refund_due';
             """)
     }
 
@@ -96,17 +115,95 @@ public struct PaymentHandler: MessageHandler {
         }
     }
 
-    /// Calls the processor through the breaker. A processor that did not answer, and a circuit
-    /// that is open, are transient failures: the runtime retries the message through its tiers,
-    /// which is also the breaker's way of letting the processor recover.
+    /// Calls the processor through the breaker. A processor that did not answer is a transient
+    /// failure of this message (the runtime's retry tiers); an open circuit is an outage of the
+    /// processor (the runtime pauses the worker until ``probeDependencies()`` succeeds).
     private func callGateway<T>(_ call: () async throws -> T) async throws -> T {
         do {
-            return try await breaker.run { try await call() }
-        } catch let error as CircuitBreakerError {
-            throw HandlingFailure.transient("circuit_open", "payment gateway not called: \(error)")
-        } catch let error as GatewayError {
-            throw HandlingFailure.transient(error.failureReason, error.message)
+            return try await breaker.run(classifyError: Self.breakerOutcome) { try await call() }
+        } catch {
+            if let open = error as? CircuitBreakerError {
+                throw DependencyOutage(dependency: Self.dependencyName, message: "\(open)")
+            }
+            if let unavailable = error as? GatewayError {
+                throw HandlingFailure.transient(unavailable.failureReason, unavailable.message)
+            }
+            throw error
         }
+    }
+
+    /// What an error says about the processor: it did not answer (``GatewayError``), or it
+    /// answered and refused the request (anything else an adapter throws, such as a rejected API
+    /// key), which also counts against it: a processor that refuses every call is as good as down.
+    @Sendable static func breakerOutcome(_ error: any Error) -> CircuitBreaker.Outcome {
+        error is CancellationError ? .ignored : .failure
+    }
+
+    /// Succeeds once a call gets through the breaker to a processor that answers: while the
+    /// circuit is open it throws at once; once it is half-open the probe is its trial call.
+    public func probeDependencies() async throws {
+        _ = try await breaker.run(classifyError: Self.breakerOutcome) {
+            try await gateway.lookup(idempotencyKey: "health-probe")
+        }
+    }
+
+    // MARK: Refunds owed
+
+    /// Refunds up to 32 `refund_due` rows (charges captured for orders already cancelled; see the
+    /// type's documentation) and returns their `payment.refunded` events.
+    ///
+    /// The rows are locked `for update skip locked`, so copies never refund the same order at
+    /// once, and the refund call is made with that lock held: an exception to "no network inside
+    /// a transaction", accepted because such rows are rare (a race between copies) and the call is
+    /// idempotent by `refund:<order_id>`, so a crash between the refund and the commit only
+    /// means the next sweep gets the same answer again. Skips the sweep while the circuit is open.
+    public func periodic(context: PeriodicContext) throws -> [OutgoingMessage] {
+        let due = try context.database.query(
+            """
+            select order_id, payment_id, amount, currency, cancel_reason from payments
+            where status = 'refund_due' order by updated_at limit 32 for update skip locked
+            """)
+        guard !due.rows.isEmpty, breaker.state != .open else { return [] }
+        var events: [OutgoingMessage] = []
+        for row in due.rows {
+            let orderID = try row.string("order_id")
+            guard let paymentID = try row.text("payment_id") else { continue }
+            let amount = Int(try row.int("amount"))
+            let request = RefundRequest(
+                paymentID: paymentID, amount: amount, idempotencyKey: RefundRequest.idempotencyKey(orderID: orderID))
+            let result: RefundResult
+            do {
+                result = try runBlocking { [gateway, breaker] in
+                    try await breaker.run(classifyError: Self.breakerOutcome) { try await gateway.refund(request) }
+                }
+            } catch {
+                context.logger.warning(
+                    "refund owed not made yet; the next sweep tries again",
+                    metadata: ["order_id": "\(orderID)", "error": "\(error)"])
+                break
+            }
+            switch result {
+            case .refunded(_, let refunded):
+                try context.database.enqueue(
+                    "update payments set status = 'refunded', updated_at = now() where order_id = $1",
+                    [.text(orderID)])
+                try appendLedger(.refund, orderID: orderID, amount: refunded, paymentID: paymentID, in: context.database)
+                let reason = try row.text("cancel_reason").flatMap(OrderOutcomeReason.init(rawValue:)) ?? .customerRequest
+                let currency = (try? Currency(try row.string("currency"))) ?? .krw
+                let event = PaymentRefunded(
+                    orderID: orderID, paymentID: paymentID, currency: currency, amount: refunded, reason: reason)
+                events.append(OutgoingMessage(envelope: event.envelope(appID: appID), body: event.encodedBody()))
+                context.logger.info("refunded a charge captured after cancellation", metadata: ["order_id": "\(orderID)"])
+            case .refused(let code, let explanation):
+                // The same key gets the same answer: a person must look (the audit reports the order).
+                context.logger.error(
+                    "the processor refused a refund owed",
+                    metadata: ["order_id": "\(orderID)", "code": "\(code)", "message": "\(explanation)"])
+                try context.database.enqueue(
+                    "update payments set updated_at = now() where order_id = $1", [.text(orderID)])
+            }
+        }
+        return events
     }
 
     // MARK: Inside the transaction
@@ -169,8 +266,7 @@ public struct PaymentHandler: MessageHandler {
         case .cancelled?:
             // The order was cancelled first. A charge captured regardless (another worker copy,
             // or this one after a restart, did not know) is owed back: recorded as `refund_due`,
-            // with its capture in the ledger so the audit shows it. Nothing refunds it yet: a
-            // known gap, until a sweeper refunds `refund_due` rows.
+            // with its capture in the ledger, and refunded by ``periodic(context:)``.
             guard case .charge(.captured(let paymentID)) = prepared else { return [] }
             context.logger.warning(
                 "captured a charge for a cancelled order: recorded as refund_due",
@@ -208,10 +304,11 @@ public struct PaymentHandler: MessageHandler {
             try appendLedger(.refund, orderID: orderID, amount: amount, paymentID: paymentID, in: database)
             return [refunded(cancelled, paymentID: paymentID, amount: amount, currency: cancelled.currency, context)]
         case (nil, _):
-            // The tombstone: a `stock.reserved` arriving later charges nothing.
+            // The tombstone: a `stock.reserved` arriving later charges nothing (or, if another
+            // copy captured meanwhile, is refunded by the sweeper with this reason).
             try insert(
                 PaymentRecord(status: .cancelled, paymentID: nil, amount: 0, currency: cancelled.currency),
-                orderID: orderID, in: database)
+                orderID: orderID, cancelReason: cancelled.reason, in: database)
             return []
         case (.captured?, .refund(let paymentID, .refunded(_, let amount))),
             (.refundDue?, .refund(let paymentID, .refunded(_, let amount))):
@@ -247,15 +344,18 @@ public struct PaymentHandler: MessageHandler {
     /// Inserts the order's row. The row was absent under `select … for update`, which locks
     /// nothing: a second copy may have inserted it meanwhile, and then this message is tried
     /// again, to find that row.
-    private func insert(_ record: PaymentRecord, orderID: String, in database: HandlerDatabase) throws {
+    private func insert(
+        _ record: PaymentRecord, orderID: String, cancelReason: OrderOutcomeReason? = nil, in database: HandlerDatabase
+    ) throws {
         let inserted = try database.query(
             """
-            insert into payments (order_id, status, payment_id, amount, currency, decline_code)
-            values ($1, $2, $3, $4, $5, $6) on conflict (order_id) do nothing
+            insert into payments (order_id, status, payment_id, amount, currency, decline_code, cancel_reason)
+            values ($1, $2, $3, $4, $5, $6, $7) on conflict (order_id) do nothing
             """,
             [
                 .text(orderID), .text(record.status.rawValue), record.paymentID.map { .text($0) } ?? .null,
                 .int(Int64(record.amount)), .text(record.currency.code), record.declineCode.map { .text($0) } ?? .null,
+                cancelReason.map { .text($0.rawValue) } ?? .null,
             ])
         guard inserted.affectedRows == 1 else {
             throw HandlingFailure.transient("payment_raced", "another message recorded order \(orderID) first")

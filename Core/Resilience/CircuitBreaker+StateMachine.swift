@@ -26,11 +26,7 @@ extension CircuitBreaker {
 
         mutating func state(now: ContinuousClock.Instant) -> State {
             expireOpenPhase(now: now)
-            switch phase {
-            case .closed: return .closed
-            case .open: return .open
-            case .halfOpen: return .halfOpen
-            }
+            return currentState
         }
 
         mutating func acquire(now: ContinuousClock.Instant) -> AcquireDecision {
@@ -75,6 +71,15 @@ extension CircuitBreaker {
             case (.open, _):
                 // No permit of the current generation is issued while open: opening bumps it.
                 break
+            }
+        }
+
+        /// The phase as last computed, without looking at the time.
+        var currentState: State {
+            switch phase {
+            case .closed: .closed
+            case .open: .open
+            case .halfOpen: .halfOpen
             }
         }
 

@@ -70,25 +70,46 @@ public final class CircuitBreaker: Sendable {
         let generation: UInt64
     }
 
+    /// A change of phase: the phase left and the phase entered.
+    public typealias Transition = (from: State, to: State)
+
     private let machine: Mutex<StateMachine>
     private let clock: @Sendable () -> ContinuousClock.Instant
+    private let onTransition: (@Sendable (Transition) -> Void)?
 
     /// A closed breaker.
     ///
-    /// - Parameter clock: The current time; `ContinuousClock.now` by default. Tests pass a
-    ///   closure over a time they advance by hand.
+    /// - Parameters:
+    ///   - clock: The current time; `ContinuousClock.now` by default. Tests pass a closure over a
+    ///     time they advance by hand.
+    ///   - onTransition: Told of every change of phase (for metrics and logs), after the breaker's
+    ///     lock is released, on the thread that observed it. The open → half-open change happens
+    ///     with time, so it is reported when a call or a ``state`` read first sees it.
     public init(
         configuration: Configuration = Configuration(),
-        clock: @escaping @Sendable () -> ContinuousClock.Instant = { ContinuousClock.now }
+        clock: @escaping @Sendable () -> ContinuousClock.Instant = { ContinuousClock.now },
+        onTransition: (@Sendable (Transition) -> Void)? = nil
     ) {
         machine = Mutex(StateMachine(configuration: configuration))
         self.clock = clock
+        self.onTransition = onTransition
     }
 
     /// The current phase. An open circuit whose timeout has passed reports ``State/halfOpen``.
     public var state: State {
         let now = clock()
-        return machine.withLock { $0.state(now: now) }
+        return observing { $0.state(now: now) }
+    }
+
+    /// Runs `body` on the state machine under the lock and reports a change of phase it caused.
+    private func observing<T>(_ body: (inout StateMachine) -> T) -> T {
+        let (value, before, after) = machine.withLock { machine in
+            let before = machine.currentState
+            let value = body(&machine)
+            return (value, before, machine.currentState)
+        }
+        if before != after, let onTransition { onTransition((from: before, to: after)) }
+        return value
     }
 
     /// Asks to make one call. Pair every permit with exactly one ``record(_:outcome:)``, or use
@@ -99,7 +120,7 @@ public final class CircuitBreaker: Sendable {
     ///   flight (the longest wait if they fail).
     public func acquire() throws(CircuitBreakerError) -> Permit {
         let now = clock()
-        switch machine.withLock({ $0.acquire(now: now) }) {
+        switch observing({ $0.acquire(now: now) }) {
         case .allow(let permit): return permit
         case .reject(let retryAfter): throw .open(retryAfter: retryAfter)
         }
@@ -108,7 +129,7 @@ public final class CircuitBreaker: Sendable {
     /// Reports how a call admitted by `permit` ended.
     public func record(_ permit: Permit, outcome: Outcome) {
         let now = clock()
-        machine.withLock { $0.record(outcome, for: permit, now: now) }
+        observing { $0.record(outcome, for: permit, now: now) }
     }
 
     /// Runs `operation` if the circuit admits it and records its outcome.

@@ -25,6 +25,7 @@ final class BatchConsumer<Store: BatchStore>: @unchecked Sendable {
     private struct State {
         var stopRequested = false
         var storeUp = false
+        var unavailableDependency: String?
     }
 
     private let configuration: WorkerConfiguration
@@ -61,6 +62,9 @@ final class BatchConsumer<Store: BatchStore>: @unchecked Sendable {
 
     var storeKind: String { store.kind }
 
+    /// The dependency the consumer is paused for (``DependencyOutage``), if any (for `/health`).
+    var unavailableDependency: String? { state.withLock { $0.unavailableDependency } }
+
     // MARK: - Loop
 
     /// The thread's body. Returns after a stop request, once the batch in hand is settled,
@@ -70,7 +74,7 @@ final class BatchConsumer<Store: BatchStore>: @unchecked Sendable {
         link.setConsuming(true)
         while !isStopping {
             let batch = link.takeDeliveries(maximum: configuration.maximumBatchSize, timeout: .seconds(1))
-            if !batch.isEmpty { process(batch) }
+            if !batch.isEmpty, let dependency = process(batch) { rideOutDependencyOutage(dependency) }
             do throws(StoreOutage) {
                 try store.maintain(using: link, final: false)
             } catch {
@@ -121,6 +125,29 @@ final class BatchConsumer<Store: BatchStore>: @unchecked Sendable {
         }
     }
 
+    /// A dependency of the handler's `prepare` is down (its circuit is open): like a store outage,
+    /// stop taking deliveries (the broker requeues those held), probe with backoff until it
+    /// answers, then consume again. The messages that met the outage were requeued without an
+    /// attempt counted.
+    private func rideOutDependencyOutage(_ dependency: String) {
+        logger.error("\(dependency) unavailable; pausing consumption")
+        metrics.dependencyOutages.increment()
+        state.withLock { $0.unavailableDependency = dependency }
+        link.setConsuming(false)
+        var attempt = 0
+        while !isStopping {
+            attempt += 1
+            sleepUnlessStopping(configuration.reconnectDelays.delay(forAttempt: attempt))
+            if isStopping { break }
+            if store.probeDependencies() {
+                logger.info("\(dependency) answers again; consuming again", metadata: ["probes": "\(attempt)"])
+                state.withLock { $0.unavailableDependency = nil }
+                link.setConsuming(true)
+                return
+            }
+        }
+    }
+
     private func sleepUnlessStopping(_ delay: Duration) {
         let deadline = Date().addingTimeInterval(delay.seconds)
         wake.lock()
@@ -130,7 +157,9 @@ final class BatchConsumer<Store: BatchStore>: @unchecked Sendable {
 
     // MARK: - One batch
 
-    private func process(_ batch: [IncomingMessage]) {
+    /// Processes one batch; returns the dependency whose outage some of its messages met, if any
+    /// (those messages were requeued, and the caller pauses).
+    private func process(_ batch: [IncomingMessage]) -> String? {
         let started = ContinuousClock.now
         metrics.batchSize.record(batch.count)
         var failed: [(IncomingMessage, HandlingFailure)] = []
@@ -148,12 +177,20 @@ final class BatchConsumer<Store: BatchStore>: @unchecked Sendable {
             }
         }
         let preparationFailures = store.prepare(&pending)
+        var outage: (dependency: String, messages: [IncomingMessage])?
         if !preparationFailures.isEmpty {
-            for (index, failure) in preparationFailures { failed.append((pending[index].incoming, failure)) }
+            for (index, failure) in preparationFailures.sorted(by: { $0.key < $1.key }) {
+                if let dependency = failure.outageOf {
+                    // Not the message's fault: back to the queue, no attempt counted.
+                    outage = (dependency, (outage?.messages ?? []) + [pending[index].incoming])
+                } else {
+                    failed.append((pending[index].incoming, failure))
+                }
+            }
             pending = pending.indices.filter { preparationFailures[$0] == nil }.map { pending[$0] }
         }
 
-        var settled = Settlement(failed: failed)
+        var settled = Settlement(failed: failed, requeued: outage?.messages ?? [])
         if !pending.isEmpty {
             let applied: AppliedBatch
             do throws(StoreOutage) {
@@ -161,7 +198,7 @@ final class BatchConsumer<Store: BatchStore>: @unchecked Sendable {
             } catch {
                 // The pause requeues everything we hold, this batch included.
                 rideOutOutage(error)
-                return
+                return nil
             }
             for (message, outcome) in zip(pending, applied.outcomes) {
                 switch outcome {
@@ -175,16 +212,19 @@ final class BatchConsumer<Store: BatchStore>: @unchecked Sendable {
         }
         settle(settled)
         metrics.batchDuration.recordNanoseconds(Int64((ContinuousClock.now - started).seconds * 1e9))
+        return outage?.dependency
     }
 
     /// A batch after the store: what to publish, ack and count.
     private struct Settlement {
         var failed: [(IncomingMessage, HandlingFailure)]
+        /// Messages that met a dependency outage: requeued as they are.
+        var requeued: [IncomingMessage] = []
         var applied: [IncomingMessage] = []
         var duplicates: [IncomingMessage] = []
         var outbox: [OutboxRow] = []
 
-        var everything: [IncomingMessage] { applied + duplicates + failed.map(\.0) }
+        var everything: [IncomingMessage] { applied + duplicates + failed.map(\.0) + requeued }
     }
 
     /// Publishes the outbox and the retry/dead-letter copies in one confirm window, then
@@ -211,7 +251,7 @@ final class BatchConsumer<Store: BatchStore>: @unchecked Sendable {
         }
 
         var acks = (settled.applied + settled.duplicates).map(\.deliveryTag)
-        var requeue: [UInt64] = []
+        var requeue = settled.requeued.map(\.deliveryTag)
         for ((incoming, failure), outcome) in zip(settled.failed, outcomes.dropFirst(outboxCount)) {
             if outcome == .confirmed {
                 acks.append(incoming.deliveryTag)

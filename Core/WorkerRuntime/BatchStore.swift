@@ -28,6 +28,10 @@ protocol BatchStore: AnyObject, SendableMetatype {
     /// work). Returns the failures, by index into `batch`.
     func prepare(_ batch: inout [PendingMessage<Work>]) -> [Int: HandlingFailure]
 
+    /// While the loop is paused for a ``DependencyOutage``: whether the handler's dependencies
+    /// answer again (``MessageHandler/probeDependencies()``). Errors are logged by the store.
+    func probeDependencies() -> Bool
+
     /// Applies the batch's effects; one outcome per message, in `batch`'s order. A message the
     /// store refuses fails alone; only an outage of the store itself is thrown.
     func apply(_ batch: [PendingMessage<Work>]) throws(StoreOutage) -> AppliedBatch
@@ -43,6 +47,7 @@ protocol BatchStore: AnyObject, SendableMetatype {
 
 extension BatchStore {
     func prepare(_ batch: inout [PendingMessage<Work>]) -> [Int: HandlingFailure] { [:] }
+    func probeDependencies() -> Bool { true }
     func finishPublishing(_ outbox: [OutboxRow], outcomes: [AMQPConnection.PublishOutcome]?) {}
     func maintain(using link: BrokerLink, final: Bool) throws(StoreOutage) {}
 }

@@ -23,6 +23,9 @@ public struct HandlingFailure: Error, Sendable, CustomStringConvertible {
     public var reason: String
     /// What a person reads in `x-error-message`.
     public var message: String
+    /// Set when the failure is a ``DependencyOutage`` of this dependency: the runtime then pauses
+    /// instead of retrying the message (docs/architecture.md, "Outages").
+    public var outageOf: String?
 
     public init(_ failureClass: FailureClass, reason: String, message: String) {
         self.failureClass = failureClass
@@ -46,6 +49,11 @@ public struct HandlingFailure: Error, Sendable, CustomStringConvertible {
     /// NServiceBus for unknown exceptions.
     public static func classify(_ error: any Error) -> HandlingFailure {
         if let failure = error as? HandlingFailure { return failure }
+        if let outage = error as? DependencyOutage {
+            var failure = HandlingFailure(.transient, reason: "dependency_outage", message: "\(outage)")
+            failure.outageOf = outage.dependency
+            return failure
+        }
         if let classified = error as? any ClassifiedError {
             return HandlingFailure(classified.failureClass, reason: classified.failureReason, message: "\(error)")
         }

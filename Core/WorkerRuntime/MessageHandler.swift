@@ -40,6 +40,12 @@ public protocol MessageHandler: Sendable {
     /// Throw a ``HandlingFailure`` (or a ``ClassifiedError``) to say whether to retry.
     func handle(_ message: Message, prepared: Prepared, context: HandlerContext) throws -> [OutgoingMessage]
 
+    /// Called while the worker is paused for a ``DependencyOutage`` thrown by ``prepare(_:envelope:attempts:)``,
+    /// every few seconds with backoff, outside any transaction: returns when the dependencies
+    /// answer again (the worker then consumes again), throws while they do not. The default
+    /// returns at once.
+    func probeDependencies() async throws
+
     /// How often ``periodic(context:)`` runs; `nil` (the default) for never.
     var periodicInterval: Duration? { get }
 
@@ -56,6 +62,9 @@ public protocol MessageHandler: Sendable {
 }
 
 extension MessageHandler {
+    /// No dependency outside the database to wait for.
+    public func probeDependencies() async throws {}
+
     /// No tables of its own.
     public func migrate(_ database: PostgresConnection) throws {}
 

@@ -129,6 +129,17 @@ final class PostgresStore<Handler: MessageHandler>: BatchStore {
         return failures
     }
 
+    func probeDependencies() -> Bool {
+        let result = Preparation.run([()], concurrency: 1, metrics: nil, orderedBy: { _ in "" }) { [handler] _ in
+            try await handler.probeDependencies()
+        }
+        if case .failure(let error) = result.first {
+            logger.info("dependency still unavailable", metadata: ["error": "\(error)"])
+            return false
+        }
+        return true
+    }
+
     private func alreadyProcessed(_ ids: [String]) throws -> Set<String> {
         guard let database else { return [] }
         let rows = try database.query(

@@ -11,7 +11,7 @@ enum Preparation {
     /// the same `orderedBy` key (one saga's messages) run one after another in their order; groups
     /// run concurrently, at most `concurrency` at once.
     static func run<Input: Sendable, Output: Sendable>(
-        _ inputs: [Input], concurrency: Int, metrics: WorkerMetrics, orderedBy key: (Input) -> String,
+        _ inputs: [Input], concurrency: Int, metrics: WorkerMetrics?, orderedBy key: (Input) -> String,
         _ operation: @escaping @Sendable (Input) async throws -> Output
     ) -> [Result<Output, any Error>] {
         guard !inputs.isEmpty else { return [] }
@@ -42,7 +42,7 @@ enum Preparation {
                         } catch {
                             outcomes.append((index, .failure(error)))
                         }
-                        metrics.prepareDuration.recordNanoseconds(Int64((ContinuousClock.now - started).seconds * 1e9))
+                        metrics?.prepareDuration.recordNanoseconds(Int64((ContinuousClock.now - started).seconds * 1e9))
                     }
                     return outcomes
                 }

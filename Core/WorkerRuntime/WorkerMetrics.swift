@@ -32,6 +32,7 @@ final class WorkerMetrics: Sendable {
     let outboxBacklog: Gauge
     let relayed: Counter
     let databaseOutages: Counter
+    let dependencyOutages: Counter
     let messageLatency: Metrics.Timer
     let prepareDuration: Metrics.Timer
     let batchRoundTrips: Recorder
@@ -59,6 +60,7 @@ final class WorkerMetrics: Sendable {
         outboxBacklog = Gauge(label: "commerce_outbox_backlog", dimensions: dimensions)
         relayed = Counter(label: "commerce_outbox_relayed_total", dimensions: dimensions)
         databaseOutages = Counter(label: "commerce_database_outages_total", dimensions: dimensions)
+        dependencyOutages = Counter(label: "commerce_dependency_outages_total", dimensions: dimensions)
         messageLatency = Metrics.Timer(
             label: "commerce_message_latency_seconds", dimensions: dimensions, preferredDisplayUnit: .seconds)
         batchRoundTrips = Recorder(

@@ -26,6 +26,7 @@ public final class WorkerService: Service, Sendable {
         let run: @Sendable () -> Void
         let requestStop: @Sendable () -> Void
         let isStoreUp: @Sendable () -> Bool
+        let unavailableDependency: @Sendable () -> String?
         let storeKind: String
     }
 
@@ -69,7 +70,8 @@ public final class WorkerService: Service, Sendable {
                 metrics: metrics)
             return Consumer(
                 link: link, run: { consumer.run() }, requestStop: { consumer.requestStop() },
-                isStoreUp: { consumer.isStoreUp }, storeKind: consumer.storeKind)
+                isStoreUp: { consumer.isStoreUp },
+                unavailableDependency: { consumer.unavailableDependency }, storeKind: consumer.storeKind)
         }
     }
 
@@ -78,7 +80,8 @@ public final class WorkerService: Service, Sendable {
     /// service group reports.
     public var stoppedCleanly: Bool { completion.isComplete }
 
-    /// Ready when every consumer has its broker and store connections (for `/health`).
+    /// Ready when every consumer has its broker and store connections and is not paused for a
+    /// dependency's outage (for `/health`).
     public var health: WorkerHealth {
         var problems: [String] = []
         for (index, consumer) in consumers.enumerated() {
@@ -87,6 +90,9 @@ public final class WorkerService: Service, Sendable {
                 problems.append("consumer \(index): broker not connected\(reason)")
             }
             if !consumer.isStoreUp() { problems.append("consumer \(index): \(consumer.storeKind) not connected") }
+            if let dependency = consumer.unavailableDependency() {
+                problems.append("consumer \(index): paused, \(dependency) unavailable")
+            }
         }
         return WorkerHealth(ready: problems.isEmpty, problems: problems)
     }

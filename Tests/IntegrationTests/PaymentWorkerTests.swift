@@ -163,7 +163,7 @@ struct PaymentWorkerTests {
         #expect(try fixture.depth(fixture.watchQueue) == 0, "no payment event")
     }
 
-    @Test("a copy that never saw the cancellation captures, and records the charge as refund_due, silently")
+    @Test("a copy that never saw the cancellation captures: recorded refund_due, then the sweeper refunds it")
     func lateCaptureOnAnotherCopy() throws {
         let fixture = try ServiceFixture(watching: [.paymentSucceeded, .paymentFailed, .paymentRefunded])
         let first = try fixture.startWorker("payment-worker")
@@ -174,14 +174,21 @@ struct PaymentWorkerTests {
         // A new process has neither the first one's memory of the cancellation nor its sandbox.
         first.terminate()
         #expect(first.waitForExit(timeout: .seconds(30)) == 0)
-        let second = try fixture.startWorker("payment-worker")
+        let second = try fixture.startWorker("payment-worker", ["PAYMENT_REFUND_SWEEP_INTERVAL_MS": "200"])
         try fixture.publish(reserved(orderID, token: "tok_approve"))
         try waitUntil("both messages handled", { try handled(database) }) { $0 == 2 }
-        // The known gap: the capture is owed back (nothing refunds it yet), and the ledger shows it.
-        #expect(try status(orderID, database) == "refund_due")
-        #expect(try ledger(orderID, database).map(\.kind) == ["capture"])
-        #expect(try netCaptured(orderID, database) == 25_000)
-        #expect(try fixture.depth(fixture.watchQueue) == 0, "no payment event")
+        // The capture is owed back; the sweeper refunds it with the cancellation's reason.
+        let events = try fixture.events(1)
+        guard case .paymentRefunded(let refunded)? = events.first, events.count == 1 else {
+            Issue.record("expected one payment.refunded, got \(events)")
+            return
+        }
+        #expect(refunded.orderID == orderID)
+        #expect(refunded.amount == 25_000)
+        #expect(refunded.reason == .customerRequest)
+        #expect(try status(orderID, database) == "refunded")
+        #expect(try ledger(orderID, database).map(\.kind) == ["capture", "refund"])
+        #expect(try netCaptured(orderID, database) == 0)
         #expect(second.log.contains("refund_due"))
     }
 }

@@ -310,6 +310,43 @@ struct WorkerRuntimeReviewTests {
         let line = metrics.split(separator: "\n").first { $0.hasPrefix("commerce_prepare_duration_seconds_count") }
         #expect(line.map { $0.hasSuffix(" 8") } == true, "\(line ?? "no prepare metric")")
     }
+
+    @Test("a dependency outage pauses the worker without counting attempts; it resumes when the dependency is back")
+    func dependencyOutagePauses() throws {
+        let fixture = try ProbeFixture()
+        try declareTopology(fixture)
+        let down = FileManager.default.temporaryDirectory.appendingPathComponent("dependency-\(UUID().uuidString)")
+        FileManager.default.createFile(atPath: down.path, contents: Data())
+        defer { try? FileManager.default.removeItem(at: down) }
+        let messages = (0..<20).map { work("ok", correlation: "o\($0)") }
+        try fixture.publish(messages)
+        let worker = try fixture.startWorker(
+            ["PROBE_PREPARE_MS": "1", "PROBE_DEPENDENCY_DOWN_FILE": down.path], waitForReady: false)
+        try waitUntil("the worker to pause", timeout: .seconds(30), { worker.log }) {
+            $0.contains("probe dependency unavailable; pausing consumption")
+        }
+        try waitUntil("/health to report the pause", timeout: .seconds(10), { worker.http("/health") }) {
+            $0?.0 == 503 && $0?.1.contains("paused, probe dependency unavailable") == true
+        }
+        try waitUntil("every message back in the queue", timeout: .seconds(10), { try fixture.depth(fixture.queue) }) {
+            $0 == 20
+        }
+        let status = try fixture.amqp.queueStatus(channel: fixture.channel, name: fixture.queue)
+        #expect(status.consumerCount == 0, "a paused copy does not consume")
+        #expect(try fixture.depth(fixture.queue + ".dlq") == 0)
+        #expect(try fixture.effectRows() == 0)
+
+        try FileManager.default.removeItem(at: down)
+        try fixture.waitForEffects(20)
+        #expect(try fixture.effects() == Dictionary(uniqueKeysWithValues: messages.map { ($0.messageID!, 1) }))
+        for message in messages {
+            #expect(try fixture.effectAttempts(message.messageID!) == [0], "the outage cost no attempt")
+        }
+        #expect(try fixture.depth(fixture.queue + ".dlq") == 0)
+        try waitUntil("/health ready again", timeout: .seconds(10), { worker.http("/health")?.0 }) { $0 == 200 }
+        let metrics = worker.http("/metrics")?.1 ?? ""
+        #expect(metrics.contains("commerce_dependency_outages_total"))
+    }
 }
 
 /// A thread-safe counter for the concurrency tests.

@@ -41,6 +41,26 @@ struct CircuitBreakerTests {
         }
     }
 
+    @Test("every change of phase is reported once, in order, including open → half-open seen at the next call")
+    func reportsTransitions() throws {
+        let clock = self.clock
+        let seen = Mutex<[String]>([])
+        let breaker = CircuitBreaker(
+            configuration: .init(failureThreshold: 2, openTimeout: .seconds(10)), clock: { clock.now },
+            onTransition: { transition in seen.withLock { $0.append("\(transition.from)→\(transition.to)") } })
+        try fail(breaker)
+        #expect(seen.withLock { $0 }.isEmpty, "one failure below the threshold changes no phase")
+        try fail(breaker)
+        clock.advance(by: .seconds(10))
+        try fail(breaker)  // the half-open trial fails
+        clock.advance(by: .seconds(10))
+        try succeed(breaker)
+        #expect(
+            seen.withLock { $0 } == [
+                "closed→open", "open→halfOpen", "halfOpen→open", "open→halfOpen", "halfOpen→closed",
+            ])
+    }
+
     @Test("a new breaker is closed and lets calls through")
     func startsClosed() throws {
         let breaker = breaker()

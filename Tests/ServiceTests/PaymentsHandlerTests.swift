@@ -44,10 +44,10 @@ struct PaymentsHandlerTests {
             let prepared = try await body()
             Issue.record("expected a failure, got \(prepared)")
             return nil
-        } catch let failure as HandlingFailure {
-            return failure
         } catch {
-            Issue.record("expected a HandlingFailure, got \(error)")
+            // As the runtime sees it: an outage is classified too (docs/architecture.md, "Outages").
+            if error is HandlingFailure || error is DependencyOutage { return HandlingFailure.classify(error) }
+            Issue.record("expected a HandlingFailure or a DependencyOutage, got \(error)")
             return nil
         }
     }
@@ -72,7 +72,7 @@ struct PaymentsHandlerTests {
         #expect(try await prepare(handler, reserved("o-1", token: "tok_transient_1")).isCapture)
     }
 
-    @Test("after the threshold the circuit opens: the gateway is not called until it half-opens")
+    @Test("after the threshold the circuit opens: an outage of the gateway, which is not called until it half-opens")
     func circuitOpens() async throws {
         let clock = ManualClock()
         let breaker = CircuitBreaker(
@@ -84,8 +84,11 @@ struct PaymentsHandlerTests {
         }
         #expect(breaker.state == .open)
         let refused = await failure { try await prepare(handler, message) }
-        #expect(refused?.failureClass == .transient)
-        #expect(refused?.reason == "circuit_open")
+        #expect(refused?.outageOf == PaymentHandler.dependencyName, "the runtime pauses rather than retrying")
+        #expect(refused?.reason == "dependency_outage")
+        await #expect(throws: CircuitBreakerError.self, "the probe is refused while open") {
+            try await handler.probeDependencies()
+        }
         clock.advance(.seconds(10))
         // Had the open circuit called the gateway, its third failure would be spent and this
         // trial would capture.

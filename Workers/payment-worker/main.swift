@@ -22,10 +22,14 @@ await WorkerApplication.run(
         throw WorkerConfigurationError(
             key: "payment.circuit", problem: "needs failureThreshold ≥ 1 and openTimeoutMs ≥ 0")
     }
-    let breaker = CircuitBreaker(
-        configuration: CircuitBreaker.Configuration(
-            failureThreshold: threshold, openTimeout: .milliseconds(openTimeout)))
+    let breaker = GatewayCircuit.make(
+        failureThreshold: threshold, openTimeout: .milliseconds(openTimeout), logger: logger)
+    let sweep = reader.int(forKey: "payment.refundSweepIntervalMs", default: 5_000)
+    guard sweep >= 0 else {
+        throw WorkerConfigurationError(key: "payment.refundSweepIntervalMs", problem: "must be ≥ 0 (0: never)")
+    }
     logger.info("payment gateway", metadata: ["gateway": "\(kind.rawValue)"])
     return PaymentHandler(
-        gateway: kind.makeGateway(logger: logger), breaker: breaker, appID: FleetCatalog.paymentWorker.name)
+        gateway: kind.makeGateway(logger: logger), breaker: breaker, appID: FleetCatalog.paymentWorker.name,
+        refundSweepInterval: sweep == 0 ? nil : .milliseconds(sweep))
 }

@@ -109,9 +109,22 @@ struct ProbeHandler: MessageHandler {
 /// The probe with a phase outside the transaction (`PROBE_PREPARE_MS`): each message first waits
 /// that long asynchronously, as a call to a card processor would, and its effect row records
 /// which preparation it got, so a test can see that preparing ran once per message.
+///
+/// With `PROBE_DEPENDENCY_DOWN_FILE`, the dependency it stands for is down while that file exists:
+/// `prepare` throws ``DependencyOutage`` and ``probeDependencies()`` fails, so a test can switch an
+/// outage on and off from outside the process.
 struct PreparingProbeHandler: MessageHandler {
     let probe: ProbeHandler
     let delay: Duration
+    var dependencyDownFile: String?
+
+    private var dependencyIsDown: Bool {
+        dependencyDownFile.map { FileManager.default.fileExists(atPath: $0) } ?? false
+    }
+
+    func probeDependencies() async throws {
+        if dependencyIsDown { throw DependencyOutage(dependency: "probe dependency", message: "still down") }
+    }
 
     func migrate(_ database: PostgresConnection) throws { try probe.migrate(database) }
 
@@ -119,6 +132,7 @@ struct PreparingProbeHandler: MessageHandler {
 
     func prepare(_ work: ProbeHandler.Work, envelope: Envelope, attempts: Int) async throws -> String {
         try await Task.sleep(for: delay)
+        if dependencyIsDown { throw DependencyOutage(dependency: "probe dependency", message: "down on purpose") }
         if work.action == "fail_prepare" {
             throw HandlingFailure.permanent("probe_prepare", "preparing failed on purpose")
         }

@@ -2,7 +2,8 @@
 // tests and the benchmark. It consumes `probe.work` and emits `probe.done`; with
 // PROBE_STORE=mongo it records each message as a MongoDB document instead (no events); with
 // PROBE_PREPARE_MS=N each message first goes through a phase outside the transaction that waits
-// N ms (the shape of the payment worker's call to its card processor).
+// N ms (the shape of the payment worker's call to its card processor), and with
+// PROBE_DEPENDENCY_DOWN_FILE=PATH that phase meets a dependency outage while PATH exists.
 import Foundation
 import Glibc
 import WorkerApp
@@ -26,7 +27,9 @@ if ProcessInfo.processInfo.environment["PROBE_STORE"] == "mongo" {
     await WorkerApplication.run(
         appID: "probe-worker", defaultQueue: "probe-worker", bindings: ["probe.work"], adjust: adjust
     ) { _, _ in
-        PreparingProbeHandler(probe: ProbeHandler(appID: "probe-worker"), delay: .milliseconds(milliseconds))
+        PreparingProbeHandler(
+            probe: ProbeHandler(appID: "probe-worker"), delay: .milliseconds(milliseconds),
+            dependencyDownFile: ProcessInfo.processInfo.environment["PROBE_DEPENDENCY_DOWN_FILE"])
     }
 } else {
     await WorkerApplication.run(

@@ -1,0 +1,48 @@
+import Logging
+import Metrics
+import Resilience
+
+/// The payment worker's circuit breaker around the card processor, reporting itself: the gauge
+/// `commerce_circuit_state{circuit="payment_gateway"}` (0 closed, 1 half-open, 2 open), the
+/// counter `commerce_circuit_transitions_total{circuit, from, to}`, and a log line per change.
+public enum GatewayCircuit {
+    /// The `circuit` label.
+    public static let label = "payment_gateway"
+
+    /// A closed breaker that opens after `failureThreshold` consecutive failures, for `openTimeout`.
+    public static func make(failureThreshold: Int, openTimeout: Duration, logger: Logger) -> CircuitBreaker {
+        let state = Gauge(label: "commerce_circuit_state", dimensions: [("circuit", label)])
+        state.record(0)
+        return CircuitBreaker(
+            configuration: CircuitBreaker.Configuration(failureThreshold: failureThreshold, openTimeout: openTimeout),
+            onTransition: { transition in
+                state.record(value(of: transition.to))
+                Counter(
+                    label: "commerce_circuit_transitions_total",
+                    dimensions: [("circuit", label), ("from", name(of: transition.from)), ("to", name(of: transition.to))]
+                ).increment()
+                let metadata: Logger.Metadata = ["from": "\(name(of: transition.from))", "to": "\(name(of: transition.to))"]
+                if transition.to == .open {
+                    logger.error("payment gateway circuit opened", metadata: metadata)
+                } else {
+                    logger.notice("payment gateway circuit changed", metadata: metadata)
+                }
+            })
+    }
+
+    static func value(of state: CircuitBreaker.State) -> Int {
+        switch state {
+        case .closed: 0
+        case .halfOpen: 1
+        case .open: 2
+        }
+    }
+
+    static func name(of state: CircuitBreaker.State) -> String {
+        switch state {
+        case .closed: "closed"
+        case .halfOpen: "half_open"
+        case .open: "open"
+        }
+    }
+}
