@@ -7,6 +7,7 @@
 #   scripts/services.sh up       install if needed, start, wait until each answers, create role + databases
 #   scripts/services.sh down     stop all three
 #   scripts/services.sh status   say which ones answer (exit 1 if any does not)
+#   scripts/services.sh restart rabbitmq|postgresql|mongodb   drop every client, as a crash would
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -142,9 +143,33 @@ down() {
   for c in $(pg_lsclusters -h 2>/dev/null | awk '{print $1"/"$2}'); do pg_ctlcluster "${c%/*}" "${c#*/}" stop 2>/dev/null || true; done
 }
 
+# restart SERVICE: what a crash and a restart look like to clients (every connection dropped),
+# for `commerce chaos` and for trying things by hand. RabbitMQ stops and starts its application
+# (the node's queues and their messages survive, as they would a node restart); PostgreSQL
+# restarts in fast mode (open transactions roll back); SecantusDB is killed and started again.
+restart() {
+  case "${1:-}" in
+    rabbitmq)
+      log "restarting RabbitMQ"
+      rabbitmqctl -q stop_app && rabbitmqctl -q start_app && rabbitmqctl -q await_startup ;;
+    postgresql)
+      log "restarting PostgreSQL"
+      for c in $(pg_lsclusters -h | awk '{print $1"/"$2}'); do pg_ctlcluster "${c%/*}" "${c#*/}" restart -m fast; done
+      wait_for 60 "PostgreSQL" pg_answers ;;
+    mongodb)
+      log "restarting SecantusDB"
+      if [ -f "$state/secantus.pid" ]; then kill -9 "$(cat "$state/secantus.pid")" 2>/dev/null || true; fi
+      pkill -9 -f "secantus --host 127.0.0.1 --port $MONGO_PORT" 2>/dev/null || true
+      sleep 1
+      mongo_up ;;
+    *) echo "usage: $0 restart rabbitmq|postgresql|mongodb" >&2; exit 2 ;;
+  esac
+}
+
 case "${1:-}" in
   up) install_missing; pg_up; rabbit_up; mongo_up; status ;;
   down) down ;;
   status) status ;;
-  *) echo "usage: $0 up|down|status" >&2; exit 2 ;;
+  restart) restart "${2:-}" ;;
+  *) echo "usage: $0 up|down|status|restart SERVICE" >&2; exit 2 ;;
 esac

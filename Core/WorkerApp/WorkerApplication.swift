@@ -63,6 +63,7 @@ public enum WorkerApplication {
             let reader = try await configurationReader(appID: appID, environment: environment)
             var configuration = try WorkerConfiguration(
                 reader: reader, appID: appID, defaultQueue: defaultQueue, defaultBindings: bindings)
+            FaultInjection.install(in: &configuration, environment: environment, logger: logger)
             adjust(&configuration, environment)
             let worker = try makeWorker(configuration, reader, logger)
             var services: [ServiceGroupConfiguration.ServiceConfiguration] = []

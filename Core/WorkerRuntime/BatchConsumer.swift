@@ -267,6 +267,7 @@ final class BatchConsumer<Store: BatchStore>: @unchecked Sendable {
                 requeue.append(incoming.deliveryTag)
             }
         }
+        configuration.beforeAck?(settled.applied.map(\.envelope.messageID))
         if case .failure(let error) = link.acknowledge(ack: acks, requeue: requeue, generation: generation) {
             logger.warning("ack failed; the broker will redeliver", metadata: ["error": "\(error)"])
         }

@@ -67,6 +67,9 @@ public struct WorkerConfiguration: Sendable {
     /// committed and before its outbox is published, with the ids of the messages that took
     /// effect. `nil` (the default) in every real worker.
     public var afterCommit: (@Sendable (_ messageIDs: [String]) -> Void)?
+    /// Test hook: called with the ids of the messages whose outgoing messages and parked copies
+    /// the broker confirmed, just before they are acknowledged (fault injection, crash tests).
+    public var beforeAck: (@Sendable (_ messageIDs: [String]) -> Void)?
 
     public init(
         appID: String, queue: String, bindings: [String], amqp: AMQPConfiguration = AMQPConfiguration(),

@@ -173,6 +173,27 @@ struct WorkerRuntimeTests {
         #expect(try fixture.effects() == [message.messageID!: 1])
     }
 
+    @Test("killed after the confirmed publish and before the ack (fault injection): redelivered as a duplicate, no second effect")
+    func crashBeforeAck() throws {
+        let fixture = try ProbeFixture()
+        let message = ProbeFixture.Message.work(#"{"action":"ok","emit":true}"#)
+        let doomed = try fixture.startWorker(["COMMERCE_FAULT_CRASH_BEFORE_ACK_BATCH": "1"])
+        try fixture.publish([message])
+        #expect(doomed.waitForExit(timeout: .seconds(30)) != nil)
+        #expect(doomed.process.terminationReason == .uncaughtSignal)
+        #expect(doomed.log.contains("fault injection: SIGKILL after the confirmed publish, before the ack"))
+        #expect(try fixture.effects() == [message.messageID!: 1])
+        try waitUntil("the event published before the crash", { try fixture.depth(fixture.doneQueue) }) { $0 == 1 }
+
+        let survivor = try fixture.startWorker()
+        try waitUntil("the redelivered message to be acked", { try fixture.depth(fixture.queue) }) { $0 == 0 }
+        try waitUntil("the duplicate counted", { survivor.http("/metrics")?.1 ?? "" }) {
+            $0.contains("commerce_messages_duplicate_total")
+        }
+        #expect(try fixture.effects() == [message.messageID!: 1])
+        #expect(try fixture.depth(fixture.doneQueue) == 1, "the event was published once")
+    }
+
     @Test("SIGTERM during a burst exits 0; every message is done once or still queued")
     func gracefulStop() throws {
         let fixture = try ProbeFixture()
