@@ -104,12 +104,15 @@ let package = Package(
         // (the commerce command, integration tests). Foundation and Glibc only.
         .target(name: "LocalProcess", path: "Core/LocalProcess"),
 
+        // What `commerce chaos` throws at the fleet (hostile messages), shared with the tests.
+        .target(name: "Chaos", dependencies: ["AMQP"], path: "Core/Chaos"),
+
         // Executables: wiring of Core pieces.
         .executableTarget(
             name: "commerce",
             dependencies: [
                 "AMQP", "Postgres", "Mongo", "CommerceMessages", "WorkerRuntime", "CommerceSupport", "LocalProcess",
-                "SagaAudit", "Ordering", "Inventory", "Payments",
+                "SagaAudit", "Ordering", "Inventory", "Payments", "Chaos",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Workers/commerce"),
@@ -152,7 +155,7 @@ let package = Package(
             name: "IntegrationTests",
             dependencies: [
                 "AMQP", "Postgres", "Mongo", "WorkerRuntime", "Resilience", "LocalProcess", "CommerceMessages",
-                "Ordering", "Inventory", "Payments", "Notifications", "SagaAudit",
+                "Ordering", "Inventory", "Payments", "Notifications", "SagaAudit", "Chaos",
             ],
             path: "Tests/IntegrationTests"),
     ],

@@ -62,7 +62,7 @@ struct SagaTests {
     }
 
     /// The saga audit over the fixture's four stores.
-    private func audit(_ fixture: ServiceFixture) throws -> SagaAuditReport {
+    func audit(_ fixture: ServiceFixture) throws -> SagaAuditReport {
         let client = try MongoClient(uri: Self.mongoURL)
         return try SagaAudit.run(
             orders: try TestServers.postgres(url: try fixture.databaseURL(for: "orders")),
@@ -72,7 +72,7 @@ struct SagaTests {
     }
 
     /// Audits until clean (compensations and notifications trail the terminal events) or `timeout`.
-    private func auditSettled(_ fixture: ServiceFixture, timeout: Duration = .seconds(30)) throws -> SagaAuditReport {
+    func auditSettled(_ fixture: ServiceFixture, timeout: Duration = .seconds(30)) throws -> SagaAuditReport {
         try waitUntil("a clean audit", timeout: timeout, { try audit(fixture) }) { $0.isClean }
     }
 
