@@ -305,22 +305,27 @@ struct BenchRuntimeCommand: ParsableCommand {
 
     // MARK: - Environment
 
-    /// `probe-worker` in the directory of this executable (symbolic links
-    /// resolved, so a `commerce` linked into `PATH` still finds its build directory).
+    /// `probe-worker` in the directory of this executable.
     private func probeWorkerURL() -> URL {
+        Self.executableDirectory().appendingPathComponent("probe-worker")
+    }
+
+    /// The directory of this executable (symbolic links resolved, so a `commerce` linked into
+    /// `PATH` still finds its build directory and the executables built beside it).
+    static func executableDirectory() -> URL {
         let executable =
             (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
             .map { URL(fileURLWithPath: $0) }
             ?? URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-        return executable.deletingLastPathComponent().appendingPathComponent("probe-worker")
+        return executable.deletingLastPathComponent()
     }
 
-    private static func loadAverage() -> [Double] {
+    static func loadAverage() -> [Double] {
         let text = (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8)) ?? ""
         return text.split(separator: " ").prefix(3).compactMap { Double($0) }
     }
 
-    private static func commandLine() -> String {
+    static func commandLine() -> String {
         (["commerce"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
     }
 

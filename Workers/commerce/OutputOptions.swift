@@ -6,13 +6,19 @@ struct OutputOptions: ParsableArguments {
     @Flag(name: .long, help: "Print one JSON document on standard output instead of text.")
     var json = false
 
-    /// Prints `value` as pretty JSON with snake_case keys (stable key order, for diffs and `jq`).
-    func printJSON(_ value: some Encodable) {
+    /// `value` as pretty JSON with snake_case keys (stable key order, for diffs and `jq`), as
+    /// ``printJSON(_:)`` prints it; for a report also written to a file.
+    static func encodeJSON(_ value: some Encodable) throws -> Data {
         let encoder = JSONEncoder()
         encoder.keyEncodingStrategy = .convertToSnakeCase
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return try encoder.encode(value)
+    }
+
+    /// Prints `value` as pretty JSON with snake_case keys (stable key order, for diffs and `jq`).
+    func printJSON(_ value: some Encodable) {
         do {
-            let data = try encoder.encode(value)
+            let data = try Self.encodeJSON(value)
             print(String(decoding: data, as: UTF8.self))
         } catch {
             // Only reachable through a programming error in a report type: say so, do not crash.
