@@ -9,7 +9,10 @@ import WorkerRuntime
 /// The runtime decodes with the contract (the default `decode` for ``AnyMessage``) and sets the
 /// document's `_id` to the event's message id, so a redelivered or duplicated event is refused by
 /// the `_id` index and acknowledged without a second document (docs/architecture.md, "MongoDB
-/// store"). Nothing is emitted.
+/// store"). An order has at most one event of each type the worker handles (one terminal event,
+/// one refund), so a unique index on (`order_id`, `event_type`) also refuses the same event
+/// published again under a new message id (an old event replayed): the customer never gets two
+/// "order confirmed" messages. Nothing is emitted.
 public struct NotificationDocumentHandler: DocumentHandler {
     public typealias Message = AnyMessage
 
@@ -38,9 +41,11 @@ public struct NotificationDocumentHandler: DocumentHandler {
         return notification.document(eventMessageID: envelope.messageID, createdAt: now())
     }
 
-    /// Indexes `order_id`, which support and the audit look notifications up by. Creating an
+    /// Indexes `order_id` (support and the audit look notifications up by it) and makes
+    /// (`order_id`, `event_type`) unique: one notification per order and event type. Creating an
     /// index that exists with the same options does nothing, so this runs at every connect.
     public func prepare(_ collection: MongoCollection) throws {
         try collection.createIndex(["order_id": 1])
+        try collection.createIndex(["order_id": 1, "event_type": 1], unique: true)
     }
 }

@@ -134,6 +134,25 @@ struct NotificationWorkerTests {
         }
     }
 
+    @Test("the same event replayed under a new message id is stored once: one notification per order and event type")
+    func replayUnderNewMessageID() throws {
+        try Self.withWorker { fixture, worker, collection in
+            let orderID = "o-r2-\(fixture.suffix)"
+            let first = try fixture.publish(Self.confirmed(orderID))
+            try waitUntil("the first notification", { try collection.countDocuments(["order_id": .string(orderID)]) }) {
+                $0 == 1
+            }
+            try fixture.publish(Self.confirmed(orderID))
+            try waitUntil(
+                "the replay acknowledged as a duplicate", timeout: .seconds(30),
+                { metricValue(worker.http("/metrics")?.1 ?? "", "commerce_messages_duplicate_total") ?? 0 }
+            ) { $0 >= 1 }
+            #expect(try collection.countDocuments(["order_id": .string(orderID)]) == 1)
+            #expect(try collection.findOne(["order_id": .string(orderID)])?["_id"] == .string(first))
+            #expect(try fixture.deadLetters(of: "notification-worker").isEmpty)
+        }
+    }
+
     @Test("the worker indexes order_id at start-up")
     func index() throws {
         try Self.withWorker { fixture, _, collection in
@@ -145,6 +164,7 @@ struct NotificationWorkerTests {
             let indexes = reply["cursor"]?.documentValue?["firstBatch"]?.arrayValue ?? []
             let names = indexes.compactMap { $0.documentValue?["name"]?.stringValue }
             #expect(names.contains("order_id_1"), "indexes: \(names)")
+            #expect(names.contains("order_id_1_event_type_1"), "indexes: \(names)")
         }
     }
 }
