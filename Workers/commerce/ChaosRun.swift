@@ -1,0 +1,396 @@
+import AMQP
+import Chaos
+import CommerceMessages
+import Foundation
+import LocalProcess
+import Postgres
+import SagaAudit
+import WorkerRuntime
+
+/// One `commerce chaos` run (docs/chaos.md): a fleet of its own, orders at a steady rate as an
+/// upstream would place them, and meanwhile, one after another, every fault of the list below;
+/// then the drain, the audit and the count of what was lost, doubled or dead-lettered.
+///
+/// Two threads: this one publishes the orders; the fault thread owns the fleet (``LocalFleet`` is
+/// not thread-safe) and runs the faults at evenly spaced moments of the publishing time, watching
+/// between them for worker copies that died without being killed.
+final class ChaosRun {
+    struct Settings {
+        var fleet: SagaFleet.Settings
+        var shape: SagaFleet.Shape
+        var orders: Int
+        /// Orders per second.
+        var rate: Double
+        var drainTimeout: Duration
+        var seed: UInt64
+        /// `scripts/services.sh`, which restarts the servers.
+        var servicesScript: URL
+        var amqp: AMQPConfiguration
+        /// Leave the fleet's queues, databases and MongoDB data for inspection.
+        var keepStores: Bool
+        /// Fault names to leave out (`ChaosRun.faultNames`).
+        var skip: Set<String>
+    }
+
+    /// A fault as it happened.
+    struct FaultRecord: Encodable {
+        var name: String
+        var detail: String
+        /// Seconds since the first order was published.
+        var at: Double
+        var seconds: Double
+        var ok: Bool
+    }
+
+    /// The faults, in the order they are injected.
+    static let faultNames = [
+        "kill-worker", "hostile-messages", "restart-rabbitmq", "kill-worker", "restart-postgresql", "memory-alarm",
+        "restart-mongodb", "restart-gateway", "crash-after-commit", "crash-before-ack", "kill-worker",
+        "replay-old-events",
+    ]
+
+    let settings: Settings
+    private let amqp: AMQPConnection
+    private let admin: PostgresConnection
+    let log: (String) -> Void
+    private var random: SplitMix64
+
+    init(settings: Settings, amqp: AMQPConnection, admin: PostgresConnection, log: @escaping (String) -> Void) {
+        self.settings = settings
+        self.amqp = amqp
+        self.admin = admin
+        self.log = log
+        random = SplitMix64(seed: settings.seed)
+    }
+
+    // MARK: - The run
+
+    func run() throws -> ChaosReport {
+        let fleet = try SagaFleet(shape: settings.shape, settings: settings.fleet, admin: admin)
+        defer {
+            // The run restarts the broker: the connection we started with is gone by now.
+            if settings.keepStores {
+                _ = fleet.stop()
+            } else if let connection = try? AMQPConnection(configuration: settings.amqp) {
+                fleet.tearDown(amqp: connection)
+                connection.close()
+            } else {
+                fleet.tearDown(amqp: amqp)
+            }
+        }
+        try fleet.start()
+        log("fleet bench-\(fleet.suffix) ready: \(fleet.workers.count) worker processes")
+        let capture = "chaos-capture-\(fleet.suffix)"
+        try declareCapture(capture, exchange: fleet.exchange)
+        defer {
+            if let connection = try? AMQPConnection(configuration: settings.amqp),
+                let channel = try? connection.openChannel()
+            {
+                _ = try? connection.deleteQueue(channel: channel, name: capture)
+                connection.close()
+            }
+        }
+
+        let plan = OrderPlan(count: settings.orders, random: &random)
+        let publishingTime = Double(settings.orders) / settings.rate
+        let faults = FaultThread(
+            run: self, fleet: fleet, capture: capture, publishingTime: publishingTime, seed: random.next())
+        let started = ContinuousClock.now
+        faults.start(at: started)
+        let publisher = ChaosPublisher(configuration: settings.amqp)
+        do {
+            try publish(plan, exchange: fleet.exchange, publisher: publisher, started: started)
+        } catch {
+            // The fleet belongs to the fault thread until it is done: stop it before tearing down.
+            faults.stop()
+            _ = faults.join()
+            throw error
+        }
+        log("published \(plan.orders.count) orders in \(String(format: "%.1f", (ContinuousClock.now - started).seconds)) s "
+            + "(\(publisher.reconnections) reconnection(s)); waiting for the faults to finish")
+        let faultOutcome = faults.join()
+
+        let drain = try drainOrders(plan, fleet: fleet)
+        let audit = auditSettled(fleet)
+        let duplicates = duplicatedEffects(fleet)
+        let letters = deadLetters(
+            fleet, expected: faultOutcome.expectedDeadLetters, withoutID: faultOutcome.expectedDeadLettersWithoutID)
+        let exits = fleet.stop()
+        var unplanned = faultOutcome.unplannedExits
+        for exit in exits where !exit.isClean && !faultOutcome.expectedToExit.contains(exit.name) {
+            unplanned.append("\(exit) after SIGTERM (expected exit 0)")
+        }
+        return ChaosReport(
+            fleet: "bench-\(fleet.suffix)", shape: settings.shape, seed: settings.seed, orders: plan.orders.count,
+            rate: settings.rate, placed: plan.orders.count, terminal: drain.terminal, statuses: drain.statuses,
+            lost: drain.lost, duplicatedEffects: duplicates, deadLetters: letters.byReason,
+            hostileDeadLetters: letters.hostile, unexpectedDeadLetters: letters.unexpected,
+            missingHostileDeadLetters: letters.missing, faults: faultOutcome.records,
+            plannedKills: faultOutcome.plannedKills, unplannedExits: unplanned,
+            publisherReconnections: publisher.reconnections, auditClean: audit?.isClean ?? false,
+            auditViolations: audit.map { $0.violations.prefix(20).map { "\($0)" } } ?? ["the audit could not run"],
+            seconds: ((ContinuousClock.now - started).seconds).rounded(toPlaces: 1))
+    }
+
+    // MARK: - Orders
+
+    /// What the run publishes: the orders, and which of them get a duplicate, an upstream retry or
+    /// a cancel.
+    struct OrderPlan {
+        var orders: [PlaceOrder] = []
+        /// Published twice with one message id (a producer's retry after a lost confirm).
+        var duplicated: Set<Int> = []
+        /// Published again with a new message id (an upstream retry of the same command).
+        var retried: Set<Int> = []
+        /// Cancelled by the customer shortly after placing.
+        var cancelled: Set<Int> = []
+
+        init(count: Int, random: inout SplitMix64) {
+            for index in 0..<count {
+                var order = SagaBenchmark.order(index)
+                let draw = Int(random.next() % 100)
+                order.paymentToken =
+                    switch draw {
+                    case 0..<7: "tok_decline"
+                    case 7..<10: "tok_insufficient_funds"
+                    case 10..<20: "tok_transient_2"
+                    default: "tok_approve"
+                    }
+                orders.append(order)
+                let extra = random.next() % 100
+                if extra == 0 { duplicated.insert(index) }
+                if extra == 1 { retried.insert(index) }
+                if extra >= 2 && extra < 5 { cancelled.insert(index) }
+            }
+        }
+    }
+
+    private func publish(_ plan: OrderPlan, exchange: String, publisher: ChaosPublisher, started: ContinuousClock.Instant) throws {
+        var next = 0
+        var cancels: [(due: ContinuousClock.Instant, index: Int)] = []
+        let tick = 0.05
+        while next < plan.orders.count || !cancels.isEmpty {
+            let now = ContinuousClock.now
+            let due = min(plan.orders.count, Int((now - started).seconds * settings.rate) + 1)
+            var batch: [ChaosPublisher.Message] = []
+            while next < due {
+                let order = plan.orders[next]
+                let message = command(order, type: .orderPlace, body: order.encodedBody(), exchange: exchange)
+                batch.append(message)
+                if plan.duplicated.contains(next) { batch.append(message) }
+                if plan.retried.contains(next) {
+                    batch.append(command(order, type: .orderPlace, body: order.encodedBody(), exchange: exchange))
+                }
+                if plan.cancelled.contains(next) {
+                    cancels.append((now + .milliseconds(200 + Int(random.next() % 800)), next))
+                }
+                next += 1
+            }
+            for (index, cancel) in cancels.enumerated().reversed() where cancel.due <= now {
+                let order = plan.orders[cancel.index]
+                let body = CancelOrder(orderID: order.orderID, reason: "changed my mind (chaos run)").encodedBody()
+                batch.append(command(order, type: .orderCancel, body: body, exchange: exchange))
+                cancels.remove(at: index)
+            }
+            if !batch.isEmpty { try publisher.publish(batch, deadline: .now + .seconds(180)) }
+            Thread.sleep(forTimeInterval: tick)
+        }
+    }
+
+    private func command(_ order: PlaceOrder, type: MessageType, body: [UInt8], exchange: String) -> ChaosPublisher.Message {
+        ChaosPublisher.Message(
+            exchange: exchange, routingKey: type.rawValue,
+            properties: AMQPProperties(
+                contentType: "application/json", deliveryMode: 2, correlationID: order.orderID,
+                messageID: Envelope.newMessageID(), timestamp: UInt64(Date().timeIntervalSince1970),
+                type: type.rawValue, appID: "commerce-chaos"),
+            body: body)
+    }
+
+    /// A queue that keeps the saga's events as they pass, for the replay of old events.
+    private func declareCapture(_ name: String, exchange: String) throws {
+        let channel = try amqp.openChannel()
+        defer { amqp.closeChannel(channel) }
+        try amqp.declareQueue(
+            channel: channel, name: name, arguments: ["x-queue-type": "classic", "x-max-length": .int(2_000)])
+        for key in ["order.placed", "stock.*", "payment.*", "order.confirmed", "order.cancelled"] {
+            try amqp.bindQueue(channel: channel, queue: name, exchange: exchange, routingKey: key)
+        }
+    }
+
+    // MARK: - Afterwards
+
+    private struct Drain {
+        var terminal: Int
+        var statuses: [String: Int]
+        var lost: [String]
+    }
+
+    /// Waits until every placed order is terminal in the orders database, or the drain timeout.
+    private func drainOrders(_ plan: OrderPlan, fleet: SagaFleet) throws -> Drain {
+        let ids = plan.orders.map(\.orderID)
+        let deadline = ContinuousClock.now + settings.drainTimeout
+        var lastReport = ContinuousClock.now
+        var database: PostgresConnection?
+        var statuses: [String: String] = [:]
+        while true {
+            do {
+                if database == nil {
+                    database = try PostgresConnection(url: fleet.databaseURLs["orders"]!, applicationName: "commerce-chaos")
+                }
+                let rows = try database!.query(
+                    "select order_id, status from orders where order_id = any($1::text[])", [.textArray(ids)]
+                ).rows
+                statuses = [:]
+                for row in rows { statuses[try row.string("order_id")] = try row.string("status") }
+            } catch {
+                database?.close()
+                database = nil
+            }
+            let terminal = statuses.values.filter { ["CONFIRMED", "CANCELLED", "REJECTED"].contains($0) }.count
+            if terminal == ids.count { break }
+            if ContinuousClock.now >= deadline {
+                log("drain timeout: \(ids.count - terminal) order(s) not terminal")
+                break
+            }
+            if ContinuousClock.now - lastReport > .seconds(5) {
+                log("draining: \(terminal) of \(ids.count) orders terminal")
+                lastReport = .now
+            }
+            Thread.sleep(forTimeInterval: 0.5)
+        }
+        database?.close()
+        var counts: [String: Int] = [:]
+        for status in statuses.values { counts[status, default: 0] += 1 }
+        let terminalStatuses: Set<String> = ["CONFIRMED", "CANCELLED", "REJECTED"]
+        let lost = ids.filter { !terminalStatuses.contains(statuses[$0] ?? "") }
+        return Drain(terminal: ids.count - lost.count, statuses: counts, lost: lost)
+    }
+
+    /// The audit, repeated until clean or a minute passed (sales and notifications trail the
+    /// terminal events); `nil` if it could not run.
+    private func auditSettled(_ fleet: SagaFleet) -> SagaAuditReport? {
+        guard
+            let stores = try? StoreOptions.parse([
+                "--orders-database", fleet.databaseURLs["orders"]!, "--inventory-database", fleet.databaseURLs["inventory"]!,
+                "--payments-database", fleet.databaseURLs["payments"]!, "--mongo-url", fleet.mongoURL,
+                "--mongo-database", fleet.mongoDatabase,
+            ])
+        else { return nil }
+        let deadline = ContinuousClock.now + .seconds(60)
+        var report = try? stores.audit(applicationName: "commerce-chaos")
+        while report?.isClean != true && ContinuousClock.now < deadline {
+            Thread.sleep(forTimeInterval: 1)
+            report = try? stores.audit(applicationName: "commerce-chaos")
+        }
+        return report
+    }
+
+    /// Effects that happened twice: two captures or two refunds of one order in the payments
+    /// ledger, two movements of one kind for one order and SKU in the stock ledger, two captured
+    /// charges for one order at the card processor (with the HTTP gateway).
+    private func duplicatedEffects(_ fleet: SagaFleet) -> [String] {
+        var found: [String] = []
+        func check(_ service: String, _ sql: String, _ describe: (PostgresRow) throws -> String) {
+            guard let url = fleet.databaseURLs[service] else { return }
+            do {
+                let database = try PostgresConnection(url: url, applicationName: "commerce-chaos")
+                defer { database.close() }
+                for row in try database.query(sql).rows { found.append(try describe(row)) }
+            } catch {
+                found.append("\(service): could not check (\(error))")
+            }
+        }
+        check(
+            "payments",
+            "select order_id, kind, count(*) as n from payment_ledger group by order_id, kind having count(*) > 1"
+        ) { "payments: order \(try $0.string("order_id")) has \(try $0.int("n")) \(try $0.string("kind")) entries" }
+        check(
+            "inventory",
+            """
+            select order_id, sku, kind, count(*) as n from stock_movements where order_id is not null
+            group by order_id, sku, kind having count(*) > 1
+            """
+        ) {
+            "inventory: order \(try $0.string("order_id")) has \(try $0.int("n")) \(try $0.string("kind")) movements of "
+                + (try $0.string("sku"))
+        }
+        for query in ChaosChecks.gatewayDuplicateQueries {
+            check("gateway", query.sql) { "gateway: \(try query.describe($0))" }
+        }
+        return found
+    }
+
+    private struct Letters {
+        var byReason: [String: Int] = [:]
+        var hostile = 0
+        var unexpected: [String] = []
+        var missing: [String] = []
+    }
+
+    /// Reads every dead-letter queue of the fleet without taking anything (the channel closes with
+    /// the messages unacknowledged, so they stay for `commerce dlq`): counts by reason, and tells
+    /// the hostile messages, which belong there, from anything else, which does not.
+    private func deadLetters(_ fleet: SagaFleet, expected: [String: String], withoutID: Int) -> Letters {
+        var letters = Letters()
+        var withoutIDLeft = withoutID
+        var seen: Set<String> = []
+        // A connection of its own: the run restarted the broker under the first one.
+        guard let amqp = try? AMQPConnection(configuration: settings.amqp), let channel = try? amqp.openChannel() else {
+            letters.unexpected.append("could not read the dead-letter queues")
+            return letters
+        }
+        defer { amqp.close() }
+        for topology in fleet.topologies {
+            while let delivery = try? amqp.get(channel: channel, queue: topology.deadLetterQueue, autoAck: false) {
+                let headers = delivery.properties.headers
+                let reason =
+                    headers[DeadLetterHeader.errorReason]?.stringValue
+                    ?? "x-death: " + (headers["x-death"].map { "\($0)" }.map { String($0.prefix(60)) } ?? "?")
+                letters.byReason[reason, default: 0] += 1
+                let id = delivery.properties.messageID ?? "?"
+                if expected[id] != nil {
+                    letters.hostile += 1
+                    seen.insert(id)
+                } else if delivery.properties.messageID == nil, withoutIDLeft > 0 {
+                    letters.hostile += 1
+                    withoutIDLeft -= 1
+                } else {
+                    letters.unexpected.append(
+                        "\(topology.deadLetterQueue): \(delivery.properties.type ?? "?") \(id) "
+                            + "order \(delivery.properties.correlationID ?? "?"): \(reason)")
+                }
+            }
+        }
+        letters.missing = expected.filter { !seen.contains($0.key) }.map { "\($0.value) (\($0.key))" }.sorted()
+        if withoutIDLeft > 0 { letters.missing.append("\(withoutIDLeft) hostile message(s) without a message id") }
+        return letters
+    }
+}
+
+/// Queries over the gateway's database that find a second capture or refund for one order. Empty
+/// when the gateway keeps no such table (the sandbox).
+enum ChaosChecks {
+    struct Query: Sendable {
+        var sql: String
+        var describe: @Sendable (PostgresRow) throws -> String
+    }
+
+    static let gatewayDuplicateQueries: [Query] = []
+}
+
+/// A small, seedable random number generator (SplitMix64), so that a chaos run can be repeated
+/// with the same choices (`--seed`).
+struct SplitMix64: RandomNumberGenerator {
+    private var state: UInt64
+
+    init(seed: UInt64) { state = seed }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
