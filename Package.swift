@@ -13,6 +13,8 @@ let package = Package(
         .executable(name: "stock-worker", targets: ["stock-worker"]),
         .executable(name: "payment-worker", targets: ["payment-worker"]),
         .executable(name: "notification-worker", targets: ["notification-worker"]),
+        .executable(name: "payment-gateway", targets: ["payment-gateway"]),
+        .executable(name: "payment-gateway-bench", targets: ["payment-gateway-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
@@ -24,6 +26,11 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-system.git", from: "1.5.0"),
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.1.0"),
+        // The card processor's HTTP server (payment-gateway) and the payment worker's HTTP client.
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.0.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.20.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.65.0"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.0.0"),
     ],
     targets: [
         // C bindings: module map + shim header only. Nothing outside Core imports these.
@@ -82,6 +89,32 @@ let package = Package(
         .target(
             name: "Notifications", dependencies: ["CommerceMessages", "WorkerRuntime", "Mongo"],
             path: "Core/Notifications"),
+        // The payment worker's HTTP adapter of the PaymentGateway port (AsyncHTTPClient), and the
+        // factory that picks the gateway from `payment.gateway`.
+        .target(
+            name: "PaymentsHTTP",
+            dependencies: [
+                "Payments", "Resilience", "WorkerRuntime",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Core/PaymentsHTTP"),
+        // The card processor's test mode over HTTP (Hummingbird), with its state in PostgreSQL
+        // through a pool of thread-confined libpq connections (docs/payment-gateway.md).
+        .target(
+            name: "CardProcessor",
+            dependencies: [
+                "Postgres",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Core/CardProcessor"),
         // The cross-store audit of the saga's invariants (docs/saga.md): all four services' stores at once.
         .target(
             name: "SagaAudit",
@@ -130,8 +163,26 @@ let package = Package(
             name: "stock-worker", dependencies: ["WorkerApp", "WorkerRuntime", "Inventory"],
             path: "Workers/stock-worker"),
         .executableTarget(
-            name: "payment-worker", dependencies: ["WorkerApp", "WorkerRuntime", "Payments"],
+            name: "payment-worker", dependencies: ["WorkerApp", "WorkerRuntime", "Payments", "PaymentsHTTP"],
             path: "Workers/payment-worker"),
+        .executableTarget(
+            name: "payment-gateway",
+            dependencies: [
+                "CardProcessor", "WorkerApp", "WorkerRuntime",
+                .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Workers/payment-gateway"),
+        // Charges/s of the HTTP adapter against a running payment-gateway (docs/payment-gateway.md).
+        .executableTarget(
+            name: "payment-gateway-bench",
+            dependencies: [
+                "PaymentsHTTP", "Payments", "Resilience", "CommerceDomain",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Workers/payment-gateway-bench"),
         .executableTarget(
             name: "notification-worker", dependencies: ["WorkerApp", "WorkerRuntime", "Notifications"],
             path: "Workers/notification-worker"),
@@ -157,7 +208,10 @@ let package = Package(
             name: "IntegrationTests",
             dependencies: [
                 "AMQP", "Postgres", "Mongo", "WorkerRuntime", "Resilience", "LocalProcess", "CommerceMessages",
-                "Ordering", "Inventory", "Payments", "Notifications", "SagaAudit", "Chaos",
+                "Ordering", "Inventory", "Payments", "Notifications", "SagaAudit", "Chaos", "PaymentsHTTP",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             path: "Tests/IntegrationTests"),
     ],

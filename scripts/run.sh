@@ -8,15 +8,17 @@
 # 2. builds every executable in release mode;
 # 3. runs `commerce smoke` (a message round trip through RabbitMQ, a row in PostgreSQL, a document
 #    in MongoDB);
-# 4. empties the demo's stores (databases orders, inventory, payments; MongoDB notifications) so
-#    that the run starts from the seeded stock (COMMERCE_KEEP_DATA=1 keeps them);
-# 5. starts the fleet from the build: order-worker, two copies of stock-worker, payment-worker and
-#    notification-worker, each configured by config/<worker>.json, and waits until each /health
-#    says ready;
+# 4. empties the demo's stores (databases orders, inventory, payments, gateway; MongoDB
+#    notifications) so that the run starts from the seeded stock (COMMERCE_KEEP_DATA=1 keeps them);
+# 5. starts payment-gateway (the card processor the payment-worker calls over HTTP, configured by
+#    config/payment-gateway.json) and waits for its /health, then the fleet from the build:
+#    order-worker, two copies of stock-worker, payment-worker and notification-worker, each
+#    configured by config/<worker>.json, and waits until each /health says ready;
 # 6. `commerce demo`: places a mix of sample orders through the broker as an upstream would,
 #    follows each to its end, cancels one confirmed order, prints how each ended and how long it
 #    took, and runs the saga audit across every store;
-# 7. `commerce queues`, then stops the fleet with SIGTERM (each worker must exit 0);
+# 7. `commerce queues`, then stops the fleet with SIGTERM (each worker must exit 0), then the
+#    gateway (SIGTERM, exit 0);
 # 8. prints a summary; exits non-zero if any stage failed.
 #
 # Release, not debug: debug is not much faster to build here. On the 2-core development machine
@@ -72,7 +74,7 @@ if [ "${COMMERCE_KEEP_DATA:-}" = 1 ]; then
   echo "keeping the data of earlier runs (COMMERCE_KEEP_DATA=1)"
 else
   admin="postgresql://commerce:commerce@127.0.0.1:5432/commerce_test"
-  for database in orders inventory payments; do
+  for database in orders inventory payments gateway; do
     psql -q "$admin" -c "drop database if exists $database with (force)" -c "create database $database"
   done
   .venv/bin/python -c "import pymongo; pymongo.MongoClient('mongodb://127.0.0.1:27017/?retryWrites=false').drop_database('notifications')"
@@ -97,7 +99,20 @@ stop_fleet() {
   pids=()
   return $status
 }
-trap 'code=$?; stop_fleet >/dev/null 2>&1; (exit $code); report' EXIT
+# The card processor stops after the fleet: a worker draining its last batch may still call it.
+gateway_pid=""
+stop_gateway() {
+  [ -n "$gateway_pid" ] || return 0
+  kill -TERM "$gateway_pid" 2>/dev/null || true
+  local status=0
+  wait "$gateway_pid" || status=$?
+  gateway_pid=""
+  if [ "$status" -ne 0 ]; then
+    echo "run.sh: payment-gateway did not exit 0 after SIGTERM (log: $fleet_logs/payment-gateway.log)" >&2
+    return 1
+  fi
+}
+trap 'code=$?; stop_fleet >/dev/null 2>&1; stop_gateway >/dev/null 2>&1; (exit $code); report' EXIT
 
 start_worker() { # start_worker NAME PORT [VAR=VALUE...]
   local name=$1 port=$2 executable=${1%%#*}
@@ -106,6 +121,21 @@ start_worker() { # start_worker NAME PORT [VAR=VALUE...]
   pids+=($!)
   names+=("$name")
 }
+
+begin "payment-gateway up"
+"$bin/payment-gateway" >"$fleet_logs/payment-gateway.log" 2>&1 &
+gateway_pid=$!
+deadline=$((SECONDS + 60))
+until curl -sf "http://127.0.0.1:9180/health" >/dev/null; do
+  if ((SECONDS >= deadline)) || ! kill -0 "$gateway_pid" 2>/dev/null; then
+    echo "run.sh: payment-gateway is not ready after 60 s; log: $fleet_logs/payment-gateway.log" >&2
+    tail -5 "$fleet_logs/payment-gateway.log" >&2
+    exit 1
+  fi
+  sleep 0.2
+done
+echo "ready: payment-gateway on 127.0.0.1:9180 (admin 127.0.0.1:9181)"
+finish
 
 begin "fleet up"
 start_worker order-worker 9191
@@ -137,4 +167,5 @@ finish
 
 begin "fleet down (SIGTERM)"
 stop_fleet
+stop_gateway
 finish

@@ -16,7 +16,7 @@ venv="$root/.venv"                 # project-local Python for SecantusDB, the sc
 
 PG_ROLE=${COMMERCE_PG_ROLE:-commerce}
 PG_PASSWORD=${COMMERCE_PG_PASSWORD:-commerce}
-PG_DATABASES=(orders inventory payments commerce_test)
+PG_DATABASES=(orders inventory payments gateway commerce_test)
 AMQP_USER=${COMMERCE_AMQP_USER:-commerce}
 AMQP_PASSWORD=${COMMERCE_AMQP_PASSWORD:-commerce}
 MONGO_PORT=${COMMERCE_MONGO_PORT:-27017}

@@ -6,8 +6,8 @@ import Glibc
 public enum LoopbackHTTP {
     /// `GET path` on `127.0.0.1:port`: the status code and body, or `nil` when nothing answers.
     ///
-    /// The response is read to the end of the stream, so the server must close the connection
-    /// after it (`Connection: close`), as the workers' endpoint does.
+    /// The response is read to the end of the stream; the request says `Connection: close`, and
+    /// the server must close the connection after the answer (the workers' endpoint always does).
     public static func get(port: Int, path: String) -> (status: Int, body: String)? {
         let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard descriptor >= 0 else { return nil }
@@ -19,7 +19,9 @@ public enum LoopbackHTTP {
             }
         }
         guard connected == 0 else { return nil }
-        let request = Array("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".utf8)
+        // `Connection: close`: a keep-alive server (the payment-gateway) then closes after the
+        // answer, which is where this client stops reading.
+        let request = Array("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".utf8)
         let written = request.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
         guard written == request.count else { return nil }
         var response: [UInt8] = []

@@ -3,8 +3,8 @@ import Metrics
 
 /// A ``PaymentGateway`` decorator that times every call and logs its outcome: the timer
 /// `commerce_gateway_duration_seconds{operation, outcome}` (`operation`: `charge`, `refund`,
-/// `lookup`; `outcome`: `captured`, `declined`, `refunded`, `refused`, `found`, `missing` or
-/// `error`), so a slow or failing processor shows on `/metrics` before the retries pile up.
+/// `lookup`, `health`; `outcome`: `captured`, `declined`, `refunded`, `refused`, `found`, `missing`,
+/// `ok` or `error`), so a slow or failing processor shows on `/metrics` before the retries pile up.
 public struct MeteredGateway<Base: PaymentGateway>: PaymentGateway {
     /// The decorated gateway.
     public let base: Base
@@ -43,6 +43,14 @@ public struct MeteredGateway<Base: PaymentGateway>: PaymentGateway {
         try await measure("lookup", key: idempotencyKey) {
             let result = try await base.lookup(idempotencyKey: idempotencyKey)
             return (result, result == nil ? "missing" : "found")
+        }
+    }
+
+    /// The base gateway's health check, timed (operation `health`) and logged.
+    public func checkHealth() async throws {
+        try await measure("health", key: "-") {
+            try await base.checkHealth()
+            return ((), "ok")
         }
     }
 

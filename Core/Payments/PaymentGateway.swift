@@ -1,5 +1,6 @@
 /// The port to a card processor: what the payment worker needs from one, and nothing of how it is
-/// reached (an in-process sandbox now, an HTTP adapter later; see docs/saga.md).
+/// reached: ``SandboxGateway`` in process, or the HTTP adapter of `PaymentsHTTP` to the
+/// `payment-gateway` server (docs/payment-gateway.md).
 ///
 /// Every call is idempotent by its request's idempotency key, as card processors' APIs are: the
 /// payment worker's `prepare` runs again on every redelivery (docs/architecture.md, "Guarantees"),
@@ -18,4 +19,8 @@ public protocol PaymentGateway: Sendable {
     /// The answer already given to the charge with `idempotencyKey`, or `nil` if the processor
     /// has none: how the worker learns, outside its transaction, whether an order was captured.
     func lookup(idempotencyKey: String) async throws -> ChargeResult?
+
+    /// Returns when the processor answers its health check, throws ``GatewayError`` when it does
+    /// not: how the worker probes a half-open circuit without sending a charge.
+    func checkHealth() async throws
 }

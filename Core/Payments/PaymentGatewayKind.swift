@@ -1,16 +1,9 @@
-import Logging
-
 /// The card processor adapters the worker can use, chosen by the configuration key
-/// `payment.gateway`.
+/// `payment.gateway`; `PaymentsHTTP`'s `PaymentGatewayFactory` builds the one named.
 public enum PaymentGatewayKind: String, Sendable, CaseIterable {
-    /// ``SandboxGateway``: in process, test-mode tokens. The only adapter so far; an `http`
-    /// adapter to a real processor comes later.
+    /// ``SandboxGateway``: in process, test-mode tokens, forgotten at exit. For unit tests.
     case sandbox
-
-    /// A new gateway of this kind, timed and logged by ``MeteredGateway``.
-    public func makeGateway(logger: Logger) -> any PaymentGateway {
-        switch self {
-        case .sandbox: MeteredGateway(SandboxGateway(), logger: logger)
-        }
-    }
+    /// The HTTP adapter (`PaymentsHTTP`'s `HTTPPaymentGateway`) to a card processor's API: the
+    /// `payment-gateway` server locally (docs/payment-gateway.md), configured by `payment.http.*`.
+    case http
 }

@@ -91,6 +91,9 @@ public final class SandboxGateway: PaymentGateway {
         state.withLock { $0.charges[idempotencyKey] }
     }
 
+    /// Always healthy: the sandbox is in the process.
+    public func checkHealth() async throws {}
+
     private static func capture(_ amount: Int, in state: inout State) -> ChargeResult {
         let paymentID = newID("pay")
         state.captures[paymentID] = Capture(amount: amount, refunded: 0)

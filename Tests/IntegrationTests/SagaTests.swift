@@ -20,7 +20,9 @@ struct SagaTests {
     static let mongoURL =
         ProcessInfo.processInfo.environment["COMMERCE_TEST_MONGO_URL"] ?? "mongodb://127.0.0.1:27017/?retryWrites=false"
 
-    /// The four workers on one fixture, `copies` processes of each; stock seeded from `stock`.
+    /// The four workers on one fixture, `copies` processes of each, the payment-workers charging
+    /// through one `payment-gateway` process over HTTP (as `scripts/run.sh` runs them); stock
+    /// seeded from `stock`.
     func startFleet(
         stock: [StockSeed], copies: Int = 1, extra: [String: [String: String]] = [:]
     ) throws -> (ServiceFixture, [String: [String: String]]) {
@@ -35,7 +37,8 @@ struct SagaTests {
                 "COUPONS_FILE": Self.root.appendingPathComponent("config/coupons.json").path,
             ],
             "stock-worker": ["DATABASE_URL": try fixture.databaseURL(for: "inventory"), "STOCK_SEED_FILE": seed.path],
-            "payment-worker": ["DATABASE_URL": try fixture.databaseURL(for: "payments")],
+            "payment-worker": try fixture.startGateway().merging(
+                ["DATABASE_URL": try fixture.databaseURL(for: "payments")]) { $1 },
             "notification-worker": ["DATABASE_URL": Self.mongoURL, "DATABASE_NAME": fixture.mongoDatabase],
         ]
         for (worker, values) in extra { settings[worker, default: [:]].merge(values) { $1 } }
@@ -265,7 +268,10 @@ struct SagaTests {
 
     @Test("a customer cancel before confirmation: nothing charged, stock released, audit clean")
     func cancelBeforeConfirmation() throws {
-        let (fixture, _) = try startFleet(stock: [StockSeed(sku: "KB-001", quantity: 10)])
+        // One attempt per gateway call: the two failures go through the runtime's retry delays.
+        let (fixture, _) = try startFleet(
+            stock: [StockSeed(sku: "KB-001", quantity: 10)],
+            extra: ["payment-worker": ["PAYMENT_HTTP_MAX_ATTEMPTS": "1"]])
         defer { try? MongoClient(uri: Self.mongoURL).dropDatabase(fixture.mongoDatabase) }
         // The card fails twice first, so the charge cannot succeed before the cancel is handled.
         let command = order([("KB-001", 2, 60_000)], token: "tok_transient_2")

@@ -24,6 +24,8 @@ final class ServiceFixture {
     private var serviceDatabases: Set<String> = []
     /// Every worker process started, in order.
     private(set) var workers: [WorkerProcess] = []
+    /// The payment-gateway started by ``startGateway(_:)``, if any (killed with the fixture).
+    private(set) var gateway: GatewayProcess?
     private var queues: [String] = []
 
     /// - Parameter watching: event types (routing keys) copied to ``watchQueue`` for the test to read.
@@ -122,6 +124,20 @@ final class ServiceFixture {
             $0 == 200
         }
         return worker
+    }
+
+    /// Starts a `payment-gateway` process on a database of the test's own (`…_gateway`) and
+    /// returns the payment-worker's settings that select it (`PAYMENT_GATEWAY=http`, its URL and
+    /// API key, short timeouts): merge them into `startWorker("payment-worker", …)`.
+    @discardableResult
+    func startGateway(_ environment: [String: String] = [:]) throws -> [String: String] {
+        let gateway = try GatewayProcess(
+            databaseURL: try databaseURL(for: "gateway"), name: "payment-gateway-\(suffix)", environment: environment)
+        self.gateway = gateway
+        return [
+            "PAYMENT_GATEWAY": "http", "PAYMENT_HTTP_URL": gateway.baseURL, "PAYMENT_HTTP_API_KEY": gateway.apiKey,
+            "PAYMENT_HTTP_TIMEOUT_MS": "5000", "PAYMENT_HTTP_MAX_ATTEMPTS": "3",
+        ]
     }
 
     /// Publishes `message` to the exchange as an upstream or another worker would: persistent,

@@ -86,17 +86,17 @@ struct WorkerRuntimeDisruptiveTests {
         #expect(worker.log.contains("broker unblocked publishing"))
         #expect(worker.process.isRunning)
     }
+}
 
-    /// The local cluster `scripts/services.sh` runs (first line of `pg_lsclusters`).
-    private func postgresCluster() throws -> (version: String, name: String) {
-        let output = try run("pg_lsclusters", "-h")
-        let fields = output.split(separator: "\n").first?.split(separator: " ", omittingEmptySubsequences: true) ?? []
-        guard fields.count >= 2 else {
-            Issue.record("no PostgreSQL cluster in `pg_lsclusters`: \(output)")
-            throw CocoaError(.fileNoSuchFile)
-        }
-        return (String(fields[0]), String(fields[1]))
+/// The local cluster `scripts/services.sh` runs (first line of `pg_lsclusters`).
+func postgresCluster() throws -> (version: String, name: String) {
+    let output = try run("pg_lsclusters", "-h")
+    let fields = output.split(separator: "\n").first?.split(separator: " ", omittingEmptySubsequences: true) ?? []
+    guard fields.count >= 2 else {
+        Issue.record("no PostgreSQL cluster in `pg_lsclusters`: \(output)")
+        throw CocoaError(.fileNoSuchFile)
     }
+    return (String(fields[0]), String(fields[1]))
 }
 
 /// Runs a command to completion; throws with its output if it fails.

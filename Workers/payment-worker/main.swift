@@ -2,6 +2,7 @@
 // card processor named by `payment.gateway` (docs/saga.md). Wiring only: the logic is in
 // Core/Payments.
 import Payments
+import PaymentsHTTP
 import Resilience
 import WorkerApp
 import WorkerRuntime
@@ -10,12 +11,7 @@ await WorkerApplication.run(
     appID: FleetCatalog.paymentWorker.name, defaultQueue: FleetCatalog.paymentWorker.queue,
     bindings: FleetCatalog.paymentWorker.bindings
 ) { reader, logger in
-    let name = reader.string(forKey: "payment.gateway", default: PaymentGatewayKind.sandbox.rawValue)
-    guard let kind = PaymentGatewayKind(rawValue: name) else {
-        let known = PaymentGatewayKind.allCases.map(\.rawValue).joined(separator: ", ")
-        throw WorkerConfigurationError(
-            key: "payment.gateway", problem: "names an unknown gateway '\(name)' (known: \(known))")
-    }
+    let (kind, gateway) = try PaymentGatewayFactory.makeGateway(reader: reader, logger: logger)
     let threshold = reader.int(forKey: "payment.circuit.failureThreshold", default: 5)
     let openTimeout = reader.int(forKey: "payment.circuit.openTimeoutMs", default: 30_000)
     guard threshold >= 1, openTimeout >= 0 else {
@@ -30,6 +26,6 @@ await WorkerApplication.run(
     }
     logger.info("payment gateway", metadata: ["gateway": "\(kind.rawValue)"])
     return PaymentHandler(
-        gateway: kind.makeGateway(logger: logger), breaker: breaker, appID: FleetCatalog.paymentWorker.name,
+        gateway: gateway, breaker: breaker, appID: FleetCatalog.paymentWorker.name,
         refundSweepInterval: sweep == 0 ? nil : .milliseconds(sweep))
 }

@@ -1,0 +1,298 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+import Payments
+import Resilience
+import WorkerRuntime
+
+/// The ``PaymentGateway`` port over HTTP: a card processor's REST API shaped like Stripe's, the
+/// `payment-gateway` server locally (docs/payment-gateway.md).
+///
+/// One AsyncHTTPClient per adapter with a pool of up to ``Configuration/concurrency`` keep-alive
+/// connections to the processor. Every call:
+/// - carries the request's idempotency key as `Idempotency-Key` (the worker derives
+///   `charge:<order_id>` / `refund:<order_id>`), so a retry, a redelivery or a second worker copy
+///   gets the stored answer and never a second capture;
+/// - has a deadline of ``Configuration/timeout`` per attempt;
+/// - is retried, up to ``Configuration/retry``'s attempts with its exponential backoff and jitter,
+///   on a 5xx, a 429, a timeout or a connection error; once they are spent it throws
+///   ``GatewayError`` (transient), and the runtime's retry tiers take over;
+/// - is not retried on any other 4xx: 400, 401, 403, 409 … mean the request or the adapter's
+///   configuration is wrong and will stay wrong, so they throw a permanent ``HandlingFailure``
+///   with reason `gateway_rejected_request`, naming the status and the processor's error type.
+///
+/// Business answers are results, as the port says: a declined card is ``ChargeResult/declined``;
+/// a refund above what is left of the capture (402 `amount_exceeds_capture`) or of an unknown
+/// charge (404) is ``RefundResult/refused``.
+///
+/// Call ``shutdown()`` before releasing the adapter (AsyncHTTPClient requires it); a worker keeps
+/// its adapter until the process exits.
+public final class HTTPPaymentGateway: PaymentGateway {
+    /// Where the processor is and how to call it.
+    public struct Configuration: Sendable {
+        /// The API's base URL, e.g. `http://127.0.0.1:9180` (no trailing path).
+        public var baseURL: String
+        /// The secret key sent as `Authorization: Bearer <key>`. Never logged.
+        public var apiKey: String
+        /// The deadline of one attempt, connecting included. Default 5 s.
+        public var timeout: Duration
+        /// Attempts per call and the backoff between them. Default 3 attempts, 100 ms doubling
+        /// up to 2 s, full jitter.
+        public var retry: RetryPolicy
+        /// The most connections (so concurrent calls on the wire) to the processor. Default 64.
+        public var concurrency: Int
+
+        /// A configuration with the defaults above.
+        public init(
+            baseURL: String, apiKey: String, timeout: Duration = .seconds(5),
+            retry: RetryPolicy = RetryPolicy(
+                maximumAttempts: 3, backoff: Backoff(initialDelay: .milliseconds(100), maximumDelay: .seconds(2))),
+            concurrency: Int = 64
+        ) {
+            self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
+            self.apiKey = apiKey
+            self.timeout = timeout
+            self.retry = retry
+            self.concurrency = max(1, concurrency)
+        }
+    }
+
+    /// One failed attempt worth another: a 5xx, a 429, a timeout or a connection error.
+    private struct RetryableFailure: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    /// An answer the processor gave (any status that is not retried).
+    private struct Answer {
+        var status: Int
+        var body: Data
+    }
+
+    /// The configuration in use.
+    public let configuration: Configuration
+    private let client: HTTPClient
+    private let logger: Logger
+
+    /// An adapter with its own connection pool on NIO's shared event loop group.
+    public init(configuration: Configuration, logger: Logger) {
+        self.configuration = configuration
+        self.logger = logger
+        var client = HTTPClient.Configuration(
+            timeout: HTTPClient.Configuration.Timeout(
+                connect: TimeAmount(configuration.timeout), read: TimeAmount(configuration.timeout)),
+            connectionPool: HTTPClient.Configuration.ConnectionPool(
+                idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: configuration.concurrency))
+        // A refused connection fails the attempt at once, and `withRetry`'s backoff decides when
+        // to try again; AsyncHTTPClient's default would retry it silently until the deadline.
+        client.connectionPool.retryConnectionEstablishment = false
+        // The processor's API is plain HTTP/1.1 locally; no redirects are expected from it.
+        client.redirectConfiguration = .disallow
+        client.httpVersion = .http1Only
+        self.client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: client)
+    }
+
+    /// Closes the connections. Calls after it fail.
+    public func shutdown() async throws {
+        try await client.shutdown()
+    }
+
+    // MARK: PaymentGateway
+
+    /// `POST /v1/charges` with `Idempotency-Key: <request.idempotencyKey>`.
+    public func charge(_ request: ChargeRequest) async throws -> ChargeResult {
+        let body = ChargeBody(
+            amount: request.amount, currency: request.currency.code, paymentToken: request.paymentToken,
+            orderReference: request.orderID)
+        let answer = try await send(
+            .POST, "/v1/charges", body: try JSONEncoder().encode(body), key: request.idempotencyKey)
+        switch answer.status {
+        case 200, 201: return try Self.chargeResult(answer, operation: "POST /v1/charges")
+        default: throw Self.rejected("POST /v1/charges", answer)
+        }
+    }
+
+    /// `POST /v1/refunds` with `Idempotency-Key: <request.idempotencyKey>`.
+    public func refund(_ request: RefundRequest) async throws -> RefundResult {
+        let body = RefundBody(charge: request.paymentID, amount: request.amount)
+        let answer = try await send(
+            .POST, "/v1/refunds", body: try JSONEncoder().encode(body), key: request.idempotencyKey)
+        switch answer.status {
+        case 200, 201:
+            guard let refund = try? JSONDecoder().decode(RefundAnswer.self, from: answer.body) else {
+                throw GatewayError("POST /v1/refunds answered \(answer.status) with a body that is not a refund")
+            }
+            return .refunded(refundID: refund.id, amount: refund.amount)
+        case 402:
+            let error = Self.errorBody(answer)
+            return .refused(code: error?.type ?? "amount_exceeds_capture", message: error?.message ?? "refused")
+        case 404:
+            return .refused(code: "unknown_payment", message: Self.errorBody(answer)?.message ?? "no such charge")
+        default:
+            throw Self.rejected("POST /v1/refunds", answer)
+        }
+    }
+
+    /// `GET /v1/charges?idempotency_key=K`: the charge, or `nil` on 404.
+    public func lookup(idempotencyKey: String) async throws -> ChargeResult? {
+        var allowed = CharacterSet.urlQueryAllowed
+        allowed.remove(charactersIn: "&=+?#")
+        let encoded = idempotencyKey.addingPercentEncoding(withAllowedCharacters: allowed) ?? idempotencyKey
+        let answer = try await send(.GET, "/v1/charges?idempotency_key=\(encoded)", body: nil, key: nil)
+        switch answer.status {
+        case 200: return try Self.chargeResult(answer, operation: "GET /v1/charges")
+        case 404: return nil
+        default: throw Self.rejected("GET /v1/charges", answer)
+        }
+    }
+
+    /// `GET /health`, one attempt: returns on 200, else throws ``GatewayError``.
+    public func checkHealth() async throws {
+        do {
+            let answer = try await attempt(.GET, "/health", body: nil, key: nil)
+            guard answer.status == 200 else {
+                throw GatewayError("GET /health answered \(answer.status)")
+            }
+        } catch {
+            if let failure = error as? RetryableFailure { throw GatewayError("GET /health: \(failure)") }
+            throw error
+        }
+    }
+
+    // MARK: Transport
+
+    /// One call with the retry policy: the first answer that is not retryable, or
+    /// ``GatewayError`` once every attempt failed.
+    private func send(_ method: HTTPMethod, _ path: String, body: Data?, key: String?) async throws -> Answer {
+        let policy = configuration.retry
+        do {
+            return try await withRetry(
+                policy: policy, isRetryable: { $0 is RetryableFailure },
+                onRetry: { [logger] error, retry, delay in
+                    logger.debug(
+                        "gateway call retried",
+                        metadata: [
+                            "path": "\(path)", "idempotency_key": "\(key ?? "-")", "retry": "\(retry)",
+                            "delay_ms":
+                                "\(delay.components.seconds * 1000 + delay.components.attoseconds / 1_000_000_000_000_000)",
+                            "error": "\(error)",
+                        ])
+                }
+            ) {
+                try await attempt(method, path, body: body, key: key)
+            }
+        } catch {
+            if let failure = error as? RetryableFailure {
+                throw GatewayError("\(method) \(path) failed \(policy.maximumAttempts) time(s); last: \(failure)")
+            }
+            throw error
+        }
+    }
+
+    /// One attempt: the answer, or ``RetryableFailure`` for a 5xx, a 429 or a transport error.
+    private func attempt(_ method: HTTPMethod, _ path: String, body: Data?, key: String?) async throws -> Answer {
+        var request = HTTPClientRequest(url: configuration.baseURL + path)
+        request.method = method
+        request.headers.add(name: "Authorization", value: "Bearer \(configuration.apiKey)")
+        request.headers.add(name: "Accept", value: "application/json")
+        if let key { request.headers.add(name: "Idempotency-Key", value: key) }
+        if let body {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(bytes: body))
+        }
+        let answer: Answer
+        do {
+            let response = try await client.execute(request, timeout: TimeAmount(configuration.timeout), logger: logger)
+            let bytes = try await response.body.collect(upTo: 1 << 20)
+            answer = Answer(status: Int(response.status.code), body: Data(bytes.readableBytesView))
+        } catch {
+            if error is CancellationError { throw error }
+            throw RetryableFailure(description: "\(error)")
+        }
+        if answer.status >= 500 || answer.status == 429 {
+            let type = Self.errorBody(answer).map { " \($0.type)" } ?? ""
+            throw RetryableFailure(description: "status \(answer.status)\(type)")
+        }
+        return answer
+    }
+
+    // MARK: Answers
+
+    private static func chargeResult(_ answer: Answer, operation: String) throws -> ChargeResult {
+        guard let charge = try? JSONDecoder().decode(ChargeAnswer.self, from: answer.body) else {
+            // Transient: the same key asked again gets the stored answer, so retrying is safe.
+            throw GatewayError("\(operation) answered \(answer.status) with a body that is not a charge")
+        }
+        switch charge.status {
+        case "captured": return .captured(paymentID: charge.id)
+        default:
+            return .declined(
+                code: charge.declineCode ?? "declined", message: charge.declineMessage ?? "The card was declined.")
+        }
+    }
+
+    private static func errorBody(_ answer: Answer) -> ErrorAnswer.Detail? {
+        (try? JSONDecoder().decode(ErrorAnswer.self, from: answer.body))?.error
+    }
+
+    /// A 4xx that is not a business answer: permanent, because sending it again cannot help.
+    private static func rejected(_ operation: String, _ answer: Answer) -> HandlingFailure {
+        let detail = errorBody(answer).map { " \($0.type): \($0.message)" } ?? ""
+        return .permanent("gateway_rejected_request", "\(operation) answered \(answer.status)\(detail)")
+    }
+}
+
+// MARK: Wire format (docs/payment-gateway.md)
+
+private struct ChargeBody: Encodable {
+    var amount: Int
+    var currency: String
+    var paymentToken: String
+    var orderReference: String
+
+    enum CodingKeys: String, CodingKey {
+        case amount, currency
+        case paymentToken = "payment_token"
+        case orderReference = "order_reference"
+    }
+}
+
+private struct RefundBody: Encodable {
+    var charge: String
+    var amount: Int
+}
+
+private struct ChargeAnswer: Decodable {
+    var id: String
+    var status: String
+    var declineCode: String?
+    var declineMessage: String?
+
+    enum CodingKeys: String, CodingKey {
+        case id, status
+        case declineCode = "decline_code"
+        case declineMessage = "decline_message"
+    }
+}
+
+private struct RefundAnswer: Decodable {
+    var id: String
+    var amount: Int
+}
+
+private struct ErrorAnswer: Decodable {
+    struct Detail: Decodable {
+        var type: String
+        var message: String
+    }
+    var error: Detail
+}
+
+extension TimeAmount {
+    /// A NIO time amount of `duration`, to the nanosecond.
+    fileprivate init(_ duration: Duration) {
+        let (seconds, attoseconds) = duration.components
+        self = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+    }
+}

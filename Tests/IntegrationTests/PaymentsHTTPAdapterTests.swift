@@ -1,0 +1,160 @@
+import CommerceDomain
+import Foundation
+import Logging
+import Payments
+import PaymentsHTTP
+import Resilience
+import Testing
+import WorkerRuntime
+
+/// The payment worker's HTTP adapter (`HTTPPaymentGateway`) against a real `payment-gateway`
+/// process: results, retries with backoff, timeouts, permanent rejections and the health probe.
+@Suite("Payment gateway HTTP adapter")
+struct PaymentsHTTPAdapterTests {
+    /// An adapter to `gateway` with fast retries: `attempts` per call, `timeout` per attempt.
+    private func adapter(
+        _ gateway: GatewayProcess, apiKey: String? = nil, timeout: Duration = .seconds(5), attempts: Int = 3
+    ) -> HTTPPaymentGateway {
+        HTTPPaymentGateway(
+            configuration: HTTPPaymentGateway.Configuration(
+                baseURL: gateway.baseURL, apiKey: apiKey ?? gateway.apiKey, timeout: timeout,
+                retry: RetryPolicy(
+                    maximumAttempts: attempts,
+                    backoff: Backoff(initialDelay: .milliseconds(20), maximumDelay: .milliseconds(200))),
+                concurrency: 8),
+            logger: Logger(label: "adapter-test"))
+    }
+
+    private func request(_ token: String, orderID: String = "order-\(UUID().uuidString.lowercased())") -> ChargeRequest
+    {
+        ChargeRequest(
+            orderID: orderID, amount: 25_000, currency: .krw, paymentToken: token,
+            idempotencyKey: ChargeRequest.idempotencyKey(orderID: orderID))
+    }
+
+    @Test("captured, declined, and transient-then-captured through the retries; lookup and refunds by key")
+    func results() async throws {
+        let database = try GatewayTestDatabase()
+        let gateway = try GatewayProcess(databaseURL: database.url, name: "adapter-results")
+        let client = adapter(gateway)
+        do {
+            let approve = request("tok_approve")
+            guard case .captured(let paymentID) = try await client.charge(approve) else {
+                Issue.record("tok_approve was not captured")
+                try await client.shutdown()
+                return
+            }
+            #expect(
+                try await client.charge(approve) == .captured(paymentID: paymentID), "the same key, the same charge")
+            #expect(try await client.lookup(idempotencyKey: approve.idempotencyKey) == .captured(paymentID: paymentID))
+            #expect(try await client.lookup(idempotencyKey: "charge:order-never") == nil)
+
+            let declined = try await client.charge(request("tok_insufficient_funds"))
+            guard case .declined(let code, _) = declined else {
+                Issue.record("expected a decline, got \(declined)")
+                try await client.shutdown()
+                return
+            }
+            #expect(code == "insufficient_funds")
+
+            // Two 503s, then a capture, within the adapter's three attempts.
+            let transient = request("tok_transient_2")
+            guard case .captured = try await client.charge(transient) else {
+                Issue.record("tok_transient_2 was not captured within 3 attempts")
+                try await client.shutdown()
+                return
+            }
+            #expect(try gateway.chargeRows(key: transient.idempotencyKey) == 1)
+
+            let refund = RefundRequest(
+                paymentID: paymentID, amount: 25_000, idempotencyKey: "refund:\(approve.orderID)")
+            let refunded = try await client.refund(refund)
+            guard case .refunded(let refundID, let amount) = refunded else {
+                Issue.record("the refund was refused: \(refunded)")
+                try await client.shutdown()
+                return
+            }
+            #expect(amount == 25_000)
+            let replayed = try await client.refund(refund)
+            #expect(replayed == .refunded(refundID: refundID, amount: 25_000), "replayed")
+            let more = RefundRequest(paymentID: paymentID, amount: 1, idempotencyKey: "refund:more:\(approve.orderID)")
+            guard case .refused(let refusal, _) = try await client.refund(more) else {
+                Issue.record("a refund above the capture went through")
+                try await client.shutdown()
+                return
+            }
+            #expect(refusal == "amount_exceeds_capture")
+            let unknown = RefundRequest(paymentID: "ch_nothing", amount: 1, idempotencyKey: "refund:unknown")
+            guard case .refused("unknown_payment", _) = try await client.refund(unknown) else {
+                Issue.record("a refund of an unknown charge was not refused")
+                try await client.shutdown()
+                return
+            }
+            try await client.checkHealth()
+        } catch {
+            Issue.record("adapter call failed: \(error)")
+        }
+        try await client.shutdown()
+    }
+
+    @Test("more 503s than attempts, a slow answer past the timeout, an error rate of 1: GatewayError after the retries")
+    func transientFailures() async throws {
+        let database = try GatewayTestDatabase()
+        let gateway = try GatewayProcess(databaseURL: database.url, name: "adapter-transient")
+        let client = adapter(gateway, timeout: .milliseconds(500), attempts: 3)
+        await #expect(throws: GatewayError.self) { try await client.charge(request("tok_transient_5")) }
+        let slow = request("tok_slow_1500")
+        let started = ContinuousClock.now
+        do {
+            _ = try await client.charge(slow)
+            Issue.record("tok_slow_1500 answered within a 500 ms timeout")
+        } catch {
+            #expect(error is GatewayError, "\(error)")
+            #expect("\(error)".contains("3 time(s)"), "\(error)")
+        }
+        #expect(ContinuousClock.now - started >= .milliseconds(1_500), "three attempts of 500 ms each")
+
+        _ = try await gateway.send(.PUT, "/admin/faults", json: #"{"error_rate":1}"#, admin: true)
+        await #expect(throws: GatewayError.self) { try await client.lookup(idempotencyKey: "charge:any") }
+        _ = try await gateway.send(.PUT, "/admin/faults", json: #"{"error_rate":0}"#, admin: true)
+        // The slow charge's key still captures once, whatever the timeouts did.
+        let patient = adapter(gateway, timeout: .seconds(5), attempts: 2)
+        guard case .captured = try await patient.charge(slow) else {
+            Issue.record("the slow charge was not captured")
+            try await client.shutdown()
+            try await patient.shutdown()
+            return
+        }
+        #expect(try gateway.chargeRows(key: slow.idempotencyKey) == 1)
+        try await client.shutdown()
+        try await patient.shutdown()
+    }
+
+    @Test(
+        "401 and 403 are permanent failures, not retried; checkHealth throws GatewayError once the gateway is stopped")
+    func rejectionsAndHealth() async throws {
+        let database = try GatewayTestDatabase()
+        let gateway = try GatewayProcess(databaseURL: database.url, name: "adapter-rejections")
+        for key in ["", "sk_test_wrong"] {
+            let client = adapter(gateway, apiKey: key)
+            do {
+                _ = try await client.charge(request("tok_approve"))
+                Issue.record("a charge without the right key went through")
+            } catch {
+                let failure = error as? HandlingFailure
+                #expect(failure?.failureClass == .permanent, "\(error)")
+                #expect(failure?.reason == "gateway_rejected_request")
+                #expect(failure?.message.contains(key.isEmpty ? "401" : "403") == true, "\(error)")
+            }
+            try await client.shutdown()
+        }
+        #expect(try gateway.chargeRows() == 0)
+
+        let client = adapter(gateway)
+        try await client.checkHealth()
+        #expect(gateway.stop() == 0)
+        await #expect(throws: GatewayError.self) { try await client.checkHealth() }
+        await #expect(throws: GatewayError.self) { try await client.charge(request("tok_approve")) }
+        try await client.shutdown()
+    }
+}
