@@ -140,7 +140,9 @@ public struct PaymentHandler: MessageHandler {
     }
 
     /// Succeeds once a call gets through the breaker to a processor that answers: while the
-    /// circuit is open it throws at once; once it is half-open the probe is its trial call.
+    /// circuit is open it throws at once; once it is half-open the probe is its trial call. The
+    /// probe is an authenticated lookup (of a key never used), not ``PaymentGateway/checkHealth()``:
+    /// a processor that is up but refuses our API key must keep the worker paused.
     public func probeDependencies() async throws {
         _ = try await breaker.run(classifyError: Self.breakerOutcome) {
             try await gateway.lookup(idempotencyKey: "health-probe")

@@ -19,9 +19,10 @@ import WorkerRuntime
 /// - is retried, up to ``Configuration/retry``'s attempts with its exponential backoff and jitter,
 ///   on a 5xx, a 429, a timeout or a connection error; once they are spent it throws
 ///   ``GatewayError`` (transient), and the runtime's retry tiers take over;
-/// - is not retried on any other 4xx: 400, 401, 403, 409 … mean the request or the adapter's
-///   configuration is wrong and will stay wrong, so they throw a permanent ``HandlingFailure``
-///   with reason `gateway_rejected_request`, naming the status and the processor's error type.
+/// - is not retried on any other 4xx: 400, 409 … mean the request is wrong and will stay wrong,
+///   so they throw a permanent ``HandlingFailure`` with reason `gateway_rejected_request`, naming
+///   the status and the processor's error type; 401 and 403 (the API key refused) throw
+///   ``DependencyOutage``, so the worker pauses instead of dead-lettering every payment.
 ///
 /// Business answers are results, as the port says: a declined card is ``ChargeResult/declined``;
 /// a refund above what is left of the capture (402 `amount_exceeds_capture`) or of an unknown
@@ -236,10 +237,19 @@ public final class HTTPPaymentGateway: PaymentGateway {
         (try? JSONDecoder().decode(ErrorAnswer.self, from: answer.body))?.error
     }
 
-    /// A 4xx that is not a business answer: permanent, because sending it again cannot help.
-    private static func rejected(_ operation: String, _ answer: Answer) -> HandlingFailure {
+    /// A 4xx that is not a business answer: permanent, because sending it again cannot help;
+    /// except 401 and 403, the processor refusing our API key, which is no message's fault: an
+    /// outage of the processor as far as the worker can tell (``DependencyOutage``), so the worker
+    /// pauses until an authenticated call passes again instead of dead-lettering every payment.
+    private static func rejected(_ operation: String, _ answer: Answer) -> any Error {
         let detail = errorBody(answer).map { " \($0.type): \($0.message)" } ?? ""
-        return .permanent("gateway_rejected_request", "\(operation) answered \(answer.status)\(detail)")
+        if answer.status == 401 || answer.status == 403 {
+            return DependencyOutage(
+                dependency: PaymentHandler.dependencyName,
+                message: "\(operation) answered \(answer.status)\(detail): the processor refuses the API key "
+                    + "(payment.http.apiKey)")
+        }
+        return HandlingFailure.permanent("gateway_rejected_request", "\(operation) answered \(answer.status)\(detail)")
     }
 }
 

@@ -126,7 +126,7 @@ struct PaymentsHTTPAdapterTests {
     }
 
     @Test(
-        "401 and 403 are permanent failures, not retried; checkHealth throws GatewayError once the gateway is stopped")
+        "401 and 403 are an outage of the processor (the API key refused), not retried; checkHealth throws GatewayError once the gateway is stopped")
     func rejectionsAndHealth() async throws {
         let database = try GatewayTestDatabase()
         let gateway = try GatewayProcess(databaseURL: database.url, name: "adapter-rejections")
@@ -136,10 +136,10 @@ struct PaymentsHTTPAdapterTests {
                 _ = try await client.charge(request("tok_approve"))
                 Issue.record("a charge without the right key went through")
             } catch {
-                let failure = error as? HandlingFailure
-                #expect(failure?.failureClass == .permanent, "\(error)")
-                #expect(failure?.reason == "gateway_rejected_request")
-                #expect(failure?.message.contains(key.isEmpty ? "401" : "403") == true, "\(error)")
+                // Not the message's fault: the worker pauses (DependencyOutage) rather than dead-lettering.
+                let outage = error as? DependencyOutage
+                #expect(outage?.dependency == "payment gateway", "\(error)")
+                #expect(outage?.message.contains(key.isEmpty ? "401" : "403") == true, "\(error)")
             }
             try await client.shutdown()
         }
