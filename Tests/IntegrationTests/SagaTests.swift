@@ -24,7 +24,8 @@ struct SagaTests {
     /// through one `payment-gateway` process over HTTP (as `scripts/run.sh` runs them); stock
     /// seeded from `stock`.
     func startFleet(
-        stock: [StockSeed], copies: Int = 1, extra: [String: [String: String]] = [:]
+        stock: [StockSeed], copies: Int = 1, extra: [String: [String: String]] = [:],
+        gatewayEnvironment: [String: String] = [:]
     ) throws -> (ServiceFixture, [String: [String: String]]) {
         let fixture = try ServiceFixture(watching: [.orderConfirmed, .orderCancelled, .orderRejected])
         let seed = FileManager.default.temporaryDirectory.appendingPathComponent("stock-\(fixture.suffix).json")
@@ -37,7 +38,7 @@ struct SagaTests {
                 "COUPONS_FILE": Self.root.appendingPathComponent("config/coupons.json").path,
             ],
             "stock-worker": ["DATABASE_URL": try fixture.databaseURL(for: "inventory"), "STOCK_SEED_FILE": seed.path],
-            "payment-worker": try fixture.startGateway().merging(
+            "payment-worker": try fixture.startGateway(gatewayEnvironment).merging(
                 ["DATABASE_URL": try fixture.databaseURL(for: "payments")]) { $1 },
             "notification-worker": ["DATABASE_URL": Self.mongoURL, "DATABASE_NAME": fixture.mongoDatabase],
         ]
@@ -79,7 +80,7 @@ struct SagaTests {
         try waitUntil("a clean audit", timeout: timeout, { try audit(fixture) }) { $0.isClean }
     }
 
-    private func order(_ items: [(String, Int, Int)], token: String = "tok_approve") -> PlaceOrder {
+    func order(_ items: [(String, Int, Int)], token: String = "tok_approve") -> PlaceOrder {
         PlaceOrder(
             orderID: UUID().uuidString.lowercased(),
             customer: Customer(id: "c-1001", email: "kim@example.com", membership: "gold"),

@@ -127,7 +127,7 @@ struct BenchCommand: ParsableCommand {
     @Option(
         help: ArgumentHelp(
             "--gateway http: the API key the payment-worker sends (payment.http.apiKey) and the gateway is "
-                + "given (GATEWAY_API_KEY).", valueName: "key"))
+                + "given (its API_KEY).", valueName: "key"))
     var gatewayAPIKey = "sk_test_commerce_bench"
 
     @Option(

@@ -148,12 +148,15 @@ final class SagaFleet {
                         + "(`swift build -c release --product payment-gateway`) or use --gateway sandbox")
             }
             let port = try LocalPorts.free()
+            // The gateway's configuration keys (docs/payment-gateway.md): api.key, http.port,
+            // admin.port (loopback), database.url, database.poolSize.
             try processes.start(
                 LocalFleet.Member(
                     name: Self.gatewayMember, executable: "payment-gateway",
                     environment: [
-                        "HTTP_PORT": "\(port)", "DATABASE_URL": databaseURLs["gateway"]!,
-                        "GATEWAY_API_KEY": settings.gatewayAPIKey, "LOG_LEVEL": "warning",
+                        "HTTP_HOST": "127.0.0.1", "HTTP_PORT": "\(port)", "ADMIN_PORT": "\(try LocalPorts.free())",
+                        "DATABASE_URL": databaseURLs["gateway"]!, "DATABASE_POOL_SIZE": "16",
+                        "API_KEY": settings.gatewayAPIKey, "LOG_LEVEL": "warning",
                     ].merging(settings.gatewayEnvironment) { $1 }, healthPort: port))
             try processes.waitUntilReady(timeout: .seconds(60))
             paymentSettings["PAYMENT_HTTP_URL"] = "http://127.0.0.1:\(port)"
