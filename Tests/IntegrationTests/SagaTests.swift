@@ -76,7 +76,7 @@ struct SagaTests {
         try waitUntil("a clean audit", timeout: timeout, { try audit(fixture) }) { $0.isClean }
     }
 
-    private func order(_ items: [(String, Int, Int)], token: String = "tok_approve") -> PlaceOrder {
+    func order(_ items: [(String, Int, Int)], token: String = "tok_approve") -> PlaceOrder {
         PlaceOrder(
             orderID: UUID().uuidString.lowercased(),
             customer: Customer(id: "c-1001", email: "kim@example.com", membership: "gold"),
