@@ -252,10 +252,12 @@ final class BatchConsumer<Store: BatchStore>: @unchecked Sendable {
 
         var acks = (settled.applied + settled.duplicates).map(\.deliveryTag)
         var requeue = settled.requeued.map(\.deliveryTag)
+        var parked: [(IncomingMessage, HandlingFailure)] = []  // for the message journal
         for ((incoming, failure), outcome) in zip(settled.failed, outcomes.dropFirst(outboxCount)) {
             if outcome == .confirmed {
                 acks.append(incoming.deliveryTag)
                 failures.record(incoming, failure)
+                parked.append((incoming, failure))
             } else {
                 // The retry or dead-letter copy did not reach the broker: keep the original.
                 logger.error(
@@ -281,5 +283,6 @@ final class BatchConsumer<Store: BatchStore>: @unchecked Sendable {
             logger.debug("duplicate skipped", metadata: ["message_id": "\(message.envelope.messageID)"])
         }
         store.finishPublishing(settled.outbox, outcomes: Array(outcomes.prefix(outboxCount)))
+        if !parked.isEmpty { store.journalFailures(parked) }
     }
 }

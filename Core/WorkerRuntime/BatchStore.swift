@@ -40,6 +40,10 @@ protocol BatchStore: AnyObject, SendableMetatype {
     /// by row, or `nil` when the publish failed as a whole (the rows stay for the relay).
     func finishPublishing(_ outbox: [OutboxRow], outcomes: [AMQPConnection.PublishOutcome]?)
 
+    /// Records in the message journal the failed messages whose retry or dead-letter copy the
+    /// broker confirmed, after the batch was settled; best effort (docs/architecture.md, "The message journal").
+    func journalFailures(_ parked: [(IncomingMessage, HandlingFailure)])
+
     /// Periodic work between batches (the outbox relay, retention), publishing through `link`.
     /// With `final`, the last call before the consumer stops: publish what this consumer left.
     func maintain(using link: BrokerLink, final: Bool) throws(StoreOutage)

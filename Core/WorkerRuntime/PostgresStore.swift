@@ -27,6 +27,8 @@ final class PostgresStore<Handler: MessageHandler>: BatchStore {
     private let handler: Handler
     private let logger: Logger
     private let metrics: WorkerMetrics
+    /// Writes `message_journal` rows with each batch's transaction (docs/architecture.md, "The message journal").
+    private let journal: MessageJournal
     /// This consumer's name in `runtime_outbox.owner`: its own unsent rows are its to relay at
     /// any time; another consumer's rows only once that consumer's database session is gone
     /// (its advisory lock is free) and the rows are older than the relay grace.
@@ -45,6 +47,7 @@ final class PostgresStore<Handler: MessageHandler>: BatchStore {
         self.handler = handler
         self.logger = logger
         self.metrics = metrics
+        journal = MessageJournal(configuration: configuration)
         owner = Self.newOwner(appID: configuration.appID)
     }
 
@@ -250,6 +253,7 @@ final class PostgresStore<Handler: MessageHandler>: BatchStore {
             ])
             var fresh = try Inbox.fresh(opened[1])
             var outgoing: [OutgoingMessage] = []
+            var applied: [IncomingMessage] = []
             for (index, message) in messages.enumerated() {
                 position = index
                 let envelope = message.incoming.envelope
@@ -261,11 +265,19 @@ final class PostgresStore<Handler: MessageHandler>: BatchStore {
                 let handlerDatabase = HandlerDatabase(connection: database, writes: writes, position: index)
                 outgoing += try handle(message, database: handlerDatabase)
                 committed.outcomes.append(.applied)
+                if journal.isEnabled { applied.append(message.incoming) }
             }
             position = -1
             var closing: [PostgresStatement] = []
             let insert = Outbox.insertStatement(outgoing, exchange: configuration.topology.exchange, owner: owner)
             if let insert { closing.append(insert) }
+            // The journal rows travel in the same pipeline as the outbox rows and the commit: no
+            // round trip of their own, and they commit (or roll back) with the effects.
+            if journal.isEnabled,
+                let record = MessageJournal.insertStatement(journal.committed(applied, emitted: outgoing))
+            {
+                closing.append(record)
+            }
             closing.append(PostgresStatement("commit"))
             let results = try writes.flush(with: closing, on: database)
             if insert != nil {
@@ -341,6 +353,24 @@ final class PostgresStore<Handler: MessageHandler>: BatchStore {
         }
     }
 
+    // MARK: - Journal of failures
+
+    /// Records failed attempts whose retry or dead-letter copy the broker confirmed: one insert,
+    /// in a transaction of its own, after the batch is settled. Best effort: the copy in the
+    /// retry or dead-letter queue is what counts, so a refused insert is logged and dropped
+    /// (and a batch without failures never gets here).
+    func journalFailures(_ parked: [(IncomingMessage, HandlingFailure)]) {
+        guard journal.isEnabled, let database, database.isConnected,
+            let statement = MessageJournal.insertStatement(journal.failures(parked))
+        else { return }
+        do {
+            try database.query(statement.sql, statement.parameters)
+        } catch {
+            logger.warning(
+                "could not journal failed messages", metadata: ["error": "\(error)", "count": "\(parked.count)"])
+        }
+    }
+
     // MARK: - Maintenance
 
     func maintain(using link: BrokerLink, final: Bool) throws(StoreOutage) {
@@ -377,6 +407,10 @@ final class PostgresStore<Handler: MessageHandler>: BatchStore {
             var closing: [PostgresStatement] = []
             if let insert = Outbox.insertStatement(outgoing, exchange: configuration.topology.exchange, owner: owner) {
                 closing.append(insert)
+            }
+            if journal.isEnabled, let record = MessageJournal.insertStatement(journal.committed([], emitted: outgoing))
+            {
+                closing.append(record)
             }
             closing.append(PostgresStatement("commit"))
             _ = try writes.flush(with: closing, on: database)
@@ -443,6 +477,13 @@ final class PostgresStore<Handler: MessageHandler>: BatchStore {
         if inbox > 0 {
             metrics.retentionDeleted(table: "runtime_inbox", count: inbox)
             logger.info("retention removed old inbox rows", metadata: ["inbox": "\(inbox)"])
+        }
+        // Rows of a journal turned off are still removed once past their retention.
+        let journalRows = try MessageJournal.deleteOlder(
+            than: configuration.journalRetention, limit: 10_000, on: database)
+        if journalRows > 0 {
+            metrics.retentionDeleted(table: "message_journal", count: journalRows)
+            logger.info("retention removed old journal rows", metadata: ["journal": "\(journalRows)"])
         }
     }
 }

@@ -1,8 +1,8 @@
 import Postgres
 
 /// The runtime's own tables in each worker's database: the inbox (processed message ids per
-/// consumer) and the outbox (messages committed with the effects that caused them, until they
-/// are published: a published row is deleted).
+/// consumer), the outbox (messages committed with the effects that caused them, until they
+/// are published: a published row is deleted) and the message journal (``MessageJournal``).
 public enum RuntimeSchema {
     /// Creates the runtime's tables if they are missing, then runs `handlerMigration` for the
     /// worker's own, all in one transaction. Idempotent; safe from several consumers and worker
@@ -47,6 +47,7 @@ public enum RuntimeSchema {
                 drop index if exists runtime_outbox_sent_at;
                 delete from runtime_outbox where sent_at is not null;
                 """)
+            try tx.executeScript(MessageJournal.schema)
             try handlerMigration(tx)
         }
     }

@@ -54,6 +54,11 @@ public struct WorkerConfiguration: Sendable {
     public var inboxRetention: Duration
     /// How often retention runs.
     public var retentionInterval: Duration
+    /// Whether every message in and out, and every failure, is recorded in the store's
+    /// `message_journal` for `commerce order show` (docs/architecture.md, "The message journal").
+    public var journalEnabled: Bool
+    /// How long journal rows are kept (retention deletes older ones with the inbox's).
+    public var journalRetention: Duration
     /// Backoff between reconnect attempts to the broker or the database.
     public var reconnectDelays: Backoff
     /// Port of the `/health` and `/metrics` endpoint on `httpHost`; `nil` turns it off, 0 picks one.
@@ -94,6 +99,8 @@ public struct WorkerConfiguration: Sendable {
         relayGrace = .seconds(10)
         inboxRetention = .seconds(7 * 24 * 3600)
         retentionInterval = .seconds(600)
+        journalEnabled = true
+        journalRetention = .seconds(7 * 24 * 3600)
         reconnectDelays = Backoff(initialDelay: .milliseconds(200), maximumDelay: .seconds(10), jitter: .equal)
         httpPort = nil
         httpHost = "127.0.0.1"
@@ -107,7 +114,8 @@ public struct WorkerConfiguration: Sendable {
     /// `queue.deliveryLimit`, `queue.declare`, `consumer.prefetch`, `consumer.concurrency`,
     /// `consumer.batchSize`, `consumer.maxAttempts`, `consumer.prepareConcurrency`, `consumer.maxBodyBytes`,
     /// `consumer.publishTimeoutMs`, `outbox.relayIntervalMs`, `outbox.relayGraceMs`,
-    /// `inbox.retentionMs` (7 days), `retention.intervalMs` (10 min),
+    /// `inbox.retentionMs` (7 days), `retention.intervalMs` (10 min), `journal.enabled` (true),
+    /// `journal.retentionMs` (7 days),
     /// `http.port` (-1 = off), `http.host`, `shutdown.timeoutMs`.
     /// - Throws: ``WorkerConfigurationError`` naming the key of a missing or invalid value.
     public init(reader: ConfigReader, appID: String, defaultQueue: String, defaultBindings: [String]) throws {
@@ -148,6 +156,8 @@ public struct WorkerConfiguration: Sendable {
         relayGrace = .milliseconds(reader.int(forKey: "outbox.relayGraceMs", default: 10_000))
         inboxRetention = .milliseconds(try positive(reader, "inbox.retentionMs", 7 * 24 * 3_600_000))
         retentionInterval = .milliseconds(try positive(reader, "retention.intervalMs", 600_000))
+        journalEnabled = reader.bool(forKey: "journal.enabled", default: true)
+        journalRetention = .milliseconds(try positive(reader, "journal.retentionMs", 7 * 24 * 3_600_000))
         let port = reader.int(forKey: "http.port", default: -1)
         httpPort = port < 0 ? nil : port
         httpHost = reader.string(forKey: "http.host", default: httpHost)

@@ -20,8 +20,9 @@ struct CommerceRun {
 }
 
 /// Runs the built `commerce` with `arguments`, as an operator would: standard input from
-/// /dev/null (not a terminal) and a working directory without `config/`.
-func runCommerce(_ arguments: [String]) throws -> CommerceRun {
+/// /dev/null (not a terminal) and a working directory without `config/`. `environment` adds
+/// variables (`EDITOR` for `dlq replay --edit`).
+func runCommerce(_ arguments: [String], environment: [String: String] = [:]) throws -> CommerceRun {
     let binary = ProbeFixture.binary("commerce")
     guard FileManager.default.isExecutableFile(atPath: binary.path) else {
         Issue.record("no commerce at \(binary.path): build it with `swift build --product commerce`")
@@ -30,6 +31,9 @@ func runCommerce(_ arguments: [String]) throws -> CommerceRun {
     let process = Process()
     process.executableURL = binary
     process.arguments = arguments
+    if !environment.isEmpty {
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+    }
     process.currentDirectoryURL = FileManager.default.temporaryDirectory
     let out = Pipe()
     let err = Pipe()

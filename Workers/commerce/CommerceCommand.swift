@@ -15,6 +15,6 @@ struct CommerceCommand: ParsableCommand {
         subcommands: [
             SmokeCommand.self, QueuesCommand.self, DemoCommand.self, BenchCommand.self, BenchRuntimeCommand.self, BenchPaymentsCommand.self, ChaosCommand.self, SetupCommand.self,
             StockCommand.self, DLQCommand.self, StatusCommand.self, AuditCommand.self, PlaceOrderCommand.self,
-            CancelOrderCommand.self,
+            CancelOrderCommand.self, OrderCommand.self,
         ])
 }

@@ -57,18 +57,16 @@ struct DLQPurgeCommand: ParsableCommand {
             let filter = filters.filter()
             let session = try DeadLetterSession(broker: broker, name: "commerce dlq purge")
             let (chosen, _) = try session.readMatching(queues, filter: filter, limit: filters.limit)
-            var removed = 0
             do {
-                for letter in chosen {
-                    try session.remove(letter)
-                    removed += 1
-                }
+                // The others go back first, so that the chosen go with one `multiple` ack.
+                try session.returnAll(except: chosen)
+                try session.remove(chosen)
             } catch {
                 try? session.finish()
                 throw error
             }
             try session.finish()
-            report(session.address, matched: chosen.count, removed: removed)
+            report(session.address, matched: chosen.count, removed: chosen.count)
         }
     }
 

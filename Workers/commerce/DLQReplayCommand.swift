@@ -15,7 +15,10 @@ struct DLQReplayCommand: ParsableCommand {
         discussion: """
             Give a message id, or --all with filters. A copy is published under publisher \
             confirms to x-original-queue (else the dead-letter queue's name minus .dlq), without \
-            the x-error-*, x-attempts and x-death headers; only a confirmed copy's dead letter is removed.
+            the x-error-*, x-attempts and x-death headers; only a confirmed copy's dead letter is removed. \
+            With an id, --body FILE replaces the body, and --edit opens it in $VISUAL or $EDITOR first \
+            (pretty-printed if it is JSON): the edited file must be JSON and differ from the original, \
+            else nothing is replayed.
             """)
 
     struct Replayed: Encodable {
@@ -46,6 +49,11 @@ struct DLQReplayCommand: ParsableCommand {
             "Replace the body of the replayed message with this file's JSON (with an id only).", valueName: "file"))
     var bodyFile: String?
 
+    @Flag(
+        name: .customLong("edit"),
+        help: "Edit the body in $VISUAL or $EDITOR before it is replayed (with an id only).")
+    var edit = false
+
     @OptionGroup var filters: DLQFilterOptions
     @OptionGroup var output: OutputOptions
 
@@ -54,6 +62,8 @@ struct DLQReplayCommand: ParsableCommand {
         if bodyFile != nil, id == nil {
             throw ValidationError("--body replaces one message's body: give its id, not --all")
         }
+        if edit, id == nil { throw ValidationError("--edit edits one message's body: give its id, not --all") }
+        if edit, bodyFile != nil { throw ValidationError("give either --edit or --body, not both") }
         _ = try replacementBody()
     }
 
@@ -70,8 +80,11 @@ struct DLQReplayCommand: ParsableCommand {
 
     func run() throws {
         try DLQReporting.run(output) {
-            let body = try replacementBody()
+            var body = try replacementBody()
             let filter = filters.filter(messageID: id)
+            if edit, let id {
+                body = try DeadLetterEditor.edit(id, queues: filters.deadLetterQueues, filter: filter, broker: broker)
+            }
             let session = try DeadLetterSession(broker: broker, name: "commerce dlq replay")
             let (chosen, missing) = try session.readMatching(
                 filters.deadLetterQueues, filter: filter, limit: filters.limit)
@@ -82,6 +95,8 @@ struct DLQReplayCommand: ParsableCommand {
                         + filters.deadLetterQueues.joined(separator: ", ")
                         + (missing.isEmpty ? "" : " (" + missing.joined(separator: ", ") + " does not exist)"))
             }
+            // Only the chosen stay held, so that each window's dead letters go with one ack.
+            try session.returnAll(except: chosen)
             var results: [Replayed] = []
             var removeFailure: CommandFailure?
             // Windows of 200: each window's copies are confirmed before its dead letters are acked.
@@ -92,15 +107,14 @@ struct DLQReplayCommand: ParsableCommand {
                     return (queue: letter.originalQueue, properties: copy.properties, body: copy.body)
                 }
                 let errors = try session.publish(copies)
+                // Only the dead letters whose copy the broker confirmed are removed.
+                do {
+                    try session.remove(zip(window, errors).filter { $0.1 == nil }.map(\.0))
+                } catch {
+                    removeFailure = error as? CommandFailure ?? CommandFailure("\(error)")
+                }
                 for (letter, error) in zip(window, errors) {
                     var outcome = error
-                    if error == nil, removeFailure == nil {
-                        do {
-                            try session.remove(letter)
-                        } catch let failure as CommandFailure {
-                            removeFailure = failure
-                        }
-                    }
                     if error == nil, removeFailure != nil {
                         outcome = "replayed, but its dead letter could not be removed: it may be replayed again"
                     }

@@ -1,0 +1,216 @@
+import Foundation
+import WorkerRuntime
+
+/// One saga's timeline, put together from the message journals of the fleet's stores and the
+/// dead letters still in the dead-letter queues (docs/architecture.md, "The message journal").
+///
+/// Each step is something one worker copy did with one message: handled it (its effects
+/// committed), emitted it, scheduled a retry after a failed attempt, or dead-lettered it. Steps
+/// are in time order (a message handled comes before the messages it emitted, which share its
+/// commit time); each names the step that caused it: for a message handled or failed, the step
+/// that emitted it (none for an upstream command); for a message emitted, the step of the same
+/// worker copy that handled its cause. Times come from each worker's clock.
+struct SagaTimeline: Encodable {
+    struct Step: Encodable {
+        var step: Int
+        /// `handled`, `emitted`, `retry_scheduled` or `dead_lettered`.
+        var event: String
+        var type: String
+        var messageId: String
+        var causationId: String?
+        /// The step that caused this one, if the timeline holds it.
+        var causedByStep: Int?
+        /// ISO 8601, to the millisecond.
+        var at: String
+        var elapsedMs: Int
+        var sincePreviousMs: Int
+        /// From the causing step to this one: delivery and queueing, for a message handled.
+        var sinceCauseMs: Int?
+        /// From the delivery's arrival at the worker to the commit, for a message handled.
+        var handlingMs: Int?
+        var queue: String
+        var app: String
+        var host: String
+        var pid: Int
+        var version: String
+        /// Who sent the message (`app_id`), for a message received.
+        var sender: String?
+        /// The attempt this was (1 for the first delivery), for a message received.
+        var attempt: Int?
+        var errorClass: String?
+        var reason: String?
+        var errorMessage: String?
+        var retryDelayMs: Int?
+        /// Whether the message is in a dead-letter queue now (read from the queue itself).
+        var inDeadLetterQueue: Bool
+        /// Where the step was read: a store (`orders`, `inventory`, `payments`, `notifications`)
+        /// or `dlq` for a dead letter no journal recorded (one the broker made itself, say).
+        var source: String
+
+        var worker: String { "\(app)@\(host) (pid \(pid))" }
+    }
+
+    var correlationId: String
+    var steps: [Step]
+    /// From the first step to the last.
+    var durationMs: Int
+
+    /// The journal entries of one store, and the name it is shown under.
+    struct Source {
+        var name: String
+        var entries: [JournalEntry]
+    }
+
+    init(correlationID: String, sources: [Source], deadLetters: [DeadLetter]) {
+        correlationId = correlationID
+        struct Raw {
+            var entry: JournalEntry
+            var source: String
+            var rank: Int
+        }
+        var raws: [Raw] = []
+        for source in sources {
+            for entry in source.entries where entry.correlationID == correlationID {
+                raws.append(Raw(entry: entry, source: source.name, rank: entry.outcome == .emitted ? 1 : 0))
+            }
+        }
+        // A dead letter a journal recorded is that step, now in its queue; any other one (the
+        // broker's own, or one whose journal row was lost) is a step of its own.
+        var inQueue = Set<String>()
+        for letter in deadLetters where letter.properties.correlationID == correlationID {
+            let journaled = raws.contains {
+                $0.entry.outcome == .deadLettered && $0.entry.messageID == letter.messageID
+                    && $0.entry.queue == letter.originalQueue
+            }
+            inQueue.insert("\(letter.originalQueue) \(letter.messageID)")
+            if journaled { continue }
+            let failedBy = letter.failedBy ?? "broker"
+            let entry = JournalEntry(
+                direction: .incoming, outcome: .deadLettered, messageID: letter.messageID,
+                correlationID: correlationID, causationID: letter.properties.headers["causation_id"]?.stringValue,
+                type: letter.type, sender: letter.properties.appID, queue: letter.originalQueue, app: failedBy,
+                host: "", pid: 0, version: "", attempts: letter.attempts.map { max($0 - 1, 0) },
+                committedAt: letter.failedAt ?? Date(), errorClass: letter.errorClass, reason: letter.reason,
+                errorMessage: letter.message)
+            raws.append(Raw(entry: entry, source: "dlq", rank: 0))
+        }
+        // Stable: equal times keep the handled message before what it emitted.
+        let ordered = raws.enumerated().sorted {
+            ($0.element.entry.committedAt, $0.element.rank, $0.offset)
+                < ($1.element.entry.committedAt, $1.element.rank, $1.offset)
+        }.map(\.element)
+        let start = ordered.first?.entry.committedAt ?? Date()
+        var steps: [Step] = []
+        var previous = start
+        for (index, raw) in ordered.enumerated() {
+            let entry = raw.entry
+            let cause: Int?
+            if entry.direction == .outgoing {
+                // The worker copy's own handling of the message that caused this one.
+                cause =
+                    steps.last {
+                        $0.event == "handled" && $0.messageId == entry.causationID && $0.queue == entry.queue
+                    }?.step ?? steps.last { $0.event == "handled" && $0.messageId == entry.causationID }?.step
+            } else {
+                cause = steps.first { $0.event == "emitted" && $0.messageId == entry.messageID }?.step
+            }
+            let event: String =
+                switch entry.outcome {
+                case .applied: "handled"
+                case .emitted: "emitted"
+                case .retry: "retry_scheduled"
+                case .deadLettered: "dead_lettered"
+                }
+            let causeTime = cause.flatMap { number in ordered[number - 1].entry.committedAt }
+            steps.append(
+                Step(
+                    step: index + 1, event: event, type: entry.type, messageId: entry.messageID,
+                    causationId: entry.causationID, causedByStep: cause, at: Timestamp.iso8601(entry.committedAt),
+                    elapsedMs: Timestamp.milliseconds(from: start, to: entry.committedAt),
+                    sincePreviousMs: Timestamp.milliseconds(from: previous, to: entry.committedAt),
+                    sinceCauseMs: causeTime.map { Timestamp.milliseconds(from: $0, to: entry.committedAt) },
+                    handlingMs: entry.outcome == .applied
+                        ? entry.receivedAt.map { Timestamp.milliseconds(from: $0, to: entry.committedAt) } : nil,
+                    queue: entry.queue, app: entry.app, host: entry.host, pid: entry.pid, version: entry.version,
+                    sender: entry.direction == .incoming ? entry.sender : nil,
+                    attempt: entry.direction == .incoming ? (entry.attempts ?? 0) + 1 : nil,
+                    errorClass: entry.errorClass, reason: entry.reason, errorMessage: entry.errorMessage,
+                    retryDelayMs: entry.retryDelayMilliseconds,
+                    inDeadLetterQueue: entry.outcome == .deadLettered
+                        && inQueue.contains("\(entry.queue) \(entry.messageID)"),
+                    source: raw.source))
+            previous = entry.committedAt
+        }
+        self.steps = steps
+        durationMs = Timestamp.milliseconds(from: start, to: ordered.last?.entry.committedAt ?? start)
+    }
+
+    /// The readable form: one aligned row per step.
+    func printText() {
+        guard !steps.isEmpty else {
+            print("Saga \(correlationId): no journaled message and no dead letter")
+            return
+        }
+        print(
+            "Saga \(correlationId): \(steps.count) step(s) over \(Self.duration(durationMs))"
+                + " (times UTC, from each worker's clock)")
+        var table = TextTable(
+            ["#", "AT", "+MS", "ΔMS", "EVENT", "TYPE", "MESSAGE", "CAUSE", "WORKER COPY", "NOTE"],
+            rightAligned: ["#", "+MS", "ΔMS"])
+        for step in steps {
+            let cause: String
+            if let number = step.causedByStep {
+                cause = "#\(number)"
+            } else if step.event == "emitted" {
+                cause = step.causationId == nil ? "periodic" : "?"
+            } else {
+                cause = step.causationId == nil ? "upstream" : "?"
+            }
+            table.append([
+                "\(step.step)", Timestamp.timeOfDay(Self.date(step.at)), "\(step.elapsedMs)", "\(step.sincePreviousMs)",
+                Self.eventLabel(step.event), step.type, String(step.messageId.prefix(8)), cause,
+                step.source == "dlq" ? "\(step.app), \(step.queue)" : "\(step.worker)", note(step),
+            ])
+        }
+        table.print(indent: "  ")
+    }
+
+    private func note(_ step: Step) -> String {
+        var parts: [String] = []
+        switch step.event {
+        case "handled":
+            if let attempt = step.attempt, attempt > 1 { parts.append("attempt \(attempt)") }
+            if let handling = step.handlingMs { parts.append("\(handling) ms in worker") }
+            if step.causedByStep == nil, let sender = step.sender { parts.append("from \(sender)") }
+        case "retry_scheduled":
+            parts.append("attempt \(step.attempt ?? 1) failed: \(step.errorClass ?? "?")/\(step.reason ?? "?")")
+            if let delay = step.retryDelayMs { parts.append("retry in \(Self.duration(delay))") }
+        case "dead_lettered":
+            parts.append("\(step.errorClass ?? "?")/\(step.reason ?? "?")")
+            parts.append(step.inDeadLetterQueue ? "in \(step.queue).dlq now" : "no longer in the DLQ")
+        default:
+            break
+        }
+        if let message = step.errorMessage, step.event != "handled" {
+            parts.append("\"\(message.count > 60 ? message.prefix(59) + "…" : Substring(message))\"")
+        }
+        return parts.joined(separator: "; ")
+    }
+
+    private static func eventLabel(_ event: String) -> String {
+        switch event {
+        case "retry_scheduled": "retry"
+        case "dead_lettered": "DEAD-LETTERED"
+        default: event
+        }
+    }
+
+    private static func date(_ iso: String) -> Date { DeadLetter.parseDate(iso) ?? Date() }
+
+    /// `850 ms`, `2.41 s`, `3 min 5 s`.
+    static func duration(_ milliseconds: Int) -> String {
+        if milliseconds < 1000 { return "\(milliseconds) ms" }
+        if milliseconds < 60_000 { return String(format: "%.2f s", Double(milliseconds) / 1000) }
+        return "\(milliseconds / 60_000) min \((milliseconds % 60_000) / 1000) s"
+    }
+}
