@@ -208,104 +208,108 @@ struct DLQCommandTests {
 
     @Test(
         "summary groups 1,000 dead letters of two causes into two lines, whatever ids and numbers their messages hold")
-    func summaryOfAThousand() throws {
-        let fixture = try ProbeFixture()
-        try declareTopology(fixture)
-        func failure(_ reason: String, _ message: String) -> AMQPTable {
-            [
-                DeadLetterHeader.errorClass: "transient", DeadLetterHeader.errorReason: .string(reason),
-                DeadLetterHeader.errorMessage: .string(message), DeadLetterHeader.attempts: 5,
-                DeadLetterHeader.originalQueue: .string(fixture.queue),
-                DeadLetterHeader.originalRoutingKey: "probe.work",
-                DeadLetterHeader.failedAt: .string(Date().formatted(.iso8601)),
-                DeadLetterHeader.failedBy: "probe-worker@test (pid 1)",
-            ]
-        }
-        let letters = (0..<1000).map { index -> (id: String, body: String, headers: AMQPTable?) in
-            let id = UUID().uuidString.lowercased()
-            let headers =
-                index % 5 < 3
-                ? failure("gateway_timeout", "gateway timed out after \(1000 + index) ms charging order '\(id)'")
-                : failure("database_error", "lock timeout on row \(index) of stock (sqlstate 55P03), order \(id)")
-            return (id, #"{"action":"ok"}"#, headers)
-        }
-        try publishDeadLetters(fixture, letters)
-        try waitUntil("1,000 dead letters", { try fixture.depth(fixture.queue + ".dlq") }) { $0 == 1000 }
+    func summaryOfAThousand() async throws {
+        try await offThePool {
+            let fixture = try ProbeFixture()
+            try declareTopology(fixture)
+            func failure(_ reason: String, _ message: String) -> AMQPTable {
+                [
+                    DeadLetterHeader.errorClass: "transient", DeadLetterHeader.errorReason: .string(reason),
+                    DeadLetterHeader.errorMessage: .string(message), DeadLetterHeader.attempts: 5,
+                    DeadLetterHeader.originalQueue: .string(fixture.queue),
+                    DeadLetterHeader.originalRoutingKey: "probe.work",
+                    DeadLetterHeader.failedAt: .string(Date().formatted(.iso8601)),
+                    DeadLetterHeader.failedBy: "probe-worker@test (pid 1)",
+                ]
+            }
+            let letters = (0..<1000).map { index -> (id: String, body: String, headers: AMQPTable?) in
+                let id = UUID().uuidString.lowercased()
+                let headers =
+                    index % 5 < 3
+                    ? failure("gateway_timeout", "gateway timed out after \(1000 + index) ms charging order '\(id)'")
+                    : failure("database_error", "lock timeout on row \(index) of stock (sqlstate 55P03), order \(id)")
+                return (id, #"{"action":"ok"}"#, headers)
+            }
+            try publishDeadLetters(fixture, letters)
+            try waitUntil("1,000 dead letters", { try fixture.depth(fixture.queue + ".dlq") }) { $0 == 1000 }
 
-        let summary = try dlq(fixture, ["summary"])
-        #expect(summary.status == 0, "\(summary.stderr)")
-        #expect(summary.json["total"] as? Int == 1000)
-        let groups = summary.json["groups"] as? [[String: Any]] ?? []
-        #expect(groups.count == 2, "\(groups)")
-        #expect(groups.map { $0["reason"] as? String } == ["gateway_timeout", "database_error"])
-        #expect(groups.map { $0["count"] as? Int } == [600, 400])
-        let text = try dlq(fixture, ["summary"], json: false)
-        let lines = text.stdout.split(separator: "\n").filter { $0.contains("×") }
-        #expect(lines.count == 2, "\(text.stdout)")
-        #expect(lines.first?.hasPrefix("600×") == true && lines.last?.hasPrefix("400×") == true, "\(text.stdout)")
-        #expect(try fixture.depth(fixture.queue + ".dlq") == 1000, "a summary removes nothing")
+            let summary = try dlq(fixture, ["summary"])
+            #expect(summary.status == 0, "\(summary.stderr)")
+            #expect(summary.json["total"] as? Int == 1000)
+            let groups = summary.json["groups"] as? [[String: Any]] ?? []
+            #expect(groups.count == 2, "\(groups)")
+            #expect(groups.map { $0["reason"] as? String } == ["gateway_timeout", "database_error"])
+            #expect(groups.map { $0["count"] as? Int } == [600, 400])
+            let text = try dlq(fixture, ["summary"], json: false)
+            let lines = text.stdout.split(separator: "\n").filter { $0.contains("×") }
+            #expect(lines.count == 2, "\(text.stdout)")
+            #expect(lines.first?.hasPrefix("600×") == true && lines.last?.hasPrefix("400×") == true, "\(text.stdout)")
+            #expect(try fixture.depth(fixture.queue + ".dlq") == 1000, "a summary removes nothing")
+        }
     }
 
     @Test(
         "a replay --all SIGKILLed part-way loses nothing; a second replay completes it, each message taking effect once"
     )
-    func replayKilledMidway() throws {
-        let fixture = try ProbeFixture()
-        try declareTopology(fixture)
-        let count = 3000
-        let ids = (0..<count).map { _ in UUID().uuidString.lowercased() }
-        try publishDeadLetters(fixture, ids.map { ($0, #"{"action":"ok"}"#, nil) })
-        try waitUntil("the dead letters", { try fixture.depth(fixture.queue + ".dlq") }) { $0 == UInt32(count) }
+    func replayKilledMidway() async throws {
+        try await offThePool {
+            let fixture = try ProbeFixture()
+            try declareTopology(fixture)
+            let count = 3000
+            let ids = (0..<count).map { _ in UUID().uuidString.lowercased() }
+            try publishDeadLetters(fixture, ids.map { ($0, #"{"action":"ok"}"#, nil) })
+            try waitUntil("the dead letters", { try fixture.depth(fixture.queue + ".dlq") }) { $0 == UInt32(count) }
 
-        // No worker yet: the copies wait in the queue, so the test sees the replay's progress.
-        let process = Process()
-        process.executableURL = ProbeFixture.binary("commerce")
-        process.arguments = ["dlq", "replay", "--all", "--queue", fixture.queue, "--amqp-url", TestServers.amqpURL]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        try waitUntil(
-            "the first replayed copies", timeout: .seconds(60), poll: .milliseconds(2),
-            { try fixture.depth(fixture.queue) }
-        ) {
-            $0 > 0
-        }
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
-        #expect(process.terminationReason == .uncaughtSignal, "the replay was still running when it was killed")
-        // The killed session held every dead letter unacknowledged (a replay reads them all
-        // before it publishes). The broker returns them once it sees the connection gone, in
-        // several steps, and no AMQP reply says when it is done: wait until the DLQ's count has
-        // been the same, and above zero, for a second. (A replay killed after removing every dead
-        // letter would leave none, and fail the test: that would not be part-way.)
-        let deadLetterQueue = fixture.queue + ".dlq"
-        var history: [UInt32] = []
-        try waitUntil(
-            "the killed session's dead letters back in \(deadLetterQueue)", poll: .milliseconds(100),
-            { () throws -> [UInt32] in
-                history = Array((history + [try fixture.depth(deadLetterQueue)]).suffix(10))
-                return history
+            // No worker yet: the copies wait in the queue, so the test sees the replay's progress.
+            let process = Process()
+            process.executableURL = ProbeFixture.binary("commerce")
+            process.arguments = ["dlq", "replay", "--all", "--queue", fixture.queue, "--amqp-url", TestServers.amqpURL]
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            process.standardInput = FileHandle.nullDevice
+            try process.run()
+            try waitUntil(
+                "the first replayed copies", timeout: .seconds(60), poll: .milliseconds(2),
+                { try fixture.depth(fixture.queue) }
+            ) {
+                $0 > 0
             }
-        ) { (counts: [UInt32]) -> Bool in
-            counts.count == 10 && counts[0] > 0 && counts.allSatisfy { $0 == counts[0] }
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            #expect(process.terminationReason == .uncaughtSignal, "the replay was still running when it was killed")
+            // The killed session held every dead letter unacknowledged (a replay reads them all
+            // before it publishes). The broker returns them once it sees the connection gone, in
+            // several steps, and no AMQP reply says when it is done: wait until the DLQ's count has
+            // been the same, and above zero, for a second. (A replay killed after removing every dead
+            // letter would leave none, and fail the test: that would not be part-way.)
+            let deadLetterQueue = fixture.queue + ".dlq"
+            var history: [UInt32] = []
+            try waitUntil(
+                "the killed session's dead letters back in \(deadLetterQueue)", poll: .milliseconds(100),
+                { () throws -> [UInt32] in
+                    history = Array((history + [try fixture.depth(deadLetterQueue)]).suffix(10))
+                    return history
+                }
+            ) { (counts: [UInt32]) -> Bool in
+                counts.count == 10 && counts[0] > 0 && counts.allSatisfy { $0 == counts[0] }
+            }
+            let (replayed, left) = (try fixture.depth(fixture.queue), try fixture.depth(deadLetterQueue))
+            #expect(Int(replayed + left) >= count, "nothing lost: \(replayed) in the queue, \(left) in the DLQ")
+            #expect(replayed > 0 && replayed < UInt32(count), "killed part-way: \(replayed) replayed, \(left) left")
+            #expect(left > 0, "killed part-way: \(left) dead letters left")
+
+            let second = try dlq(fixture, ["replay", "--all"])
+            #expect(second.status == 0, "\(second.stderr)")
+            #expect(second.json["replayed"] as? Int == Int(left))
+            // The broker's counts of a quorum queue trail its acks by a moment.
+            try waitUntil("\(deadLetterQueue) empty", { try fixture.depth(deadLetterQueue) }) { $0 == 0 }
+
+            try fixture.startWorker()
+            try fixture.waitForEffects(count)
+            try waitUntil("the queue drained", { try fixture.depth(fixture.queue) }) { $0 == 0 }
+            let effects = try fixture.effects()
+            #expect(Set(effects.keys) == Set(ids), "every dead letter took effect")
+            #expect(effects.values.allSatisfy { $0 == 1 }, "each once: \(effects.filter { $0.value != 1 })")
         }
-        let (replayed, left) = (try fixture.depth(fixture.queue), try fixture.depth(deadLetterQueue))
-        #expect(Int(replayed + left) >= count, "nothing lost: \(replayed) in the queue, \(left) in the DLQ")
-        #expect(replayed > 0 && replayed < UInt32(count), "killed part-way: \(replayed) replayed, \(left) left")
-        #expect(left > 0, "killed part-way: \(left) dead letters left")
-
-        let second = try dlq(fixture, ["replay", "--all"])
-        #expect(second.status == 0, "\(second.stderr)")
-        #expect(second.json["replayed"] as? Int == Int(left))
-        // The broker's counts of a quorum queue trail its acks by a moment.
-        try waitUntil("\(deadLetterQueue) empty", { try fixture.depth(deadLetterQueue) }) { $0 == 0 }
-
-        try fixture.startWorker()
-        try fixture.waitForEffects(count)
-        try waitUntil("the queue drained", { try fixture.depth(fixture.queue) }) { $0 == 0 }
-        let effects = try fixture.effects()
-        #expect(Set(effects.keys) == Set(ids), "every dead letter took effect")
-        #expect(effects.values.allSatisfy { $0 == 1 }, "each once: \(effects.filter { $0.value != 1 })")
     }
 }
