@@ -266,7 +266,7 @@ struct BenchCommand: ParsableCommand {
                     stockPerSKU: 1_000_000_000),
                 shape: shape, publishWindow: publishWindow, stallTimeout: .seconds(stallTimeout),
                 settle: .seconds(settle), keepStores: keepStores),
-            amqp: amqp, admin: admin, log: progress)
+            log: progress)
 
         let loadBefore = BenchRuntimeCommand.loadAverage()
         let date = Date()
@@ -276,13 +276,23 @@ struct BenchCommand: ParsableCommand {
                 + "repetition(s)\(references ? ", with references" : ""); output in \(outputFolder.path)")
         var fleetRuns: [FleetRun] = []
         var referenceRuns: [ReferenceRun] = []
+        var aborted: [String] = []
         for repetition in 1...repetitions {
             progress("repetition \(repetition) of \(repetitions)")
-            let main = try benchmark.run(orders: orders, rate: rate, repetition: repetition)
+            // A run that cannot be carried out at all (a server restarted under it) is recorded as a
+            // failure and the invocation goes on: the other runs' figures still count.
+            let main: FleetRun
+            do {
+                main = try benchmark.run(orders: orders, rate: rate, repetition: repetition)
+            } catch {
+                aborted.append("fleet \(rate == nil ? "flood" : "rate") repetition \(repetition): \(error)")
+                progress("  fleet run FAILED: \(error)")
+                continue
+            }
             fleetRuns.append(main)
             progress("  fleet \(main.mode): " + Self.runLine(main))
             if references {
-                let ceiling = try runCeiling(
+                let ceiling = runCeiling(
                     rate: rate, orders: orders, repetition: repetition, folder: referencesFolder, logs: logs,
                     python: mongoServer)
                 referenceRuns.append(ceiling)
@@ -309,15 +319,20 @@ struct BenchCommand: ParsableCommand {
             if main.problems.isEmpty {
                 let paced = loadFraction * main.ordersPerSecond
                 let count = max(1, Int(paced * rateSeconds))
-                let run = try benchmark.run(orders: count, rate: paced, repetition: repetition)
-                fleetRuns.append(run)
-                progress(String(format: "  fleet at %.0f orders/s: ", paced) + Self.runLine(run))
+                do {
+                    let run = try benchmark.run(orders: count, rate: paced, repetition: repetition)
+                    fleetRuns.append(run)
+                    progress(String(format: "  fleet at %.0f orders/s: ", paced) + Self.runLine(run))
+                } catch {
+                    aborted.append("fleet rate repetition \(repetition): \(error)")
+                    progress("  fleet run FAILED: \(error)")
+                }
             }
             if references, let ceiling = referenceRuns.last(where: { $0.name == "ceiling" && $0.repetition == repetition }),
                 let peak = ceiling.number("orders_per_s"), ceiling.ok
             {
                 let paced = loadFraction * peak
-                let run = try runCeiling(
+                let run = runCeiling(
                     rate: paced, orders: max(1, Int(paced * rateSeconds)), repetition: repetition,
                     folder: referencesFolder, logs: logs, python: mongoServer)
                 referenceRuns.append(run)
@@ -325,7 +340,8 @@ struct BenchCommand: ParsableCommand {
             }
         }
 
-        var failures = fleetRuns.flatMap { run in
+        var failures = aborted
+        failures += fleetRuns.flatMap { run in
             run.problems.map { "fleet \(run.mode) repetition \(run.repetition): \($0)" }
         }
         failures += referenceRuns.filter { !$0.ok }.map {
@@ -337,8 +353,8 @@ struct BenchCommand: ParsableCommand {
             notes.append("the fleet charged through a payment-gateway process over HTTP; the references have no card processor")
         }
         notes.append(
-            "per order the fleet also validates and prices the order, and sells the reserved stock on order.confirmed "
-                + "(6 deliveries per order); the ceiling's flow has 5 and no sale")
+            "per order the fleet also validates and prices the order, records stock.reserved in the order, and sells "
+                + "the reserved stock on order.confirmed (7 deliveries per order); the ceiling's flow has 5 and no sale")
         let jsonFile = outputFolder.appendingPathComponent("bench.json")
         let svgFile = outputFolder.appendingPathComponent("bench.svg")
         let report = Report(
@@ -382,14 +398,21 @@ struct BenchCommand: ParsableCommand {
     /// The C ceiling with the fleet's shape, on a fresh SecantusDB (or the running server with --mongo-url).
     private func runCeiling(
         rate: Double?, orders: Int, repetition: Int, folder: URL, logs: URL, python: SagaFleet.MongoServer
-    ) throws -> ReferenceRun {
+    ) -> ReferenceRun {
         var environment = referenceEnvironment()
         var secantus: FreshSecantus?
+        let name = rate == nil ? "ceiling" : "ceiling-rate"
         switch python {
         case .fresh(let interpreter):
-            let server = try FreshSecantus(python: interpreter, logDirectory: logs)
-            secantus = server
-            environment["CEIL_MONGO_URI"] = server.url
+            do {
+                let server = try FreshSecantus(python: interpreter, logDirectory: logs)
+                secantus = server
+                environment["CEIL_MONGO_URI"] = server.url
+            } catch {
+                return ReferenceRun(
+                    name: name, repetition: repetition, command: "ceiling/run.sh", result: nil, ok: false,
+                    error: "\(error)", wallSeconds: 0, log: "")
+            }
         case .existing(let url):
             environment["CEIL_MONGO_URI"] = url
         }
@@ -398,7 +421,6 @@ struct BenchCommand: ParsableCommand {
             "-n", "\(orders)", "-b", "\(batchSize)", "-p", "\(prefetch)", "-w", "\(publishWindow)", "-c", "\(copies)",
         ]
         if let rate { arguments += ["-r", String(format: "%.1f", rate)] }
-        let name = rate == nil ? "ceiling" : "ceiling-rate"
         return ReferenceRun.run(
             name: name, repetition: repetition, directory: folder, script: "ceiling/run.sh", arguments: arguments,
             environment: environment, log: logs.appendingPathComponent("\(name)-\(repetition).log"),

@@ -34,14 +34,10 @@ final class SagaBenchmark {
     static let maximumBurst = 1000
 
     let settings: Settings
-    private let amqp: AMQPConnection
-    private let admin: PostgresConnection
     private let log: (String) -> Void
 
-    init(settings: Settings, amqp: AMQPConnection, admin: PostgresConnection, log: @escaping (String) -> Void) {
+    init(settings: Settings, log: @escaping (String) -> Void) {
         self.settings = settings
-        self.amqp = amqp
-        self.admin = admin
         self.log = log
     }
 
@@ -49,6 +45,22 @@ final class SagaBenchmark {
     /// - Throws: ``CommandFailure`` when the fleet or the servers cannot be used at all; what went
     ///   wrong within the run (an order that did not end, a dirty audit, a crash) is in ``FleetRun/problems``.
     func run(orders count: Int, rate: Double?, repetition: Int) throws -> FleetRun {
+        // Connections of the run's own: a server restarted by someone else between runs costs
+        // that run at most, not the rest of the invocation.
+        let admin: PostgresConnection
+        let amqp: AMQPConnection
+        do {
+            admin = try PostgresConnection(url: settings.fleet.adminDatabaseURL, applicationName: "commerce-bench")
+            var configuration = try AMQPConfiguration(urls: settings.fleet.amqpURL, connectionName: "commerce bench")
+            configuration.connectTimeout = .seconds(5)
+            amqp = try AMQPConnection(configuration: configuration)
+        } catch {
+            throw CommandFailure("cannot reach the servers: \(SmokeCommand.describe(error))")
+        }
+        defer {
+            admin.close()
+            amqp.close()
+        }
         let fleet = try SagaFleet(shape: settings.shape, settings: settings.fleet, admin: admin)
         defer { if !settings.keepStores { fleet.tearDown(amqp: amqp) } else { _ = fleet.stop() } }
         try fleet.start()
