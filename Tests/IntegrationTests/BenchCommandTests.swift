@@ -42,11 +42,16 @@ struct BenchCommandTests {
             #expect((fleetRun["handled_messages"] as? Int ?? 0) >= 5 * orders)
             let latency = try #require(fleetRun["latency"] as? [String: Any])
             #expect(latency["count"] as? Int == orders)
-            for key in ["p50_ms", "p90_ms", "p99_ms", "max_ms"] { #expect((latency[key] as? Double ?? 0) > 0, "\(key)") }
+            for key in ["p50_ms", "p90_ms", "p99_ms", "max_ms"] {
+                #expect((latency[key] as? Double ?? 0) > 0, "\(key)")
+            }
             let batches = try #require(fleetRun["mean_batch_size"] as? [String: Double])
             #expect(Set(batches.keys) == ["order-worker", "stock-worker", "payment-worker", "notification-worker"])
             let cpu = try #require(fleetRun["cpu_seconds"] as? [String: Double])
-            for party in ["order-worker", "stock-worker", "payment-worker", "notification-worker", "rabbitmq", "postgres", "mongodb", "bench"] {
+            for party in [
+                "order-worker", "stock-worker", "payment-worker", "notification-worker", "rabbitmq", "postgres",
+                "mongodb", "bench",
+            ] {
                 #expect(cpu[party] != nil, "no CPU figure for \(party): \(cpu)")
             }
             #expect((fleetRun["exits"] as? [String])?.allSatisfy { $0.hasSuffix("exit 0") } == true)

@@ -64,11 +64,14 @@ final class SagaBenchmark {
         let fleet = try SagaFleet(shape: settings.shape, settings: settings.fleet, admin: admin)
         defer { if !settings.keepStores { fleet.tearDown(amqp: amqp) } else { _ = fleet.stop() } }
         try fleet.start()
-        log("    fleet bench-\(fleet.suffix) ready: \(fleet.workers.count) worker processes, MongoDB \(mongoDescription(fleet))")
+        log(
+            "    fleet bench-\(fleet.suffix) ready: \(fleet.workers.count) worker processes, MongoDB \(mongoDescription(fleet))"
+        )
 
         let commands = (0..<count).map(Self.order)
         let bodies = commands.map { $0.encodedBody() }
-        var configuration = try AMQPConfiguration(urls: settings.fleet.amqpURL, connectionName: "commerce bench outcomes")
+        var configuration = try AMQPConfiguration(
+            urls: settings.fleet.amqpURL, connectionName: "commerce bench outcomes")
         configuration.connectTimeout = .seconds(5)
         let collector = try OrderOutcomeCollector(
             amqp: configuration, exchange: fleet.exchange, queue: "bench-outcomes-\(fleet.suffix)",
@@ -134,13 +137,15 @@ final class SagaBenchmark {
                 break
             }
             if !fleet.processes.exited.isEmpty {
-                problems.append("a process of the fleet exited during the run: \(fleet.processes.exited.map(\.description))")
+                problems.append(
+                    "a process of the fleet exited during the run: \(fleet.processes.exited.map(\.description))")
                 break
             }
             if ended > lastProgress.ended {
                 lastProgress = (ended, .now)
             } else if ContinuousClock.now - lastProgress.at > settings.stallTimeout {
-                problems.append("stalled: no order ended for \(settings.stallTimeout) with \(count - ended) of \(count) open")
+                problems.append(
+                    "stalled: no order ended for \(settings.stallTimeout) with \(count - ended) of \(count) open")
                 break
             }
             Thread.sleep(forTimeInterval: 0.01)
@@ -165,13 +170,16 @@ final class SagaBenchmark {
         // Sales and notifications trail the terminal events: audit until clean or `settle` passed.
         let audit = try auditSettled(fleet)
         if !audit.isClean {
-            problems.append("the saga audit found \(audit.violations.count) violation(s): \(audit.violations.prefix(5).map { "\($0)" })")
+            problems.append(
+                "the saga audit found \(audit.violations.count) violation(s): \(audit.violations.prefix(5).map { "\($0)" })"
+            )
         }
         let workers = fleet.workers.map { copy in workerFigures(name: copy.name, port: copy.port) }
         var deadLetters = 0
         if let control = try? amqp.openChannel() {
             for topology in fleet.topologies {
-                deadLetters += Int((try? amqp.queueStatus(channel: control, name: topology.deadLetterQueue))?.messageCount ?? 0)
+                deadLetters += Int(
+                    (try? amqp.queueStatus(channel: control, name: topology.deadLetterQueue))?.messageCount ?? 0)
             }
             amqp.closeChannel(control)
         }
@@ -189,7 +197,8 @@ final class SagaBenchmark {
             latencies.append(UInt64(max(0, latency.seconds * 1_000_000)))
             if index % stride == 0 {
                 timeline.append([
-                    (publishedAt[index] - started).seconds.rounded(toPlaces: 4), (latency.seconds * 1000).rounded(toPlaces: 3),
+                    (publishedAt[index] - started).seconds.rounded(toPlaces: 4),
+                    (latency.seconds * 1000).rounded(toPlaces: 3),
                 ])
             }
         }
@@ -302,13 +311,15 @@ final class SagaBenchmark {
             retried: Int(samples.total("commerce_messages_retried_total") ?? 0),
             deadLettered: Int(samples.total("commerce_messages_dead_lettered_total") ?? 0),
             meanBatchSize: batch?.mean, batches: batch?.count ?? 0,
-            meanRoundTripsPerBatch: PrometheusHistogram(name: "commerce_batch_database_round_trips", in: exposition)?.mean)
+            meanRoundTripsPerBatch: PrometheusHistogram(name: "commerce_batch_database_round_trips", in: exposition)?
+                .mean)
     }
 
     /// The saga audit over the fleet's stores, repeated every second until clean or ``Settings/settle``.
     private func auditSettled(_ fleet: SagaFleet) throws -> SagaAuditReport {
         let stores = try StoreOptions.parse([
-            "--orders-database", fleet.databaseURLs["orders"]!, "--inventory-database", fleet.databaseURLs["inventory"]!,
+            "--orders-database", fleet.databaseURLs["orders"]!, "--inventory-database",
+            fleet.databaseURLs["inventory"]!,
             "--payments-database", fleet.databaseURLs["payments"]!, "--mongo-url", fleet.mongoURL,
             "--mongo-database", fleet.mongoDatabase,
         ])
