@@ -61,9 +61,24 @@ final class SagaBenchmark {
             admin.close()
             amqp.close()
         }
-        let fleet = try SagaFleet(shape: settings.shape, settings: settings.fleet, admin: admin)
+        // A free port may be taken by someone else between our pick and the worker's bind
+        // (LocalPorts.free): such a start is tried again with new ports, up to three times.
+        var attempt = 1
+        var startedFleet: SagaFleet?
+        while startedFleet == nil {
+            let candidate = try SagaFleet(shape: settings.shape, settings: settings.fleet, admin: admin)
+            do {
+                try candidate.start()
+                startedFleet = candidate
+            } catch {
+                candidate.tearDown(amqp: amqp)
+                guard attempt < 3, "\(error)".contains("Address already in use") else { throw error }
+                log("    a port was taken before a worker could bind it; starting the fleet again")
+                attempt += 1
+            }
+        }
+        let fleet = startedFleet!
         defer { if !settings.keepStores { fleet.tearDown(amqp: amqp) } else { _ = fleet.stop() } }
-        try fleet.start()
         log(
             "    fleet bench-\(fleet.suffix) ready: \(fleet.workers.count) worker processes, MongoDB \(mongoDescription(fleet))"
         )
