@@ -134,7 +134,7 @@ let package = Package(
             ],
             path: "Core/WorkerApp"),
 
-        // Child processes, free loopback ports and a tiny HTTP GET, for code that starts workers
+        // Child processes, a fleet launcher, free loopback ports and a tiny HTTP GET, for code that starts workers
         // (the commerce command, integration tests). Foundation and Glibc only.
         .target(name: "LocalProcess", path: "Core/LocalProcess"),
 

@@ -60,7 +60,8 @@ struct BenchCommand: ParsableCommand {
                 + "the bin folder, started and stopped with the fleet).", valueName: "kind"))
     var gateway = "sandbox"
 
-    @Option(help: ArgumentHelp("Orders published before waiting for their confirms (the ceiling's -w).", valueName: "n"))
+    @Option(
+        help: ArgumentHelp("Orders published before waiting for their confirms (the ceiling's -w).", valueName: "n"))
     var publishWindow = 1000
 
     @Option(name: .customLong("repeat"), help: ArgumentHelp("Repetitions; figures are medians.", valueName: "k"))
@@ -132,16 +133,21 @@ struct BenchCommand: ParsableCommand {
 
     @Option(
         name: .customLong("gateway-env"),
-        help: ArgumentHelp("--gateway http: an environment variable for the gateway (repeatable).", valueName: "NAME=VALUE"))
+        help: ArgumentHelp(
+            "--gateway http: an environment variable for the gateway (repeatable).", valueName: "NAME=VALUE"))
     var gatewayEnvironment: [String] = []
 
     @OptionGroup var outputOptions: OutputOptions
 
     func validate() throws {
         guard orders > 0 else { throw ValidationError("--orders must be positive, not \(orders)") }
-        if let rate, !(rate > 0 && rate.isFinite) { throw ValidationError("--rate must be a positive number, not \(rate)") }
+        if let rate, !(rate > 0 && rate.isFinite) {
+            throw ValidationError("--rate must be a positive number, not \(rate)")
+        }
         guard (1...64).contains(copies) else { throw ValidationError("--copies must be 1 to 64, not \(copies)") }
-        guard (1...65535).contains(prefetch) else { throw ValidationError("--prefetch must be 1 to 65535, not \(prefetch)") }
+        guard (1...65535).contains(prefetch) else {
+            throw ValidationError("--prefetch must be 1 to 65535, not \(prefetch)")
+        }
         guard (1...prefetch).contains(batchSize) else {
             throw ValidationError("--batch-size must be 1 to --prefetch (\(prefetch)), not \(batchSize)")
         }
@@ -151,8 +157,12 @@ struct BenchCommand: ParsableCommand {
         guard ["sandbox", "http"].contains(gateway) else {
             throw ValidationError("--gateway must be sandbox or http, not '\(gateway)'")
         }
-        guard publishWindow > 0 else { throw ValidationError("--publish-window must be positive, not \(publishWindow)") }
-        guard (1...100).contains(repetitions) else { throw ValidationError("--repeat must be 1 to 100, not \(repetitions)") }
+        guard publishWindow > 0 else {
+            throw ValidationError("--publish-window must be positive, not \(publishWindow)")
+        }
+        guard (1...100).contains(repetitions) else {
+            throw ValidationError("--repeat must be 1 to 100, not \(repetitions)")
+        }
         guard loadFraction >= 0 && loadFraction <= 1 else {
             throw ValidationError("--load-fraction must be between 0 and 1, not \(loadFraction)")
         }
@@ -196,7 +206,8 @@ struct BenchCommand: ParsableCommand {
 
     func run() throws {
         let here = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
-        let bin = binPath.map { URL(fileURLWithPath: $0, relativeTo: here).standardizedFileURL }
+        let bin =
+            binPath.map { URL(fileURLWithPath: $0, relativeTo: here).standardizedFileURL }
             ?? BenchRuntimeCommand.executableDirectory()
         for worker in FleetCatalog.workers.map(\.name) {
             guard FileManager.default.isExecutableFile(atPath: bin.appendingPathComponent(worker).path) else {
@@ -204,7 +215,9 @@ struct BenchCommand: ParsableCommand {
                     "no \(worker) in \(bin.path): build the fleet (`swift build -c release`) or pass --bin-path")
             }
         }
-        if gateway == "http", !FileManager.default.isExecutableFile(atPath: bin.appendingPathComponent("payment-gateway").path) {
+        if gateway == "http",
+            !FileManager.default.isExecutableFile(atPath: bin.appendingPathComponent("payment-gateway").path)
+        {
             throw CommandFailure(
                 "--gateway http needs payment-gateway in \(bin.path); build it (`swift build -c release "
                     + "--product payment-gateway`) or use --gateway sandbox")
@@ -266,7 +279,7 @@ struct BenchCommand: ParsableCommand {
                     stockPerSKU: 1_000_000_000),
                 shape: shape, publishWindow: publishWindow, stallTimeout: .seconds(stallTimeout),
                 settle: .seconds(settle), keepStores: keepStores),
-            amqp: amqp, admin: admin, log: progress)
+            log: progress)
 
         let loadBefore = BenchRuntimeCommand.loadAverage()
         let date = Date()
@@ -276,13 +289,23 @@ struct BenchCommand: ParsableCommand {
                 + "repetition(s)\(references ? ", with references" : ""); output in \(outputFolder.path)")
         var fleetRuns: [FleetRun] = []
         var referenceRuns: [ReferenceRun] = []
+        var aborted: [String] = []
         for repetition in 1...repetitions {
             progress("repetition \(repetition) of \(repetitions)")
-            let main = try benchmark.run(orders: orders, rate: rate, repetition: repetition)
+            // A run that cannot be carried out at all (a server restarted under it) is recorded as a
+            // failure and the invocation goes on: the other runs' figures still count.
+            let main: FleetRun
+            do {
+                main = try benchmark.run(orders: orders, rate: rate, repetition: repetition)
+            } catch {
+                aborted.append("fleet \(rate == nil ? "flood" : "rate") repetition \(repetition): \(error)")
+                progress("  fleet run FAILED: \(error)")
+                continue
+            }
             fleetRuns.append(main)
             progress("  fleet \(main.mode): " + Self.runLine(main))
             if references {
-                let ceiling = try runCeiling(
+                let ceiling = runCeiling(
                     rate: rate, orders: orders, repetition: repetition, folder: referencesFolder, logs: logs,
                     python: mongoServer)
                 referenceRuns.append(ceiling)
@@ -300,7 +323,8 @@ struct BenchCommand: ParsableCommand {
                         environment: referenceEnvironment().merging([
                             "C": "\(celeryConcurrency)", "N": "\(celeryOrders)",
                             "PEER_MONGO_PORT": "\(try LocalPorts.free())",
-                        ]) { $1 }, log: logs.appendingPathComponent("celery-\(repetition).log"), timeout: .seconds(1800))
+                        ]) { $1 }, log: logs.appendingPathComponent("celery-\(repetition).log"), timeout: .seconds(1800)
+                    )
                     referenceRuns.append(celery)
                     progress("  Celery peer: " + Self.referenceLine(celery))
                 }
@@ -309,15 +333,21 @@ struct BenchCommand: ParsableCommand {
             if main.problems.isEmpty {
                 let paced = loadFraction * main.ordersPerSecond
                 let count = max(1, Int(paced * rateSeconds))
-                let run = try benchmark.run(orders: count, rate: paced, repetition: repetition)
-                fleetRuns.append(run)
-                progress(String(format: "  fleet at %.0f orders/s: ", paced) + Self.runLine(run))
+                do {
+                    let run = try benchmark.run(orders: count, rate: paced, repetition: repetition)
+                    fleetRuns.append(run)
+                    progress(String(format: "  fleet at %.0f orders/s: ", paced) + Self.runLine(run))
+                } catch {
+                    aborted.append("fleet rate repetition \(repetition): \(error)")
+                    progress("  fleet run FAILED: \(error)")
+                }
             }
-            if references, let ceiling = referenceRuns.last(where: { $0.name == "ceiling" && $0.repetition == repetition }),
+            if references,
+                let ceiling = referenceRuns.last(where: { $0.name == "ceiling" && $0.repetition == repetition }),
                 let peak = ceiling.number("orders_per_s"), ceiling.ok
             {
                 let paced = loadFraction * peak
-                let run = try runCeiling(
+                let run = runCeiling(
                     rate: paced, orders: max(1, Int(paced * rateSeconds)), repetition: repetition,
                     folder: referencesFolder, logs: logs, python: mongoServer)
                 referenceRuns.append(run)
@@ -325,7 +355,8 @@ struct BenchCommand: ParsableCommand {
             }
         }
 
-        var failures = fleetRuns.flatMap { run in
+        var failures = aborted
+        failures += fleetRuns.flatMap { run in
             run.problems.map { "fleet \(run.mode) repetition \(run.repetition): \($0)" }
         }
         failures += referenceRuns.filter { !$0.ok }.map {
@@ -334,11 +365,13 @@ struct BenchCommand: ParsableCommand {
         var notes: [String] = []
         if queueType != "quorum" { notes.append("the fleet ran \(queueType) queues; the references use quorum queues") }
         if gateway == "http" {
-            notes.append("the fleet charged through a payment-gateway process over HTTP; the references have no card processor")
+            notes.append(
+                "the fleet charged through a payment-gateway process over HTTP; the references have no card processor")
         }
         notes.append(
-            "per order the fleet also validates and prices the order, and sells the reserved stock on order.confirmed "
-                + "(6 deliveries per order); the ceiling's flow has 5 and no sale")
+            "per order the fleet also validates and prices the order, records stock.reserved in the order, and sells "
+                + "the reserved stock on order.confirmed (7 deliveries per order); the ceiling's flow has 5 and no sale"
+        )
         let jsonFile = outputFolder.appendingPathComponent("bench.json")
         let svgFile = outputFolder.appendingPathComponent("bench.svg")
         let report = Report(
@@ -361,7 +394,9 @@ struct BenchCommand: ParsableCommand {
         try OutputOptions.encodeJSON(report).write(to: jsonFile)
         if outputOptions.json { outputOptions.printJSON(report) } else { printTable(report) }
         if !failures.isEmpty {
-            throw CommandFailure("\(failures.count) run(s) failed; they are left out of the figures: " + failures.joined(separator: "; "))
+            throw CommandFailure(
+                "\(failures.count) run(s) failed; they are left out of the figures: " + failures.joined(separator: "; ")
+            )
         }
     }
 
@@ -369,27 +404,37 @@ struct BenchCommand: ParsableCommand {
 
     /// The servers the references use, from our broker URL (their defaults are the same local servers).
     private func referenceEnvironment() -> [String: String] {
-        guard let configuration = try? AMQPConfiguration(urls: broker.resolvedURL), let endpoint = configuration.endpoints.first
+        guard let configuration = try? AMQPConfiguration(urls: broker.resolvedURL),
+            let endpoint = configuration.endpoints.first
         else { return [:] }
         let vhost = configuration.virtualHost == "/" ? "/" : configuration.virtualHost
         return [
-            "CEIL_AMQP_HOST": endpoint.host, "CEIL_AMQP_PORT": "\(endpoint.port)", "CEIL_AMQP_USER": configuration.username,
+            "CEIL_AMQP_HOST": endpoint.host, "CEIL_AMQP_PORT": "\(endpoint.port)",
+            "CEIL_AMQP_USER": configuration.username,
             "CEIL_AMQP_PASSWORD": configuration.password,
-            "BROKER_URL": "amqp://\(configuration.username):\(configuration.password)@\(endpoint.host):\(endpoint.port)/\(vhost == "/" ? "/" : vhost)",
+            "BROKER_URL":
+                "amqp://\(configuration.username):\(configuration.password)@\(endpoint.host):\(endpoint.port)/\(vhost == "/" ? "/" : vhost)",
         ]
     }
 
     /// The C ceiling with the fleet's shape, on a fresh SecantusDB (or the running server with --mongo-url).
     private func runCeiling(
         rate: Double?, orders: Int, repetition: Int, folder: URL, logs: URL, python: SagaFleet.MongoServer
-    ) throws -> ReferenceRun {
+    ) -> ReferenceRun {
         var environment = referenceEnvironment()
         var secantus: FreshSecantus?
+        let name = rate == nil ? "ceiling" : "ceiling-rate"
         switch python {
         case .fresh(let interpreter):
-            let server = try FreshSecantus(python: interpreter, logDirectory: logs)
-            secantus = server
-            environment["CEIL_MONGO_URI"] = server.url
+            do {
+                let server = try FreshSecantus(python: interpreter, logDirectory: logs)
+                secantus = server
+                environment["CEIL_MONGO_URI"] = server.url
+            } catch {
+                return ReferenceRun(
+                    name: name, repetition: repetition, command: "ceiling/run.sh", result: nil, ok: false,
+                    error: "\(error)", wallSeconds: 0, log: "")
+            }
         case .existing(let url):
             environment["CEIL_MONGO_URI"] = url
         }
@@ -398,7 +443,6 @@ struct BenchCommand: ParsableCommand {
             "-n", "\(orders)", "-b", "\(batchSize)", "-p", "\(prefetch)", "-w", "\(publishWindow)", "-c", "\(copies)",
         ]
         if let rate { arguments += ["-r", String(format: "%.1f", rate)] }
-        let name = rate == nil ? "ceiling" : "ceiling-rate"
         return ReferenceRun.run(
             name: name, repetition: repetition, directory: folder, script: "ceiling/run.sh", arguments: arguments,
             environment: environment, log: logs.appendingPathComponent("\(name)-\(repetition).log"),
@@ -417,11 +461,14 @@ struct BenchCommand: ParsableCommand {
     }
 
     private static func runLine(_ run: FleetRun) -> String {
-        let latency = run.latency.map {
-            String(format: "p50 %.1f ms, p99 %.1f ms, max %.1f ms", $0.p50Ms, $0.p99Ms, $0.maxMs)
-        } ?? "no latency"
+        let latency =
+            run.latency.map {
+                String(format: "p50 %.1f ms, p99 %.1f ms, max %.1f ms", $0.p50Ms, $0.p99Ms, $0.maxMs)
+            } ?? "no latency"
         var line =
-            String(format: "%.0f orders/s, %.0f saga msgs/s over %.2f s, ", run.ordersPerSecond, run.sagaMessagesPerSecond, run.seconds)
+            String(
+                format: "%.0f orders/s, %.0f saga msgs/s over %.2f s, ", run.ordersPerSecond, run.sagaMessagesPerSecond,
+                run.seconds)
             + latency + ", audit " + (run.auditClean ? "clean" : "FAILED")
         if !run.problems.isEmpty { line += "\n      FAILED: " + run.problems.joined(separator: "\n      FAILED: ") }
         return line
@@ -440,21 +487,29 @@ struct BenchCommand: ParsableCommand {
     }
 
     private func printTable(_ report: Report) {
-        func left(_ text: String, _ width: Int) -> String { text + String(repeating: " ", count: max(0, width - text.count)) }
-        func right(_ text: String, _ width: Int) -> String { String(repeating: " ", count: max(0, width - text.count)) + text }
-        func number(_ value: Double?, _ format: String = "%.0f") -> String { value.map { String(format: format, $0) } ?? "—" }
+        func left(_ text: String, _ width: Int) -> String {
+            text + String(repeating: " ", count: max(0, width - text.count))
+        }
+        func right(_ text: String, _ width: Int) -> String {
+            String(repeating: " ", count: max(0, width - text.count)) + text
+        }
+        func number(_ value: Double?, _ format: String = "%.0f") -> String {
+            value.map { String(format: format, $0) } ?? "—"
+        }
         let load = { (values: [Double]) in values.map { String(format: "%.2f", $0) }.joined(separator: " ") }
         let summary = report.summary
         print("")
         print(
             "\(report.date), \(report.build) build, \(report.processors) processors (load \(load(report.loadAverageBefore)) "
                 + "before, \(load(report.loadAverageAfter)) after), PostgreSQL \(report.postgres["server_version"] ?? "?") "
-                + "fsync \(report.postgres["fsync"] ?? "?") synchronous_commit \(report.postgres["synchronous_commit"] ?? "?")")
+                + "fsync \(report.postgres["fsync"] ?? "?") synchronous_commit \(report.postgres["synchronous_commit"] ?? "?")"
+        )
         print("`\(report.command)`")
         print("MongoDB: \(report.mongo)")
         print("")
         print(
-            left("RUN (median of repetitions)", 34) + right("ORDERS/S", 9) + left("  (MIN–MAX)", 15) + right("MSGS/S", 8)
+            left("RUN (median of repetitions)", 34) + right("ORDERS/S", 9) + left("  (MIN–MAX)", 15)
+                + right("MSGS/S", 8)
                 + right("P50 MS", 9) + right("P90 MS", 9) + right("P99 MS", 9) + right("MAX MS", 9))
         let rows: [(String, SagaBenchmarkSummary.RunSummary?)] = [
             ("fleet, flood N=\(report.orders)", summary.fleetFlood),
@@ -467,7 +522,8 @@ struct BenchCommand: ParsableCommand {
             guard let row else { continue }
             print(
                 left(name, 34) + right(number(row.ordersPerSecond.median), 9)
-                    + left(String(format: "  (%.0f–%.0f)", row.ordersPerSecond.minimum, row.ordersPerSecond.maximum), 15)
+                    + left(
+                        String(format: "  (%.0f–%.0f)", row.ordersPerSecond.minimum, row.ordersPerSecond.maximum), 15)
                     + right(number(row.sagaMessagesPerSecond?.median), 8) + right(number(row.p50Ms, "%.1f"), 9)
                     + right(number(row.p90Ms, "%.1f"), 9) + right(number(row.p99Ms, "%.1f"), 9)
                     + right(number(row.maxMs, "%.1f"), 9))
@@ -479,7 +535,9 @@ struct BenchCommand: ParsableCommand {
         }
         if !summary.ratios.isEmpty {
             print("")
-            print(left("RATIO (median of per-repetition values)", 58) + right("VALUE", 9) + right("TARGET", 13) + "   PER REPETITION")
+            print(
+                left("RATIO (median of per-repetition values)", 58) + right("VALUE", 9) + right("TARGET", 13)
+                    + "   PER REPETITION")
             for ratio in summary.ratios {
                 let met = ratio.met.map { $0 ? " ✓" : " ✗" } ?? ""
                 print(
@@ -492,26 +550,35 @@ struct BenchCommand: ParsableCommand {
             guard let row else { continue }
             print("")
             print(
-                "\(name): mean batch " + FleetCatalog.workers.map { worker in
-                    "\(worker.name) \(number(row.meanBatchSize[worker.name], "%.1f"))"
-                }.joined(separator: ", "))
+                "\(name): mean batch "
+                    + FleetCatalog.workers.map { worker in
+                        "\(worker.name) \(number(row.meanBatchSize[worker.name], "%.1f"))"
+                    }.joined(separator: ", "))
             print(
                 "  CPU-seconds: "
-                    + row.cpuSeconds.sorted { $0.value > $1.value }.map { "\($0.key) \(String(format: "%.2f", $0.value))" }
+                    + row.cpuSeconds.sorted { $0.value > $1.value }.map {
+                        "\($0.key) \(String(format: "%.2f", $0.value))"
+                    }
                     .joined(separator: ", "))
         }
         if let ceiling = summary.ceilingFlood {
             print(
                 "C ceiling flood CPU-seconds: "
-                    + ceiling.cpuSeconds.sorted { $0.value > $1.value }.map { "\($0.key) \(String(format: "%.2f", $0.value))" }
+                    + ceiling.cpuSeconds.sorted { $0.value > $1.value }.map {
+                        "\($0.key) \(String(format: "%.2f", $0.value))"
+                    }
                     .joined(separator: ", "))
         }
         if let first = report.fleetRuns.first(where: { $0.mode == "flood" || $0.mode == "rate" }) {
             print("")
-            print("outcomes (first run): " + first.outcomes.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+            print(
+                "outcomes (first run): "
+                    + first.outcomes.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
             print("busiest threads (first run):")
             for thread in first.threads.prefix(10) {
-                print("  " + right(String(format: "%.2f s", thread.cpuSeconds), 9) + "  \(thread.party) (pid \(thread.pid)) \(thread.thread)")
+                print(
+                    "  " + right(String(format: "%.2f s", thread.cpuSeconds), 9)
+                        + "  \(thread.party) (pid \(thread.pid)) \(thread.thread)")
             }
         }
         print("")

@@ -13,7 +13,8 @@ struct CommerceCommand: ParsableCommand {
             use (AMQP_URL, DATABASE_URL, MONGO_URL); an option wins over its variable.
             """,
         subcommands: [
-            SmokeCommand.self, QueuesCommand.self, DemoCommand.self, BenchCommand.self, BenchRuntimeCommand.self, BenchPaymentsCommand.self, ChaosCommand.self, SetupCommand.self,
+            SmokeCommand.self, QueuesCommand.self, DemoCommand.self, BenchCommand.self, BenchRuntimeCommand.self,
+            BenchPaymentsCommand.self, ChaosCommand.self, SetupCommand.self,
             StockCommand.self, DLQCommand.self, StatusCommand.self, AuditCommand.self, PlaceOrderCommand.self,
             CancelOrderCommand.self, OrderCommand.self,
         ])

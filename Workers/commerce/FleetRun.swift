@@ -36,9 +36,9 @@ struct FleetRun: Encodable {
     var seconds: Double
     var ordersPerSecond: Double
     /// Messages the workers handled (`commerce_messages_handled_total`, every copy) by the last
-    /// terminal event, per second: 6 per confirmed order (order.place, order.placed,
-    /// stock.reserved, payment.succeeded, and order.confirmed to the stock- and the
-    /// notification-worker).
+    /// terminal event, per second: 7 deliveries per confirmed order (order.place, order.placed,
+    /// stock.reserved to the payment- and the order-worker, payment.succeeded, and order.confirmed
+    /// to the stock- and the notification-worker).
     var sagaMessagesPerSecond: Double
     var handledMessages: Int
     /// Publish of `order.place` to the arrival of its terminal event.

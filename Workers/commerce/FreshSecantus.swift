@@ -44,7 +44,8 @@ final class FreshSecantus {
         let deadline = ContinuousClock.now + .seconds(60)
         while true {
             if !process.isRunning {
-                throw CommandFailure("SecantusDB exited at start (status \(process.terminationStatus)):\n\(process.logTail())")
+                throw CommandFailure(
+                    "SecantusDB exited at start (status \(process.terminationStatus)):\n\(process.logTail())")
             }
             if let client = try? MongoClient(
                 configuration: .init(uri: url, appName: "commerce-bench", serverSelectionTimeout: .milliseconds(500))),

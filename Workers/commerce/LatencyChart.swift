@@ -23,27 +23,35 @@ enum LatencyChart {
         var curves: [Series] = []
         for (index, run) in shown.enumerated() {
             let color = palette[index % palette.count]
-            let label = run.mode == "flood"
+            let label =
+                run.mode == "flood"
                 ? "fleet flood, N=\(run.orders)"
                 : String(format: "fleet at %.0f orders/s", run.targetRate ?? 0)
-            timelines.append(Series(label: label, color: color, points: run.timeline.map { ($0[0], $0[1]) }, dots: true))
+            timelines.append(
+                Series(label: label, color: color, points: run.timeline.map { ($0[0], $0[1]) }, dots: true))
             if let latency = run.latency {
                 curves.append(
                     Series(
                         label: label, color: color,
-                        points: latency.curve.filter { $0.percentile < 100 }.map { (nines($0.percentile), $0.milliseconds) }
+                        points: latency.curve.filter { $0.percentile < 100 }.map {
+                            (nines($0.percentile), $0.milliseconds)
+                        }
                             + [(nines(99.999), latency.maxMs)], dots: false))
             }
         }
         let firstReferences = references.filter { $0.ok && $0.repetition == (references.map(\.repetition).min() ?? 1) }
         for (index, reference) in firstReferences.enumerated() where reference.number("p50_ms") != nil {
-            let points = [(50.0, "p50_ms"), (90, "p90_ms"), (99, "p99_ms"), (99.999, "max_ms")].compactMap { level, key in
+            let points = [(50.0, "p50_ms"), (90, "p90_ms"), (99, "p99_ms"), (99.999, "max_ms")].compactMap {
+                level, key in
                 reference.number(key).map { (nines(level), $0) }
             }
-            let label = reference.name == "ceiling-rate"
+            let label =
+                reference.name == "ceiling-rate"
                 ? String(format: "C ceiling at %.0f/s (p50, p90, p99, max)", reference.number("rate") ?? 0)
-                : reference.name == "ceiling" ? "C ceiling flood (p50, p90, p99, max)" : "Celery peer flood (p50, p90, p99, max)"
-            curves.append(Series(label: label, color: palette[(shown.count + index) % palette.count], points: points, dots: true))
+                : reference.name == "ceiling"
+                    ? "C ceiling flood (p50, p90, p99, max)" : "Celery peer flood (p50, p90, p99, max)"
+            curves.append(
+                Series(label: label, color: palette[(shown.count + index) % palette.count], points: points, dots: true))
         }
         let width = 1200.0
         let height = 520.0
@@ -61,7 +69,10 @@ enum LatencyChart {
         svg += panel(
             x: 680, y: 50, width: 480, height: 330, title: "Latency percentiles",
             xLabel: "percentile", yLabel: "ms", series: curves,
-            xTicks: [(nines(50), "50"), (nines(90), "90"), (nines(99), "99"), (nines(99.9), "99.9"), (nines(99.99), "99.99"), (nines(99.999), "max")])
+            xTicks: [
+                (nines(50), "50"), (nines(90), "90"), (nines(99), "99"), (nines(99.9), "99.9"), (nines(99.99), "99.99"),
+                (nines(99.999), "max"),
+            ])
         // One legend under both panels: every series once, in two columns.
         var seen: Set<String> = []
         let legend = (timelines + curves).filter { seen.insert($0.label).inserted }
@@ -105,20 +116,25 @@ enum LatencyChart {
             out += "<text x=\"\(x - 6)\" y=\"\(line + 4)\" text-anchor=\"end\">\(format(decade))</text>\n"
             decade *= 10
         }
-        let ticks = xTicks ?? (0...5).map { step in
-            let value = xMin + (xMax - xMin) * Double(step) / 5
-            return (value, String(format: xMax - xMin < 10 ? "%.1f" : "%.0f", value))
-        }
+        let ticks =
+            xTicks
+            ?? (0...5).map { step in
+                let value = xMin + (xMax - xMin) * Double(step) / 5
+                return (value, String(format: xMax - xMin < 10 ? "%.1f" : "%.0f", value))
+            }
         for (value, label) in ticks {
-            out += "<line x1=\"\(px(value))\" y1=\"\(y + height)\" x2=\"\(px(value))\" y2=\"\(y + height + 5)\" stroke=\"#444\"/>"
+            out +=
+                "<line x1=\"\(px(value))\" y1=\"\(y + height)\" x2=\"\(px(value))\" y2=\"\(y + height + 5)\" stroke=\"#444\"/>"
             out += "<text x=\"\(px(value))\" y=\"\(y + height + 18)\" text-anchor=\"middle\">\(label)</text>\n"
         }
         out += "<text x=\"\(x + width / 2)\" y=\"\(y + height + 36)\" text-anchor=\"middle\">\(escape(xLabel))</text>\n"
-        out += "<text transform=\"translate(\(x - 48) \(y + height / 2)) rotate(-90)\" text-anchor=\"middle\">\(escape(yLabel))</text>\n"
+        out +=
+            "<text transform=\"translate(\(x - 48) \(y + height / 2)) rotate(-90)\" text-anchor=\"middle\">\(escape(yLabel))</text>\n"
         for series in series {
             if series.dots {
                 for point in series.points {
-                    out += "<circle cx=\"\(px(point.x))\" cy=\"\(py(point.y))\" r=\"\(series.points.count > 50 ? 1.5 : 4)\" fill=\"\(series.color)\" fill-opacity=\"0.7\"/>"
+                    out +=
+                        "<circle cx=\"\(px(point.x))\" cy=\"\(py(point.y))\" r=\"\(series.points.count > 50 ? 1.5 : 4)\" fill=\"\(series.color)\" fill-opacity=\"0.7\"/>"
                 }
                 out += "\n"
             } else {

@@ -38,7 +38,8 @@ final class OrderOutcomeCollector: Sendable {
         indexByOrder = Dictionary(uniqueKeysWithValues: orderIDs.enumerated().map { ($1, $0) })
         state = Mutex(
             State(
-                endedAt: Array(repeating: nil, count: orderIDs.count), outcome: Array(repeating: nil, count: orderIDs.count)))
+                endedAt: Array(repeating: nil, count: orderIDs.count),
+                outcome: Array(repeating: nil, count: orderIDs.count)))
         let thread = Thread { [self] in self.consume(configuration, exchange: exchange, queue: queue) }
         thread.name = "bench-collector"
         thread.start()
@@ -47,7 +48,9 @@ final class OrderOutcomeCollector: Sendable {
             let (ready, failure) = state.withLock { ($0.ready, $0.failure) }
             if let failure { throw CommandFailure("cannot hear the orders' outcomes: \(failure)") }
             if ready { return }
-            if ContinuousClock.now >= deadline { throw CommandFailure("the outcome queue \(queue) was not ready in 30 s") }
+            if ContinuousClock.now >= deadline {
+                throw CommandFailure("the outcome queue \(queue) was not ready in 30 s")
+            }
             Thread.sleep(forTimeInterval: 0.01)
         }
     }
@@ -68,7 +71,8 @@ final class OrderOutcomeCollector: Sendable {
             connection = try AMQPConnection(configuration: configuration)
             channel = try connection.openChannel()
             try connection.declareExchange(channel: channel, name: exchange, type: "topic", durable: true)
-            try connection.declareQueue(channel: channel, name: queue, durable: false, exclusive: true, autoDelete: true)
+            try connection.declareQueue(
+                channel: channel, name: queue, durable: false, exclusive: true, autoDelete: true)
             for type in [MessageType.orderConfirmed, .orderCancelled, .orderRejected] {
                 try connection.bindQueue(channel: channel, queue: queue, exchange: exchange, routingKey: type.rawValue)
             }

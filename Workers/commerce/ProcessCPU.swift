@@ -44,8 +44,11 @@ enum ProcessCPU {
         for pid in pids {
             let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
             for entry in tasks {
-                guard let tid = Int32(entry), let ticks = ticks(atPath: "/proc/\(pid)/task/\(tid)/stat") else { continue }
-                let name = (try? String(contentsOfFile: "/proc/\(pid)/task/\(tid)/comm", encoding: .utf8))?
+                guard let tid = Int32(entry), let ticks = ticks(atPath: "/proc/\(pid)/task/\(tid)/stat") else {
+                    continue
+                }
+                let name =
+                    (try? String(contentsOfFile: "/proc/\(pid)/task/\(tid)/comm", encoding: .utf8))?
                     .trimmingCharacters(in: .whitespacesAndNewlines) ?? "?"
                 result[ThreadKey(pid: pid, tid: tid, name: name)] = ticks
             }

@@ -34,14 +34,10 @@ final class SagaBenchmark {
     static let maximumBurst = 1000
 
     let settings: Settings
-    private let amqp: AMQPConnection
-    private let admin: PostgresConnection
     private let log: (String) -> Void
 
-    init(settings: Settings, amqp: AMQPConnection, admin: PostgresConnection, log: @escaping (String) -> Void) {
+    init(settings: Settings, log: @escaping (String) -> Void) {
         self.settings = settings
-        self.amqp = amqp
-        self.admin = admin
         self.log = log
     }
 
@@ -49,14 +45,48 @@ final class SagaBenchmark {
     /// - Throws: ``CommandFailure`` when the fleet or the servers cannot be used at all; what went
     ///   wrong within the run (an order that did not end, a dirty audit, a crash) is in ``FleetRun/problems``.
     func run(orders count: Int, rate: Double?, repetition: Int) throws -> FleetRun {
-        let fleet = try SagaFleet(shape: settings.shape, settings: settings.fleet, admin: admin)
+        // Connections of the run's own: a server restarted by someone else between runs costs
+        // that run at most, not the rest of the invocation.
+        let admin: PostgresConnection
+        let amqp: AMQPConnection
+        do {
+            admin = try PostgresConnection(url: settings.fleet.adminDatabaseURL, applicationName: "commerce-bench")
+            var configuration = try AMQPConfiguration(urls: settings.fleet.amqpURL, connectionName: "commerce bench")
+            configuration.connectTimeout = .seconds(5)
+            amqp = try AMQPConnection(configuration: configuration)
+        } catch {
+            throw CommandFailure("cannot reach the servers: \(SmokeCommand.describe(error))")
+        }
+        defer {
+            admin.close()
+            amqp.close()
+        }
+        // A free port may be taken by someone else between our pick and the worker's bind
+        // (LocalPorts.free): such a start is tried again with new ports, up to three times.
+        var attempt = 1
+        var startedFleet: SagaFleet?
+        while startedFleet == nil {
+            let candidate = try SagaFleet(shape: settings.shape, settings: settings.fleet, admin: admin)
+            do {
+                try candidate.start()
+                startedFleet = candidate
+            } catch {
+                candidate.tearDown(amqp: amqp)
+                guard attempt < 3, "\(error)".contains("Address already in use") else { throw error }
+                log("    a port was taken before a worker could bind it; starting the fleet again")
+                attempt += 1
+            }
+        }
+        let fleet = startedFleet!
         defer { if !settings.keepStores { fleet.tearDown(amqp: amqp) } else { _ = fleet.stop() } }
-        try fleet.start()
-        log("    fleet bench-\(fleet.suffix) ready: \(fleet.workers.count) worker processes, MongoDB \(mongoDescription(fleet))")
+        log(
+            "    fleet bench-\(fleet.suffix) ready: \(fleet.workers.count) worker processes, MongoDB \(mongoDescription(fleet))"
+        )
 
         let commands = (0..<count).map(Self.order)
         let bodies = commands.map { $0.encodedBody() }
-        var configuration = try AMQPConfiguration(urls: settings.fleet.amqpURL, connectionName: "commerce bench outcomes")
+        var configuration = try AMQPConfiguration(
+            urls: settings.fleet.amqpURL, connectionName: "commerce bench outcomes")
         configuration.connectTimeout = .seconds(5)
         let collector = try OrderOutcomeCollector(
             amqp: configuration, exchange: fleet.exchange, queue: "bench-outcomes-\(fleet.suffix)",
@@ -122,13 +152,15 @@ final class SagaBenchmark {
                 break
             }
             if !fleet.processes.exited.isEmpty {
-                problems.append("a process of the fleet exited during the run: \(fleet.processes.exited.map(\.description))")
+                problems.append(
+                    "a process of the fleet exited during the run: \(fleet.processes.exited.map(\.description))")
                 break
             }
             if ended > lastProgress.ended {
                 lastProgress = (ended, .now)
             } else if ContinuousClock.now - lastProgress.at > settings.stallTimeout {
-                problems.append("stalled: no order ended for \(settings.stallTimeout) with \(count - ended) of \(count) open")
+                problems.append(
+                    "stalled: no order ended for \(settings.stallTimeout) with \(count - ended) of \(count) open")
                 break
             }
             Thread.sleep(forTimeInterval: 0.01)
@@ -153,13 +185,16 @@ final class SagaBenchmark {
         // Sales and notifications trail the terminal events: audit until clean or `settle` passed.
         let audit = try auditSettled(fleet)
         if !audit.isClean {
-            problems.append("the saga audit found \(audit.violations.count) violation(s): \(audit.violations.prefix(5).map { "\($0)" })")
+            problems.append(
+                "the saga audit found \(audit.violations.count) violation(s): \(audit.violations.prefix(5).map { "\($0)" })"
+            )
         }
         let workers = fleet.workers.map { copy in workerFigures(name: copy.name, port: copy.port) }
         var deadLetters = 0
         if let control = try? amqp.openChannel() {
             for topology in fleet.topologies {
-                deadLetters += Int((try? amqp.queueStatus(channel: control, name: topology.deadLetterQueue))?.messageCount ?? 0)
+                deadLetters += Int(
+                    (try? amqp.queueStatus(channel: control, name: topology.deadLetterQueue))?.messageCount ?? 0)
             }
             amqp.closeChannel(control)
         }
@@ -177,7 +212,8 @@ final class SagaBenchmark {
             latencies.append(UInt64(max(0, latency.seconds * 1_000_000)))
             if index % stride == 0 {
                 timeline.append([
-                    (publishedAt[index] - started).seconds.rounded(toPlaces: 4), (latency.seconds * 1000).rounded(toPlaces: 3),
+                    (publishedAt[index] - started).seconds.rounded(toPlaces: 4),
+                    (latency.seconds * 1000).rounded(toPlaces: 3),
                 ])
             }
         }
@@ -290,13 +326,15 @@ final class SagaBenchmark {
             retried: Int(samples.total("commerce_messages_retried_total") ?? 0),
             deadLettered: Int(samples.total("commerce_messages_dead_lettered_total") ?? 0),
             meanBatchSize: batch?.mean, batches: batch?.count ?? 0,
-            meanRoundTripsPerBatch: PrometheusHistogram(name: "commerce_batch_database_round_trips", in: exposition)?.mean)
+            meanRoundTripsPerBatch: PrometheusHistogram(name: "commerce_batch_database_round_trips", in: exposition)?
+                .mean)
     }
 
     /// The saga audit over the fleet's stores, repeated every second until clean or ``Settings/settle``.
     private func auditSettled(_ fleet: SagaFleet) throws -> SagaAuditReport {
         let stores = try StoreOptions.parse([
-            "--orders-database", fleet.databaseURLs["orders"]!, "--inventory-database", fleet.databaseURLs["inventory"]!,
+            "--orders-database", fleet.databaseURLs["orders"]!, "--inventory-database",
+            fleet.databaseURLs["inventory"]!,
             "--payments-database", fleet.databaseURLs["payments"]!, "--mongo-url", fleet.mongoURL,
             "--mongo-database", fleet.mongoDatabase,
         ])

@@ -73,7 +73,8 @@ struct SagaBenchmarkSummary: Encodable {
             }
             let targets = runs.compactMap(\.targetRate)
             return RunSummary(
-                runs: runs.count, ordersPerSecond: rates, sagaMessagesPerSecond: Spread(runs.map(\.sagaMessagesPerSecond)),
+                runs: runs.count, ordersPerSecond: rates,
+                sagaMessagesPerSecond: Spread(runs.map(\.sagaMessagesPerSecond)),
                 targetRate: targets.isEmpty ? nil : Self.median(targets), p50Ms: latency(\.p50Ms),
                 p90Ms: latency(\.p90Ms), p99Ms: latency(\.p99Ms), maxMs: latency(\.maxMs), cpuSeconds: cpu,
                 meanBatchSize: batches)
@@ -90,8 +91,12 @@ struct SagaBenchmarkSummary: Encodable {
             }
             var batches: [String: Double] = [:]
             for run in runs {
-                guard case .object(let fields)? = run.result, case .object(let mean)? = fields["mean_batch"] else { continue }
-                for (worker, value) in mean { if case .number(let number) = value { batches[worker, default: 0] += number } }
+                guard case .object(let fields)? = run.result, case .object(let mean)? = fields["mean_batch"] else {
+                    continue
+                }
+                for (worker, value) in mean {
+                    if case .number(let number) = value { batches[worker, default: 0] += number }
+                }
             }
             batches = batches.mapValues { $0 / Double(runs.count) }
             let rate = figure("rate")
@@ -121,7 +126,8 @@ struct SagaBenchmarkSummary: Encodable {
             let values = repetitions.compactMap(value)
             guard !values.isEmpty else { return }
             let median = Self.median(values)
-            ratios.append(Ratio(name: name, perRepetition: values, median: median, target: target, met: meets.map { $0(median) }))
+            ratios.append(
+                Ratio(name: name, perRepetition: values, median: median, target: target, met: meets.map { $0(median) }))
         }
         func flood(_ repetition: Int) -> FleetRun? { floods.first { $0.repetition == repetition } }
         func rate(_ repetition: Int) -> FleetRun? { paced.first { $0.repetition == repetition } }
@@ -129,13 +135,15 @@ struct SagaBenchmarkSummary: Encodable {
             goodReferences.first { $0.name == name && $0.repetition == repetition }?.number(key)
         }
         ratio("fleet ÷ C ceiling, orders/s (flood)", target: "≥ 0.5", meets: { $0 >= 0.5 }) { repetition in
-            guard let fleet = flood(repetition), let ceiling = ref("ceiling", repetition, "orders_per_s"), ceiling > 0 else {
+            guard let fleet = flood(repetition), let ceiling = ref("ceiling", repetition, "orders_per_s"), ceiling > 0
+            else {
                 return nil
             }
             return fleet.ordersPerSecond / ceiling
         }
         ratio("fleet ÷ Celery peer, orders/s (flood)", target: "≥ 8", meets: { $0 >= 8 }) { repetition in
-            guard let fleet = flood(repetition), let celery = ref("celery", repetition, "orders_per_s"), celery > 0 else {
+            guard let fleet = flood(repetition), let celery = ref("celery", repetition, "orders_per_s"), celery > 0
+            else {
                 return nil
             }
             return fleet.ordersPerSecond / celery

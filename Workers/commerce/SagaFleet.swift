@@ -137,7 +137,9 @@ final class SagaFleet {
         // The format of config/stock.json (StockCatalog).
         struct SeedFile: Encodable { var stock: [StockSeed] }
         let stock = SeedFile(
-            stock: Self.stockKeepingUnits.map { StockSeed(sku: $0, name: "Bench item \($0)", quantity: settings.stockPerSKU) })
+            stock: Self.stockKeepingUnits.map {
+                StockSeed(sku: $0, name: "Bench item \($0)", quantity: settings.stockPerSKU)
+            })
         try JSONEncoder().encode(stock).write(to: seed)
 
         var paymentSettings = ["PAYMENT_GATEWAY": shape.gateway]
