@@ -58,7 +58,7 @@ struct BenchCommand: ParsableCommand {
         help: ArgumentHelp(
             "The payment-worker's card processor: sandbox (in process) or http (a payment-gateway process from "
                 + "the bin folder, started and stopped with the fleet).", valueName: "kind"))
-    var gateway = "sandbox"
+    var gateway = "http"
 
     @Option(
         help: ArgumentHelp("Orders published before waiting for their confirms (the ceiling's -w).", valueName: "n"))
