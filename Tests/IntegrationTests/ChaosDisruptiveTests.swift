@@ -9,8 +9,8 @@ struct ChaosDisruptiveTests {
     func fullRun() throws {
         let root = SagaTests.root
         let output = FileManager.default.temporaryDirectory.appendingPathComponent("chaos-\(UUID().uuidString)")
-        let run = try runCommerce([
-            "chaos", "--orders", "400", "--rate", "20", "--copies", "2", "--seed", "7", "--json",
+        let run = try runCommerceReaped([
+            "chaos", "--orders", "600", "--rate", "20", "--copies", "2", "--seed", "7", "--json",
             "--bin-path", ProbeFixture.binary("commerce").deletingLastPathComponent().path,
             "--config-directory", root.appendingPathComponent("config").path,
             "--services-script", root.appendingPathComponent("scripts/services.sh").path,
@@ -18,8 +18,8 @@ struct ChaosDisruptiveTests {
         ])
         let report = try run.requiredJSON()
         #expect(run.status == 0, "\(run.stderr.suffix(3_000))")
-        #expect(report["placed"] as? Int == 400)
-        #expect(report["terminal"] as? Int == 400)
+        #expect(report["placed"] as? Int == 600)
+        #expect(report["terminal"] as? Int == 600)
         #expect((report["lost"] as? [Any])?.isEmpty == true)
         #expect((report["duplicated_effects"] as? [Any])?.isEmpty == true)
         #expect((report["unexpected_dead_letters"] as? [Any])?.isEmpty == true)

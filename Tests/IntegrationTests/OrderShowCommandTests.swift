@@ -52,7 +52,10 @@ struct OrderShowCommandTests {
     @Test("the timeline of a declined order, a retried charge and a dead letter fixed with --edit; order list filters")
     func timelines() async throws {
         try await offThePool {
-            let (fixture, _) = try SagaTests().startFleet(stock: [StockSeed(sku: "KB-001", quantity: 100)])
+            // One HTTP attempt per gateway call, so tok_transient_2's failures reach the runtime's retries.
+            let (fixture, _) = try SagaTests().startFleet(
+                stock: [StockSeed(sku: "KB-001", quantity: 100)],
+                extra: ["payment-worker": ["PAYMENT_HTTP_MAX_ATTEMPTS": "1"]])
             defer { try? MongoClient(uri: SagaTests.mongoURL).dropDatabase(fixture.mongoDatabase) }
             let pids = Dictionary(
                 uniqueKeysWithValues: zip(workers, fixture.workers.map { Int($0.process.processIdentifier) }))

@@ -7,6 +7,12 @@ import LocalProcess
 import Synchronization
 import WorkerRuntime
 
+/// A fault that could not be injected (a crash point that no batch reached): the run fails, as a
+/// check that did not run proves nothing.
+struct FaultNotReached: Error, CustomStringConvertible {
+    var description: String
+}
+
 extension ChaosRun {
     /// What the fault thread did and saw.
     struct FaultOutcome {
@@ -86,6 +92,9 @@ extension ChaosRun {
                 var detail: String
                 do {
                     detail = try inject(fault)
+                } catch let missed as FaultNotReached {
+                    ok = false
+                    detail = missed.description
                 } catch {
                     ok = false
                     detail = "failed: \(error)"
@@ -211,9 +220,12 @@ extension ChaosRun {
             }
             if !crashed { fleet.processes.kill(doomed) }
             try restart(victim)
-            return crashed
-                ? "\(victim) killed itself \(moment) (its 2nd batch), started again"
-                : "\(victim) did not reach its crash point in 30 s (too little traffic); killed, started again"
+            guard crashed else {
+                throw FaultNotReached(
+                    description: "\(victim) did not reach its crash point in 30 s (no orders left to handle?); "
+                        + "killed, started again: the crash was not injected")
+            }
+            return "\(victim) killed itself \(moment) (its 2nd batch), started again"
         }
 
         private func publishHostileMessages() throws -> String {

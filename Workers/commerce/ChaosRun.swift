@@ -43,10 +43,10 @@ final class ChaosRun {
     }
 
     /// The faults, in the order they are injected.
+    /// The crash points come early: they need orders still flowing to reach them.
     static let faultNames = [
-        "kill-worker", "hostile-messages", "restart-rabbitmq", "kill-worker", "restart-postgresql", "memory-alarm",
-        "restart-mongodb", "restart-gateway", "crash-after-commit", "crash-before-ack", "kill-worker",
-        "replay-old-events",
+        "kill-worker", "crash-after-commit", "hostile-messages", "restart-rabbitmq", "crash-before-ack", "kill-worker",
+        "restart-postgresql", "memory-alarm", "restart-mongodb", "restart-gateway", "kill-worker", "replay-old-events",
     ]
 
     let settings: Settings
