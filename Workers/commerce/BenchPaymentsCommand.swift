@@ -42,6 +42,12 @@ struct BenchPaymentsCommand: ParsableCommand {
     @Option(help: ArgumentHelp("consumer.batchSize.", valueName: "n"))
     var batchSize = 64
 
+    @Option(
+        help: ArgumentHelp(
+            "consumer.concurrency: consumers in the one process; with a slow gateway, one batch's calls overlap "
+                + "another's commit.", valueName: "n"))
+    var consumers = 1
+
     @Option(name: .customLong("repeat"), help: ArgumentHelp("Runs per latency; the median is reported.", valueName: "k"))
     var repetitions = 1
 
@@ -58,6 +64,7 @@ struct BenchPaymentsCommand: ParsableCommand {
         guard (1...1024).contains(prepareConcurrency) else { throw ValidationError("--prepare-concurrency must be 1 to 1024") }
         guard (1...1024).contains(batchSize) else { throw ValidationError("--batch-size must be 1 to 1024") }
         guard (1...20).contains(repetitions) else { throw ValidationError("--repeat must be 1 to 20") }
+        guard (1...16).contains(consumers) else { throw ValidationError("--consumers must be 1 to 16") }
     }
 
     struct Run: Encodable {
@@ -72,6 +79,7 @@ struct BenchPaymentsCommand: ParsableCommand {
         var payments: Int
         var prepareConcurrency: Int
         var batchSize: Int
+        var consumers: Int
         var runs: [Run]
         /// Median payments/s per latency (ms, as text).
         var medianPaymentsPerSecond: [String: Double]
@@ -115,7 +123,8 @@ struct BenchPaymentsCommand: ParsableCommand {
             medians["\(latency)"] = rates[rates.count / 2]
         }
         let report = Report(
-            payments: payments, prepareConcurrency: prepareConcurrency, batchSize: batchSize, runs: runs,
+            payments: payments, prepareConcurrency: prepareConcurrency, batchSize: batchSize, consumers: consumers,
+            runs: runs,
             medianPaymentsPerSecond: medians)
         if outputOptions.json {
             outputOptions.printJSON(report)
@@ -186,7 +195,7 @@ struct BenchPaymentsCommand: ParsableCommand {
                     "PAYMENT_GATEWAY": "http", "PAYMENT_HTTP_URL": "http://127.0.0.1:\(gatewayPort)",
                     "PAYMENT_HTTP_API_KEY": apiKey, "PAYMENT_HTTP_CONCURRENCY": "\(prepareConcurrency)",
                     "CONSUMER_PREPARE_CONCURRENCY": "\(prepareConcurrency)", "CONSUMER_BATCH_SIZE": "\(batchSize)",
-                    "CONSUMER_PREFETCH": "\(max(128, batchSize * 2))",
+                    "CONSUMER_PREFETCH": "\(max(128, batchSize * 2))", "CONSUMER_CONCURRENCY": "\(consumers)",
                 ], healthPort: workerPort))
         try fleet.waitUntilReady(timeout: .seconds(60))
 
