@@ -157,11 +157,21 @@ restart() {
       for c in $(pg_lsclusters -h | awk '{print $1"/"$2}'); do pg_ctlcluster "${c%/*}" "${c#*/}" restart -m fast; done
       wait_for 60 "PostgreSQL" pg_answers ;;
     mongodb)
+      # The server that answers may belong to another checkout (another storage path): restart
+      # that very server, with its own command line, so that its data stays where it was.
       log "restarting SecantusDB"
-      if [ -f "$state/secantus.pid" ]; then kill -9 "$(cat "$state/secantus.pid")" 2>/dev/null || true; fi
-      pkill -9 -f "secantus --host 127.0.0.1 --port $MONGO_PORT" 2>/dev/null || true
-      sleep 1
-      mongo_up ;;
+      local running pid
+      running=$(pgrep -af "secantus --host 127.0.0.1 --port $MONGO_PORT" | head -1 || true)
+      if [ -z "$running" ]; then mongo_up; return; fi
+      pid=${running%% *}
+      local command=(${running#* })
+      local log_file="$state/secantus.log"
+      mkdir -p "$state"
+      kill -9 "$pid" 2>/dev/null || true
+      while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+      nohup "${command[@]}" >>"$log_file" 2>&1 &
+      echo $! >"$state/secantus.pid"
+      wait_for 60 "SecantusDB" mongo_answers || { tail -20 "$log_file" >&2; return 1; } ;;
     *) echo "usage: $0 restart rabbitmq|postgresql|mongodb" >&2; exit 2 ;;
   esac
 }
