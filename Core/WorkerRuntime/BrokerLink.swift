@@ -319,6 +319,14 @@ final class BrokerLink: @unchecked Sendable {
         func dispatch(_ event: AMQPEvent) throws {
             switch event {
             case .delivery(let delivery):
+                // A delivery the broker sent before it saw our basic.cancel reaches us after
+                // cancel-ok (rabbitmq-c holds it while waiting for the reply). Nobody will take
+                // it from the mailbox while we are paused, and a quorum queue would go on
+                // counting the cancelled consumer for it: give it straight back.
+                guard let tag = consumerTag, delivery.consumerTag == tag else {
+                    try connection.nack(channel: consuming, deliveryTag: delivery.deliveryTag, requeue: true)
+                    return
+                }
                 unacknowledged.append(delivery.deliveryTag)
                 let message = IncomingMessage(
                     delivery: delivery, generation: currentGeneration, topology: configuration.topology)

@@ -318,7 +318,7 @@ struct WorkerRuntimeReviewTests {
         let down = FileManager.default.temporaryDirectory.appendingPathComponent("dependency-\(UUID().uuidString)")
         FileManager.default.createFile(atPath: down.path, contents: Data())
         defer { try? FileManager.default.removeItem(at: down) }
-        let messages = (0..<20).map { work("ok", correlation: "o\($0)") }
+        let messages = (0..<200).map { work("ok", correlation: "o\($0)") }
         try fixture.publish(messages)
         let worker = try fixture.startWorker(
             ["PROBE_PREPARE_MS": "1", "PROBE_DEPENDENCY_DOWN_FILE": down.path], waitForReady: false)
@@ -328,8 +328,8 @@ struct WorkerRuntimeReviewTests {
         try waitUntil("/health to report the pause", timeout: .seconds(10), { worker.http("/health") }) {
             $0?.0 == 503 && $0?.1.contains("paused, probe dependency unavailable") == true
         }
-        try waitUntil("every message back in the queue", timeout: .seconds(10), { try fixture.depth(fixture.queue) }) {
-            $0 == 20
+        try waitUntil("every message back in the queue", timeout: .seconds(20), { try fixture.depth(fixture.queue) }) {
+            $0 == messages.count
         }
         let status = try fixture.amqp.queueStatus(channel: fixture.channel, name: fixture.queue)
         #expect(status.consumerCount == 0, "a paused copy does not consume")
@@ -337,7 +337,7 @@ struct WorkerRuntimeReviewTests {
         #expect(try fixture.effectRows() == 0)
 
         try FileManager.default.removeItem(at: down)
-        try fixture.waitForEffects(20)
+        try fixture.waitForEffects(messages.count)
         #expect(try fixture.effects() == Dictionary(uniqueKeysWithValues: messages.map { ($0.messageID!, 1) }))
         for message in messages {
             #expect(try fixture.effectAttempts(message.messageID!) == [0], "the outage cost no attempt")
