@@ -9,8 +9,9 @@ import WorkerRuntime
 /// `order.cancelled`, at most once per order, keeping a tombstone for orders cancelled before
 /// they were reserved. The rules, for any order of events, are docs/saga.md's.
 ///
-/// Every message locks its order's reservation row first, then the SKU rows in sorted order,
-/// inside the batch's transaction.
+/// Every message locks (or inserts) its order's reservation row first, then the SKU rows in
+/// sorted order, inside the batch's transaction: one statement and one round trip for the usual
+/// message, its writes queued in one more statement that travels with the next (``StockLedger``).
 public struct StockHandler: MessageHandler {
     public typealias Message = AnyMessage
 
@@ -60,11 +61,18 @@ public struct StockHandler: MessageHandler {
         -> [OutgoingMessage]
     {
         let demand = StockDemand(placed.lines)
-        if let existing = try ledger.reservation(of: placed.orderID, claimingAs: .reserved, lines: demand.lines) {
-            context.logger.info("order already has a reservation", metadata: ["status": "\(existing.status.rawValue)"])
+        // The usual order is new: its row is inserted and its SKU rows locked in one statement.
+        guard
+            let available = try ledger.claim(
+                placed.orderID, as: .reserved, lines: demand.lines, lockingStockOf: demand.lockOrder)
+        else {
+            // Rare (an old event replayed, or a cancel came first): read the row for the log.
+            let existing = try ledger.lockReservation(placed.orderID)
+            context.logger.info(
+                "order already has a reservation", metadata: ["status": "\(existing?.status.rawValue ?? "none")"])
             return []
         }
-        let shortages = demand.shortages(available: try ledger.lockStock(demand.lockOrder))
+        let shortages = demand.shortages(available: available)
         guard shortages.isEmpty else {
             // Nothing moves: the claimed row only records the refusal.
             try ledger.setStatus(placed.orderID, .rejected)
@@ -87,7 +95,12 @@ public struct StockHandler: MessageHandler {
     private func release(
         _ orderID: String, reason: OrderOutcomeReason, restocking: Bool, ledger: StockLedger, context: HandlerContext
     ) throws -> [OutgoingMessage] {
-        guard let reservation = try ledger.reservation(of: orderID, claimingAs: .cancelled) else {
+        // The SKU rows are locked with the reservation only when units will move back.
+        let returnable: Set<ReservationStatus> = restocking ? [.reserved, .sold] : [.reserved]
+        guard
+            let reservation = try ledger.reservation(
+                of: orderID, tombstoning: .cancelled, lockingStockFor: returnable)
+        else {
             context.logger.info("no reservation yet: tombstone left for a late order.placed")
             return []
         }
@@ -98,15 +111,13 @@ public struct StockHandler: MessageHandler {
         case .sold, .released, .rejected, .cancelled:
             return []
         }
-        _ = try ledger.lockStock(reservation.lines.map(\.sku))
-        try ledger.move(kind, reservation.lines, orderID: orderID)
-        try ledger.setStatus(orderID, .released)
+        try ledger.move(kind, reservation.lines, orderID: orderID, status: .released)
         return [context.emit(StockReleased(orderID: orderID, lines: reservation.lines, reason: reason))]
     }
 
     /// `order.confirmed`: the reserved units are sold.
     private func sell(_ orderID: String, ledger: StockLedger, context: HandlerContext) throws {
-        let found = try ledger.lockReservation(orderID)
+        let found = try ledger.lockReservation(orderID, lockingStockFor: [.reserved])
         guard let reservation = found, reservation.status == .reserved else {
             // A correct saga confirms only a reserved order; say so rather than guess a repair.
             context.logger.warning(
@@ -114,8 +125,6 @@ public struct StockHandler: MessageHandler {
                 metadata: ["status": "\(found?.status.rawValue ?? "none")"])
             return
         }
-        _ = try ledger.lockStock(reservation.lines.map(\.sku))
-        try ledger.move(.sell, reservation.lines, orderID: orderID)
-        try ledger.setStatus(orderID, .sold)
+        try ledger.move(.sell, reservation.lines, orderID: orderID, status: .sold)
     }
 }

@@ -312,6 +312,41 @@ struct StockWorkerTests {
         #expect(letter.properties.headers["x-error-reason"]?.stringValue == "unexpected_type")
     }
 
+    @Test("each reservation, sale, release and restock costs one database round trip in its batch")
+    func oneRoundTripPerMessage() throws {
+        let fixture = try fixture()
+        let worker = try startStockWorker(fixture, stock: ["KB-001": 100, "MS-001": 100])
+        let orderIDs = (0..<10).map { _ in newOrderID() }
+        let lines = [("MS-001", 1), ("KB-001", 2)]
+        for orderID in orderIDs { try fixture.publish(placed(orderID, lines)) }
+        #expect(try fixture.events(10).count == 10)
+        for orderID in orderIDs[0..<5] { try fixture.publish(confirmed(orderID, lines)) }
+        for orderID in orderIDs[5..<8] { try fixture.publish(paymentFailed(orderID)) }
+        for orderID in orderIDs[8...] { try fixture.publish(cancelled(orderID, previous: .pending)) }
+        try fixture.publish(cancelled(orderIDs[0], previous: .confirmed))
+        #expect(try fixture.events(6).count == 6)
+        // Every message handled and every batch finished: the round-trip histogram has one
+        // sample per batch, recorded once its outbox rows are deleted.
+        let total = 10 + 5 + 3 + 2 + 1
+        let metrics = try waitUntil("every batch of \(total) messages finished", { worker.http("/metrics")?.1 ?? "" }) {
+            handledCount(worker) == total
+                && metricValue($0, "commerce_batch_database_round_trips_count")
+                    == metricValue($0, "commerce_batch_size_count")
+        }
+        let batches = try #require(metricValue(metrics, "commerce_batch_database_round_trips_count"))
+        let roundTrips = try #require(metricValue(metrics, "commerce_batch_database_round_trips_sum"))
+        // The runtime's three per batch (begin and inbox; outbox and commit; the published rows'
+        // deletion), one per message (the statement that claims or locks its reservation and SKU
+        // rows) and the one-time preparation of each of those two statement texts on the
+        // connection (`PQprepare`). With a statement per lock (up to three a message) it took 73
+        // round trips in 7 batches.
+        #expect(
+            roundTrips <= Double(total) + 3 * batches + 2, "\(roundTrips) round trips in \(batches) batches")
+        let database = try fixture.connectDatabase()
+        #expect(try stock(database) == ["KB-001": [92, 0, 8], "MS-001": [96, 0, 4]])
+        #expect(try ledgerViolations(database).isEmpty)
+    }
+
     @Test("two copies, 200 one-unit orders, 50 units: exactly 50 reserved, 150 rejected, stock conserved")
     func competingCopies() throws {
         let fixture = try fixture()
