@@ -71,7 +71,9 @@ struct StockLedger {
         -> Reservation?
     {
         // `r` is materialised once (it locks, and is read twice); `locked` reads it, so the
-        // reservation is locked before any SKU row, and its sort runs below the row locks. The
+        // reservation is locked before any SKU row. The SKUs go in as one array, as in `claim`,
+        // so the primary key's index scan finds them (whatever the table's size) and the rows
+        // are locked in `order by` order: the index order or a sort, below the row locks. The
         // count makes `locked` run (an unreferenced `select` in `with` does not) and is 0 when
         // the status needs no stock.
         let result = try database.query(
@@ -80,9 +82,9 @@ struct StockLedger {
                 select status, lines from reservations where order_id = $1 for update
             ), locked as (
                 select s.sku from stock s
-                where s.sku in (
+                where s.sku = any(array(
                     select line ->> 'sku' from r, jsonb_array_elements(r.lines) as line
-                    where r.status = any($2::text[]))
+                    where r.status = any($2::text[])))
                 order by s.sku
                 for update of s
             )
