@@ -202,7 +202,10 @@ let package = Package(
             path: "Tests/DomainTests"),
         .testTarget(
             name: "RuntimeUnitTests",
-            dependencies: ["Resilience", "WorkerRuntime", "CommerceMessages", "Postgres", "AMQP"],
+            dependencies: [
+                "Resilience", "WorkerRuntime", "CommerceMessages", "Postgres", "AMQP",
+                .product(name: "Configuration", package: "swift-configuration"),
+            ],
             path: "Tests/RuntimeUnitTests"),
         .testTarget(
             name: "IntegrationTests",

@@ -8,8 +8,8 @@ import Foundation
 /// `Sendable`. Only parameterized statements are offered, apart from ``executeScript(_:)`` for
 /// migrations, whose SQL is static text of the program. Each distinct statement text is prepared
 /// once per connection (`PQprepare`, named `s1`, `s2` …) and then executed by name
-/// (`PQexecPrepared`), so the server parses it once; with `plan_cache_mode = force_custom_plan`
-/// it is still planned for each execution's values.
+/// (`PQexecPrepared`), so the server parses it once; ``StatementPlanning`` says whether it is
+/// also planned once or for each execution.
 ///
 /// The handle is freed exactly once, with `PQfinish`, in ``close()`` or `deinit`.
 public final class PostgresConnection {
@@ -25,11 +25,13 @@ public final class PostgresConnection {
 
     /// Connects with a libpq connection string or URL (`postgresql://user:pass@host:5432/db`).
     ///
-    /// Each session is set up with `plan_cache_mode = force_custom_plan`: a plan chosen while a
-    /// table was empty must not stick once it has grown (docs/architecture.md, "PostgreSQL store"), and with
-    /// `application_name` so that `pg_stat_activity` names the worker.
+    /// Each session is set up with `planning` (``StatementPlanning``; per execution unless the
+    /// caller runs the same statements many times, as the workers do) and with `application_name`
+    /// so that `pg_stat_activity` names the worker.
     /// - Throws: ``PostgresError/Code/connectionFailed`` with libpq's message (never the password).
-    public init(url: String, applicationName: String = "commerce") throws(PostgresError) {
+    public init(
+        url: String, applicationName: String = "commerce", planning: StatementPlanning = .perExecution
+    ) throws(PostgresError) {
         let conn = PQconnectdb(url)
         guard let conn, PQstatus(conn) == CONNECTION_OK else {
             let message = conn.flatMap { PQerrorMessage($0).map { String(cString: $0) } } ?? "out of memory"
@@ -40,7 +42,9 @@ public final class PostgresConnection {
         connection = conn
         // Server notices ("relation already exists, skipping") would go to stderr unasked.
         PQsetNoticeProcessor(conn, { _, _ in }, nil)
-        _ = try query("select set_config('plan_cache_mode', 'force_custom_plan', false)")
+        _ = try query(
+            "select set_config('plan_cache_mode', $1, false), set_config('enable_seqscan', $2, false)",
+            [.text(planning.planCacheMode), .text(planning.sequentialScans ? "on" : "off")])
         _ = try query("select set_config('application_name', $1, false)", [.text(applicationName)])
     }
 

@@ -59,7 +59,9 @@ final class PostgresStore<Handler: MessageHandler>: BatchStore {
     }
 
     func connect() throws {
-        let connection = try PostgresConnection(url: configuration.databaseURL, applicationName: configuration.appID)
+        let connection = try PostgresConnection(
+            url: configuration.databaseURL, applicationName: configuration.appID,
+            planning: configuration.statementPlanning)
         try RuntimeSchema.migrate(connection, then: handler.migrate)
         // Held for the session's life: while this consumer is alive, no other relay takes its
         // outbox rows (Outbox.relayable); when its session ends, the lock goes with it. Taken

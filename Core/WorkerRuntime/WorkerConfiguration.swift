@@ -2,6 +2,7 @@ import AMQP
 import CommerceSupport
 import Configuration
 import Foundation
+import Postgres
 import Resilience
 
 /// Everything a worker needs to run, with the defaults of a local development machine.
@@ -24,6 +25,10 @@ public struct WorkerConfiguration: Sendable {
     public var databaseURL: String
     /// MongoDB database name, for a ``DocumentHandler``.
     public var documentDatabase: String
+    /// How PostgreSQL plans the store's statements: `database.planning`, `cached` (the default:
+    /// generic plans with sequential scans priced out) or `per-execution`
+    /// (docs/architecture.md, "Statements").
+    public var statementPlanning: StatementPlanning
     public var topology: Topology
     /// Declare the exchange and queues at start and on every reconnect (on by default; off for a
     /// least-privilege deployment where an operator declares them with `commerce setup`).
@@ -100,6 +105,7 @@ public struct WorkerConfiguration: Sendable {
         inboxRetention = .seconds(7 * 24 * 3600)
         retentionInterval = .seconds(600)
         journalEnabled = true
+        statementPlanning = .cached
         journalRetention = .seconds(7 * 24 * 3600)
         reconnectDelays = Backoff(initialDelay: .milliseconds(200), maximumDelay: .seconds(10), jitter: .equal)
         httpPort = nil
@@ -109,7 +115,7 @@ public struct WorkerConfiguration: Sendable {
 
     /// Reads the configuration. Keys (each also an environment variable, see the type's docs):
     /// `amqp.url` (comma-separated list, secret), `amqp.heartbeat`, `database.url` (secret),
-    /// `database.name` (MongoDB only), `exchange.name`,
+    /// `database.name` (MongoDB only), `database.planning` (PostgreSQL only), `exchange.name`,
     /// `queue.name`, `queue.bindings`, `queue.type` (`quorum`|`classic`), `queue.retryDelaysMs`,
     /// `queue.deliveryLimit`, `queue.declare`, `consumer.prefetch`, `consumer.concurrency`,
     /// `consumer.batchSize`, `consumer.maxAttempts`, `consumer.prepareConcurrency`, `consumer.maxBodyBytes`,
@@ -138,6 +144,12 @@ public struct WorkerConfiguration: Sendable {
         topology.queueType = queueType
         topology.exchange = reader.string(forKey: "exchange.name", default: topology.exchange)
         documentDatabase = reader.string(forKey: "database.name", default: documentDatabase)
+        let planning = reader.string(forKey: "database.planning", default: "cached")
+        guard let statementPlanning = StatementPlanning(name: planning) else {
+            throw WorkerConfigurationError(
+                key: "database.planning", problem: "must be 'cached' or 'per-execution', not '\(planning)'")
+        }
+        self.statementPlanning = statementPlanning
         let delays = reader.intArray(forKey: "queue.retryDelaysMs", default: [1000, 5000, 30000])
         guard !delays.isEmpty, delays.allSatisfy({ $0 > 0 }) else {
             throw WorkerConfigurationError(key: "queue.retryDelaysMs", problem: "needs one or more positive delays")

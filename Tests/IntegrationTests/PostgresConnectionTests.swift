@@ -77,6 +77,46 @@ struct PostgresConnectionTests {
         }
     }
 
+    @Test(
+        "cached planning keeps a generic plan after five executions and still takes the index; per-execution plans each one",
+        arguments: [StatementPlanning.cached, .perExecution])
+    func planning(_ planning: StatementPlanning) throws {
+        try withTable { setup, table in
+            try setup.query(
+                "insert into \(table) (id, name) select n, 'name ' || n from generate_series(1, 20000) as n")
+            try setup.query("analyze \(table)")
+            let connection = try PostgresConnection(url: TestServers.postgresURL, planning: planning)
+            defer { connection.close() }
+            let settings = try connection.query(
+                "select current_setting('plan_cache_mode') as mode, current_setting('enable_seqscan') as seqscan"
+            ).rows[0]
+            #expect(try settings.string("mode") == planning.planCacheMode)
+            #expect(try settings.string("seqscan") == (planning.sequentialScans ? "on" : "off"))
+            let lookup = "select name from \(table) where id = $1"
+            for id in 1...10 {
+                #expect(try connection.query(lookup, [.int(Int64(id))]).rows.first?.string("name") == "name \(id)")
+            }
+            let statement = try connection.query(
+                "select generic_plans, custom_plans from pg_prepared_statements where statement = $1", [.text(lookup)]
+            ).rows
+            try #require(statement.count == 1, "the lookup is a prepared statement of the session")
+            let generic = try statement[0].int("generic_plans")
+            let custom = try statement[0].int("custom_plans")
+            if planning == .cached {
+                #expect(generic >= 5 && custom == 5, "generic \(generic), custom \(custom)")
+                // The generic plan (its condition names $1, not a value) of a lookup by key uses
+                // the primary key's index.
+                try connection.query("prepare by_key(int) as \(lookup)")
+                for id in 1...6 { try connection.query("execute by_key(\(id))") }
+                let plan = try connection.query("explain execute by_key(7)").rows
+                    .map { try $0.string("QUERY PLAN") }.joined(separator: "\n")
+                #expect(plan.contains("Index") && plan.contains("$1"), "\(plan)")
+            } else {
+                #expect(generic == 0 && custom == 10, "generic \(generic), custom \(custom)")
+            }
+        }
+    }
+
     @Test("an unreachable server is connectionFailed without the password in the message")
     func unreachable() throws {
         let error = #expect(throws: PostgresError.self) {

@@ -137,6 +137,13 @@ struct BenchCommand: ParsableCommand {
             "--gateway http: an environment variable for the gateway (repeatable).", valueName: "NAME=VALUE"))
     var gatewayEnvironment: [String] = []
 
+    @Option(
+        name: .customLong("worker-env"),
+        help: ArgumentHelp(
+            "An environment variable for every worker process (repeatable), such as "
+                + "DATABASE_PLANNING=per-execution: a before-and-after run varies one.", valueName: "NAME=VALUE"))
+    var workerEnvironment: [String] = []
+
     @OptionGroup var outputOptions: OutputOptions
 
     func validate() throws {
@@ -176,6 +183,19 @@ struct BenchCommand: ParsableCommand {
         for entry in gatewayEnvironment where !entry.contains("=") || entry.hasPrefix("=") {
             throw ValidationError("--gateway-env takes NAME=VALUE, not '\(entry)'")
         }
+        for entry in workerEnvironment where !entry.contains("=") || entry.hasPrefix("=") {
+            throw ValidationError("--worker-env takes NAME=VALUE, not '\(entry)'")
+        }
+    }
+
+    /// `NAME=VALUE` entries (validated) as a dictionary; a later entry wins.
+    private static func environment(_ entries: [String]) -> [String: String] {
+        var environment: [String: String] = [:]
+        for entry in entries {
+            let parts = entry.split(separator: "=", maxSplits: 1)
+            environment[String(parts[0])] = parts.count > 1 ? String(parts[1]) : ""
+        }
+        return environment
     }
 
     /// Everything the command measured, as `--json` prints it and bench.json holds it.
@@ -264,12 +284,9 @@ struct BenchCommand: ParsableCommand {
             mongoURL.map { .existing(url: $0) }
             ?? .fresh(python: URL(fileURLWithPath: secantusPython, relativeTo: here).standardizedFileURL)
         let shape = SagaFleet.Shape(
-            copies: copies, prefetch: prefetch, batchSize: batchSize, queueType: queueType, gateway: gateway)
-        var extraGatewayEnvironment: [String: String] = [:]
-        for entry in gatewayEnvironment {
-            let parts = entry.split(separator: "=", maxSplits: 1)
-            extraGatewayEnvironment[String(parts[0])] = parts.count > 1 ? String(parts[1]) : ""
-        }
+            copies: copies, prefetch: prefetch, batchSize: batchSize, queueType: queueType, gateway: gateway,
+            workerEnvironment: Self.environment(workerEnvironment))
+        let extraGatewayEnvironment = Self.environment(gatewayEnvironment)
         let benchmark = SagaBenchmark(
             settings: SagaBenchmark.Settings(
                 fleet: SagaFleet.Settings(
@@ -285,7 +302,8 @@ struct BenchCommand: ParsableCommand {
         let date = Date()
         progress(
             "bench: \(rate.map { String(format: "%.0f orders/s", $0) } ?? "flood") of \(orders) orders, shape copies "
-                + "\(copies) prefetch \(prefetch) batch \(batchSize) \(queueType) gateway \(gateway), \(repetitions) "
+                + "\(copies) prefetch \(prefetch) batch \(batchSize) \(queueType) gateway \(gateway)"
+                + (workerEnvironment.isEmpty ? "" : " workers with " + workerEnvironment.joined(separator: " ")) + ", \(repetitions) "
                 + "repetition(s)\(references ? ", with references" : ""); output in \(outputFolder.path)")
         var fleetRuns: [FleetRun] = []
         var referenceRuns: [ReferenceRun] = []
@@ -390,6 +408,7 @@ struct BenchCommand: ParsableCommand {
         let title =
             "commerce bench \(report.date): copies \(copies), prefetch \(prefetch), batch \(batchSize), \(queueType), "
             + "gateway \(gateway), \(report.build) build"
+            + (workerEnvironment.isEmpty ? "" : ", workers with " + workerEnvironment.joined(separator: " "))
         try Data(LatencyChart.svg(title: title, fleet: fleetRuns, references: referenceRuns).utf8).write(to: svgFile)
         try OutputOptions.encodeJSON(report).write(to: jsonFile)
         if outputOptions.json { outputOptions.printJSON(report) } else { printTable(report) }

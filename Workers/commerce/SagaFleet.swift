@@ -32,6 +32,9 @@ final class SagaFleet {
         var queueType: String
         /// `payment.gateway`: `sandbox` (in the payment-worker) or `http` (a payment-gateway process).
         var gateway: String
+        /// More configuration for every worker process, as environment variables
+        /// (`DATABASE_PLANNING=per-execution`): what a before-and-after run varies.
+        var workerEnvironment: [String: String] = [:]
     }
 
     /// Where the notification-worker's MongoDB comes from.
@@ -187,6 +190,7 @@ final class SagaFleet {
                     "CONSUMER_BATCH_SIZE": "\(shape.batchSize)", "HTTP_PORT": "\(port)", "LOG_LEVEL": "warning",
                 ]
                 environment.merge(own[worker.name] ?? [:]) { $1 }
+                environment.merge(shape.workerEnvironment) { $1 }
                 try processes.start(
                     LocalFleet.Member(name: name, executable: worker.name, environment: environment, healthPort: port))
                 workers.append((worker, name, port))

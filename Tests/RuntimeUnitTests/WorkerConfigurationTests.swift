@@ -1,0 +1,31 @@
+import Configuration
+import Postgres
+import Testing
+import WorkerRuntime
+
+@Suite("Worker configuration: database.planning")
+struct WorkerConfigurationTests {
+    private func configuration(_ values: [AbsoluteConfigKey: ConfigValue]) throws -> WorkerConfiguration {
+        var all: [AbsoluteConfigKey: ConfigValue] = ["database.url": "postgresql://127.0.0.1/x"]
+        all.merge(values) { $1 }
+        return try WorkerConfiguration(
+            reader: ConfigReader(provider: InMemoryProvider(values: all)), appID: "test-worker",
+            defaultQueue: "test-worker", defaultBindings: [])
+    }
+
+    @Test("cached by default; per-execution on request")
+    func planningNames() throws {
+        #expect(try configuration([:]).statementPlanning == .cached)
+        #expect(try configuration(["database.planning": "per-execution"]).statementPlanning == .perExecution)
+        #expect(try configuration(["database.planning": "cached"]).statementPlanning == .cached)
+    }
+
+    @Test("another value is refused, naming the key and the value")
+    func planningRefused() throws {
+        let error = #expect(throws: WorkerConfigurationError.self) {
+            try configuration(["database.planning": "generic"])
+        }
+        #expect(error?.key == "database.planning")
+        #expect("\(error.map { "\($0)" } ?? "")".contains("'generic'"))
+    }
+}
