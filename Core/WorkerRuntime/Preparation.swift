@@ -1,6 +1,5 @@
 import CommerceSupport
 import Foundation
-import Synchronization
 
 /// Runs a handler's phase outside the transaction (``MessageHandler/prepare(_:envelope:attempts:)``)
 /// for a batch: concurrently, at most `concurrency` at once, on Swift's cooperative pool, while
@@ -26,11 +25,10 @@ enum Preparation {
                 groups.append([index])
             }
         }
-        let results = Mutex<[Result<Output, any Error>]>([])
-        let done = DispatchSemaphore(value: 0)
         let width = max(concurrency, 1)
         let groupList = groups
-        Task {
+        // The consumer's own thread waits here while the calls run on Swift's pool.
+        let collected = try? runBlocking { () async -> [Result<Output, any Error>] in
             var collected = [Result<Output, any Error>?](repeating: nil, count: inputs.count)
             await withTaskGroup(of: [(Int, Result<Output, any Error>)].self) { group in
                 @Sendable func call(_ members: [Int]) async -> [(Int, Result<Output, any Error>)] {
@@ -61,10 +59,9 @@ enum Preparation {
                     }
                 }
             }
-            results.withLock { $0 = collected.map { $0! } }
-            done.signal()
+            return collected.map { $0! }
         }
-        done.wait()
-        return results.withLock { $0 }
+        // runBlocking rethrows what the operation throws, and this one throws nothing.
+        return collected!
     }
 }

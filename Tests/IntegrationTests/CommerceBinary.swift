@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import LocalProcess
 import Synchronization
 import Testing
 
@@ -69,26 +70,15 @@ func runCommerceReaped(_ arguments: [String]) throws -> CommerceRun {
     defer { try? FileManager.default.removeItem(at: folder) }
     let out = folder.appendingPathComponent("stdout").path
     let err = folder.appendingPathComponent("stderr").path
-    var actions = posix_spawn_file_actions_t()
-    posix_spawn_file_actions_init(&actions)
-    defer { posix_spawn_file_actions_destroy(&actions) }
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-    posix_spawn_file_actions_addopen(&actions, 1, out, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-    posix_spawn_file_actions_addopen(&actions, 2, err, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-    let argv = [binary.path] + arguments
-    var cArguments = argv.map { strdup($0) } + [nil]
-    defer { for pointer in cArguments { free(pointer) } }
-    var pid: pid_t = 0
-    let spawned = posix_spawn(&pid, binary.path, &actions, nil, &cArguments, environ)
-    guard spawned == 0 else {
-        Issue.record("cannot start commerce: \(String(cString: strerror(spawned)))")
-        throw CocoaError(.executableLoad)
+    let status: Int32
+    do {
+        status = try spawnAndWait([binary.path] + arguments, standardOutput: out, standardError: err)
+    } catch {
+        Issue.record("\(error)")
+        throw error
     }
-    var status: Int32 = 0
-    while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
-    let signal = status & 0x7f
     return CommerceRun(
-        status: signal == 0 ? (status >> 8) & 0xff : 128 + signal,
+        status: status,
         stdout: (try? String(contentsOfFile: out, encoding: .utf8)) ?? "",
         stderr: (try? String(contentsOfFile: err, encoding: .utf8)) ?? "")
 }

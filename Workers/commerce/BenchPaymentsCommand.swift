@@ -175,15 +175,9 @@ struct BenchPaymentsCommand: ParsableCommand {
             try amqp.bindQueue(channel: channel, queue: watch, exchange: exchange, routingKey: key)
         }
         let apiKey = "sk_test_bench_payments"
-        let gatewayPort = try LocalPorts.free()
-        try fleet.start(
-            LocalFleet.Member(
-                name: "payment-gateway", executable: "payment-gateway",
-                environment: [
-                    "HTTP_HOST": "127.0.0.1", "HTTP_PORT": "\(gatewayPort)", "ADMIN_PORT": "\(try LocalPorts.free())",
-                    "DATABASE_URL": urls["gateway"]!, "DATABASE_POOL_SIZE": "16", "API_KEY": apiKey,
-                    "FAULTS_LATENCY_MS": "\(latency)", "LOG_LEVEL": "warning",
-                ], healthPort: gatewayPort))
+        let (gateway, gatewayPort) = try SagaFleet.gateway(
+            databaseURL: urls["gateway"]!, apiKey: apiKey, environment: ["FAULTS_LATENCY_MS": "\(latency)"])
+        try fleet.start(gateway)
         try fleet.waitUntilReady(timeout: .seconds(60))
         let workerPort = try LocalPorts.free()
         try fleet.start(

@@ -287,37 +287,12 @@ extension ChaosRun {
             let file = FileManager.default.temporaryDirectory.appendingPathComponent("chaos-\(UUID().uuidString).out")
             defer { try? FileManager.default.removeItem(at: file) }
             let argv = (executable.hasPrefix("/") ? [executable] : ["/usr/bin/env", executable]) + arguments
-            let status = try Self.spawnAndWait(argv, output: file.path)
+            let status = try spawnAndWait(argv, standardOutput: file.path)
             let text = (try? String(contentsOf: file, encoding: .utf8)) ?? ""
             guard status == 0 else {
                 throw CommandFailure("\(argv.joined(separator: " ")) exited \(status): \(text.suffix(500))")
             }
             return text
-        }
-
-        /// Runs `argv` with standard output and error appended to `output` and standard input
-        /// from /dev/null; returns its exit status (128 + the signal when a signal ended it).
-        private static func spawnAndWait(_ argv: [String], output: String) throws -> Int32 {
-            var actions = posix_spawn_file_actions_t()
-            posix_spawn_file_actions_init(&actions)
-            defer { posix_spawn_file_actions_destroy(&actions) }
-            posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-            posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-            posix_spawn_file_actions_adddup2(&actions, 1, 2)
-            var cArguments = argv.map { strdup($0) } + [nil]
-            defer { for pointer in cArguments { free(pointer) } }
-            var pid: pid_t = 0
-            let spawned = posix_spawn(&pid, argv[0], &actions, nil, &cArguments, environ)
-            guard spawned == 0 else {
-                throw CommandFailure("cannot start \(argv[0]): \(String(cString: strerror(spawned)))")
-            }
-            var status: Int32 = 0
-            while waitpid(pid, &status, 0) == -1 {
-                guard errno == EINTR else { throw CommandFailure("cannot wait for \(argv[0]): \(String(cString: strerror(errno)))") }
-            }
-            // WIFEXITED / WEXITSTATUS / WTERMSIG, which Swift does not import as macros.
-            let signal = status & 0x7f
-            return signal == 0 ? (status >> 8) & 0xff : 128 + signal
         }
     }
 }

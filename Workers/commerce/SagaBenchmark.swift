@@ -183,7 +183,7 @@ final class SagaBenchmark {
         let seconds = (lastEnd - started).seconds
 
         // Sales and notifications trail the terminal events: audit until clean or `settle` passed.
-        let audit = try auditSettled(fleet)
+        let audit = try fleet.auditSettled(within: settings.settle, applicationName: "commerce-bench")!
         if !audit.isClean {
             problems.append(
                 "the saga audit found \(audit.violations.count) violation(s): \(audit.violations.prefix(5).map { "\($0)" })"
@@ -331,22 +331,6 @@ final class SagaBenchmark {
     }
 
     /// The saga audit over the fleet's stores, repeated every second until clean or ``Settings/settle``.
-    private func auditSettled(_ fleet: SagaFleet) throws -> SagaAuditReport {
-        let stores = try StoreOptions.parse([
-            "--orders-database", fleet.databaseURLs["orders"]!, "--inventory-database",
-            fleet.databaseURLs["inventory"]!,
-            "--payments-database", fleet.databaseURLs["payments"]!, "--mongo-url", fleet.mongoURL,
-            "--mongo-database", fleet.mongoDatabase,
-        ])
-        let deadline = ContinuousClock.now + settings.settle
-        var report = try stores.audit(applicationName: "commerce-bench")
-        while !report.isClean && ContinuousClock.now < deadline {
-            Thread.sleep(forTimeInterval: 1)
-            report = try stores.audit(applicationName: "commerce-bench")
-        }
-        return report
-    }
-
     private func mongoDescription(_ fleet: SagaFleet) -> String {
         fleet.secantus != nil
             ? "a fresh SecantusDB (--sync-on-commit) started for this run"

@@ -5,6 +5,7 @@ import Inventory
 import LocalProcess
 import Mongo
 import Postgres
+import SagaAudit
 import WorkerRuntime
 
 /// The saga fleet as `commerce bench` runs it (and the chaos run will): the four workers of
@@ -152,17 +153,10 @@ final class SagaFleet {
                     "--gateway http needs the payment-gateway executable in \(settings.binDirectory.path); build it "
                         + "(`swift build -c release --product payment-gateway`) or use --gateway sandbox")
             }
-            let port = try LocalPorts.free()
-            // The gateway's configuration keys (docs/payment-gateway.md): api.key, http.port,
-            // admin.port (loopback), database.url, database.poolSize.
-            try processes.start(
-                LocalFleet.Member(
-                    name: Self.gatewayMember, executable: "payment-gateway",
-                    environment: [
-                        "HTTP_HOST": "127.0.0.1", "HTTP_PORT": "\(port)", "ADMIN_PORT": "\(try LocalPorts.free())",
-                        "DATABASE_URL": databaseURLs["gateway"]!, "DATABASE_POOL_SIZE": "16",
-                        "API_KEY": settings.gatewayAPIKey, "LOG_LEVEL": "warning",
-                    ].merging(settings.gatewayEnvironment) { $1 }, healthPort: port))
+            let (gateway, port) = try Self.gateway(
+                databaseURL: databaseURLs["gateway"]!, apiKey: settings.gatewayAPIKey,
+                environment: settings.gatewayEnvironment)
+            try processes.start(gateway)
             try processes.waitUntilReady(timeout: .seconds(60))
             paymentSettings["PAYMENT_HTTP_URL"] = "http://127.0.0.1:\(port)"
             paymentSettings["PAYMENT_HTTP_API_KEY"] = settings.gatewayAPIKey
@@ -199,6 +193,23 @@ final class SagaFleet {
         try processes.waitUntilReady(timeout: .seconds(90))
     }
 
+    /// A payment-gateway process on free loopback ports, with its own database and API key, and
+    /// the port it serves on. Its configuration keys (docs/payment-gateway.md): `api.key`,
+    /// `http.port`, `admin.port` (loopback), `database.url`, `database.poolSize`; `environment`
+    /// adds more (`FAULTS_LATENCY_MS`).
+    static func gateway(
+        databaseURL: String, apiKey: String, environment: [String: String] = [:]
+    ) throws -> (LocalFleet.Member, port: Int) {
+        let port = try LocalPorts.free()
+        let member = LocalFleet.Member(
+            name: gatewayMember, executable: "payment-gateway",
+            environment: [
+                "HTTP_HOST": "127.0.0.1", "HTTP_PORT": "\(port)", "ADMIN_PORT": "\(try LocalPorts.free())",
+                "DATABASE_URL": databaseURL, "DATABASE_POOL_SIZE": "16", "API_KEY": apiKey, "LOG_LEVEL": "warning",
+            ].merging(environment) { $1 }, healthPort: port)
+        return (member, port)
+    }
+
     /// The queue of `worker` in this fleet's namespace.
     func queue(of worker: FleetCatalog.Worker) -> String { "\(worker.queue)-bench-\(suffix)" }
 
@@ -211,6 +222,32 @@ final class SagaFleet {
 
     /// Pids of the processes, by member name (workers and gateway).
     var processIdentifiers: [String: Int32] { processes.processIdentifiers }
+
+    /// Audits the fleet's stores (`commerce audit`) until the report is clean or `within` has
+    /// passed, and returns the last report: sales and notifications trail the terminal events, so
+    /// a first look may be early. With `toleratingErrors` an audit that throws (a server still
+    /// coming back after a fault) is tried again and the result is nil if none answered; without,
+    /// the first error is thrown.
+    func auditSettled(
+        within: Duration, applicationName: String, toleratingErrors: Bool = false
+    ) throws -> SagaAuditReport? {
+        let stores = try StoreOptions.parse([
+            "--orders-database", databaseURLs["orders"]!, "--inventory-database", databaseURLs["inventory"]!,
+            "--payments-database", databaseURLs["payments"]!, "--mongo-url", mongoURL,
+            "--mongo-database", mongoDatabase,
+        ])
+        let deadline = ContinuousClock.now + within
+        var report: SagaAuditReport?
+        while true {
+            do {
+                report = try stores.audit(applicationName: applicationName)
+            } catch {
+                if !toleratingErrors { throw error }
+            }
+            if report?.isClean == true || ContinuousClock.now >= deadline { return report }
+            Thread.sleep(forTimeInterval: 1)
+        }
+    }
 
     /// Stops every process (SIGTERM, 60 s) and says how each ended.
     func stop() -> [LocalFleet.Exit] { processes.stop(timeout: .seconds(60)) }
