@@ -25,9 +25,9 @@ public struct WorkerConfiguration: Sendable {
     public var databaseURL: String
     /// MongoDB database name, for a ``DocumentHandler``.
     public var documentDatabase: String
-    /// How PostgreSQL plans the store's statements: `database.planning`, `cached` (the default:
-    /// generic plans with sequential scans priced out) or `per-execution`
-    /// (docs/architecture.md, "Statements").
+    /// How PostgreSQL plans the store's statements: `database.planning`, `generic` (the default:
+    /// one plan per statement, sequential scans priced out), `auto` or `per-execution`
+    /// (docs/architecture.md, "Planning").
     public var statementPlanning: StatementPlanning
     public var topology: Topology
     /// Declare the exchange and queues at start and on every reconnect (on by default; off for a
@@ -105,7 +105,7 @@ public struct WorkerConfiguration: Sendable {
         inboxRetention = .seconds(7 * 24 * 3600)
         retentionInterval = .seconds(600)
         journalEnabled = true
-        statementPlanning = .cached
+        statementPlanning = .generic
         journalRetention = .seconds(7 * 24 * 3600)
         reconnectDelays = Backoff(initialDelay: .milliseconds(200), maximumDelay: .seconds(10), jitter: .equal)
         httpPort = nil
@@ -144,10 +144,10 @@ public struct WorkerConfiguration: Sendable {
         topology.queueType = queueType
         topology.exchange = reader.string(forKey: "exchange.name", default: topology.exchange)
         documentDatabase = reader.string(forKey: "database.name", default: documentDatabase)
-        let planning = reader.string(forKey: "database.planning", default: "cached")
+        let planning = reader.string(forKey: "database.planning", default: "generic")
         guard let statementPlanning = StatementPlanning(name: planning) else {
             throw WorkerConfigurationError(
-                key: "database.planning", problem: "must be 'cached' or 'per-execution', not '\(planning)'")
+                key: "database.planning", problem: "must be 'generic', 'auto' or 'per-execution', not '\(planning)'")
         }
         self.statementPlanning = statementPlanning
         let delays = reader.intArray(forKey: "queue.retryDelaysMs", default: [1000, 5000, 30000])

@@ -13,19 +13,20 @@ struct WorkerConfigurationTests {
             defaultQueue: "test-worker", defaultBindings: [])
     }
 
-    @Test("cached by default; per-execution on request")
+    @Test("generic by default; auto and per-execution on request")
     func planningNames() throws {
-        #expect(try configuration([:]).statementPlanning == .cached)
+        #expect(try configuration([:]).statementPlanning == .generic)
+        #expect(try configuration(["database.planning": "generic"]).statementPlanning == .generic)
+        #expect(try configuration(["database.planning": "auto"]).statementPlanning == .auto)
         #expect(try configuration(["database.planning": "per-execution"]).statementPlanning == .perExecution)
-        #expect(try configuration(["database.planning": "cached"]).statementPlanning == .cached)
     }
 
     @Test("another value is refused, naming the key and the value")
     func planningRefused() throws {
         let error = #expect(throws: WorkerConfigurationError.self) {
-            try configuration(["database.planning": "generic"])
+            try configuration(["database.planning": "cached"])
         }
         #expect(error?.key == "database.planning")
-        #expect("\(error.map { "\($0)" } ?? "")".contains("'generic'"))
+        #expect("\(error.map { "\($0)" } ?? "")".contains("'cached'"))
     }
 }
