@@ -14,6 +14,8 @@ public struct APIError: Error, Sendable, Hashable, HTTPResponseError, CustomStri
     public var type: String
     /// For people; never holds a secret.
     public var message: String
+    /// Seconds for the `Retry-After` header of a 503 or 429, when the processor asks for a pause.
+    public var retryAfterSeconds: Int?
 
     /// An error answer.
     public init(_ status: HTTPResponse.Status, type: String, message: String) {
@@ -37,9 +39,12 @@ public struct APIError: Error, Sendable, Hashable, HTTPResponseError, CustomStri
         APIError(.notFound, type: "resource_missing", message: message)
     }
 
-    /// 503 `processor_unavailable`: try again later (same idempotency key).
-    static func unavailable(_ message: String) -> APIError {
-        APIError(.serviceUnavailable, type: "processor_unavailable", message: message)
+    /// 503 `processor_unavailable`: try again later (same idempotency key), after
+    /// `retryAfterSeconds` if given (`Retry-After`).
+    static func unavailable(_ message: String, retryAfterSeconds: Int? = nil) -> APIError {
+        var error = APIError(.serviceUnavailable, type: "processor_unavailable", message: message)
+        error.retryAfterSeconds = retryAfterSeconds
+        return error
     }
 
     /// `text` must be 1 … 255 characters without control characters (PostgreSQL's text cannot
@@ -53,12 +58,15 @@ public struct APIError: Error, Sendable, Hashable, HTTPResponseError, CustomStri
         }
     }
 
-    /// Headers of the answer (none beyond the body's).
-    public var headers: HTTPFields { [:] }
+    /// Headers of the answer beyond the body's: `Retry-After` when set.
+    public var headers: HTTPFields {
+        guard let retryAfterSeconds else { return [:] }
+        return [.retryAfter: "\(retryAfterSeconds)"]
+    }
 
     /// The JSON answer.
     public func response(from request: Request, context: some RequestContext) throws -> Response {
-        APIError.json(APIErrorBody(type: type, message: message), status: status)
+        APIError.json(APIErrorBody(type: type, message: message), status: status, headers: headers)
     }
 
     public var description: String { "\(status.code) \(type): \(message)" }

@@ -45,7 +45,8 @@ struct ErrorAndMetricsMiddleware<Context: RequestContext>: RouterMiddleware {
 
     private func answer(for error: any Error, request: Request, context: Context) -> Response {
         if let error = error as? APIError {
-            return APIError.json(APIErrorBody(type: error.type, message: error.message), status: error.status)
+            return APIError.json(
+                APIErrorBody(type: error.type, message: error.message), status: error.status, headers: error.headers)
         }
         if let postgres = error as? PostgresError, postgres.isInfrastructureFailure {
             logger.warning("database unavailable", metadata: ["error": "\(postgres)"])
@@ -118,7 +119,8 @@ struct FaultMiddleware<Context: RequestContext>: RouterMiddleware {
         let current = faults.current
         if current.latencyMilliseconds > 0 { try await Task.sleep(for: .milliseconds(current.latencyMilliseconds)) }
         if current.errorRate > 0, Double.random(in: 0..<1) < current.errorRate {
-            throw APIError.unavailable("injected fault (error rate \(current.errorRate))")
+            throw APIError.unavailable(
+                "injected fault (error rate \(current.errorRate))", retryAfterSeconds: current.retryAfterSeconds)
         }
         return try await next(request, context)
     }

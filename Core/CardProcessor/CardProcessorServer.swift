@@ -94,6 +94,8 @@ public struct CardProcessorServer: Sendable {
             var next = faults.current
             if let rate = update.errorRate { next.errorRate = rate }
             if let latency = update.latencyMilliseconds { next.latencyMilliseconds = latency }
+            // -1 removes the header.
+            if let seconds = update.retryAfterSeconds { next.retryAfterSeconds = seconds < 0 ? nil : seconds }
             if let problem = next.validationProblem { throw APIError.invalidRequest(problem) }
             faults.current = next
             logger.notice(
@@ -112,10 +114,12 @@ public struct CardProcessorServer: Sendable {
     private struct FaultsUpdate: Decodable {
         var errorRate: Double?
         var latencyMilliseconds: Int?
+        var retryAfterSeconds: Int?
 
         enum CodingKeys: String, CodingKey {
             case errorRate = "error_rate"
             case latencyMilliseconds = "latency_ms"
+            case retryAfterSeconds = "retry_after_s"
         }
     }
 }

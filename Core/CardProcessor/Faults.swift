@@ -7,6 +7,8 @@ public struct Faults: Sendable, Hashable, Codable {
     public var errorRate: Double
     /// Milliseconds added before every API request is handled, 0 … ``maximumLatencyMilliseconds``.
     public var latencyMilliseconds: Int
+    /// The `Retry-After` seconds the injected 503s carry, 0 … 3,600; none when nil.
+    public var retryAfterSeconds: Int?
 
     /// The longest added latency: 1 minute.
     public static let maximumLatencyMilliseconds = 60_000
@@ -15,9 +17,10 @@ public struct Faults: Sendable, Hashable, Codable {
     public static let none = Faults(errorRate: 0, latencyMilliseconds: 0)
 
     /// Faults; see ``validationProblem`` for the ranges.
-    public init(errorRate: Double, latencyMilliseconds: Int) {
+    public init(errorRate: Double, latencyMilliseconds: Int, retryAfterSeconds: Int? = nil) {
         self.errorRate = errorRate
         self.latencyMilliseconds = latencyMilliseconds
+        self.retryAfterSeconds = retryAfterSeconds
     }
 
     /// What is wrong with these values, or `nil` when they are in range.
@@ -26,12 +29,16 @@ public struct Faults: Sendable, Hashable, Codable {
         if latencyMilliseconds < 0 || latencyMilliseconds > Self.maximumLatencyMilliseconds {
             return "latency_ms must be between 0 and \(Self.maximumLatencyMilliseconds)"
         }
+        if let retryAfterSeconds, !(0...3_600).contains(retryAfterSeconds) {
+            return "retry_after_s must be between 0 and 3600"
+        }
         return nil
     }
 
     enum CodingKeys: String, CodingKey {
         case errorRate = "error_rate"
         case latencyMilliseconds = "latency_ms"
+        case retryAfterSeconds = "retry_after_s"
     }
 }
 

@@ -18,7 +18,9 @@ import WorkerRuntime
 /// - has a deadline of ``Configuration/timeout`` per attempt;
 /// - is retried, up to ``Configuration/retry``'s attempts with its exponential backoff and jitter,
 ///   on a 5xx, a 429, a timeout or a connection error; once they are spent it throws
-///   ``GatewayError`` (transient), and the runtime's retry tiers take over;
+///   ``GatewayError`` (transient), and the runtime's retry tiers take over. A `Retry-After` on
+///   the answer is a floor for the next wait; one longer than the policy's longest backoff ends
+///   the call at once with ``GatewayError``, rather than hold the worker's batch;
 /// - is not retried on any other 4xx: 400, 409 … mean the request is wrong and will stay wrong,
 ///   so they throw a permanent ``HandlingFailure`` with reason `gateway_rejected_request`, naming
 ///   the status and the processor's error type; 401 and 403 (the API key refused) throw
@@ -63,6 +65,8 @@ public final class HTTPPaymentGateway: PaymentGateway {
     /// One failed attempt worth another: a 5xx, a 429, a timeout or a connection error.
     private struct RetryableFailure: Error, CustomStringConvertible {
         var description: String
+        /// How long the processor asked us to wait (`Retry-After` of a 429 or 503), if it did.
+        var retryAfter: Duration? = nil
     }
 
     /// An answer the processor gave (any status that is not retried).
@@ -165,12 +169,24 @@ public final class HTTPPaymentGateway: PaymentGateway {
 
     /// One call with the retry policy: the first answer that is not retryable, or
     /// ``GatewayError`` once every attempt failed.
+    ///
+    /// A `Retry-After` is honoured: the next attempt waits at least that long. One longer than the
+    /// policy's longest backoff is not waited out inside the call (it would hold the batch):
+    /// the call fails at once with ``GatewayError``, and the runtime's retry tiers, which wait
+    /// seconds to minutes, or the circuit breaker, take over.
     private func send(_ method: HTTPMethod, _ path: String, body: Data?, key: String?) async throws -> Answer {
         let policy = configuration.retry
+        let longestWait = policy.backoff.maximumDelay
+        var askedToWait: Duration = .zero
         do {
             return try await withRetry(
-                policy: policy, isRetryable: { $0 is RetryableFailure },
+                policy: policy,
+                isRetryable: { error in
+                    guard let failure = error as? RetryableFailure else { return false }
+                    return (failure.retryAfter ?? .zero) <= longestWait
+                },
                 onRetry: { [logger] error, retry, delay in
+                    askedToWait = (error as? RetryableFailure)?.retryAfter ?? .zero
                     logger.debug(
                         "gateway call retried",
                         metadata: [
@@ -179,16 +195,35 @@ public final class HTTPPaymentGateway: PaymentGateway {
                                 "\(delay.components.seconds * 1000 + delay.components.attoseconds / 1_000_000_000_000_000)",
                             "error": "\(error)",
                         ])
-                }
+                },
+                sleep: { delay in try await Task.sleep(for: max(delay, askedToWait)) }
             ) {
                 try await attempt(method, path, body: body, key: key)
             }
         } catch {
             if let failure = error as? RetryableFailure {
+                if let wait = failure.retryAfter, wait > longestWait {
+                    throw GatewayError(
+                        "\(method) \(path): the processor asks to retry after \(wait.components.seconds) s "
+                            + "(longer than \(longestWait) of in-call backoff); last: \(failure)")
+                }
                 throw GatewayError("\(method) \(path) failed \(policy.maximumAttempts) time(s); last: \(failure)")
             }
             throw error
         }
+    }
+
+    /// `Retry-After` as a duration: delta-seconds, or an HTTP date (RFC 9110 §10.2.3); nil when
+    /// absent or unreadable.
+    public static func retryAfter(_ value: String?, now: Date = Date()) -> Duration? {
+        guard let value = value?.trimmingCharacters(in: .whitespaces), !value.isEmpty else { return nil }
+        if let seconds = Int(value) { return seconds >= 0 ? .seconds(seconds) : nil }
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "GMT")
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
+        guard let date = formatter.date(from: value) else { return nil }
+        return .milliseconds(max(0, Int((date.timeIntervalSince(now) * 1000).rounded(.up))))
     }
 
     /// One attempt: the answer, or ``RetryableFailure`` for a 5xx, a 429 or a transport error.
@@ -203,17 +238,19 @@ public final class HTTPPaymentGateway: PaymentGateway {
             request.body = .bytes(ByteBuffer(bytes: body))
         }
         let answer: Answer
+        let retryAfter: Duration?
         do {
             let response = try await client.execute(request, timeout: TimeAmount(configuration.timeout), logger: logger)
             let bytes = try await response.body.collect(upTo: 1 << 20)
             answer = Answer(status: Int(response.status.code), body: Data(bytes.readableBytesView))
+            retryAfter = Self.retryAfter(response.headers.first(name: "Retry-After"))
         } catch {
             if error is CancellationError { throw error }
             throw RetryableFailure(description: "\(error)")
         }
         if answer.status >= 500 || answer.status == 429 {
             let type = Self.errorBody(answer).map { " \($0.type)" } ?? ""
-            throw RetryableFailure(description: "status \(answer.status)\(type)")
+            throw RetryableFailure(description: "status \(answer.status)\(type)", retryAfter: retryAfter)
         }
         return answer
     }

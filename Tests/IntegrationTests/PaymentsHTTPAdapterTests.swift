@@ -125,6 +125,61 @@ struct PaymentsHTTPAdapterTests {
         try await client.shutdown()
     }
 
+    @Test("Retry-After of a 503 is waited out between attempts; one longer than the longest backoff ends the call at once")
+    func retryAfter() async throws {
+        let database = try GatewayTestDatabase()
+        let gateway = try GatewayProcess(
+            databaseURL: database.url, name: "adapter-retry-after",
+            environment: ["FAULTS_ERROR_RATE": "1", "FAULTS_RETRY_AFTER_SECONDS": "1"])
+        // Backoff of 20 ms up to 2 s: without the header the three attempts take well under a second.
+        let client = HTTPPaymentGateway(
+            configuration: HTTPPaymentGateway.Configuration(
+                baseURL: gateway.baseURL, apiKey: gateway.apiKey, timeout: .seconds(5),
+                retry: RetryPolicy(
+                    maximumAttempts: 3, backoff: Backoff(initialDelay: .milliseconds(20), maximumDelay: .seconds(2))),
+                concurrency: 8),
+            logger: Logger(label: "adapter-test"))
+        var started = ContinuousClock.now
+        await #expect(throws: GatewayError.self) { try await client.charge(request("tok_approve")) }
+        var elapsed = ContinuousClock.now - started
+        #expect(elapsed >= .seconds(2), "two waits of at least the 1 s asked for: \(elapsed)")
+
+        _ = try await gateway.send(.PUT, "/admin/faults", json: #"{"retry_after_s":30}"#, admin: true)
+        started = ContinuousClock.now
+        do {
+            let answer = try await client.charge(request("tok_approve"))
+            Issue.record("charged through an error rate of 1: \(answer)")
+        } catch {
+            #expect(error is GatewayError, "\(error)")
+            #expect("\(error)".contains("retry after 30 s"), "\(error)")
+        }
+        elapsed = ContinuousClock.now - started
+        #expect(elapsed < .seconds(20), "one attempt, no 30 s wait inside the call: \(elapsed)")
+
+        _ = try await gateway.send(.PUT, "/admin/faults", json: #"{"error_rate":0,"retry_after_s":-1}"#, admin: true)
+        if case .captured = try await client.charge(request("tok_approve")) {} else {
+            Issue.record("tok_approve was not captured once the faults were off")
+        }
+        try await client.shutdown()
+    }
+
+    @Test("Retry-After reads delta-seconds and HTTP dates; anything else is ignored")
+    func retryAfterParsing() {
+        let now = Date(timeIntervalSince1970: 1_796_000_000)
+        #expect(HTTPPaymentGateway.retryAfter("7", now: now) == .seconds(7))
+        #expect(HTTPPaymentGateway.retryAfter(" 0 ", now: now) == .zero)
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "GMT")
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss 'GMT'"
+        let inTenSeconds = formatter.string(from: now.addingTimeInterval(10))
+        #expect(HTTPPaymentGateway.retryAfter(inTenSeconds, now: now) == .seconds(10), "\(inTenSeconds)")
+        #expect(HTTPPaymentGateway.retryAfter(formatter.string(from: now.addingTimeInterval(-60)), now: now) == .zero)
+        for unreadable in [nil, "", "-3", "soon", "1.5"] {
+            #expect(HTTPPaymentGateway.retryAfter(unreadable, now: now) == nil, "\(unreadable ?? "nil")")
+        }
+    }
+
     @Test(
         "401 and 403 are an outage of the processor (the API key refused), not retried; checkHealth throws GatewayError once the gateway is stopped")
     func rejectionsAndHealth() async throws {

@@ -6,7 +6,8 @@ extension CardProcessorConfiguration {
     /// Reads the keys of docs/payment-gateway.md, each overridable by its environment variable
     /// (`api.key` → `API_KEY`): `api.key` (secret, required), `database.url` (secret, required),
     /// `database.poolSize` (8), `http.host` (127.0.0.1), `http.port` (9180), `admin.port` (9181,
-    /// -1 = off), `request.maxBodyBytes` (65536), `faults.errorRate` (0), `faults.latencyMs` (0).
+    /// -1 = off), `request.maxBodyBytes` (65536), `faults.errorRate` (0), `faults.latencyMs` (0),
+    /// `faults.retryAfterSeconds` (-1 = no `Retry-After` on the injected 503s).
     /// - Throws: ``WorkerConfigurationError`` naming the key of a missing or invalid value.
     init(reader: ConfigReader) throws {
         guard let apiKey = reader.string(forKey: "api.key", isSecret: true), !apiKey.isEmpty else {
@@ -34,6 +35,8 @@ extension CardProcessorConfiguration {
         faults = Faults(
             errorRate: reader.double(forKey: "faults.errorRate", default: 0),
             latencyMilliseconds: reader.int(forKey: "faults.latencyMs", default: 0))
+        let retryAfter = reader.int(forKey: "faults.retryAfterSeconds", default: -1)
+        faults.retryAfterSeconds = retryAfter < 0 ? nil : retryAfter
         if let problem = faults.validationProblem {
             throw WorkerConfigurationError(key: "faults", problem: problem)
         }
