@@ -146,7 +146,7 @@ let package = Package(
             name: "commerce",
             dependencies: [
                 "AMQP", "Postgres", "Mongo", "CommerceMessages", "WorkerRuntime", "CommerceSupport", "LocalProcess",
-                "SagaAudit", "Ordering", "Inventory", "Payments", "Chaos",
+                "SagaAudit", "Ordering", "Inventory", "Payments", "Chaos", "Resilience",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],

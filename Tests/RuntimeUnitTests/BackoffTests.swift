@@ -1,19 +1,6 @@
 import Resilience
 import Testing
 
-/// SplitMix64: a tiny seeded generator, so jittered delays are reproducible in tests.
-struct SeededGenerator: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 @Suite("Backoff")
 struct BackoffTests {
     private let exponential = Backoff(
@@ -26,7 +13,7 @@ struct BackoffTests {
             (4, .milliseconds(800)), (5, .seconds(1)), (6, .seconds(1)), (60, .seconds(1)),
         ])
     func exponentialWithCap(attempt: Int, expected: Duration) {
-        var generator = SeededGenerator(seed: 1)
+        var generator = SplitMix64(seed: 1)
         #expect(exponential.delay(forAttempt: attempt, using: &generator) == expected)
         #expect(exponential.cappedDelay(forAttempt: attempt) == expected)
     }
@@ -65,7 +52,7 @@ struct BackoffTests {
     @Test("full jitter stays within 0...capped delay and spreads", arguments: [1, 2, 3, 4, 8])
     func fullJitterBounds(attempt: Int) {
         let backoff = Backoff(initialDelay: .milliseconds(100), maximumDelay: .seconds(1), jitter: .full)
-        var generator = SeededGenerator(seed: UInt64(attempt))
+        var generator = SplitMix64(seed: UInt64(attempt))
         let cap = backoff.cappedDelay(forAttempt: attempt)
         let delays = (0..<1000).map { _ in backoff.delay(forAttempt: attempt, using: &generator) }
         #expect(delays.allSatisfy { $0 >= .zero && $0 <= cap })
@@ -76,7 +63,7 @@ struct BackoffTests {
     @Test("equal jitter stays within capped/2...capped", arguments: [1, 2, 3, 4, 8])
     func equalJitterBounds(attempt: Int) {
         let backoff = Backoff(initialDelay: .milliseconds(100), maximumDelay: .seconds(1), jitter: .equal)
-        var generator = SeededGenerator(seed: 42 + UInt64(attempt))
+        var generator = SplitMix64(seed: 42 + UInt64(attempt))
         let cap = backoff.cappedDelay(forAttempt: attempt)
         let delays = (0..<1000).map { _ in backoff.delay(forAttempt: attempt, using: &generator) }
         #expect(delays.allSatisfy { $0 >= cap / 2 && $0 <= cap })
@@ -87,7 +74,7 @@ struct BackoffTests {
     @Test("equal jitter of an odd number of nanoseconds can still reach the full delay")
     func equalJitterOdd() {
         let backoff = Backoff(initialDelay: .nanoseconds(3), maximumDelay: .nanoseconds(3), jitter: .equal)
-        var generator = SeededGenerator(seed: 7)
+        var generator = SplitMix64(seed: 7)
         let delays = Set((0..<200).map { _ in backoff.delay(forAttempt: 1, using: &generator) })
         #expect(delays == [.nanoseconds(2), .nanoseconds(3)])
     }
@@ -96,7 +83,7 @@ struct BackoffTests {
     func deterministic() {
         let backoff = Backoff(initialDelay: .milliseconds(100), maximumDelay: .seconds(30), jitter: .full)
         func delays(seed: UInt64) -> [Duration] {
-            var generator = SeededGenerator(seed: seed)
+            var generator = SplitMix64(seed: seed)
             return (1...10).map { backoff.delay(forAttempt: $0, using: &generator) }
         }
         #expect(delays(seed: 2024) == delays(seed: 2024))

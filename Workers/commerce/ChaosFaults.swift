@@ -4,6 +4,7 @@ import CommerceMessages
 import Foundation
 import Glibc
 import LocalProcess
+import Resilience
 import Synchronization
 import WorkerRuntime
 

@@ -4,6 +4,7 @@ import CommerceMessages
 import Foundation
 import LocalProcess
 import Postgres
+import Resilience
 import SagaAudit
 import WorkerRuntime
 
@@ -360,20 +361,4 @@ enum ChaosChecks {
     }
 
     static let gatewayDuplicateQueries: [Query] = []
-}
-
-/// A small, seedable random number generator (SplitMix64), so that a chaos run can be repeated
-/// with the same choices (`--seed`).
-struct SplitMix64: RandomNumberGenerator {
-    private var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
 }
