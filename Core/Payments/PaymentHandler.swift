@@ -27,7 +27,11 @@ import WorkerRuntime
 ///
 /// A charge that a copy captured for an order that another copy had already cancelled (the two
 /// raced outside their transactions) is recorded `refund_due`; ``periodic(context:)`` refunds such
-/// rows (docs/saga.md, "Races between copies").
+/// rows (docs/saga.md, "Races between copies"). The processor, not this process's memory, says
+/// whether an order was captured: a `stock.reserved` for an order known cancelled still looks its
+/// charge up, because an earlier attempt of the same message may have captured it; and a capture
+/// whose message turned out to be a duplicate (another delivery of it committed first) is
+/// recorded all the same (``handleDuplicate(_:prepared:context:)``).
 public struct PaymentHandler: MessageHandler {
     /// Contract messages: `stock.reserved` and `order.cancelled`.
     public typealias Message = AnyMessage
@@ -87,17 +91,31 @@ public struct PaymentHandler: MessageHandler {
 
     // MARK: Outside the transaction
 
-    /// Charges for `stock.reserved` (unless this process saw the order cancelled); for
-    /// `order.cancelled`, refunds the order's capture if the gateway holds one.
+    /// Charges for `stock.reserved` (unless this process saw the order cancelled: then it only
+    /// asks the processor whether the order was captured all the same); for `order.cancelled`,
+    /// refunds the order's capture if the gateway holds one.
     public func prepare(_ message: AnyMessage, envelope: Envelope, attempts: Int) async throws -> PaymentPreparation {
         switch message {
         case .stockReserved(let reserved):
-            if cancelledOrders.contains(reserved.orderID) { return .cancelledBeforeCharge }
+            let key = ChargeRequest.idempotencyKey(orderID: reserved.orderID)
+            if cancelledOrders.contains(reserved.orderID) {
+                // Charges nothing more; but an earlier attempt of this message (its transaction
+                // lost a race and it is being retried), or another copy, may have captured before
+                // the cancellation was known, and only the processor knows.
+                let charged = try await callGateway { try await gateway.lookup(idempotencyKey: key) }
+                guard case .captured(let paymentID)? = charged else { return .cancelledBeforeCharge }
+                return .capturedAfterCancel(paymentID: paymentID)
+            }
             let request = ChargeRequest(
                 orderID: reserved.orderID, amount: reserved.amount, currency: reserved.currency,
-                paymentToken: reserved.paymentToken,
-                idempotencyKey: ChargeRequest.idempotencyKey(orderID: reserved.orderID))
-            return .charge(try await callGateway { try await gateway.charge(request) })
+                paymentToken: reserved.paymentToken, idempotencyKey: key)
+            do {
+                return .charge(try await callGateway { try await gateway.charge(request) })
+            } catch let refusal as GatewayRefusal {
+                // The processor refuses this charge request and always will (a token or an amount
+                // outside its limits): the payment failed, and the saga releases the stock now.
+                return .charge(.declined(code: refusal.type ?? "request_refused", message: refusal.message))
+            }
         case .orderCancelled(let cancelled):
             // Noted before the lookup: a charge prepared from now on in this process is skipped.
             cancelledOrders.insert(cancelled.orderID)
@@ -132,11 +150,13 @@ public struct PaymentHandler: MessageHandler {
         }
     }
 
-    /// What an error says about the processor: it did not answer (``GatewayError``), or it
-    /// answered and refused the request (anything else an adapter throws, such as a rejected API
-    /// key), which also counts against it: a processor that refuses every call is as good as down.
+    /// What an error says about the processor: it answered and refused this one request
+    /// (``GatewayRefusal``), which is no sign of trouble; or it did not answer (``GatewayError``)
+    /// or refused us altogether (anything else an adapter throws, such as a rejected API key),
+    /// which counts against it: a processor that refuses every call is as good as down.
     @Sendable static func breakerOutcome(_ error: any Error) -> CircuitBreaker.Outcome {
-        error is CancellationError ? .ignored : .failure
+        if error is CancellationError { return .ignored }
+        return error is GatewayRefusal ? .success : .failure
     }
 
     /// Succeeds once a call gets through the breaker to a processor that answers: while the
@@ -189,13 +209,16 @@ public struct PaymentHandler: MessageHandler {
                 try context.database.enqueue(
                     "update payments set status = 'refunded', updated_at = now() where order_id = $1",
                     [.text(orderID)])
-                try appendLedger(.refund, orderID: orderID, amount: refunded, paymentID: paymentID, in: context.database)
-                let reason = try row.text("cancel_reason").flatMap(OrderOutcomeReason.init(rawValue:)) ?? .customerRequest
+                try appendLedger(
+                    .refund, orderID: orderID, amount: refunded, paymentID: paymentID, in: context.database)
+                let reason =
+                    try row.text("cancel_reason").flatMap(OrderOutcomeReason.init(rawValue:)) ?? .customerRequest
                 let currency = (try? Currency(try row.string("currency"))) ?? .krw
                 let event = PaymentRefunded(
                     orderID: orderID, paymentID: paymentID, currency: currency, amount: refunded, reason: reason)
                 events.append(OutgoingMessage(envelope: event.envelope(appID: appID), body: event.encodedBody()))
-                context.logger.info("refunded a charge captured after cancellation", metadata: ["order_id": "\(orderID)"])
+                context.logger.info(
+                    "refunded a charge captured after cancellation", metadata: ["order_id": "\(orderID)"])
             case .refused(let code, let explanation):
                 // The same key gets the same answer: a person must look (the audit reports the order).
                 context.logger.error(
@@ -262,6 +285,20 @@ public struct PaymentHandler: MessageHandler {
                     PaymentRecord(status: .cancelled, paymentID: nil, amount: 0, currency: reserved.currency),
                     orderID: orderID, in: database)
                 return []
+            case .capturedAfterCancel(let paymentID):
+                // Known cancelled, tombstone not committed yet, and captured all the same: owed
+                // back. The cancellation, when it commits, finds this row and refunds it (or the
+                // sweeper does first).
+                context.logger.warning(
+                    "captured a charge for a cancelled order: recorded as refund_due",
+                    metadata: ["payment_id": "\(paymentID)"])
+                try insert(
+                    PaymentRecord(
+                        status: .refundDue, paymentID: paymentID, amount: reserved.amount, currency: reserved.currency),
+                    orderID: orderID, in: database)
+                try appendLedger(
+                    .capture, orderID: orderID, amount: reserved.amount, paymentID: paymentID, in: database)
+                return []
             case .refund, .nothingCaptured, .none:
                 throw HandlingFailure.permanent("unexpected_preparation", "stock.reserved prepared as \(prepared)")
             }
@@ -269,7 +306,12 @@ public struct PaymentHandler: MessageHandler {
             // The order was cancelled first. A charge captured regardless (another worker copy,
             // or this one after a restart, did not know) is owed back: recorded as `refund_due`,
             // with its capture in the ledger, and refunded by ``periodic(context:)``.
-            guard case .charge(.captured(let paymentID)) = prepared else { return [] }
+            let captured: String
+            switch prepared {
+            case .charge(.captured(let paymentID)), .capturedAfterCancel(let paymentID): captured = paymentID
+            default: return []
+            }
+            let paymentID = captured
             context.logger.warning(
                 "captured a charge for a cancelled order: recorded as refund_due",
                 metadata: ["payment_id": "\(paymentID)"])
@@ -284,6 +326,24 @@ public struct PaymentHandler: MessageHandler {
             return []
         case .some:
             // Already charged or declined through another message id: one order, one charge.
+            return []
+        }
+    }
+
+    /// A `stock.reserved` whose other delivery committed first, after this one's `prepare` had
+    /// captured (two copies got the message under one id, as an outbox republish does): the
+    /// capture is recorded as ``handle(_:prepared:context:)`` would (the order's row is there, so
+    /// only a capture for a cancelled order changes anything: `refund_due`). Every other
+    /// duplicate needs nothing: a lookup, a decline and a refund leave the processor's books as
+    /// the committed delivery recorded them (a refund is keyed per order, so both deliveries got
+    /// the same one).
+    public func handleDuplicate(_ message: AnyMessage, prepared: PaymentPreparation, context: HandlerContext) throws
+        -> [OutgoingMessage]
+    {
+        switch (message, prepared) {
+        case (.stockReserved(let reserved), .charge(.captured)), (.stockReserved(let reserved), .capturedAfterCancel):
+            return try handle(reserved, prepared: prepared, context: context)
+        default:
             return []
         }
     }
@@ -324,7 +384,15 @@ public struct PaymentHandler: MessageHandler {
             // Retrying gets the same answer (the refund key is idempotent): a person must look.
             throw HandlingFailure.permanent(
                 "refund_refused", "the processor refused the refund: \(code): \(explanation)")
-        case (.captured?, _), (.refundDue?, _):
+        case (.refundDue?, _):
+            // A capture already known to be owed back (recorded by a `stock.reserved` that knew of
+            // this cancellation) committed after this message's `prepare` looked: the sweeper
+            // refunds it, now with this cancellation's reason.
+            try database.enqueue(
+                "update payments set cancel_reason = $2, updated_at = now() where order_id = $1",
+                [.text(orderID), .text(cancelled.reason.rawValue)])
+            return []
+        case (.captured?, _):
             // The capture committed after this message's `prepare` looked: a retry prepares again,
             // finds the capture and refunds it.
             throw HandlingFailure.transient("refund_not_prepared", "the capture was recorded after the refund check")

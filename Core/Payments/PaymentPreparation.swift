@@ -3,8 +3,13 @@
 public enum PaymentPreparation: Sendable, Hashable {
     /// `stock.reserved`: the processor's answer to the order's charge.
     case charge(ChargeResult)
-    /// `stock.reserved` for an order this process already saw cancelled: nothing was charged.
+    /// `stock.reserved` for an order this process already saw cancelled, and the processor holds
+    /// no capture for it: nothing is charged.
     case cancelledBeforeCharge
+    /// `stock.reserved` for an order this process already saw cancelled, which the processor had
+    /// captured all the same as `paymentID` (an earlier attempt of this message, another copy or
+    /// another delivery charged it before the cancellation was known there): owed back.
+    case capturedAfterCancel(paymentID: String)
     /// `order.cancelled`: the order's charge was captured as `paymentID`, and this is the answer
     /// to its refund.
     case refund(paymentID: String, RefundResult)

@@ -21,10 +21,13 @@ import WorkerRuntime
 ///   ``GatewayError`` (transient), and the runtime's retry tiers take over. A `Retry-After` on
 ///   the answer is a floor for the next wait; one longer than the policy's longest backoff ends
 ///   the call at once with ``GatewayError``, rather than hold the worker's batch;
+/// - is retried likewise on a 408 and on a 409 `idempotency_key_in_use` (another request with the
+///   same key is still running: its answer will be there shortly);
 /// - is not retried on any other 4xx: 400, 409 … mean the request is wrong and will stay wrong,
-///   so they throw a permanent ``HandlingFailure`` with reason `gateway_rejected_request`, naming
-///   the status and the processor's error type; 401 and 403 (the API key refused) throw
-///   ``DependencyOutage``, so the worker pauses instead of dead-lettering every payment.
+///   so they throw ``GatewayRefusal`` (permanent, reason `gateway_rejected_request`), naming the
+///   status and the processor's error type; the payment worker turns a refused charge into
+///   `payment.failed`. 401 and 403 (the API key refused) throw ``DependencyOutage``, so the
+///   worker pauses instead of failing every payment.
 ///
 /// Business answers are results, as the port says: a declined card is ``ChargeResult/declined``;
 /// a refund above what is left of the capture (402 `amount_exceeds_capture`) or of an unknown
@@ -226,7 +229,8 @@ public final class HTTPPaymentGateway: PaymentGateway {
         return .milliseconds(max(0, Int((date.timeIntervalSince(now) * 1000).rounded(.up))))
     }
 
-    /// One attempt: the answer, or ``RetryableFailure`` for a 5xx, a 429 or a transport error.
+    /// One attempt: the answer, or ``RetryableFailure`` for a 5xx, a 429, a 408, a 409
+    /// `idempotency_key_in_use` or a transport error.
     private func attempt(_ method: HTTPMethod, _ path: String, body: Data?, key: String?) async throws -> Answer {
         var request = HTTPClientRequest(url: configuration.baseURL + path)
         request.method = method
@@ -248,7 +252,9 @@ public final class HTTPPaymentGateway: PaymentGateway {
             if error is CancellationError { throw error }
             throw RetryableFailure(description: "\(error)")
         }
-        if answer.status >= 500 || answer.status == 429 {
+        if answer.status >= 500 || answer.status == 429 || answer.status == 408
+            || (answer.status == 409 && Self.errorBody(answer)?.type == "idempotency_key_in_use")
+        {
             let type = Self.errorBody(answer).map { " \($0.type)" } ?? ""
             throw RetryableFailure(description: "status \(answer.status)\(type)", retryAfter: retryAfter)
         }
@@ -274,8 +280,8 @@ public final class HTTPPaymentGateway: PaymentGateway {
         (try? JSONDecoder().decode(ErrorAnswer.self, from: answer.body))?.error
     }
 
-    /// A 4xx that is not a business answer: permanent, because sending it again cannot help;
-    /// except 401 and 403, the processor refusing our API key, which is no message's fault: an
+    /// A 4xx that is not a business answer: a ``GatewayRefusal``, because sending it again cannot
+    /// help; except 401 and 403, the processor refusing our API key, which is no message's fault: an
     /// outage of the processor as far as the worker can tell (``DependencyOutage``), so the worker
     /// pauses until an authenticated call passes again instead of dead-lettering every payment.
     private static func rejected(_ operation: String, _ answer: Answer) -> any Error {
@@ -286,7 +292,9 @@ public final class HTTPPaymentGateway: PaymentGateway {
                 message: "\(operation) answered \(answer.status)\(detail): the processor refuses the API key "
                     + "(payment.http.apiKey)")
         }
-        return HandlingFailure.permanent("gateway_rejected_request", "\(operation) answered \(answer.status)\(detail)")
+        return GatewayRefusal(
+            status: answer.status, type: errorBody(answer)?.type,
+            message: "\(operation) answered \(answer.status)\(detail)")
     }
 }
 

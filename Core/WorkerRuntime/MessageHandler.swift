@@ -40,6 +40,17 @@ public protocol MessageHandler: Sendable {
     /// Throw a ``HandlingFailure`` (or a ``ClassifiedError``) to say whether to retry.
     func handle(_ message: Message, prepared: Prepared, context: HandlerContext) throws -> [OutgoingMessage]
 
+    /// Called instead of ``handle(_:prepared:context:)`` for a message that was prepared but
+    /// turned out, inside the transaction, to be a duplicate: another delivery of the same message
+    /// id (a redelivery on another copy, an outbox republish) committed first, after this one's
+    /// ``prepare(_:envelope:attempts:)`` had already run. Whatever that `prepare` did outside the
+    /// database (a card captured) happened, and this is the handler's one chance to record it;
+    /// the message's own effects are not applied again. Runs in the batch's transaction like
+    /// `handle`, and may return messages to emit. The default does nothing: most `prepare`s only
+    /// read. See docs/architecture.md, "Handlers".
+    func handleDuplicate(_ message: Message, prepared: Prepared, context: HandlerContext) throws
+        -> [OutgoingMessage]
+
     /// Called while the worker is paused for a ``DependencyOutage`` thrown by ``prepare(_:envelope:attempts:)``,
     /// every few seconds with backoff, outside any transaction: returns when the dependencies
     /// answer again (the worker then consumes again), throws while they do not. The default
@@ -67,6 +78,11 @@ extension MessageHandler {
 
     /// No tables of its own.
     public func migrate(_ database: PostgresConnection) throws {}
+
+    /// A duplicate's preparation had no effect to record.
+    public func handleDuplicate(_ message: Message, prepared: Prepared, context: HandlerContext) throws
+        -> [OutgoingMessage]
+    { [] }
 
     /// No periodic work.
     public var periodicInterval: Duration? { nil }

@@ -260,11 +260,17 @@ final class PostgresStore<Handler: MessageHandler>: BatchStore {
                 position = index
                 let envelope = message.incoming.envelope
                 // `remove` also makes a second copy of the same id within this batch a duplicate.
+                let handlerDatabase = HandlerDatabase(connection: database, writes: writes, position: index)
                 guard fresh.remove(envelope.messageID) != nil else {
+                    // Another delivery of this id committed after this one was prepared: what the
+                    // preparation did outside the database is the handler's to record.
+                    if prepares, let prepared = message.work.prepared {
+                        outgoing += try handler.handleDuplicate(
+                            message.work.message, prepared: prepared, context: context(message, handlerDatabase))
+                    }
                     committed.outcomes.append(.duplicate)
                     continue
                 }
-                let handlerDatabase = HandlerDatabase(connection: database, writes: writes, position: index)
                 outgoing += try handle(message, database: handlerDatabase)
                 committed.outcomes.append(.applied)
                 if journal.isEnabled { applied.append(message.incoming) }
@@ -300,11 +306,14 @@ final class PostgresStore<Handler: MessageHandler>: BatchStore {
         if database.isConnected && database.inTransaction { _ = try? database.query("rollback") }
     }
 
+    private func context(_ message: PendingMessage<Work>, _ database: HandlerDatabase) -> HandlerContext {
+        HandlerContext(
+            envelope: message.incoming.envelope, attempts: message.incoming.attempts, database: database,
+            baseLogger: logger, appID: configuration.appID)
+    }
+
     private func handle(_ message: PendingMessage<Work>, database: HandlerDatabase) throws -> [OutgoingMessage] {
-        let envelope = message.incoming.envelope
-        let context = HandlerContext(
-            envelope: envelope, attempts: message.incoming.attempts, database: database, baseLogger: logger,
-            appID: configuration.appID)
+        let context = context(message, database)
         guard let prepared = message.work.prepared ?? (() as? Handler.Prepared) else {
             throw HandlingFailure.transient("not_prepared", "the message was not prepared")
         }
@@ -396,7 +405,7 @@ final class PostgresStore<Handler: MessageHandler>: BatchStore {
 
     /// Runs the handler's periodic work in a transaction with its outbox rows; returns whether it
     /// emitted anything (the relay then publishes it at once: the rows are this consumer's own).
-    private func runPeriodic() throws -> Bool {
+    func runPeriodic() throws -> Bool {
         lastPeriodic = .now
         guard let database else { return false }
         let writes = QueuedWrites()

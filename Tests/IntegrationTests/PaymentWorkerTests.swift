@@ -191,4 +191,42 @@ struct PaymentWorkerTests {
         #expect(try netCaptured(orderID, database) == 0)
         #expect(second.log.contains("refund_due"))
     }
+
+    @Test(
+        "charges the processor refuses (an empty token): payment.failed at once, no dead letter, the circuit stays closed, and the next order is charged"
+    )
+    func refusedCharges() throws {
+        let fixture = try ServiceFixture(watching: [.paymentSucceeded, .paymentFailed, .paymentRefunded])
+        let gateway = try fixture.startGateway()
+        // Two failures would open the circuit: five refusals must not count as failures.
+        let worker = try fixture.startWorker(
+            "payment-worker", gateway.merging(["PAYMENT_CIRCUIT_FAILURE_THRESHOLD": "2"]) { $1 })
+        let refused = (0..<5).map { _ in newOrderID() }
+        for orderID in refused { try fixture.publish(reserved(orderID, token: "")) }
+        let valid = newOrderID()
+        try fixture.publish(reserved(valid, token: "tok_approve"))
+        let events = try fixture.events(6)
+        var failed: [String: PaymentFailed] = [:]
+        var succeeded: [String] = []
+        for event in events {
+            switch event {
+            case .paymentFailed(let event): failed[event.orderID] = event
+            case .paymentSucceeded(let event): succeeded.append(event.orderID)
+            default: Issue.record("unexpected event \(event)")
+            }
+        }
+        #expect(Set(failed.keys) == Set(refused))
+        for event in failed.values {
+            #expect(event.reason == .paymentDeclined)
+            #expect(event.declineCode == "invalid_request", "the processor's error type: \(event)")
+            #expect(event.message.contains("payment_token"), "says what the processor refused: \(event.message)")
+        }
+        #expect(succeeded == [valid])
+        #expect(try fixture.deadLetters(of: "payment-worker").isEmpty)
+        let database = try fixture.connectDatabase()
+        for orderID in refused { #expect(try status(orderID, database) == "declined") }
+        #expect(!worker.log.contains("circuit opened"), "a refusal is an answer, not a failure of the processor")
+        let metrics = worker.http("/metrics")?.1 ?? ""
+        #expect(metrics.contains(#"commerce_circuit_state{circuit="payment_gateway"} 0"#), "closed")
+    }
 }

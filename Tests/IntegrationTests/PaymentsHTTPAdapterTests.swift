@@ -1,4 +1,5 @@
 import CommerceDomain
+import CommerceMessages
 import Foundation
 import Logging
 import Payments
@@ -205,6 +206,48 @@ struct PaymentsHTTPAdapterTests {
         #expect(gateway.stop() == 0)
         await #expect(throws: GatewayError.self) { try await client.checkHealth() }
         await #expect(throws: GatewayError.self) { try await client.charge(request("tok_approve")) }
+        try await client.shutdown()
+    }
+
+    @Test(
+        "a 400 is a GatewayRefusal with the processor's error type, sent once; a refusal counts as a success for the circuit breaker, so refusals never open it"
+    )
+    func refusals() async throws {
+        let database = try GatewayTestDatabase()
+        let gateway = try GatewayProcess(databaseURL: database.url, name: "adapter-refusals")
+        let client = adapter(gateway)
+        for token in ["", String(repeating: "t", count: 256)] {
+            do {
+                _ = try await client.charge(request(token))
+                Issue.record("a charge with a token of \(token.count) characters went through")
+            } catch let refusal as GatewayRefusal {
+                #expect(refusal.status == 400)
+                #expect(refusal.type == "invalid_request")
+                #expect(refusal.message.contains("payment_token"), "\(refusal.message)")
+                #expect(HandlingFailure.classify(refusal).reason == "gateway_rejected_request")
+                #expect(HandlingFailure.classify(refusal).failureClass == .permanent)
+            } catch {
+                Issue.record("expected a GatewayRefusal, got \(error)")
+            }
+        }
+        #expect(try gateway.chargeRows() == 0, "nothing stored")
+        // Through the payment handler, with a breaker that one failure would open: each refusal
+        // is that payment's decline, and the circuit stays closed.
+        let breaker = CircuitBreaker(configuration: .init(failureThreshold: 1, openTimeout: .seconds(60)))
+        let handler = PaymentHandler(gateway: client, breaker: breaker)
+        for _ in 0..<3 {
+            let reserved = StockReserved(
+                orderID: "order-\(UUID().uuidString.lowercased())", customerID: "c-1",
+                lines: [StockLine(sku: "SKU-1", quantity: 1)], currency: .krw, amount: 25_000, paymentToken: "")
+            let envelope = Envelope(correlationID: reserved.orderID, type: "stock.reserved", appID: "test")
+            let prepared = try await handler.prepare(.stockReserved(reserved), envelope: envelope, attempts: 0)
+            guard case .charge(.declined(let code, _)) = prepared else {
+                Issue.record("expected a decline, got \(prepared)")
+                continue
+            }
+            #expect(code == "invalid_request")
+        }
+        #expect(breaker.state == .closed)
         try await client.shutdown()
     }
 }
