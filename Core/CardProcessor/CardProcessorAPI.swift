@@ -12,8 +12,14 @@ import Logging
 /// same parameters gets it again with `Idempotent-Replayed: true`, whatever happened in
 /// between (a restart included); other parameters with a used key get 409
 /// `idempotency_key_reused`. Requests refused before any work (validation, 503) store nothing,
-/// so they can be sent again. Two requests with one key at the same time do not both run: the
-/// second waits for the first to commit and then gets its answer replayed.
+/// so they can be sent again. Two requests with one key at the same time do not both capture: the
+/// second's record loses to the first's, and it gets the first's answer replayed.
+///
+/// A charge is visible while it is being worked on: from the moment it is accepted until it is
+/// answered, a lookup of its key answers 409 `idempotency_key_in_use` rather than 404, for at
+/// most the charge's lease (``chargeLease(_:)``). A caller that asks "was this order captured?"
+/// while another caller's charge is still inside the processor (that caller may have died; the
+/// charge goes on) must not be told "no".
 struct CardProcessorAPI: Sendable {
     let store: CardProcessorStore
     let logger: Logger
@@ -33,6 +39,29 @@ struct CardProcessorAPI: Sendable {
         if let replay = try await replay(key: key, fingerprint: fingerprint) { return replay }
 
         let token = TestToken(parameters.paymentToken)
+        try await store.beginCharge(key: key, lease: Self.chargeLease(token))
+        do {
+            let response = try await charge(parameters, token: token, key: key, fingerprint: fingerprint)
+            try? await store.endCharge(key: key)
+            return response
+        } catch {
+            try? await store.endCharge(key: key)
+            throw error
+        }
+    }
+
+    /// How long a charge may be worked on before a lookup stops waiting for it: the test token's
+    /// own delay and 30 s (far above a charge's database work; it only matters when the processor
+    /// died mid-charge, whose charge then never ends).
+    static func chargeLease(_ token: TestToken) -> Duration {
+        if case .slow(let milliseconds) = token { return .milliseconds(milliseconds) + .seconds(30) }
+        return .seconds(30)
+    }
+
+    /// The work of `POST /v1/charges` once the key is known to be new.
+    private func charge(_ parameters: ChargeParameters, token: TestToken, key: String, fingerprint: String)
+        async throws -> Response
+    {
         switch token {
         case .transient(let failures):
             let attempt = try await store.countAttempt(key: key)
@@ -87,6 +116,11 @@ struct CardProcessorAPI: Sendable {
             throw APIError.invalidRequest("give idempotency_key: charges are looked up by key (listing is not offered)")
         }
         guard let charge = try await store.charge(idempotencyKey: key) else {
+            if try await store.chargeInFlight(key: key) {
+                throw APIError(
+                    .conflict, type: "idempotency_key_in_use",
+                    message: "the charge under idempotency key '\(key)' is being processed; ask again shortly")
+            }
             throw APIError.missing("no charge under idempotency key '\(key)'")
         }
         return APIError.json(charge, status: .ok)

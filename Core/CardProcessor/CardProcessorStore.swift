@@ -74,6 +74,10 @@ final class CardProcessorStore: Sendable {
                     key text primary key,
                     attempts int not null
                 );
+                create table if not exists gateway_charges_in_flight (
+                    key text primary key,
+                    expires_at timestamptz not null
+                );
                 """)
         }
     }
@@ -110,6 +114,37 @@ final class CardProcessorStore: Sendable {
                     returning attempts
                     """, [.text(key)]
                 ).rows[0].int("attempts"))
+        }
+    }
+
+    /// Notes that a charge under `key` is being worked on, until it ends or `lease` passes
+    /// (whichever is first): a lookup of the key then answers "in progress" instead of "no such
+    /// charge". The lease bounds what a processor that died mid-charge leaves behind.
+    func beginCharge(key: String, lease: Duration) async throws {
+        let milliseconds = lease.components.seconds * 1000 + lease.components.attoseconds / 1_000_000_000_000_000
+        _ = try await pool.withConnection { connection in
+            try connection.query(
+                """
+                insert into gateway_charges_in_flight (key, expires_at)
+                values ($1, now() + $2::bigint * interval '1 millisecond')
+                on conflict (key) do update set expires_at = greatest(gateway_charges_in_flight.expires_at, excluded.expires_at)
+                """, [.text(key), .int(milliseconds)])
+        }
+    }
+
+    /// The charge under `key` is answered (or abandoned): lookups no longer wait for it.
+    func endCharge(key: String) async throws {
+        _ = try await pool.withConnection { connection in
+            try connection.query("delete from gateway_charges_in_flight where key = $1", [.text(key)])
+        }
+    }
+
+    /// Whether a charge under `key` is being worked on (its lease has not run out).
+    func chargeInFlight(key: String) async throws -> Bool {
+        try await pool.withConnection { connection in
+            try connection.query(
+                "select 1 from gateway_charges_in_flight where key = $1 and expires_at > now()", [.text(key)]
+            ).rows.count == 1
         }
     }
 

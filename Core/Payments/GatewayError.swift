@@ -8,9 +8,16 @@ import WorkerRuntime
 public struct GatewayError: ClassifiedError, Sendable, Hashable, CustomStringConvertible {
     /// What failed, for people.
     public var message: String
+    /// The processor did answer, only not yet with a result: the key's charge is still being
+    /// worked on (409 `idempotency_key_in_use`). Worth retrying like any other, but no sign of
+    /// trouble with the processor, so the circuit breaker does not count it.
+    public var processorAnswered: Bool
 
     /// A gateway failure.
-    public init(_ message: String) { self.message = message }
+    public init(_ message: String, processorAnswered: Bool = false) {
+        self.message = message
+        self.processorAnswered = processorAnswered
+    }
 
     /// Always transient: a processor that did not answer may answer later.
     public var failureClass: FailureClass { .transient }

@@ -151,12 +151,14 @@ public struct PaymentHandler: MessageHandler {
     }
 
     /// What an error says about the processor: it answered and refused this one request
-    /// (``GatewayRefusal``), which is no sign of trouble; or it did not answer (``GatewayError``)
+    /// (``GatewayRefusal``) or said the key's charge is still being worked on, which is no sign
+    /// of trouble; or it did not answer (``GatewayError``)
     /// or refused us altogether (anything else an adapter throws, such as a rejected API key),
     /// which counts against it: a processor that refuses every call is as good as down.
     @Sendable static func breakerOutcome(_ error: any Error) -> CircuitBreaker.Outcome {
         if error is CancellationError { return .ignored }
-        return error is GatewayRefusal ? .success : .failure
+        if error is GatewayRefusal || (error as? GatewayError)?.processorAnswered == true { return .success }
+        return .failure
     }
 
     /// Succeeds once a call gets through the breaker to a processor that answers: while the

@@ -70,6 +70,8 @@ public final class HTTPPaymentGateway: PaymentGateway {
         var description: String
         /// How long the processor asked us to wait (`Retry-After` of a 429 or 503), if it did.
         var retryAfter: Duration? = nil
+        /// A 409 `idempotency_key_in_use`: the processor answered that the key's work is not done.
+        var keyInUse = false
     }
 
     /// An answer the processor gave (any status that is not retried).
@@ -210,7 +212,9 @@ public final class HTTPPaymentGateway: PaymentGateway {
                         "\(method) \(path): the processor asks to retry after \(wait.components.seconds) s "
                             + "(longer than \(longestWait) of in-call backoff); last: \(failure)")
                 }
-                throw GatewayError("\(method) \(path) failed \(policy.maximumAttempts) time(s); last: \(failure)")
+                throw GatewayError(
+                    "\(method) \(path) failed \(policy.maximumAttempts) time(s); last: \(failure)",
+                    processorAnswered: failure.keyInUse)
             }
             throw error
         }
@@ -252,11 +256,12 @@ public final class HTTPPaymentGateway: PaymentGateway {
             if error is CancellationError { throw error }
             throw RetryableFailure(description: "\(error)")
         }
-        if answer.status >= 500 || answer.status == 429 || answer.status == 408
-            || (answer.status == 409 && Self.errorBody(answer)?.type == "idempotency_key_in_use")
-        {
-            let type = Self.errorBody(answer).map { " \($0.type)" } ?? ""
-            throw RetryableFailure(description: "status \(answer.status)\(type)", retryAfter: retryAfter)
+        let errorType = Self.errorBody(answer)?.type
+        let keyInUse = answer.status == 409 && errorType == "idempotency_key_in_use"
+        if answer.status >= 500 || answer.status == 429 || answer.status == 408 || keyInUse {
+            let type = errorType.map { " \($0)" } ?? ""
+            throw RetryableFailure(
+                description: "status \(answer.status)\(type)", retryAfter: retryAfter, keyInUse: keyInUse)
         }
         return answer
     }

@@ -87,10 +87,18 @@ struct PaymentCancelRaceTests {
 
         /// The phase outside the transaction; fails the test if it failed.
         func prepare(_ message: IncomingMessage) throws -> [PendingMessage<PostgresStore<PaymentHandler>.Work>] {
+            let (batch, failure) = try prepareOrFail(message)
+            #expect(failure == nil, "prepare failed: \(String(describing: failure))")
+            return batch
+        }
+
+        /// The phase outside the transaction, and its failure if it failed.
+        func prepareOrFail(_ message: IncomingMessage) throws -> (
+            [PendingMessage<PostgresStore<PaymentHandler>.Work>], HandlingFailure?
+        ) {
             var batch = [PendingMessage(incoming: message, work: try store.work(for: message))]
             let failures = store.prepare(&batch)
-            #expect(failures.isEmpty, "prepare failed: \(failures)")
-            return batch
+            return (batch, failures[0])
         }
 
         /// The batch's transaction: one outcome per message.
@@ -158,10 +166,19 @@ struct PaymentCancelRaceTests {
             try Consumer(handler, databaseURL: paymentsDatabase.url, name: name)
         }
 
-        var reserved: StockReserved {
+        var reserved: StockReserved { reserved(token: "tok_approve") }
+
+        func reserved(token: String) -> StockReserved {
             StockReserved(
                 orderID: orderID, customerID: "customer-1", lines: [StockLine(sku: "SKU-1", quantity: 1)],
-                currency: .krw, amount: 25_000, paymentToken: "tok_approve")
+                currency: .krw, amount: 25_000, paymentToken: token)
+        }
+
+        /// The status of a lookup of the order's charge key, straight from the API.
+        func lookupStatus() async throws -> Int {
+            try await gateway.send(
+                .GET, "/v1/charges?idempotency_key=\(ChargeRequest.idempotencyKey(orderID: orderID))"
+            ).status
         }
 
         var cancelled: OrderCancelled {
@@ -390,6 +407,62 @@ struct PaymentCancelRaceTests {
                 return
             }
             try world.sweep(unaware)
+        }
+        try await world.reconcileAndClose()
+    }
+
+    @Test(
+        "the copy that sent the charge dies while the processor is still working on it: the copy that cancelled is told the charge is in progress, not that there is none, and records the capture once it is answered"
+    )
+    func chargeStillInsideTheProcessor() async throws {
+        let world = try await offThePool { try World("race-in-flight") }
+        world.gated.open()
+        let copy = try world.consumer(world.handler(), "copy-b")
+        let reserved = world.reserved(token: "tok_slow_3000")
+        let reservedID = Envelope.newMessageID()
+        try await offThePool {
+            let (prepared, _) = try copy.process(Self.delivery(world.cancelled, messageID: Envelope.newMessageID()))
+            #expect(prepared == .nothingCaptured)
+        }
+
+        // The dying copy's charge: the processor takes 3 s over it, and the caller goes away.
+        let dying = HTTPPaymentGateway(
+            configuration: .init(baseURL: world.gateway.baseURL, apiKey: world.gateway.apiKey),
+            logger: Logger(label: "dying-copy"))
+        let request = ChargeRequest(
+            orderID: world.orderID, amount: reserved.amount, currency: .krw, paymentToken: reserved.paymentToken,
+            idempotencyKey: ChargeRequest.idempotencyKey(orderID: world.orderID))
+        let charge = Task { try await dying.charge(request) }
+        var status = 0
+        for _ in 0..<100 where status != 409 {
+            try await Task.sleep(for: .milliseconds(20))
+            status = try await world.lookupStatus()
+        }
+        #expect(status == 409, "the charge is in progress at the processor")
+        charge.cancel()
+        _ = await charge.result
+        try await dying.shutdown()
+
+        // The redelivery lands on the copy that handled the cancellation while the processor is
+        // still at it: a transient failure, to be retried, not "nothing was captured".
+        try await offThePool {
+            let (_, failure) = try copy.prepareOrFail(Self.delivery(reserved, messageID: reservedID, redelivered: true))
+            #expect(failure?.reason == "gateway_unavailable", "\(String(describing: failure))")
+        }
+        for _ in 0..<250 where status != 200 {
+            try await Task.sleep(for: .milliseconds(20))
+            status = try await world.lookupStatus()
+        }
+        #expect(status == 200, "the processor finished the dead copy's charge")
+
+        // The retry finds the capture.
+        try await offThePool {
+            let (prepared, outcome) = try copy.process(Self.delivery(reserved, messageID: reservedID, attempts: 1))
+            guard case .capturedAfterCancel? = prepared, case .applied = outcome else {
+                Issue.record("the retry did not find the capture: \(String(describing: prepared)), \(outcome)")
+                return
+            }
+            try world.sweep(copy)
         }
         try await world.reconcileAndClose()
     }
