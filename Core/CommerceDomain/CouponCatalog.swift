@@ -79,7 +79,8 @@ public struct CouponCatalog: Hashable, Sendable, Codable {
     // MARK: Codable
 
     private enum CodingKeys: String, CodingKey { case currency, coupons }
-    private enum CouponKeys: String, CodingKey { case code, strategy, percent, amount, tiers, summary
+    private enum CouponKeys: String, CodingKey {
+        case code, strategy, percent, amount, tiers, summary
         case validFrom = "valid_from"
         case validUntil = "valid_until"
         case minimumSubtotal = "minimum_subtotal"

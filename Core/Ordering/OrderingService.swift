@@ -63,7 +63,8 @@ public struct OrderingService: Sendable {
                 for: order, couponCode: command.couponCode, membership: command.customer.membership, at: date)
             return .accepted(OrderPlaced(order: order, quote: quote, command: command))
         } catch {
-            return .rejected(OrderRejected(command: command, report: ValidationReport(failures: [ValidationFailure(error)])))
+            return .rejected(
+                OrderRejected(command: command, report: ValidationReport(failures: [ValidationFailure(error)])))
         }
     }
 }

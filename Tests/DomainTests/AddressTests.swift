@@ -14,7 +14,10 @@ import Testing
                 Address(street: " Sejong-daero 1 ", city: "Seoul", postalCode: "04524", country: "KR", detail: "  "),
                 "Sejong-daero 1, Seoul 04524, KR"
             ),
-            (Address(street: "Haeundae-ro 5", city: "", postalCode: "48000", country: "KR"), "Haeundae-ro 5, 48000, KR"),
+            (
+                Address(street: "Haeundae-ro 5", city: "", postalCode: "48000", country: "KR"),
+                "Haeundae-ro 5, 48000, KR"
+            ),
         ])
     func fullAddress(example: (Address, String)) {
         #expect(example.0.fullAddress == example.1)

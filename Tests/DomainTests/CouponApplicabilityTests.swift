@@ -15,7 +15,8 @@ import Testing
     static let summer = Coupon(
         code: "SUMMER20", strategy: .percentage(20), validFrom: date("2026-06-01T00:00:00+09:00"),
         validUntil: date("2026-08-31T23:59:59+09:00"))
-    static let big = Coupon(code: "BIG10000", strategy: .fixed(Fixtures.krw(10_000)), minimumSubtotal: Fixtures.krw(100_000))
+    static let big = Coupon(
+        code: "BIG10000", strategy: .fixed(Fixtures.krw(10_000)), minimumSubtotal: Fixtures.krw(100_000))
     static let catalog = try! CouponCatalog(coupons: [summer, big, Coupon(code: "ALWAYS5", strategy: .percentage(5))])
     static let pricing = Pricing(coupons: catalog)
 
@@ -30,14 +31,16 @@ import Testing
         ])
     func window(example: (String, Coupon.NotAppliedReason?)) throws {
         let (when, reason) = example
-        #expect(try Self.summer.notAppliedReason(subtotal: Fixtures.krw(90_000), at: Self.date(when)) == reason, "\(when)")
+        #expect(
+            try Self.summer.notAppliedReason(subtotal: Fixtures.krw(90_000), at: Self.date(when)) == reason, "\(when)")
         #expect(try Self.summer.isApplicable(to: Fixtures.order(), at: Self.date(when)) == (reason == nil))
     }
 
     @Test("the minimum subtotal is inclusive", arguments: [(99_999, false), (100_000, true), (250_000, true)])
     func minimum(example: (Int, Bool)) throws {
         let (subtotal, applies) = example
-        let reason = try Self.big.notAppliedReason(subtotal: Fixtures.krw(subtotal), at: Self.date("2026-07-01T00:00:00Z"))
+        let reason = try Self.big.notAppliedReason(
+            subtotal: Fixtures.krw(subtotal), at: Self.date("2026-07-01T00:00:00Z"))
         #expect(reason == (applies ? nil : .belowMinimumSubtotal))
     }
 
@@ -80,7 +83,8 @@ import Testing
     @Test("an unknown code is still an error, whatever the time")
     func unknownStaysAnError() {
         let error = #expect(throws: DomainError.self) {
-            try Self.pricing.quote(subtotal: Fixtures.krw(90_000), couponCode: "NOPE", at: Self.date("2026-07-01T00:00:00Z"))
+            try Self.pricing.quote(
+                subtotal: Fixtures.krw(90_000), couponCode: "NOPE", at: Self.date("2026-07-01T00:00:00Z"))
         }
         #expect(error?.code == .unknownCoupon)
     }

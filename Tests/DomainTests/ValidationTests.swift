@@ -121,7 +121,9 @@ import Testing
 
     @Test("a SKU repeated over several lines is held to the per-line limit once its lines merge")
     func repeatedSKUIsLimitedAfterMerging() {
-        let split = Self.request(lines: [Self.line("A", quantity: 1_000), Self.line("B"), Self.line("A", quantity: 1_000)])
+        let split = Self.request(lines: [
+            Self.line("A", quantity: 1_000), Self.line("B"), Self.line("A", quantity: 1_000),
+        ])
         let report = validator.validate(split)
         #expect(report.failures.map(\.code) == [.quantityTooLarge], "\(report.summary)")
         #expect(report.failures.first?.field == "items[2].quantity", "the line that takes the SKU over the limit")

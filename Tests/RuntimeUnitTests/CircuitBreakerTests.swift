@@ -46,7 +46,8 @@ struct CircuitBreakerTests {
         let clock = self.clock
         let seen = Mutex<[String]>([])
         let breaker = CircuitBreaker(
-            configuration: .init(failureThreshold: 2, openTimeout: .seconds(10), successThreshold: 1), clock: { clock.now },
+            configuration: .init(failureThreshold: 2, openTimeout: .seconds(10), successThreshold: 1),
+            clock: { clock.now },
             onTransition: { transition in seen.withLock { $0.append("\(transition.from)→\(transition.to)") } })
         try fail(breaker)
         #expect(seen.withLock { $0 }.isEmpty, "one failure below the threshold changes no phase")

@@ -133,8 +133,9 @@ struct OrderingServiceTests {
     func couponWindow(example: (String, Coupon.NotAppliedReason?)) throws {
         // config/coupons.json: NEWYEAR15, 15 % in January 2027 (Korean time).
         let (when, reason) = example
-        guard case .accepted(let placed) = try Self.service().evaluate(
-            Self.command(coupon: "NEWYEAR15"), at: Self.date(when))
+        guard
+            case .accepted(let placed) = try Self.service().evaluate(
+                Self.command(coupon: "NEWYEAR15"), at: Self.date(when))
         else {
             Issue.record("expected the order to be accepted")
             return
