@@ -13,7 +13,7 @@ import Foundation
 /// Pure and deterministic for a given time (the `at` argument, which decides whether a coupon's
 /// validity window is open); safe to share between tasks.
 ///
-/// The worked example of the design guide, with the default configuration: 2 × 10,000 +
+/// Worked example, with the default configuration (docs/saga.md): 2 × 10,000 +
 /// 1 × 20,000 = 40,000, below the 50,000 free-shipping threshold, so 3,000 shipping: 43,000.
 public struct Pricing: Hashable, Sendable {
     /// Shipping and membership figures.

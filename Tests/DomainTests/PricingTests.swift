@@ -93,7 +93,7 @@ import Testing
         #expect(quote.subtotal == Fixtures.krw(90_000) && quote.finalTotal == Fixtures.krw(64_800))
     }
 
-    @Test("the design guide's worked example: 2 × 10,000 + 1 × 20,000 = 40,000, plus 3,000 shipping = 43,000")
+    @Test("the worked example of docs/saga.md: 2 × 10,000 + 1 × 20,000 = 40,000, plus 3,000 shipping = 43,000")
     func workedExample() throws {
         let order = Fixtures.order([
             Fixtures.item("KB-001", quantity: 2, price: 10_000), Fixtures.item("MS-001", quantity: 1, price: 20_000),

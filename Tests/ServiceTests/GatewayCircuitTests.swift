@@ -12,10 +12,11 @@ struct GatewayCircuitTests {
             failureThreshold: 4, openTimeoutMs: 2_500, successThreshold: 2)
         #expect(
             configuration
-                == CircuitBreaker.Configuration(failureThreshold: 4, openTimeout: .milliseconds(2_500), successThreshold: 2))
+                == CircuitBreaker.Configuration(
+                    failureThreshold: 4, openTimeout: .milliseconds(2_500), successThreshold: 2))
     }
 
-    @Test("the worker's defaults are the seed's: 5 failures, 30 s open, 3 successful trials")
+    @Test("the documented defaults: 5 failures, 30 s open, 3 successful trials")
     func defaults() throws {
         let configuration = try GatewayCircuit.configuration(
             failureThreshold: 5, openTimeoutMs: 30_000, successThreshold: 3)
