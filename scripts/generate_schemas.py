@@ -14,6 +14,12 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 OUT = ROOT / "docs" / "schemas"
 
 REASONS = ["out_of_stock", "payment_declined", "customer_request", "timeout", "invalid_order"]
+# The violation codes of `order.rejected` (docs/upstream.md, "Violation codes"): the validation
+# chain's (ValidationFailure.Code) and the domain rules found while building or pricing the order.
+VIOLATION_CODES = ["too_many_lines", "field_too_long", "empty_order", "missing_field", "invalid_quantity",
+                   "quantity_too_large", "negative_price", "unsupported_currency", "currency_mismatch",
+                   "invalid_email", "undeliverable_address", "unknown_coupon", "amount_overflow", "conflicting_item"]
+COUPON_NOT_APPLIED_REASONS = ["not_yet_valid", "expired", "below_minimum_subtotal"]
 STATUSES = ["PENDING", "STOCK_RESERVED", "CONFIRMED", "CANCELLED", "REJECTED"]
 ORDER_ID = "5b0f8a3e-3c1d-4a8e-9d6b-2f1e7c9a0b11"
 
@@ -96,13 +102,27 @@ DEFS = {
             "membership_discount": amount("Membership discount, computed after the coupon."),
             "shipping_fee": amount("Shipping fee (0 when free)."),
             "total": amount("Final price: what is charged."),
+            "coupon_not_applied": {
+                "type": "object",
+                "description": "Present when the order named a known coupon that does not apply to it; the order was "
+                "priced without it (coupon_discount is 0). An unknown coupon is not this: it rejects the order.",
+                "required": ["code", "reason"],
+                "properties": {
+                    "code": string("The coupon's code, normalized to upper case.", minLength=1),
+                    "reason": {"type": "string", "enum": COUPON_NOT_APPLIED_REASONS,
+                               "description": "not_yet_valid or expired: priced outside the coupon's validity window; "
+                               "below_minimum_subtotal: the subtotal is below the coupon's minimum."},
+                },
+            },
         },
     },
     "violation": {
         "type": "object",
         "required": ["code", "field", "message"],
         "properties": {
-            "code": string("Failed rule, e.g. invalid_quantity, unknown_coupon, undeliverable_address.", minLength=1),
+            "code": string("Failed rule. The codes in use: " + ", ".join(VIOLATION_CODES) + " (docs/upstream.md, "
+                           "'Violation codes'). A new code may be added without a new contract version: treat an "
+                           "unknown one as a violation to fix.", minLength=1),
             "field": string("Path of the offending field, e.g. items[0].quantity; empty for the whole order."),
             "message": string("Human explanation."),
         },
@@ -184,7 +204,12 @@ MESSAGES = {
         defs=["customer", "event_line", "shipping_address", "amounts"],
         examples=[{"order_id": ORDER_ID, "customer": CUSTOMER, "currency": "KRW", "lines": LINES,
                    "shipping_address": ADDRESS, "payment_token": "tok_approve", "coupon_code": "SUMMER20",
-                   "amounts": AMOUNTS}],
+                   "amounts": AMOUNTS},
+                  {"order_id": "a2", "customer": CUSTOMER, "currency": "KRW", "lines": LINES,
+                   "shipping_address": ADDRESS, "payment_token": "tok_approve",
+                   "amounts": {"subtotal": 90000, "coupon_discount": 0, "membership_discount": 9000,
+                               "shipping_fee": 0, "total": 81000,
+                               "coupon_not_applied": {"code": "BIG10000", "reason": "below_minimum_subtotal"}}}],
     ),
     "order.rejected": dict(
         title="OrderRejected",

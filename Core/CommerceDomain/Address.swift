@@ -1,3 +1,5 @@
+import Foundation
+
 /// A shipping address.
 ///
 /// Plain data: whether an address is complete and deliverable is decided by the order
@@ -21,5 +23,18 @@ public struct Address: Hashable, Sendable, Codable {
         self.postalCode = postalCode
         self.country = country
         self.detail = detail
+    }
+
+    /// The address on one line, as notifications and labels print it: street, then the detail
+    /// line when there is one, then city and postal code, then country
+    /// (`Teheran-ro 123, 5F, Seoul 06234, KR`). Blank parts are left out, never printed as
+    /// empty separators.
+    public var fullAddress: String {
+        func part(_ value: String?) -> String? {
+            let trimmed = value?.trimmingCharacters(in: .whitespaces) ?? ""
+            return trimmed.isEmpty ? nil : trimmed
+        }
+        let locality = [part(city), part(postalCode)].compactMap { $0 }.joined(separator: " ")
+        return [part(street), part(detail), part(locality), part(country)].compactMap { $0 }.joined(separator: ", ")
     }
 }

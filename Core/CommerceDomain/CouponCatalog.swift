@@ -11,9 +11,13 @@ import Foundation
 ///     { "code": "SUMMER20",   "strategy": "percentage", "percent": 20 },
 ///     { "code": "WELCOME5000", "strategy": "fixed", "amount": 5000 },
 ///     { "code": "TIERED",     "strategy": "tiered",
-///       "tiers": [ { "threshold": 50000, "percent": 5 }, { "threshold": 100000, "percent": 10 } ] } ] }
+///       "tiers": [ { "threshold": 50000, "percent": 5 }, { "threshold": 100000, "percent": 10 } ] },
+///     { "code": "BIG10000",   "strategy": "fixed", "amount": 10000, "minimum_subtotal": 100000,
+///       "valid_from": "2026-01-01T00:00:00+09:00", "valid_until": "2026-12-31T23:59:59+09:00" } ] }
 /// ```
 /// Amounts are minor units of the catalog's `currency`. Codes are unique ignoring case.
+/// `valid_from`, `valid_until` (ISO 8601 date-times with an offset, both inclusive) and
+/// `minimum_subtotal` are optional limits of a coupon (``Coupon``).
 public struct CouponCatalog: Hashable, Sendable, Codable {
     /// The currency of every fixed amount and threshold in the catalog.
     public let currency: Currency
@@ -26,8 +30,8 @@ public struct CouponCatalog: Hashable, Sendable, Codable {
     public static let empty = CouponCatalog(currency: .krw, validated: [])
 
     /// Creates a catalog after checking every coupon.
-    /// - Throws: ``DomainError/Code/invalidConfiguration`` for a duplicate or empty code or an
-    ///   invalid strategy.
+    /// - Throws: ``DomainError/Code/invalidConfiguration`` for a duplicate or empty code, an
+    ///   invalid strategy, a window that ends before it starts or a minimum in another currency.
     public init(currency: Currency = .krw, coupons: [Coupon]) throws(DomainError) {
         var seen = Set<String>()
         for coupon in coupons {
@@ -40,6 +44,7 @@ public struct CouponCatalog: Hashable, Sendable, Codable {
             } catch {
                 throw DomainError(.invalidConfiguration, "coupon \(coupon.code): \(error.message)")
             }
+            try coupon.validateLimits(currency: currency)
         }
         self.init(currency: currency, validated: coupons)
     }
@@ -74,7 +79,12 @@ public struct CouponCatalog: Hashable, Sendable, Codable {
     // MARK: Codable
 
     private enum CodingKeys: String, CodingKey { case currency, coupons }
-    private enum CouponKeys: String, CodingKey { case code, strategy, percent, amount, tiers, summary }
+    private enum CouponKeys: String, CodingKey {
+        case code, strategy, percent, amount, tiers, summary
+        case validFrom = "valid_from"
+        case validUntil = "valid_until"
+        case minimumSubtotal = "minimum_subtotal"
+    }
     private enum TierKeys: String, CodingKey { case threshold, percent }
 
     /// Decodes the document shape shown above.
@@ -107,9 +117,15 @@ public struct CouponCatalog: Hashable, Sendable, Codable {
             default:
                 throw DomainError(.invalidConfiguration, "coupon \(code): unknown strategy '\(kind)'")
             }
+            let minimum = try entry.decodeIfPresent(Int.self, forKey: .minimumSubtotal)
             coupons.append(
                 Coupon(
-                    code: code, strategy: strategy, summary: try entry.decodeIfPresent(String.self, forKey: .summary)))
+                    code: code, strategy: strategy, summary: try entry.decodeIfPresent(String.self, forKey: .summary),
+                    validFrom: try Self.date(entry, .validFrom, coupon: code),
+                    validUntil: try Self.date(entry, .validUntil, coupon: code),
+                    minimumSubtotal: try minimum.map { amount throws(DomainError) in
+                        try Money(amount: amount, currency: currency)
+                    }))
         }
         try self.init(currency: currency, coupons: coupons)
     }
@@ -123,6 +139,9 @@ public struct CouponCatalog: Hashable, Sendable, Codable {
             var entry = list.nestedContainer(keyedBy: CouponKeys.self)
             try entry.encode(coupon.code, forKey: .code)
             try entry.encodeIfPresent(coupon.summary, forKey: .summary)
+            try entry.encodeIfPresent(coupon.validFrom.map(Self.dateFormatter().string(from:)), forKey: .validFrom)
+            try entry.encodeIfPresent(coupon.validUntil.map(Self.dateFormatter().string(from:)), forKey: .validUntil)
+            try entry.encodeIfPresent(coupon.minimumSubtotal?.amount, forKey: .minimumSubtotal)
             switch coupon.strategy {
             case .percentage(let percent):
                 try entry.encode("percentage", forKey: .strategy)
@@ -140,5 +159,26 @@ public struct CouponCatalog: Hashable, Sendable, Codable {
                 }
             }
         }
+    }
+
+    /// An optional ISO 8601 date-time with an offset (`2026-06-01T00:00:00+09:00`).
+    private static func date(
+        _ entry: KeyedDecodingContainer<CouponKeys>, _ key: CouponKeys, coupon code: String
+    ) throws -> Date? {
+        guard let text = try entry.decodeIfPresent(String.self, forKey: key) else { return nil }
+        guard let date = dateFormatter().date(from: text) else {
+            throw DomainError(
+                .invalidConfiguration,
+                "coupon \(code): \(key.stringValue) '\(text)' is not an ISO 8601 date-time such as 2026-06-01T00:00:00+09:00"
+            )
+        }
+        return date
+    }
+
+    // A new formatter per use: ISO8601DateFormatter is not Sendable, and catalogs are read once.
+    private static func dateFormatter() -> ISO8601DateFormatter {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime]
+        return formatter
     }
 }

@@ -52,7 +52,9 @@ extension OrderValidationCheck {
             : .passed
     }
 
-    /// Every quantity is in `1...maximumQuantity`, and every line names its product.
+    /// Every quantity is in `1...maximumQuantity`, and every line names its product. Lines of one
+    /// SKU become one line of the order (``Order/add(_:)`` merges them), so their sum is held to
+    /// the same maximum: the failure names the line that takes the SKU over it.
     public static let quantities = OrderValidationCheck(name: "quantities") { request, context in
         var failures: [ValidationFailure] = []
         let maximum = context.configuration.maximumQuantity
@@ -70,6 +72,22 @@ extension OrderValidationCheck {
                     ValidationFailure(
                         .quantityTooLarge, field: "items[\(index)].quantity",
                         "quantity \(line.quantity) is above the maximum of \(maximum)"))
+            }
+        }
+        // Lines that failed above are left out, so each line is reported once.
+        var unitsBySKU: [String: Int] = [:]
+        for (index, line) in request.lines.enumerated() where line.quantity > 0 && line.quantity <= maximum {
+            let earlier = unitsBySKU[line.productID] ?? 0
+            guard earlier <= maximum else { continue }  // this SKU is already reported
+            // Both terms are at most `maximum`; the sum can overflow only for a maximum near Int.max.
+            let (units, overflow) = earlier.addingReportingOverflow(line.quantity)
+            unitsBySKU[line.productID] = overflow ? Int.max : units
+            if earlier > 0, overflow || units > maximum {
+                failures.append(
+                    ValidationFailure(
+                        .quantityTooLarge, field: "items[\(index)].quantity",
+                        "\(overflow ? "more than \(Int.max)" : "\(units)") units of SKU \(line.productID) over several "
+                            + "lines; merged into one line, that is above the maximum of \(maximum)"))
             }
         }
         return Outcome(failures: failures)

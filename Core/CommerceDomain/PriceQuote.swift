@@ -1,8 +1,25 @@
 /// The priced breakdown of an order, as computed by ``Pricing``.
 ///
+/// When the order named a known coupon that does not apply to it (outside its window, below its
+/// minimum subtotal), ``couponNotApplied`` says which and why, and ``couponDiscount`` is zero.
+///
 /// Invariants (tested as properties): `couponDiscount + membershipDiscount <= subtotal`,
 /// `finalTotal == subtotal − discounts + shippingFee`, so `finalTotal >= shippingFee`.
 public struct PriceQuote: Hashable, Sendable {
+    /// A coupon the order named that was not applied, and why.
+    public struct CouponNotApplied: Hashable, Sendable {
+        /// The coupon's normalized code.
+        public var code: String
+        /// Why it does not apply to this order.
+        public var reason: Coupon.NotAppliedReason
+
+        /// Creates the record of a coupon not applied.
+        public init(code: String, reason: Coupon.NotAppliedReason) {
+            self.code = code
+            self.reason = reason
+        }
+    }
+
     /// The sum of the line totals, before discounts.
     public var subtotal: Money
     /// What the coupon took off (zero without a coupon).
@@ -17,12 +34,15 @@ public struct PriceQuote: Hashable, Sendable {
     public var couponCode: String?
     /// The membership level whose discount was applied, if any (lower case).
     public var membership: String?
+    /// The coupon the order named but that does not apply to it, if any (then ``couponCode`` is
+    /// `nil` and ``couponDiscount`` zero).
+    public var couponNotApplied: CouponNotApplied?
 
     /// Creates a quote from its parts (for example when restoring one from storage); it does
     /// not recompute anything.
     public init(
         subtotal: Money, couponDiscount: Money, membershipDiscount: Money, shippingFee: Money, finalTotal: Money,
-        couponCode: String? = nil, membership: String? = nil
+        couponCode: String? = nil, membership: String? = nil, couponNotApplied: CouponNotApplied? = nil
     ) {
         self.subtotal = subtotal
         self.couponDiscount = couponDiscount
@@ -31,6 +51,7 @@ public struct PriceQuote: Hashable, Sendable {
         self.finalTotal = finalTotal
         self.couponCode = couponCode
         self.membership = membership
+        self.couponNotApplied = couponNotApplied
     }
 
     /// The total discount: coupon plus membership.

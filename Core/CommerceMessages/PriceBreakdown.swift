@@ -4,7 +4,9 @@ import CommerceDomain
 /// of the message's `currency`, none negative.
 ///
 /// `total = subtotal − coupon_discount − membership_discount + shipping_fee` is what the
-/// payment worker charges and what a confirmed order's payment must equal.
+/// payment worker charges and what a confirmed order's payment must equal. When the order named
+/// a known coupon that does not apply to it, ``couponNotApplied`` says which and why (and
+/// `coupon_discount` is 0); it is absent otherwise.
 public struct PriceBreakdown: Codable, Sendable, Hashable {
     /// Σ line totals, before discounts.
     public var subtotal: Int
@@ -16,14 +18,20 @@ public struct PriceBreakdown: Codable, Sendable, Hashable {
     public var shippingFee: Int
     /// The final price: what is charged.
     public var total: Int
+    /// The coupon the order named that was not applied, and why; `nil` when there was none.
+    public var couponNotApplied: CouponNotApplied?
 
     /// Creates a breakdown from its parts.
-    public init(subtotal: Int, couponDiscount: Int, membershipDiscount: Int, shippingFee: Int, total: Int) {
+    public init(
+        subtotal: Int, couponDiscount: Int, membershipDiscount: Int, shippingFee: Int, total: Int,
+        couponNotApplied: CouponNotApplied? = nil
+    ) {
         self.subtotal = subtotal
         self.couponDiscount = couponDiscount
         self.membershipDiscount = membershipDiscount
         self.shippingFee = shippingFee
         self.total = total
+        self.couponNotApplied = couponNotApplied
     }
 
     /// The contract form of a ``PriceQuote``.
@@ -31,7 +39,7 @@ public struct PriceBreakdown: Codable, Sendable, Hashable {
         self.init(
             subtotal: quote.subtotal.amount, couponDiscount: quote.couponDiscount.amount,
             membershipDiscount: quote.membershipDiscount.amount, shippingFee: quote.shippingFee.amount,
-            total: quote.finalTotal.amount)
+            total: quote.finalTotal.amount, couponNotApplied: quote.couponNotApplied.map(CouponNotApplied.init))
     }
 
     enum CodingKeys: String, CodingKey {
@@ -39,6 +47,7 @@ public struct PriceBreakdown: Codable, Sendable, Hashable {
         case couponDiscount = "coupon_discount"
         case membershipDiscount = "membership_discount"
         case shippingFee = "shipping_fee"
+        case couponNotApplied = "coupon_not_applied"
     }
 
     /// Decodes strictly (see ``ContractMessage``).
@@ -49,5 +58,6 @@ public struct PriceBreakdown: Codable, Sendable, Hashable {
         membershipDiscount = try container.contractAmount(.membershipDiscount)
         shippingFee = try container.contractAmount(.shippingFee)
         total = try container.contractAmount(.total)
+        couponNotApplied = try container.decodeIfPresent(CouponNotApplied.self, forKey: .couponNotApplied)
     }
 }

@@ -26,14 +26,15 @@ public struct NotificationRenderer: Sendable {
         }
     }
 
-    /// `order.confirmed`: the order is accepted and its total charged.
+    /// `order.confirmed`: the order is accepted and its total charged; it names the shipping
+    /// address on one line (``Address/fullAddress``), so the customer can check it.
     public func render(_ event: OrderConfirmed) -> CustomerNotification {
         let total = AmountFormatter.format(event.amounts.total, currency: event.currency.code)
         let units = event.lines.reduce(0) { $0 + $1.quantity }
         let items = units == 1 ? "1 item" : "\(units) items"
         let body = """
             Thank you for your order. Order \(event.orderID) (\(items)) is confirmed and we have charged \(total) \
-            (payment \(event.paymentID)). It will ship to \(event.shippingAddress.city).
+            (payment \(event.paymentID)). It will ship to \(event.shippingAddress.address.fullAddress).
             """
         return CustomerNotification(
             orderID: event.orderID, eventType: .orderConfirmed, channel: .email, recipient: event.customer.email,

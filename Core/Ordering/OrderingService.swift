@@ -50,20 +50,21 @@ public struct OrderingService: Sendable {
     /// A rule the domain enforces beyond the validation chain (the same SKU twice at two prices,
     /// an amount that overflows while pricing) also rejects the command, as a violation named by
     /// the domain error's code, rather than dead-lettering it: the upstream has to fix the command
-    /// either way.
-    public func evaluate(_ command: PlaceOrder) -> Evaluation {
+    /// either way; an amount that overflows is `amount_overflow` whichever step found it
+    /// (``CommerceDomain/ValidationFailure/init(_:)``). `date` is when the command is priced, for
+    /// the coupon's validity window.
+    public func evaluate(_ command: PlaceOrder, at date: Date = Date()) -> Evaluation {
         let request = command.orderRequest
         let report = validator.validate(request)
         guard report.isValid else { return .rejected(OrderRejected(command: command, report: report)) }
         do {
             let order = try validator.makeOrder(from: request)
             let quote = try pricing.quote(
-                for: order, couponCode: command.couponCode, membership: command.customer.membership)
+                for: order, couponCode: command.couponCode, membership: command.customer.membership, at: date)
             return .accepted(OrderPlaced(order: order, quote: quote, command: command))
         } catch {
-            let failure = ValidationFailure(
-                ValidationFailure.Code(error.code.name), field: error.field ?? "", error.message)
-            return .rejected(OrderRejected(command: command, report: ValidationReport(failures: [failure])))
+            return .rejected(
+                OrderRejected(command: command, report: ValidationReport(failures: [ValidationFailure(error)])))
         }
     }
 }

@@ -1,6 +1,7 @@
 import Logging
 import Metrics
 import Resilience
+import WorkerRuntime
 
 /// The payment worker's circuit breaker around the card processor, reporting itself: the gauge
 /// `commerce_circuit_state{circuit="payment_gateway"}` (0 closed, 1 half-open, 2 open), the
@@ -9,12 +10,34 @@ public enum GatewayCircuit {
     /// The `circuit` label.
     public static let label = "payment_gateway"
 
-    /// A closed breaker that opens after `failureThreshold` consecutive failures, for `openTimeout`.
-    public static func make(failureThreshold: Int, openTimeout: Duration, logger: Logger) -> CircuitBreaker {
+    /// The breaker's settings from the payment worker's keys `payment.circuit.failureThreshold`,
+    /// `payment.circuit.openTimeoutMs` and `payment.circuit.successThreshold` (README.md,
+    /// "Configuration").
+    /// - Throws: ``WorkerConfigurationError`` naming the first key out of range: a threshold
+    ///   below 1 or a negative timeout.
+    public static func configuration(
+        failureThreshold: Int, openTimeoutMs: Int, successThreshold: Int
+    ) throws(WorkerConfigurationError) -> CircuitBreaker.Configuration {
+        guard failureThreshold >= 1 else {
+            throw WorkerConfigurationError(key: "payment.circuit.failureThreshold", problem: "must be ≥ 1")
+        }
+        guard openTimeoutMs >= 0 else {
+            throw WorkerConfigurationError(key: "payment.circuit.openTimeoutMs", problem: "must be ≥ 0")
+        }
+        guard successThreshold >= 1 else {
+            throw WorkerConfigurationError(key: "payment.circuit.successThreshold", problem: "must be ≥ 1")
+        }
+        return CircuitBreaker.Configuration(
+            failureThreshold: failureThreshold, openTimeout: .milliseconds(openTimeoutMs),
+            successThreshold: successThreshold)
+    }
+
+    /// A closed breaker with `configuration`.
+    public static func make(configuration: CircuitBreaker.Configuration, logger: Logger) -> CircuitBreaker {
         let state = Gauge(label: "commerce_circuit_state", dimensions: [("circuit", label)])
         state.record(0)
         return CircuitBreaker(
-            configuration: CircuitBreaker.Configuration(failureThreshold: failureThreshold, openTimeout: openTimeout),
+            configuration: configuration,
             onTransition: { transition in
                 state.record(value(of: transition.to))
                 Counter(

@@ -37,7 +37,7 @@ extension CircuitBreaker {
             case .open(let until):
                 return .reject(retryAfter: until - now)
             case .halfOpen(let admitted, let succeeded):
-                guard admitted < configuration.halfOpenTrials else {
+                guard admitted < configuration.successThreshold else {
                     return .reject(retryAfter: configuration.openTimeout)
                 }
                 phase = .halfOpen(admitted: admitted + 1, succeeded: succeeded)
@@ -61,7 +61,7 @@ extension CircuitBreaker {
             case (.halfOpen, .failure):
                 enter(.open(until: now + configuration.openTimeout))
             case (.halfOpen(let admitted, let succeeded), .success):
-                if succeeded + 1 >= configuration.halfOpenTrials {
+                if succeeded + 1 >= configuration.successThreshold {
                     enter(.closed(consecutiveFailures: 0))
                 } else {
                     phase = .halfOpen(admitted: admitted, succeeded: succeeded + 1)

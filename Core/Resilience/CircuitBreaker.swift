@@ -7,9 +7,11 @@ import Synchronization
 ///   failures open the circuit; a success resets the count.
 /// - **Open**: calls are refused with ``CircuitBreakerError/open(retryAfter:)`` until
 ///   ``Configuration-swift.struct/openTimeout`` has passed, then the circuit is half-open.
-/// - **Half-open**: up to ``Configuration-swift.struct/halfOpenTrials`` calls pass, others are
-///   refused. One failed trial opens the circuit again for a full timeout; when every trial has
-///   succeeded it closes.
+/// - **Half-open**: trial calls pass, at most ``Configuration-swift.struct/successThreshold`` at
+///   a time, others are refused. One failed trial opens the circuit again for a full timeout;
+///   after ``Configuration-swift.struct/successThreshold`` successful trials it closes (by
+///   default three, so one lucky call does not send the full load back to a dependency that is
+///   still recovering).
 ///
 /// A result is counted only in the phase that admitted its call: a slow call admitted while
 /// closed that fails after the circuit opened does not extend the open period, and does not
@@ -25,20 +27,22 @@ public final class CircuitBreaker: Sendable {
         public var failureThreshold: Int
         /// How long the circuit stays open before trial calls are allowed.
         public var openTimeout: Duration
-        /// Calls admitted while half-open; all must succeed to close the circuit. At least 1.
-        public var halfOpenTrials: Int
+        /// Successful trial calls in the half-open state that close the circuit; also the most
+        /// trials admitted while half-open (the calls beyond those could not change the verdict).
+        /// At least 1.
+        public var successThreshold: Int
 
-        /// A configuration. Defaults: open after 5 consecutive failures, for 30 s, then one
-        /// trial call.
+        /// A configuration. Defaults: open after 5 consecutive failures, for 30 s, then close
+        /// after 3 successful trial calls.
         ///
-        /// - Precondition: `failureThreshold` ≥ 1, `halfOpenTrials` ≥ 1, `openTimeout` ≥ 0.
-        public init(failureThreshold: Int = 5, openTimeout: Duration = .seconds(30), halfOpenTrials: Int = 1) {
+        /// - Precondition: `failureThreshold` ≥ 1, `successThreshold` ≥ 1, `openTimeout` ≥ 0.
+        public init(failureThreshold: Int = 5, openTimeout: Duration = .seconds(30), successThreshold: Int = 3) {
             precondition(failureThreshold >= 1, "failureThreshold must be at least 1")
-            precondition(halfOpenTrials >= 1, "halfOpenTrials must be at least 1")
+            precondition(successThreshold >= 1, "successThreshold must be at least 1")
             precondition(openTimeout >= .zero, "openTimeout must not be negative")
             self.failureThreshold = failureThreshold
             self.openTimeout = openTimeout
-            self.halfOpenTrials = halfOpenTrials
+            self.successThreshold = successThreshold
         }
     }
 

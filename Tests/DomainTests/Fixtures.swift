@@ -39,6 +39,10 @@ enum Fixtures {
     static let orderID = "5b0f8a3e-3c1d-4a8e-9d6b-2f1e7c9a0b11"
     static let amounts = PriceBreakdown(
         subtotal: 90_000, couponDiscount: 18_000, membershipDiscount: 7_200, shippingFee: 0, total: 64_800)
+    /// Amounts of an order that named a coupon it did not reach the minimum of.
+    static let amountsWithoutCoupon = PriceBreakdown(
+        subtotal: 90_000, couponDiscount: 0, membershipDiscount: 9_000, shippingFee: 0, total: 81_000,
+        couponNotApplied: CouponNotApplied(code: "BIG10000", reason: .belowMinimumSubtotal))
     static let lines = [OrderLine(sku: "KB-001", name: "Keyboard", quantity: 2, unitPrice: 45_000)]
 
     static let placeOrder = PlaceOrder(
@@ -64,7 +68,8 @@ enum Fixtures {
                 amounts: amounts, paymentID: "pay-1")),
         .orderCancelled(
             OrderCancelled(
-                orderID: orderID, customer: customer, currency: .krw, amounts: amounts, reason: .customerRequest,
+                orderID: orderID, customer: customer, currency: .krw, amounts: amountsWithoutCoupon,
+                reason: .customerRequest,
                 message: "changed my mind", previousStatus: .confirmed)),
         .stockReserved(
             StockReserved(

@@ -93,6 +93,23 @@ import Testing
         #expect(quote.subtotal == Fixtures.krw(90_000) && quote.finalTotal == Fixtures.krw(64_800))
     }
 
+    @Test("the worked example of docs/saga.md: 2 × 10,000 + 1 × 20,000 = 40,000, plus 3,000 shipping = 43,000")
+    func workedExample() throws {
+        let order = Fixtures.order([
+            Fixtures.item("KB-001", quantity: 2, price: 10_000), Fixtures.item("MS-001", quantity: 1, price: 20_000),
+        ])
+        #expect(order.total == Fixtures.krw(40_000))
+        // The repository's pricing: free shipping from 50,000, else 3,000.
+        let configuration = try PricingConfiguration.decode(
+            from: Data(contentsOf: Fixtures.packageRoot.appending(path: "config/pricing.json")))
+        #expect(configuration.freeShippingThreshold == Fixtures.krw(50_000))
+        #expect(configuration.shippingFee == Fixtures.krw(3_000))
+        let quote = try Pricing(configuration: configuration).quote(for: order)
+        #expect(quote.subtotal == Fixtures.krw(40_000))
+        #expect(quote.shippingFee == Fixtures.krw(3_000))
+        #expect(quote.finalTotal == Fixtures.krw(43_000))
+    }
+
     // MARK: Catalog and configuration as data
 
     @Test func defaultCatalogFileLoads() throws {

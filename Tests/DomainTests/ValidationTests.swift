@@ -118,4 +118,27 @@ import Testing
         #expect(error?.code == .invalidOrder)
         #expect(error?.field == "items")
     }
+
+    @Test("a SKU repeated over several lines is held to the per-line limit once its lines merge")
+    func repeatedSKUIsLimitedAfterMerging() {
+        let split = Self.request(lines: [
+            Self.line("A", quantity: 1_000), Self.line("B"), Self.line("A", quantity: 1_000),
+        ])
+        let report = validator.validate(split)
+        #expect(report.failures.map(\.code) == [.quantityTooLarge], "\(report.summary)")
+        #expect(report.failures.first?.field == "items[2].quantity", "the line that takes the SKU over the limit")
+        #expect(report.failures.first?.message.contains("2000") == true, "\(report.summary)")
+        let error = #expect(throws: DomainError.self) { try validator.makeOrder(from: split) }
+        #expect(error?.code == .invalidOrder)
+        // As one line, the same units are refused the same way.
+        let single = validator.validate(Self.request(lines: [Self.line("A", quantity: 2_000)]))
+        #expect(single.failures.map(\.code) == [.quantityTooLarge])
+    }
+
+    @Test("repeated lines that stay within the limit together are accepted and merged")
+    func repeatedSKUWithinTheLimitMerges() throws {
+        let request = Self.request(lines: [Self.line("A", quantity: 600), Self.line("A", quantity: 400)])
+        #expect(validator.validate(request).isValid)
+        #expect(try validator.makeOrder(from: request).items.map(\.quantity) == [1_000])
+    }
 }

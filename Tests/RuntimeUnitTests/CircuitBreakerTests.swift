@@ -16,10 +16,10 @@ private struct CardDeclined: Error {}
 struct CircuitBreakerTests {
     private let clock = ManualClock()
 
-    private func breaker(threshold: Int = 3, timeout: Duration = .seconds(30), trials: Int = 1) -> CircuitBreaker {
+    private func breaker(threshold: Int = 3, timeout: Duration = .seconds(30), successes: Int = 1) -> CircuitBreaker {
         let clock = self.clock
         return CircuitBreaker(
-            configuration: .init(failureThreshold: threshold, openTimeout: timeout, halfOpenTrials: trials),
+            configuration: .init(failureThreshold: threshold, openTimeout: timeout, successThreshold: successes),
             clock: { clock.now })
     }
 
@@ -46,7 +46,8 @@ struct CircuitBreakerTests {
         let clock = self.clock
         let seen = Mutex<[String]>([])
         let breaker = CircuitBreaker(
-            configuration: .init(failureThreshold: 2, openTimeout: .seconds(10)), clock: { clock.now },
+            configuration: .init(failureThreshold: 2, openTimeout: .seconds(10), successThreshold: 1),
+            clock: { clock.now },
             onTransition: { transition in seen.withLock { $0.append("\(transition.from)→\(transition.to)") } })
         try fail(breaker)
         #expect(seen.withLock { $0 }.isEmpty, "one failure below the threshold changes no phase")
@@ -103,9 +104,9 @@ struct CircuitBreakerTests {
         #expect(breaker.state == .open)
     }
 
-    @Test("at the open timeout it becomes half-open and admits exactly halfOpenTrials calls", arguments: [1, 3])
+    @Test("at the open timeout it becomes half-open and admits exactly successThreshold calls", arguments: [1, 3])
     func halfOpenAdmitsTrials(trials: Int) throws {
-        let breaker = breaker(threshold: 1, timeout: .seconds(30), trials: trials)
+        let breaker = breaker(threshold: 1, timeout: .seconds(30), successes: trials)
         try fail(breaker)
         clock.advance(by: .seconds(30))
         #expect(breaker.state == .halfOpen)
@@ -115,9 +116,23 @@ struct CircuitBreakerTests {
         #expect(breaker.state == .halfOpen)
     }
 
+    @Test("by default half-open closes after three successful trials, one at a time")
+    func defaultSuccessThreshold() throws {
+        let clock = self.clock
+        let breaker = CircuitBreaker(configuration: .init(failureThreshold: 1), clock: { clock.now })
+        try fail(breaker)
+        clock.advance(by: .seconds(30))
+        try succeed(breaker)
+        #expect(breaker.state == .halfOpen, "one success is not enough")
+        try succeed(breaker)
+        #expect(breaker.state == .halfOpen, "two successes are not enough")
+        try succeed(breaker)
+        #expect(breaker.state == .closed)
+    }
+
     @Test("half-open closes only when every trial succeeded")
     func halfOpenCloses() throws {
-        let breaker = breaker(threshold: 1, trials: 2)
+        let breaker = breaker(threshold: 1, successes: 2)
         try fail(breaker)
         clock.advance(by: .seconds(30))
         let first = try breaker.acquire()
@@ -133,7 +148,7 @@ struct CircuitBreakerTests {
 
     @Test("one failed trial opens the circuit again for a full timeout")
     func halfOpenReopens() throws {
-        let breaker = breaker(threshold: 1, timeout: .seconds(30), trials: 2)
+        let breaker = breaker(threshold: 1, timeout: .seconds(30), successes: 2)
         try fail(breaker)
         clock.advance(by: .seconds(45))
         let first = try breaker.acquire()
@@ -146,7 +161,7 @@ struct CircuitBreakerTests {
 
     @Test("an ignored trial gives its slot back")
     func ignoredTrialFreesSlot() throws {
-        let breaker = breaker(threshold: 1, trials: 1)
+        let breaker = breaker(threshold: 1, successes: 1)
         try fail(breaker)
         clock.advance(by: .seconds(30))
         let cancelled = try breaker.acquire()
@@ -159,7 +174,7 @@ struct CircuitBreakerTests {
 
     @Test("a late result from an earlier phase is not counted")
     func staleResultsIgnored() throws {
-        let breaker = breaker(threshold: 2, timeout: .seconds(30), trials: 1)
+        let breaker = breaker(threshold: 2, timeout: .seconds(30), successes: 1)
         let slowClosedCall = try breaker.acquire()
         try fail(breaker, times: 2)
         #expect(breaker.state == .open)
@@ -230,7 +245,7 @@ struct CircuitBreakerTests {
 
     @Test("under concurrent callers a half-open breaker admits no more than its trials")
     func concurrentHalfOpen() async throws {
-        let breaker = breaker(threshold: 1, trials: 3)
+        let breaker = breaker(threshold: 1, successes: 3)
         try fail(breaker)
         clock.advance(by: .seconds(30))
         let admitted = await withTaskGroup(of: Bool.self) { group in

@@ -52,6 +52,15 @@ struct NotificationTests {
         #expect(renderer.render(AnyMessage.orderConfirmed(Self.confirmed())) == notification)
     }
 
+    @Test("order.confirmed names the whole shipping address on one line, detail included")
+    func confirmedNamesTheFullAddress() {
+        var event = Self.confirmed()
+        event.shippingAddress = ShippingAddress(
+            street: "Teheran-ro 123", city: "Seoul", postalCode: "06234", country: "KR", detail: "5F")
+        let body = renderer.render(event).body
+        #expect(body.contains("It will ship to Teheran-ro 123, 5F, Seoul 06234, KR."), "\(body)")
+    }
+
     @Test("order.cancelled: the reason in words, the event's message, the refund promise")
     func cancelled() {
         let notification = renderer.render(

@@ -82,6 +82,69 @@ struct OrderingServiceTests {
         #expect(rejected.violations.count == 1)
     }
 
+    @Test("an amount that overflows while pricing is the same violation as one found by validation")
+    func pricingOverflowHasTheValidationCode() throws {
+        // The subtotal fits in Int, so validation passes; 20 % of it does not (Money.percentage
+        // multiplies before it divides), so pricing finds the overflow.
+        let huge = OrderLine(sku: "KB-001", name: "Keyboard", quantity: 1, unitPrice: Int.max / 10)
+        guard case .rejected(let rejected) = try Self.service().evaluate(Self.command(items: [huge])) else {
+            Issue.record("expected the order to be rejected")
+            return
+        }
+        #expect(rejected.violations.map(\.code) == [ValidationFailure.Code.amountOverflow.name])
+        #expect(rejected.violations.map(\.field) == ["items"])
+        // Validation's own finding, for comparison: the same code and field.
+        let doubled = OrderLine(sku: "KB-001", name: "Keyboard", quantity: 2, unitPrice: Int.max / 2 + 1)
+        guard case .rejected(let byValidation) = try Self.service().evaluate(Self.command(items: [doubled])) else {
+            Issue.record("expected the order to be rejected")
+            return
+        }
+        #expect(byValidation.violations.map(\.code) == rejected.violations.map(\.code))
+        #expect(byValidation.violations.map(\.field) == rejected.violations.map(\.field))
+    }
+
+    static func date(_ text: String) -> Date {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime]
+        return formatter.date(from: text)!
+    }
+
+    @Test("a known coupon below its minimum is not applied: the order is placed and says why")
+    func couponBelowItsMinimum() throws {
+        // config/coupons.json: BIG10000 needs a subtotal of 100,000; this one is 90,000.
+        guard case .accepted(let placed) = try Self.service().evaluate(Self.command(coupon: "big10000")) else {
+            Issue.record("expected the order to be accepted")
+            return
+        }
+        #expect(
+            placed.amounts
+                == PriceBreakdown(
+                    subtotal: 90_000, couponDiscount: 0, membershipDiscount: 9_000, shippingFee: 0, total: 81_000,
+                    couponNotApplied: CouponNotApplied(code: "BIG10000", reason: .belowMinimumSubtotal)))
+        #expect(placed.couponCode == nil)
+    }
+
+    @Test(
+        "a coupon with a window applies inside it only, at the time the command is priced",
+        arguments: [
+            ("2026-12-31T23:59:59+09:00", Coupon.NotAppliedReason?.some(.notYetValid)),
+            ("2027-01-15T12:00:00+09:00", nil), ("2027-02-01T00:00:00+09:00", .expired),
+        ])
+    func couponWindow(example: (String, Coupon.NotAppliedReason?)) throws {
+        // config/coupons.json: NEWYEAR15, 15 % in January 2027 (Korean time).
+        let (when, reason) = example
+        guard
+            case .accepted(let placed) = try Self.service().evaluate(
+                Self.command(coupon: "NEWYEAR15"), at: Self.date(when))
+        else {
+            Issue.record("expected the order to be accepted")
+            return
+        }
+        #expect(placed.amounts.couponNotApplied?.reason == reason, "\(when)")
+        #expect(placed.amounts.couponDiscount == (reason == nil ? 13_500 : 0), "\(when)")
+        #expect(placed.couponCode == (reason == nil ? "NEWYEAR15" : nil))
+    }
+
     @Test("the cancellation message comes from its cause")
     func cancellationMessage() {
         #expect(

@@ -76,7 +76,8 @@ struct PaymentsHandlerTests {
     func circuitOpens() async throws {
         let clock = ManualClock()
         let breaker = CircuitBreaker(
-            configuration: .init(failureThreshold: 2, openTimeout: .seconds(10)), clock: { clock.read() })
+            configuration: .init(failureThreshold: 2, openTimeout: .seconds(10), successThreshold: 1),
+            clock: { clock.read() })
         let handler = PaymentHandler(gateway: SandboxGateway(), breaker: breaker)
         let message = reserved("o-1", token: "tok_transient_3")
         for _ in 0..<2 {

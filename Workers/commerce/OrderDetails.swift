@@ -72,12 +72,11 @@ struct OrderDetails: Encodable {
             "  placed     \(createdAt) (\(RelativeTime.describe(created, now: now)))"
                 + "   last change \(RelativeTime.describe(updated, now: now))")
         if let paymentId { print("  payment    \(paymentId)") }
-        if let couponCode { print("  coupon     \(couponCode)") }
-        if let address = shippingAddress {
-            print(
-                "  ship to    \(address.street)\(address.detail.map { ", \($0)" } ?? ""), \(address.city) "
-                    + "\(address.postalCode), \(address.country)")
+        if let couponCode {
+            let notApplied = amounts?.couponNotApplied.map { ", not applied: \($0.reason.rawValue)" } ?? ""
+            print("  coupon     \(couponCode)\(notApplied)")
         }
+        if let address = shippingAddress { print("  ship to    \(address.address.fullAddress)") }
         if !lines.isEmpty {
             var table = TextTable(
                 ["SKU", "NAME", "QTY", "UNIT PRICE", "LINE TOTAL"], rightAligned: ["QTY", "UNIT PRICE", "LINE TOTAL"])

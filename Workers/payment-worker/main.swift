@@ -12,14 +12,11 @@ await WorkerApplication.run(
     bindings: FleetCatalog.paymentWorker.bindings
 ) { reader, logger in
     let (kind, gateway) = try PaymentGatewayFactory.makeGateway(reader: reader, logger: logger)
-    let threshold = reader.int(forKey: "payment.circuit.failureThreshold", default: 5)
-    let openTimeout = reader.int(forKey: "payment.circuit.openTimeoutMs", default: 30_000)
-    guard threshold >= 1, openTimeout >= 0 else {
-        throw WorkerConfigurationError(
-            key: "payment.circuit", problem: "needs failureThreshold ≥ 1 and openTimeoutMs ≥ 0")
-    }
-    let breaker = GatewayCircuit.make(
-        failureThreshold: threshold, openTimeout: .milliseconds(openTimeout), logger: logger)
+    let circuit = try GatewayCircuit.configuration(
+        failureThreshold: reader.int(forKey: "payment.circuit.failureThreshold", default: 5),
+        openTimeoutMs: reader.int(forKey: "payment.circuit.openTimeoutMs", default: 30_000),
+        successThreshold: reader.int(forKey: "payment.circuit.successThreshold", default: 3))
+    let breaker = GatewayCircuit.make(configuration: circuit, logger: logger)
     let sweep = reader.int(forKey: "payment.refundSweepIntervalMs", default: 5_000)
     guard sweep >= 0 else {
         throw WorkerConfigurationError(key: "payment.refundSweepIntervalMs", problem: "must be ≥ 0 (0: never)")
