@@ -251,85 +251,15 @@ public struct PaymentHandler: MessageHandler {
     private func handle(_ reserved: StockReserved, prepared: PaymentPreparation, context: HandlerContext) throws
         -> [OutgoingMessage]
     {
-        let database = context.database
-        let orderID = reserved.orderID
-        switch try PaymentRecord.lock(orderID, in: database)?.status {
-        case nil:
-            switch prepared {
-            case .charge(.captured(let paymentID)):
-                try insert(
-                    PaymentRecord(
-                        status: .captured, paymentID: paymentID, amount: reserved.amount, currency: reserved.currency),
-                    orderID: orderID, in: database)
-                try appendLedger(
-                    .capture, orderID: orderID, amount: reserved.amount, paymentID: paymentID, in: database)
-                return [
-                    context.emit(
-                        PaymentSucceeded(
-                            orderID: orderID, paymentID: paymentID, currency: reserved.currency, amount: reserved.amount
-                        ))
-                ]
-            case .charge(.declined(let code, let explanation)):
-                var record = PaymentRecord(
-                    status: .declined, paymentID: nil, amount: reserved.amount, currency: reserved.currency)
-                record.declineCode = code
-                try insert(record, orderID: orderID, in: database)
-                return [
-                    context.emit(
-                        PaymentFailed(
-                            orderID: orderID, currency: reserved.currency, amount: reserved.amount, declineCode: code,
-                            message: explanation))
-                ]
-            case .cancelledBeforeCharge:
-                // This process saw the order cancelled, but its tombstone is not committed yet:
-                // the tombstone is written here, so the cancellation finds it and does nothing.
-                try insert(
-                    PaymentRecord(status: .cancelled, paymentID: nil, amount: 0, currency: reserved.currency),
-                    orderID: orderID, in: database)
-                return []
-            case .capturedAfterCancel(let paymentID):
-                // Known cancelled, tombstone not committed yet, and captured all the same: owed
-                // back. The cancellation, when it commits, finds this row and refunds it (or the
-                // sweeper does first).
-                context.logger.warning(
-                    "captured a charge for a cancelled order: recorded as refund_due",
-                    metadata: ["payment_id": "\(paymentID)"])
-                try insert(
-                    PaymentRecord(
-                        status: .refundDue, paymentID: paymentID, amount: reserved.amount, currency: reserved.currency),
-                    orderID: orderID, in: database)
-                try appendLedger(
-                    .capture, orderID: orderID, amount: reserved.amount, paymentID: paymentID, in: database)
-                return []
-            case .refund, .nothingCaptured, .none:
-                throw HandlingFailure.permanent("unexpected_preparation", "stock.reserved prepared as \(prepared)")
-            }
-        case .cancelled?:
-            // The order was cancelled first. A charge captured regardless (another worker copy,
-            // or this one after a restart, did not know) is owed back: recorded as `refund_due`,
-            // with its capture in the ledger, and refunded by ``periodic(context:)``.
-            let captured: String
-            switch prepared {
-            case .charge(.captured(let paymentID)), .capturedAfterCancel(let paymentID): captured = paymentID
-            default: return []
-            }
-            let paymentID = captured
-            context.logger.warning(
-                "captured a charge for a cancelled order: recorded as refund_due",
-                metadata: ["payment_id": "\(paymentID)"])
-            try database.enqueue(
-                """
-                update payments set status = 'refund_due', payment_id = $2, amount = $3, currency = $4,
-                    updated_at = now()
-                where order_id = $1
-                """,
-                [.text(orderID), .text(paymentID), .int(Int64(reserved.amount)), .text(reserved.currency.code)])
-            try appendLedger(.capture, orderID: orderID, amount: reserved.amount, paymentID: paymentID, in: database)
-            return []
-        case .some:
-            // Already charged or declined through another message id: one order, one charge.
-            return []
+        let record = try PaymentRecord.lock(reserved.orderID, in: context.database)
+        var payment = Payment(orderID: reserved.orderID, amount: reserved.amount, currency: reserved.currency)
+        switch prepared {
+        case .charge(.captured(let paymentID)), .capturedAfterCancel(let paymentID): payment.paymentID = paymentID
+        case .charge(.declined(let code, let explanation)): payment.decline = (code, explanation)
+        default: break
         }
+        return try carryOut(
+            PaymentSagaState.reserved(record: record?.status, prepared: prepared), for: payment, context: context)
     }
 
     /// A `stock.reserved` whose other delivery committed first, after this one's `prepare` had
@@ -353,64 +283,100 @@ public struct PaymentHandler: MessageHandler {
     private func handle(_ cancelled: OrderCancelled, prepared: PaymentPreparation, context: HandlerContext) throws
         -> [OutgoingMessage]
     {
-        let database = context.database
-        let orderID = cancelled.orderID
-        let record = try PaymentRecord.lock(orderID, in: database)
-        switch (record?.status, prepared) {
-        case (nil, .refund(let paymentID, .refunded(_, let amount))):
-            // The processor captured (a charge still in flight here when the cancellation was
-            // prepared) and has now refunded: both are recorded, and the row keeps the order
-            // from being charged again.
-            try insert(
-                PaymentRecord(status: .refunded, paymentID: paymentID, amount: amount, currency: cancelled.currency),
-                orderID: orderID, in: database)
-            try appendLedger(.capture, orderID: orderID, amount: amount, paymentID: paymentID, in: database)
-            try appendLedger(.refund, orderID: orderID, amount: amount, paymentID: paymentID, in: database)
-            return [refunded(cancelled, paymentID: paymentID, amount: amount, currency: cancelled.currency, context)]
-        case (nil, _):
-            // The tombstone: a `stock.reserved` arriving later charges nothing (or, if another
-            // copy captured meanwhile, is refunded by the sweeper with this reason).
-            try insert(
-                PaymentRecord(status: .cancelled, paymentID: nil, amount: 0, currency: cancelled.currency),
-                orderID: orderID, cancelReason: cancelled.reason, in: database)
-            return []
-        case (.captured?, .refund(let paymentID, .refunded(_, let amount))),
-            (.refundDue?, .refund(let paymentID, .refunded(_, let amount))):
-            try database.enqueue(
-                "update payments set status = 'refunded', updated_at = now() where order_id = $1", [.text(orderID)])
-            try appendLedger(.refund, orderID: orderID, amount: amount, paymentID: paymentID, in: database)
-            let currency = record?.currency ?? cancelled.currency
-            return [refunded(cancelled, paymentID: paymentID, amount: amount, currency: currency, context)]
-        case (.captured?, .refund(_, .refused(let code, let explanation))),
-            (.refundDue?, .refund(_, .refused(let code, let explanation))):
-            // Retrying gets the same answer (the refund key is idempotent): a person must look.
-            throw HandlingFailure.permanent(
-                "refund_refused", "the processor refused the refund: \(code): \(explanation)")
-        case (.refundDue?, _):
-            // A capture already known to be owed back (recorded by a `stock.reserved` that knew of
-            // this cancellation) committed after this message's `prepare` looked: the sweeper
-            // refunds it, now with this cancellation's reason.
-            try database.enqueue(
-                "update payments set cancel_reason = $2, updated_at = now() where order_id = $1",
-                [.text(orderID), .text(cancelled.reason.rawValue)])
-            return []
-        case (.captured?, _):
-            // The capture committed after this message's `prepare` looked: a retry prepares again,
-            // finds the capture and refunds it.
-            throw HandlingFailure.transient("refund_not_prepared", "the capture was recorded after the refund check")
-        case (.some, _):
-            // Declined, already refunded, or already a tombstone: nothing to give back.
-            return []
+        let record = try PaymentRecord.lock(cancelled.orderID, in: context.database)
+        var payment = Payment(
+            orderID: cancelled.orderID, amount: cancelled.amounts.total,
+            currency: record?.currency ?? cancelled.currency)
+        payment.cancelReason = cancelled.reason
+        if case .refund(let paymentID, .refunded(_, let amount)) = prepared {
+            payment.paymentID = paymentID
+            payment.amount = amount
         }
+        return try carryOut(
+            PaymentSagaState.cancelled(record: record?.status, prepared: prepared), for: payment, context: context)
     }
 
-    private func refunded(
-        _ cancelled: OrderCancelled, paymentID: String, amount: Int, currency: Currency, _ context: HandlerContext
-    ) -> OutgoingMessage {
-        context.emit(
-            PaymentRefunded(
-                orderID: cancelled.orderID, paymentID: paymentID, currency: currency, amount: amount,
-                reason: cancelled.reason))
+    /// What the steps of a decision write and emit, taken from the message and its preparation.
+    private struct Payment {
+        var orderID: String
+        var amount: Int
+        var currency: Currency
+        var paymentID: String?
+        var decline: (code: String, message: String)?
+        var cancelReason: OrderOutcomeReason?
+    }
+
+    /// Carries out `decision` in the batch's transaction: its writes, then its event.
+    private func carryOut(_ decision: PaymentSagaState.Decision, for payment: Payment, context: HandlerContext) throws
+        -> [OutgoingMessage]
+    {
+        guard case .steps(let steps) = decision else {
+            if case .fail(let failureClass, let reason, let message) = decision {
+                throw HandlingFailure(failureClass, reason: reason, message: message)
+            }
+            return []
+        }
+        let database = context.database
+        let orderID = payment.orderID
+        var emitted: [OutgoingMessage] = []
+        for step in steps {
+            switch step {
+            case .insert(let status):
+                var record = PaymentRecord(
+                    status: status, paymentID: status == .cancelled || status == .declined ? nil : payment.paymentID,
+                    amount: status == .cancelled ? 0 : payment.amount, currency: payment.currency)
+                if status == .declined { record.declineCode = payment.decline?.code }
+                try insert(
+                    record, orderID: orderID, cancelReason: status == .cancelled ? payment.cancelReason : nil,
+                    in: database)
+            case .setStatus(.refundDue):
+                try database.enqueue(
+                    """
+                    update payments set status = 'refund_due', payment_id = $2, amount = $3, currency = $4,
+                        updated_at = now()
+                    where order_id = $1
+                    """,
+                    [
+                        .text(orderID), payment.paymentID.map { .text($0) } ?? .null, .int(Int64(payment.amount)),
+                        .text(payment.currency.code),
+                    ])
+            case .setStatus(let status):
+                try database.enqueue(
+                    "update payments set status = $2, updated_at = now() where order_id = $1",
+                    [.text(orderID), .text(status.rawValue)])
+            case .noteCancelReason:
+                try database.enqueue(
+                    "update payments set cancel_reason = $2, updated_at = now() where order_id = $1",
+                    [.text(orderID), payment.cancelReason.map { .text($0.rawValue) } ?? .null])
+            case .ledger(let kind):
+                try appendLedger(
+                    kind, orderID: orderID, amount: payment.amount, paymentID: payment.paymentID, in: database)
+            case .warnRefundDue:
+                context.logger.warning(
+                    "captured a charge for a cancelled order: recorded as refund_due",
+                    metadata: ["payment_id": "\(payment.paymentID ?? "-")"])
+            case .emitSucceeded:
+                emitted.append(
+                    context.emit(
+                        PaymentSucceeded(
+                            orderID: orderID, paymentID: payment.paymentID ?? "", currency: payment.currency,
+                            amount: payment.amount)))
+            case .emitFailed:
+                emitted.append(
+                    context.emit(
+                        PaymentFailed(
+                            orderID: orderID, currency: payment.currency, amount: payment.amount,
+                            declineCode: payment.decline?.code ?? "declined",
+                            message: payment.decline?.message ?? "The card was declined.")))
+            case .emitRefunded:
+                emitted.append(
+                    context.emit(
+                        PaymentRefunded(
+                            orderID: orderID, paymentID: payment.paymentID ?? "", currency: payment.currency,
+                            amount: payment.amount, reason: payment.cancelReason ?? .customerRequest)))
+            }
+        }
+        return emitted
     }
 
     /// Inserts the order's row. The row was absent under `select … for update`, which locks
@@ -434,13 +400,12 @@ public struct PaymentHandler: MessageHandler {
         }
     }
 
-    private enum LedgerKind: String { case capture, refund }
-
     private func appendLedger(
-        _ kind: LedgerKind, orderID: String, amount: Int, paymentID: String, in database: HandlerDatabase
+        _ kind: PaymentSagaState.LedgerKind, orderID: String, amount: Int, paymentID: String?,
+        in database: HandlerDatabase
     ) throws {
         try database.enqueue(
             "insert into payment_ledger (order_id, kind, amount, payment_id) values ($1, $2, $3, $4)",
-            [.text(orderID), .text(kind.rawValue), .int(Int64(amount)), .text(paymentID)])
+            [.text(orderID), .text(kind.rawValue), .int(Int64(amount)), paymentID.map { .text($0) } ?? .null])
     }
 }

@@ -1,0 +1,115 @@
+import WorkerRuntime
+
+/// The payment worker's decisions, with no IO: given the order's `payments` row as it stands under
+/// its lock (or none) and what `prepare` learnt from the card processor, what to write, what to
+/// emit, or why the message fails. ``PaymentHandler`` carries the steps out in the batch's
+/// transaction; every (status, preparation) pair is pinned by a table test
+/// (`Tests/ServiceTests/PaymentSagaStateTests.swift`). The rules are docs/saga.md's
+/// (payment-worker, "Races between copies").
+///
+/// The values the steps need (the payment id, the amount, the decline code) come from the
+/// message and the preparation, which the handler holds; a decision only says what to do.
+enum PaymentSagaState {
+    /// A ledger row's kind (`payment_ledger.kind`).
+    enum LedgerKind: String, Sendable, Hashable {
+        case capture, refund
+    }
+
+    /// One thing to do, in order.
+    enum Step: Sendable, Hashable {
+        /// Insert the order's row with this status. The row was absent under the lock, which
+        /// locks nothing: if another message inserted it meanwhile, the message fails
+        /// transiently (`payment_raced`) and is tried again, to find that row.
+        case insert(PaymentRecord.Status)
+        /// Change the row's status (with the capture's id and amount for `refund_due`).
+        case setStatus(PaymentRecord.Status)
+        /// Keep the cancellation's reason on the row, for the sweeper's `payment.refunded`.
+        case noteCancelReason
+        /// Append a ledger row of the message's payment.
+        case ledger(LedgerKind)
+        /// Log that a capture for a cancelled order is owed back.
+        case warnRefundDue
+        /// Emit `payment.succeeded`.
+        case emitSucceeded
+        /// Emit `payment.failed` with the processor's decline.
+        case emitFailed
+        /// Emit `payment.refunded` with the cancellation's reason.
+        case emitRefunded
+    }
+
+    /// What to do with one message.
+    enum Decision: Sendable, Hashable {
+        /// These steps, in order (none: the message changes nothing).
+        case steps([Step])
+        /// The message fails: transient (tried again) or permanent (dead-lettered).
+        case fail(FailureClass, reason: String, message: String)
+
+        /// Nothing to do.
+        static let nothing = Decision.steps([])
+    }
+
+    /// `stock.reserved`: record the charge `prepared` made (or the processor reported).
+    static func reserved(record: PaymentRecord.Status?, prepared: PaymentPreparation) -> Decision {
+        switch (record, prepared) {
+        case (nil, .charge(.captured)):
+            return .steps([.insert(.captured), .ledger(.capture), .emitSucceeded])
+        case (nil, .charge(.declined)):
+            return .steps([.insert(.declined), .emitFailed])
+        case (nil, .cancelledBeforeCharge):
+            // This process saw the order cancelled, but its tombstone is not committed yet: it is
+            // written here, so the cancellation finds it and does nothing.
+            return .steps([.insert(.cancelled)])
+        case (nil, .capturedAfterCancel):
+            // Known cancelled, tombstone not committed yet, and captured all the same: owed back.
+            // The cancellation, when it commits, finds this row (or the sweeper refunds it first).
+            return .steps([.warnRefundDue, .insert(.refundDue), .ledger(.capture)])
+        case (nil, .refund), (nil, .nothingCaptured), (nil, .none):
+            return .fail(
+                .permanent, reason: "unexpected_preparation", message: "stock.reserved prepared as \(prepared)")
+        case (.cancelled?, .charge(.captured)), (.cancelled?, .capturedAfterCancel):
+            // The order was cancelled first, and a charge was captured regardless (another copy,
+            // an earlier attempt, a process restarted since): owed back, refunded by the sweeper.
+            return .steps([.warnRefundDue, .setStatus(.refundDue), .ledger(.capture)])
+        case (.cancelled?, _):
+            return .nothing
+        case (.captured?, _), (.declined?, _), (.refunded?, _), (.refundDue?, _):
+            // Already charged or declined through another message id: one order, one charge.
+            return .nothing
+        }
+    }
+
+    /// `order.cancelled`: give back what the processor captured, or leave the tombstone.
+    static func cancelled(record: PaymentRecord.Status?, prepared: PaymentPreparation) -> Decision {
+        switch (record, prepared) {
+        case (nil, .refund(_, .refunded)):
+            // The processor captured (a charge in flight here when nothing was recorded yet) and
+            // has now refunded: both are recorded, and the row keeps the order from being
+            // charged again.
+            return .steps([.insert(.refunded), .ledger(.capture), .ledger(.refund), .emitRefunded])
+        case (nil, _):
+            // The tombstone: a `stock.reserved` arriving later charges nothing (or, if another
+            // copy captured meanwhile, is refunded by the sweeper with this reason).
+            return .steps([.insert(.cancelled)])
+        case (.captured?, .refund(_, .refunded)), (.refundDue?, .refund(_, .refunded)):
+            return .steps([.setStatus(.refunded), .ledger(.refund), .emitRefunded])
+        case (.captured?, .refund(_, .refused(let code, let explanation))),
+            (.refundDue?, .refund(_, .refused(let code, let explanation))):
+            // Retrying gets the same answer (the refund key is idempotent): a person must look.
+            return .fail(
+                .permanent, reason: "refund_refused",
+                message: "the processor refused the refund: \(code): \(explanation)")
+        case (.refundDue?, _):
+            // A capture known to be owed back committed after this message's `prepare` looked:
+            // the sweeper refunds it, now with this cancellation's reason.
+            return .steps([.noteCancelReason])
+        case (.captured?, _):
+            // The capture committed after this message's `prepare` looked: a retry prepares
+            // again, finds the capture and refunds it.
+            return .fail(
+                .transient, reason: "refund_not_prepared", message: "the capture was recorded after the refund check")
+        case (.declined?, _), (.refunded?, _), (.cancelled?, _):
+            // Declined, already refunded, or already a tombstone: nothing to give back.
+            return .nothing
+        }
+    }
+}

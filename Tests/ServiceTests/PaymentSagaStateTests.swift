@@ -1,0 +1,117 @@
+import Testing
+
+@testable import Payments
+
+/// Every (row status, preparation) pair of the payment worker's decisions, for both messages it
+/// handles: what it writes, what it emits, or why the message fails (docs/saga.md,
+/// payment-worker). A table per message: one row per status the order's `payments` row can have
+/// (none included), one column per answer `prepare` can bring.
+@Suite("Payments: the decision for every row status and preparation")
+struct PaymentSagaStateTests {
+    /// The preparations, in the tables' column order.
+    static let preparations: [(name: String, prepared: PaymentPreparation)] = [
+        ("captured", .charge(.captured(paymentID: "ch_1"))),
+        ("declined", .charge(.declined(code: "card_declined", message: "The card was declined."))),
+        ("cancelledBeforeCharge", .cancelledBeforeCharge),
+        ("capturedAfterCancel", .capturedAfterCancel(paymentID: "ch_1")),
+        ("refunded", .refund(paymentID: "ch_1", .refunded(refundID: "re_1", amount: 9_000))),
+        ("refused", .refund(paymentID: "ch_1", .refused(code: "amount_exceeds_capture", message: "too much"))),
+        ("nothingCaptured", .nothingCaptured),
+        ("none", .none),
+    ]
+
+    /// A decision as the tables write it: its steps separated by spaces, `fail(class reason)`, or
+    /// `-` for nothing.
+    static func describe(_ decision: PaymentSagaState.Decision) -> String {
+        switch decision {
+        case .fail(let failureClass, let reason, _): return "fail(\(failureClass.rawValue) \(reason))"
+        case .steps(let steps) where steps.isEmpty: return "-"
+        case .steps(let steps):
+            return steps.map { step -> String in
+                switch step {
+                case .insert(let status): "insert(\(status.rawValue))"
+                case .setStatus(let status): "set(\(status.rawValue))"
+                case .noteCancelReason: "noteReason"
+                case .ledger(let kind): "ledger(\(kind.rawValue))"
+                case .warnRefundDue: "warn"
+                case .emitSucceeded: "emit(succeeded)"
+                case .emitFailed: "emit(failed)"
+                case .emitRefunded: "emit(refunded)"
+                }
+            }.joined(separator: " ")
+        }
+    }
+
+    /// Checks `decide` against `table` (status → one expectation per preparation).
+    private func check(
+        _ table: [(PaymentRecord.Status?, [String])],
+        _ decide: (PaymentRecord.Status?, PaymentPreparation) -> PaymentSagaState.Decision
+    ) {
+        #expect(table.count == 6, "every status and none")
+        for (status, expected) in table {
+            #expect(expected.count == Self.preparations.count)
+            for ((name, prepared), want) in zip(Self.preparations, expected) {
+                let got = Self.describe(decide(status, prepared))
+                #expect(got == want, "status \(status?.rawValue ?? "none"), prepared \(name)")
+            }
+        }
+    }
+
+    @Test(
+        "stock.reserved: charge recorded once; a capture for a cancelled order is owed back; anything else changes nothing"
+    )
+    func stockReserved() {
+        let unexpected = "fail(permanent unexpected_preparation)"
+        let owed = "warn set(refund_due) ledger(capture)"
+        check(
+            [
+                // captured | declined | cancelledBeforeCharge | capturedAfterCancel | refunded | refused | nothingCaptured | none
+                (
+                    nil,
+                    [
+                        "insert(captured) ledger(capture) emit(succeeded)", "insert(declined) emit(failed)",
+                        "insert(cancelled)", "warn insert(refund_due) ledger(capture)", unexpected, unexpected,
+                        unexpected, unexpected,
+                    ]
+                ),
+                (.cancelled, [owed, "-", "-", owed, "-", "-", "-", "-"]),
+                (.captured, Array(repeating: "-", count: 8)),
+                (.declined, Array(repeating: "-", count: 8)),
+                (.refunded, Array(repeating: "-", count: 8)),
+                (.refundDue, Array(repeating: "-", count: 8)),
+            ], PaymentSagaState.reserved(record:prepared:))
+    }
+
+    @Test("order.cancelled: a capture is refunded once; the tombstone otherwise; a refusal needs a person")
+    func orderCancelled() {
+        let refund = "set(refunded) ledger(refund) emit(refunded)"
+        let refused = "fail(permanent refund_refused)"
+        let notPrepared = "fail(transient refund_not_prepared)"
+        check(
+            [
+                // captured | declined | cancelledBeforeCharge | capturedAfterCancel | refunded | refused | nothingCaptured | none
+                (
+                    nil,
+                    [
+                        "insert(cancelled)", "insert(cancelled)", "insert(cancelled)", "insert(cancelled)",
+                        "insert(refunded) ledger(capture) ledger(refund) emit(refunded)", "insert(cancelled)",
+                        "insert(cancelled)", "insert(cancelled)",
+                    ]
+                ),
+                (
+                    .captured,
+                    [notPrepared, notPrepared, notPrepared, notPrepared, refund, refused, notPrepared, notPrepared]
+                ),
+                (
+                    .refundDue,
+                    [
+                        "noteReason", "noteReason", "noteReason", "noteReason", refund, refused, "noteReason",
+                        "noteReason",
+                    ]
+                ),
+                (.declined, Array(repeating: "-", count: 8)),
+                (.refunded, Array(repeating: "-", count: 8)),
+                (.cancelled, Array(repeating: "-", count: 8)),
+            ], PaymentSagaState.cancelled(record:prepared:))
+    }
+}
