@@ -26,7 +26,9 @@ public struct PlaceOrder: ContractMessage {
     public var items: [OrderLine]
     /// Where to ship.
     public var shippingAddress: ShippingAddress
-    /// The token the payment gateway charges (`tok_approve` in the sandbox).
+    /// The token the payment gateway charges (`tok_approve` in the sandbox). Any string meets the
+    /// contract; one the card processor would refuse (empty, over 255 characters, a control
+    /// character) is rejected by the order validation (``OrderValidationCheck/chargeable``).
     public var paymentToken: String
     /// A coupon code, if any.
     public var couponCode: String?
@@ -55,7 +57,7 @@ public struct PlaceOrder: ContractMessage {
                     productID: $0.sku, name: $0.name, quantity: $0.quantity, unitPrice: $0.unitPrice,
                     currency: currency.code)
             },
-            shippingAddress: shippingAddress.address, couponCode: couponCode)
+            shippingAddress: shippingAddress.address, couponCode: couponCode, paymentToken: paymentToken)
     }
 
     enum CodingKeys: String, CodingKey {
