@@ -39,7 +39,8 @@ public struct InvalidPlaceOrder: Sendable, Hashable {
     public var rejection: OrderRejected {
         let summary = violations.map { violation in
             violation.field.isEmpty
-                ? "\(violation.code): \(violation.message)" : "\(violation.code) at \(violation.field): \(violation.message)"
+                ? "\(violation.code): \(violation.message)"
+                : "\(violation.code) at \(violation.field): \(violation.message)"
         }
         return OrderRejected(
             orderID: orderID, customer: customer, currency: currency, message: summary.joined(separator: "; "),
@@ -91,7 +92,8 @@ extension PlaceOrder {
         if violations.isEmpty {
             // The parts read one by one met the contract while the whole did not: report what the
             // whole-body decoding found rather than nothing.
-            violations.append(Violation(code: strictError.code.name, field: strictError.field, message: strictError.message))
+            violations.append(
+                Violation(code: strictError.code.name, field: strictError.field, message: strictError.message))
         }
         let canonical = (try? PlaceOrder.decode(from: body))?.encodedBody() ?? Self.canonicalJSON(body)
         return .invalid(
@@ -103,7 +105,8 @@ extension PlaceOrder {
     /// `body` with sorted keys and no insignificant white space (it parsed as JSON already).
     private static func canonicalJSON(_ body: some Collection<UInt8>) -> [UInt8] {
         guard let value = try? JSONSerialization.jsonObject(with: Data(body), options: [.fragmentsAllowed]),
-            let data = try? JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .withoutEscapingSlashes])
+            let data = try? JSONSerialization.data(
+                withJSONObject: value, options: [.sortedKeys, .withoutEscapingSlashes])
         else { return Array(body) }
         return Array(data)
     }

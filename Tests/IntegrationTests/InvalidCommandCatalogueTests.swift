@@ -148,7 +148,8 @@ struct InvalidCommandCatalogueTests {
         // No readable order_id: dead-lettered alone.
         func unreadable(_ name: String, _ body: [UInt8], _ reason: String) {
             let id = newID()
-            cases.append(Case(name: name, body: body, orderID: id, correlationID: id, outcome: .deadLettered(reason: reason)))
+            cases.append(
+                Case(name: name, body: body, orderID: id, correlationID: id, outcome: .deadLettered(reason: reason)))
         }
         unreadable("not JSON", Array(#"{"order_id": "x", "#.utf8), "malformed_json")
         unreadable("a JSON array", json([validBody(newID())]), "wrong_type")
@@ -218,7 +219,8 @@ struct InvalidCommandCatalogueTests {
         #expect(letters.count == unreadable.count, "\(reasons)")
         for entry in unreadable {
             guard case .deadLettered(let reason) = entry.outcome else { continue }
-            #expect(reasons[entry.name] == reason, "\(entry.name): dead-lettered as \(reasons[entry.name] ?? "nothing")")
+            #expect(
+                reasons[entry.name] == reason, "\(entry.name): dead-lettered as \(reasons[entry.name] ?? "nothing")")
         }
 
         // Each answered command is stored REJECTED with its violations.
@@ -266,11 +268,15 @@ struct InvalidCommandCatalogueTests {
         try waitUntil("the forged commands in the DLQ", { try fixture.depth(queue) }) { $0 >= 2 }
         let letters = try fixture.deadLetters(of: "order-worker")
         #expect(Set(letters.compactMap(\.properties.messageID)) == conflicting)
-        #expect(letters.allSatisfy { $0.properties.headers[DeadLetterHeader.errorReason]?.stringValue == "order_id_conflict" })
+        #expect(
+            letters.allSatisfy {
+                $0.properties.headers[DeadLetterHeader.errorReason]?.stringValue == "order_id_conflict"
+            })
         let database = try fixture.connectDatabase()
         defer { database.close() }
         let statuses = try database.query(
-            "select order_id, status from orders where order_id = any($1::text[])", [.textArray([placedID, rejectedID])]
+            "select order_id, status from orders where order_id = any($1::text[])",
+            [.textArray([placedID, rejectedID])]
         ).rows.map { (try $0.string("order_id"), try $0.string("status")) }
         #expect(Dictionary(uniqueKeysWithValues: statuses) == [placedID: "PENDING", rejectedID: "REJECTED"])
     }
