@@ -57,7 +57,7 @@ extension PlaceOrder {
         case invalid(InvalidPlaceOrder)
     }
 
-    /// Reads an `order.place` delivery (docs/upstream.md, "What you hear").
+    /// Reads an `order.place` delivery (docs/upstream.md, "Body" and "What you never hear about").
     ///
     /// A command that meets the contract, envelope included (``AnyMessage/decode(envelope:body:)``),
     /// is ``Reading/valid(_:)``. Any other command whose `order_id` can be read is

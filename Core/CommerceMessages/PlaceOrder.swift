@@ -10,8 +10,9 @@ import CommerceDomain
 /// ```
 /// `order_id` is the upstream's idempotency key. Decoding checks shape only (types, presence,
 /// non-negative prices, currency form, a non-empty `order_id`); business rules (empty order,
-/// quantities, deliverable country, known coupon, sizes) are the order validation's, whose
-/// failures become `order.rejected`.
+/// quantities, deliverable country, known coupon, sizes, the card processor's limits) are the
+/// order validation's, whose failures become `order.rejected`. A command that fails decoding but
+/// names its order is rejected too (``read(envelope:body:)``).
 public struct PlaceOrder: ContractMessage {
     /// `order.place`.
     public static let messageType = MessageType.orderPlace
@@ -26,9 +27,10 @@ public struct PlaceOrder: ContractMessage {
     public var items: [OrderLine]
     /// Where to ship.
     public var shippingAddress: ShippingAddress
-    /// The token the payment gateway charges (`tok_approve` in the sandbox). Any string meets the
-    /// contract; one the card processor would refuse (empty, over 255 characters, a control
-    /// character) is rejected by the order validation (``OrderValidationCheck/chargeable``).
+    /// The token the payment gateway charges (`tok_approve` in the sandbox). The schema documents
+    /// the card processor's limits (1…255 characters, no control character); decoding takes any
+    /// string and the order validation checks them (``OrderValidationCheck/chargeable``), so the
+    /// rejection names the rule, `invalid_payment_token`.
     public var paymentToken: String
     /// A coupon code, if any.
     public var couponCode: String?
