@@ -281,6 +281,51 @@ struct InvalidCommandCatalogueTests {
         #expect(Dictionary(uniqueKeysWithValues: statuses) == [placedID: "PENDING", rejectedID: "REJECTED"])
     }
 
+    @Test("two order-worker copies, each invalid command delivered three times under new message ids: one answer each")
+    func competingCopiesAnswerOnce() throws {
+        let fixture = try ServiceFixture(watching: [.orderPlaced, .orderRejected, .orderConfirmed, .orderCancelled])
+        for _ in 0..<2 {
+            try fixture.startWorker(
+                "order-worker",
+                [
+                    "PRICING_FILE": Self.root.appendingPathComponent("config/pricing.json").path,
+                    "COUPONS_FILE": Self.root.appendingPathComponent("config/coupons.json").path,
+                ])
+        }
+        let orderIDs = (0..<20).map { _ in UUID().uuidString.lowercased() }
+        var messageIDs: [String] = []
+        for _ in 0..<3 {
+            for (index, orderID) in orderIDs.enumerated() {
+                var body = Self.validBody(orderID)
+                // Half break the schema, half name no correlation_id; all are answered.
+                if index.isMultiple(of: 2) { body["currency"] = "XXX1" }
+                messageIDs.append(
+                    try publish(
+                        Self.json(body), correlationID: index.isMultiple(of: 2) ? orderID : nil, fixture))
+            }
+        }
+        // Every delivery handled and committed (the inbox holds its message id), then every emitted
+        // event published (the outbox is empty): the watch queue holds all the answers there are.
+        let database = try fixture.connectDatabase()
+        defer { database.close() }
+        try waitUntil(
+            "all \(messageIDs.count) commands handled, every event published", timeout: .seconds(60),
+            {
+                () throws -> [Int64] in
+                let handled = try database.query(
+                    "select count(*) as n from runtime_inbox where message_id = any($1::text[])",
+                    [.textArray(messageIDs)]
+                ).rows[0].int("n")
+                let unsent = try database.query("select count(*) as n from runtime_outbox").rows[0].int("n")
+                return [handled, unsent]
+            }
+        ) { $0 == [Int64(messageIDs.count), 0] }
+        let events = try fixture.events(orderIDs.count)
+        #expect(events.count == orderIDs.count, "\(events.map(\.orderID))")
+        #expect(Set(events.map(\.orderID)) == Set(orderIDs))
+        #expect(events.allSatisfy { $0.messageType == .orderRejected })
+    }
+
     /// Publishes `body` as `order.place` with the contract's properties, `correlationID` as given
     /// (`nil`: none). Returns the message id.
     @discardableResult
