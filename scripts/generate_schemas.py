@@ -18,7 +18,9 @@ REASONS = ["out_of_stock", "payment_declined", "customer_request", "timeout", "i
 # chain's (ValidationFailure.Code) and the domain rules found while building or pricing the order.
 VIOLATION_CODES = ["too_many_lines", "field_too_long", "empty_order", "missing_field", "invalid_quantity",
                    "quantity_too_large", "negative_price", "unsupported_currency", "currency_mismatch",
-                   "invalid_email", "undeliverable_address", "unknown_coupon", "amount_overflow", "conflicting_item"]
+                   "invalid_email", "undeliverable_address", "unknown_coupon", "amount_overflow", "conflicting_item",
+                   "invalid_payment_token", "amount_too_large", "wrong_type", "invalid_value", "negative_amount",
+                   "invalid_currency", "correlation_mismatch"]
 COUPON_NOT_APPLIED_REASONS = ["not_yet_valid", "expired", "below_minimum_subtotal"]
 STATUSES = ["PENDING", "STOCK_RESERVED", "CONFIRMED", "CANCELLED", "REJECTED"]
 ORDER_ID = "5b0f8a3e-3c1d-4a8e-9d6b-2f1e7c9a0b11"
@@ -121,9 +123,13 @@ DEFS = {
         "required": ["code", "field", "message"],
         "properties": {
             "code": string("Failed rule. The codes in use: " + ", ".join(VIOLATION_CODES) + " (docs/upstream.md, "
-                           "'Violation codes'). A new code may be added without a new contract version: treat an "
-                           "unknown one as a violation to fix.", minLength=1),
-            "field": string("Path of the offending field, e.g. items[0].quantity; empty for the whole order."),
+                           "'Violation codes'). A command that breaks this contract's schema names the schema's rule "
+                           "(missing_field, wrong_type, invalid_value, negative_amount, invalid_currency, or "
+                           "correlation_mismatch when the correlation_id property is absent or not the order_id); one "
+                           "that meets it names a business rule. A new code may be added without a new contract "
+                           "version: treat an unknown one as a violation to fix.", minLength=1),
+            "field": string("Path of the offending field, e.g. items[0].quantity, or correlation_id for the AMQP property; "
+                            "empty for the whole order."),
             "message": string("Human explanation."),
         },
     },
@@ -156,17 +162,26 @@ MESSAGES = {
     "order.place": dict(
         title="PlaceOrder",
         description="Upstream command: place an order. Public API (README.md, 'The message contract'). `order_id` is the idempotency key: "
-        "the same command sent twice makes one order. Business-rule failures (empty order, non-positive or too large "
-        "quantity, unsupported currency, undeliverable address, unknown coupon, oversized fields) are answered with "
-        "`order.rejected`; a body that does not match this schema is dead-lettered.",
+        "the same command sent twice makes one order. Every command whose `order_id` can be read (a string of 1 to 128 "
+        "characters) gets exactly one terminal event: a body that does not match this schema, or whose correlation_id "
+        "property is not its order_id, is answered with `order.rejected` listing the schema's violations; business-rule "
+        "failures (empty order, non-positive or too large quantity, unsupported currency, undeliverable address, unknown "
+        "coupon, oversized fields, a payment token or a total the card processor refuses) with `order.rejected` listing "
+        "the rules. Only a command with no readable `order_id` (not JSON, not an object, no such key, not an id) is "
+        "dead-lettered, unanswered. A command with a stored order's `order_id` and another body is dead-lettered too "
+        "(order_id_conflict): it never answers for that order.",
         required=["order_id", "customer", "currency", "items", "shipping_address", "payment_token"],
         properties={
             "order_id": ORDER_ID_SCHEMA,
             "customer": ref("customer"),
             "currency": CURRENCY,
-            "items": array_of("order_line", "Requested lines; a repeated SKU is merged into one line."),
+            "items": array_of("order_line", "Requested lines; a repeated SKU is merged into one line. The sum of quantity "
+                              "x unit_price must be at most 1000000000000, the most the card processor charges (amount_too_large)."),
             "shipping_address": ref("shipping_address"),
-            "payment_token": string("Token the payment gateway charges (sandbox: tok_approve, tok_decline, tok_insufficient_funds, tok_transient_N)."),
+            "payment_token": string("Token the payment gateway charges (sandbox: tok_approve, tok_decline, tok_insufficient_funds, "
+                                    "tok_transient_N). 1 to 255 characters, no control character: the card processor's "
+                                    "limits (otherwise order.rejected, invalid_payment_token).",
+                                    minLength=1, maxLength=255, pattern="^[^\\u0000-\\u001f\\u007f-\\u009f]*$"),
             "coupon_code": optional_string("Coupon code, case-insensitive."),
         },
         defs=["customer", "order_line", "shipping_address"],
@@ -213,11 +228,15 @@ MESSAGES = {
     ),
     "order.rejected": dict(
         title="OrderRejected",
-        description="Terminal: the order.place command broke business rules. Nothing was reserved or charged. "
-        "`violations` lists every failed rule.",
-        required=["order_id", "customer", "currency", "reason", "message", "violations"],
+        description="Terminal: the order.place command broke this contract's schema or business rules. Nothing was "
+        "reserved or charged. `violations` lists every failed rule (for a schema violation, every top-level field and "
+        "item that breaks the schema). `customer` and `currency` are absent only when the command's own broke the schema.",
+        required=["order_id", "reason", "message", "violations"],
         properties={
-            "order_id": ORDER_ID_SCHEMA, "customer": ref("customer"), "currency": CURRENCY, "reason": REASON,
+            "order_id": ORDER_ID_SCHEMA,
+            "customer": {**ref("customer"), "description": "The command's customer; absent when it broke the schema."},
+            "currency": {**CURRENCY, "description": "The command's currency; absent when it broke the schema."},
+            "reason": REASON,
             "message": string("Human summary of the violations."),
             "violations": array_of("violation", "Every failed rule, in check order."),
             "amounts": {"oneOf": [ref("amounts"), {"type": "null"}],
@@ -227,7 +246,13 @@ MESSAGES = {
         examples=[{"order_id": ORDER_ID, "customer": CUSTOMER, "currency": "KRW", "reason": "invalid_order",
                    "message": "invalid_quantity at items[0].quantity: quantity must be > 0, got 0",
                    "violations": [{"code": "invalid_quantity", "field": "items[0].quantity",
-                                   "message": "quantity must be > 0, got 0"}]}],
+                                   "message": "quantity must be > 0, got 0"}]},
+                  {"order_id": "a2", "reason": "invalid_order",
+                   "message": "wrong_type at customer: expected an object; invalid_currency at currency: 'XXX1' is not a "
+                              "three-letter upper-case currency code",
+                   "violations": [{"code": "wrong_type", "field": "customer", "message": "expected an object"},
+                                  {"code": "invalid_currency", "field": "currency",
+                                   "message": "'XXX1' is not a three-letter upper-case currency code"}]}],
     ),
     "order.confirmed": dict(
         title="OrderConfirmed",

@@ -70,12 +70,12 @@ public enum HostileMessages {
                 placeOrder(
                     name: "injection_strings", queue: orderQueue, orderID: orderID, text: nasty, quantity: 1, unitPrice: 1_000))
         }
-        // The contract allows no negative money: a schema violation, dead-lettered.
-        var negative = placeOrder(
-            name: "negative_amount", queue: orderQueue, orderID: "chaos-negative-\(newID().prefix(8))", text: "x",
-            quantity: 1, unitPrice: -5_000)
-        negative.expectDeadLetter = true
-        messages.append(negative)
+        // The contract allows no negative money: a schema violation, but the command names its
+        // order, so it is answered with order.rejected (negative_amount), not dead-lettered.
+        messages.append(
+            placeOrder(
+                name: "negative_amount", queue: orderQueue, orderID: "chaos-negative-\(newID().prefix(8))", text: "x",
+                quantity: 1, unitPrice: -5_000))
         messages.append(
             placeOrder(
                 name: "huge_quantity", queue: orderQueue, orderID: "chaos-huge-\(newID().prefix(8))", text: "x",
@@ -83,10 +83,9 @@ public enum HostileMessages {
         return messages
     }
 
-    /// An `order.place` whose every text field is `text`. Whether it is rejected (`order.rejected`)
-    /// or dead-lettered depends on which rule it breaks first; either way it must not crash
-    /// anything, and the audit must hold. `expectDeadLetter` is false: the outcome is checked
-    /// by the audit, not by the dead-letter queue.
+    /// An `order.place` whose every text field is `text`. It names its order, so whatever rule it
+    /// breaks, contract or business, it is answered (`order.placed` or `order.rejected`), never
+    /// dead-lettered; it must not crash anything, and the audit must hold.
     private static func placeOrder(
         name: String, queue: String, orderID: String, text: String, quantity: Int, unitPrice: Int
     ) -> HostileMessage {

@@ -43,11 +43,15 @@ public struct OrderRequest: Hashable, Sendable {
     public var shippingAddress: Address
     /// The coupon code typed by the customer, if any.
     public var couponCode: String?
+    /// The token the card processor is to charge; `nil` for a request that will not be charged
+    /// (a price quote), whose token ``OrderValidationCheck/chargeable`` then does not check.
+    public var paymentToken: String?
 
     /// Creates a request.
     public init(
         orderID: String, customerID: String, customerEmail: String, membership: String? = nil,
-        currency: String = "KRW", lines: [Line], shippingAddress: Address, couponCode: String? = nil
+        currency: String = "KRW", lines: [Line], shippingAddress: Address, couponCode: String? = nil,
+        paymentToken: String? = nil
     ) {
         self.orderID = orderID
         self.customerID = customerID
@@ -57,5 +61,6 @@ public struct OrderRequest: Hashable, Sendable {
         self.lines = lines
         self.shippingAddress = shippingAddress
         self.couponCode = couponCode
+        self.paymentToken = paymentToken
     }
 }

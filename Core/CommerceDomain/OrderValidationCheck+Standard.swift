@@ -2,9 +2,9 @@ import Foundation
 
 extension OrderValidationCheck {
     /// The standard chain, in order: ``size``, ``nonEmpty``, ``quantities``, ``prices``,
-    /// ``currency``, ``customer``, ``address``, ``coupon``, ``totalFits``.
+    /// ``currency``, ``customer``, ``address``, ``coupon``, ``totalFits``, ``chargeable``.
     public static let standard: [OrderValidationCheck] = [
-        .size, .nonEmpty, .quantities, .prices, .currency, .customer, .address, .coupon, .totalFits,
+        .size, .nonEmpty, .quantities, .prices, .currency, .customer, .address, .coupon, .totalFits, .chargeable,
     ]
 
     /// Sane sizes: at most `maximumLineCount` lines (too many stops the chain, so a huge order

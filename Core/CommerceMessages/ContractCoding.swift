@@ -152,6 +152,12 @@ extension KeyedDecodingContainer {
         }
     }
 
+    /// An optional ISO 4217 currency code; `null` counts as absent.
+    func contractOptionalCurrency(_ key: Key) throws -> Currency? {
+        guard contains(key), try !decodeNil(forKey: key) else { return nil }
+        return try contractCurrency(key)
+    }
+
     /// One of a string enumeration's raw values.
     func contractEnum<Value: RawRepresentable & CaseIterable>(_ type: Value.Type, _ key: Key) throws -> Value
     where Value.RawValue == String {

@@ -1,21 +1,24 @@
 import CommerceDomain
 
-/// `order.rejected`: the `order.place` command broke a business rule; terminal. Nothing was
-/// reserved or charged.
+/// `order.rejected`: the `order.place` command broke the contract or a business rule; terminal.
+/// Nothing was reserved or charged.
 ///
 /// `reason` is `invalid_order`; `violations` lists every failed rule (the validation chain
-/// reports them all) and `message` sums them up for people. `amounts` is present only when
-/// the order could still be priced; nothing is ever charged for a rejected order.
+/// reports them all; a command that breaks the contract gets the contract's violations, see
+/// ``InvalidPlaceOrder``) and `message` sums them up for people. `customer` and `currency` are
+/// absent only when the command's own were unreadable; `amounts` is present only when the order
+/// could still be priced; nothing is ever charged for a rejected order.
 public struct OrderRejected: ContractMessage {
     /// `order.rejected`.
     public static let messageType = MessageType.orderRejected
 
     /// The order id from the command.
     public var orderID: String
-    /// The customer from the command (for the notification).
-    public var customer: Customer
-    /// The command's currency.
-    public var currency: Currency
+    /// The customer from the command (for the notification); `nil` when the command's customer
+    /// broke the contract.
+    public var customer: Customer?
+    /// The command's currency; `nil` when it broke the contract.
+    public var currency: Currency?
     /// The machine-readable reason (`invalid_order`).
     public var reason: OrderOutcomeReason
     /// A human explanation.
@@ -27,7 +30,7 @@ public struct OrderRejected: ContractMessage {
 
     /// Creates the event.
     public init(
-        orderID: String, customer: Customer, currency: Currency, reason: OrderOutcomeReason = .invalidOrder,
+        orderID: String, customer: Customer?, currency: Currency?, reason: OrderOutcomeReason = .invalidOrder,
         message: String, violations: [Violation], amounts: PriceBreakdown? = nil
     ) {
         self.orderID = orderID
@@ -55,8 +58,8 @@ public struct OrderRejected: ContractMessage {
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         orderID = try container.contractIdentifier(.orderID)
-        customer = try container.decode(Customer.self, forKey: .customer)
-        currency = try container.contractCurrency(.currency)
+        customer = try container.decodeIfPresent(Customer.self, forKey: .customer)
+        currency = try container.contractOptionalCurrency(.currency)
         reason = try container.contractEnum(OrderOutcomeReason.self, .reason)
         message = try container.contractString(.message)
         violations = try container.decode([Violation].self, forKey: .violations)

@@ -10,8 +10,9 @@ import CommerceDomain
 /// ```
 /// `order_id` is the upstream's idempotency key. Decoding checks shape only (types, presence,
 /// non-negative prices, currency form, a non-empty `order_id`); business rules (empty order,
-/// quantities, deliverable country, known coupon, sizes) are the order validation's, whose
-/// failures become `order.rejected`.
+/// quantities, deliverable country, known coupon, sizes, the card processor's limits) are the
+/// order validation's, whose failures become `order.rejected`. A command that fails decoding but
+/// names its order is rejected too (``read(envelope:body:)``).
 public struct PlaceOrder: ContractMessage {
     /// `order.place`.
     public static let messageType = MessageType.orderPlace
@@ -26,7 +27,10 @@ public struct PlaceOrder: ContractMessage {
     public var items: [OrderLine]
     /// Where to ship.
     public var shippingAddress: ShippingAddress
-    /// The token the payment gateway charges (`tok_approve` in the sandbox).
+    /// The token the payment gateway charges (`tok_approve` in the sandbox). The schema documents
+    /// the card processor's limits (1…255 characters, no control character); decoding takes any
+    /// string and the order validation checks them (``OrderValidationCheck/chargeable``), so the
+    /// rejection names the rule, `invalid_payment_token`.
     public var paymentToken: String
     /// A coupon code, if any.
     public var couponCode: String?
@@ -55,7 +59,7 @@ public struct PlaceOrder: ContractMessage {
                     productID: $0.sku, name: $0.name, quantity: $0.quantity, unitPrice: $0.unitPrice,
                     currency: currency.code)
             },
-            shippingAddress: shippingAddress.address, couponCode: couponCode)
+            shippingAddress: shippingAddress.address, couponCode: couponCode, paymentToken: paymentToken)
     }
 
     enum CodingKeys: String, CodingKey {

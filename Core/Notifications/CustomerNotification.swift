@@ -22,15 +22,16 @@ public struct CustomerNotification: Sendable, Hashable {
     /// The amount the notification is about, minor units (the total, or the refund); `nil` when
     /// the event has none (a rejected order that could not be priced).
     public var amount: Int?
-    /// The ISO 4217 code of ``amount``.
-    public var currency: String
+    /// The ISO 4217 code of ``amount``; `nil` only for a rejected order whose command's currency
+    /// was unreadable.
+    public var currency: String?
     /// Why the order was cancelled or rejected, or the refund made; `nil` for a confirmation.
     public var reason: OrderOutcomeReason?
 
     /// Creates a notification.
     public init(
         orderID: String, eventType: MessageType, channel: NotificationChannel, recipient: String?, subject: String,
-        body: String, amount: Int?, currency: String, reason: OrderOutcomeReason?
+        body: String, amount: Int?, currency: String?, reason: OrderOutcomeReason?
     ) {
         self.orderID = orderID
         self.eventType = eventType
@@ -46,7 +47,7 @@ public struct CustomerNotification: Sendable, Hashable {
     /// The stored form (collection `notifications`), without `_id`: the runtime sets it to the
     /// event's message id, which is what makes a redelivered event a duplicate.
     ///
-    /// `recipient` and `amount` are always present (`null` when unknown) so that every document
+    /// `recipient`, `amount` and `currency` are always present (`null` when unknown) so that every document
     /// has the same shape; `reason` is present only when there is one.
     public func document(eventMessageID: String, createdAt: Date) -> Document {
         var document: Document = [
@@ -57,7 +58,7 @@ public struct CustomerNotification: Sendable, Hashable {
             "subject": .string(subject),
             "body": .string(body),
             "amount": amount.map { .int64(Int64($0)) } ?? .null,
-            "currency": .string(currency),
+            "currency": currency.map(BSONValue.string) ?? .null,
         ]
         if let reason { document["reason"] = .string(reason.rawValue) }
         document["created_at"] = .date(createdAt)

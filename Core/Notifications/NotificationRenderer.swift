@@ -6,7 +6,8 @@ import Foundation
 /// always gives the same text (a redelivery renders what the first delivery rendered).
 ///
 /// Every event but `payment.refunded` carries the customer, so its notification is an email to
-/// `customer.email`. `payment.refunded` names no customer and the worker reads no other store
+/// `customer.email` (an `order.rejected` whose command's customer was unreadable has none, and is
+/// recorded like `payment.refunded`'s). `payment.refunded` names no customer and the worker reads no other store
 /// (docs/saga.md), so its notification has channel ``NotificationChannel/none`` and no
 /// recipient: it is still recorded, so that the audit sees one notification per event and
 /// support can find it by order id beside the order's `order.cancelled` email.
@@ -72,9 +73,9 @@ public struct NotificationRenderer: Sendable {
             body += "\n\nWhat to fix:\n" + problems.map { "- \($0)" }.joined(separator: "\n")
         }
         return CustomerNotification(
-            orderID: event.orderID, eventType: .orderRejected, channel: .email, recipient: event.customer.email,
-            subject: "We could not accept your order \(event.orderID)", body: body, amount: event.amounts?.total,
-            currency: event.currency.code, reason: event.reason)
+            orderID: event.orderID, eventType: .orderRejected, channel: event.customer == nil ? .none : .email,
+            recipient: event.customer?.email, subject: "We could not accept your order \(event.orderID)", body: body,
+            amount: event.amounts?.total, currency: event.currency?.code, reason: event.reason)
     }
 
     /// `payment.refunded`: no customer in the event, so no recipient (see the type's docs).

@@ -8,11 +8,15 @@ import WorkerRuntime
 /// inside the batch's transaction (docs/architecture.md, "Handlers").
 ///
 /// - `order.place`: validated and priced by ``OrderingService``; stored `PENDING` with
-///   `order.placed`, or `REJECTED` with `order.rejected`. The order id is the idempotency key:
-///   the same command again (same canonical body, any message id) stores and emits nothing; the
-///   same id with another body is dead-lettered as `order_id_conflict`. A command whose id has a
-///   tombstone (its cancel came first) stores and emits nothing: the order was cancelled before
-///   it existed, so nothing downstream holds anything for it.
+///   `order.placed`, or `REJECTED` with `order.rejected`. A command that breaks the contract but
+///   whose `order_id` can be read (``PlaceOrder/read(envelope:body:)``) is stored `REJECTED` with
+///   `order.rejected` too, listing the contract's violations: every command that names its order
+///   is answered once. Only a command that names no order is dead-lettered. The order id is the
+///   idempotency key: the same command again (same canonical body, any message id) stores and
+///   emits nothing; the same id with another body is dead-lettered as `order_id_conflict`, so
+///   no command, valid or not, can answer for or overwrite an order stored under its id. A
+///   command whose id has a tombstone (its cancel came first) stores and emits nothing: the
+///   order was cancelled before it existed, so nothing downstream holds anything for it.
 /// - `order.cancel` and the saga's events: the order's row is locked (`for update`), the
 ///   transition decided by ``OrderSagaState``, the row updated and the decided event emitted. A
 ///   saga event for an order not stored yet fails transiently (`order_not_found`): its
@@ -22,8 +26,13 @@ import WorkerRuntime
 /// Every message applied to a stored order is recorded in `order_events`. Between batches the
 /// deadline sweeper (``OrderSweeper``) cancels orders not terminal after ``deadline``.
 public struct OrderHandler: MessageHandler {
-    /// Every contract message; the runtime's contract decoding is used.
-    public typealias Message = AnyMessage
+    /// What the order-worker's queue delivers, once decoded.
+    public enum Message: Sendable, Hashable {
+        /// A message that meets the contract.
+        case contract(AnyMessage)
+        /// An `order.place` that breaks the contract but names its order: it is rejected.
+        case invalidPlaceOrder(InvalidPlaceOrder)
+    }
 
     /// Validation and pricing.
     public let service: OrderingService
@@ -57,9 +66,28 @@ public struct OrderHandler: MessageHandler {
         try OrderSchema.migrate(database)
     }
 
+    /// The contract's decoding (``MessageHandler/decode(_:)``), except for `order.place`, which
+    /// is read by ``PlaceOrder/read(envelope:body:)`` so that a command breaking the contract is
+    /// still answered when it names its order.
+    /// - Throws: `ContractError` (permanent: dead-lettered) for a message that cannot be answered.
+    public func decode(_ message: IncomingMessage) throws -> Message {
+        guard message.envelope.type == MessageType.orderPlace.rawValue else {
+            return .contract(try AnyMessage.decode(envelope: message.envelope, body: message.body))
+        }
+        switch try PlaceOrder.read(envelope: message.envelope, body: message.body) {
+        case .valid(let command): return .contract(.placeOrder(command))
+        case .invalid(let invalid): return .invalidPlaceOrder(invalid)
+        }
+    }
+
     /// Applies one message; see the type's discussion.
-    public func handle(_ message: AnyMessage, prepared: Void, context: HandlerContext) throws -> [OutgoingMessage] {
-        if case .placeOrder(let command) = message { return try place(command, context: context) }
+    public func handle(_ incoming: Message, prepared: Void, context: HandlerContext) throws -> [OutgoingMessage] {
+        let message: AnyMessage
+        switch incoming {
+        case .invalidPlaceOrder(let invalid): return try reject(invalid, context: context)
+        case .contract(.placeOrder(let command)): return try place(command, context: context)
+        case .contract(let contract): message = contract
+        }
         guard let event = OrderSagaState.Event(message) else {
             // Not bound to this queue; only a misrouted message gets here.
             throw HandlingFailure.permanent(
@@ -71,7 +99,6 @@ public struct OrderHandler: MessageHandler {
     // MARK: order.place
 
     private func place(_ command: PlaceOrder, context: HandlerContext) throws -> [OutgoingMessage] {
-        let database = context.database
         // The canonical body (sorted keys, no extra keys): white space, key order or fields the
         // contract does not know do not make a resent command a conflicting one.
         let body = String(decoding: command.encodedBody(), as: UTF8.self)
@@ -84,7 +111,7 @@ public struct OrderHandler: MessageHandler {
                 .text(placed.orderID), .text(try Self.json(placed.customer)), .text(placed.currency.code),
                 .text(try Self.json(placed.lines)), .text(try Self.json(placed.shippingAddress)),
                 .text(placed.paymentToken), placed.couponCode.map(PostgresValue.text) ?? .null,
-                .text(try Self.json(placed.amounts)), .null, .text(OrderStatus.pending.rawValue), .null, .text(body),
+                .text(try Self.json(placed.amounts)), .null, .text(OrderStatus.pending.rawValue), .null,
             ]
             emitted = context.emit(placed)
         case .rejected(let rejected):
@@ -94,10 +121,45 @@ public struct OrderHandler: MessageHandler {
                 .text(try Self.json(lines)), .text(try Self.json(command.shippingAddress)),
                 .text(command.paymentToken), command.couponCode.map(PostgresValue.text) ?? .null, .null,
                 .text(try Self.json(rejected.violations)), .text(OrderStatus.rejected.rawValue),
-                .text(OrderOutcomeReason.invalidOrder.rawValue), .text(body),
+                .text(OrderOutcomeReason.invalidOrder.rawValue),
             ]
             emitted = context.emit(rejected)
         }
+        return try store(
+            command.orderID, parameters, canonicalBody: body, emitting: emitted, context: context)
+    }
+
+    /// Stores an `order.place` that broke the contract as `REJECTED`, with what could be read of
+    /// it, and answers `order.rejected` (see the type's discussion).
+    private func reject(_ invalid: InvalidPlaceOrder, context: HandlerContext) throws -> [OutgoingMessage] {
+        context.logger.info(
+            "order.place breaks the contract: rejected",
+            metadata: ["violations": "\(invalid.violations.map(\.code))"])
+        let rejected = invalid.rejection
+        let parameters: [PostgresValue] = [
+            .text(invalid.orderID), try invalid.customer.map { .text(try Self.json($0)) } ?? .null,
+            invalid.currency.map { .text($0.code) } ?? .null, .text("[]"), .null, .null, .null, .null,
+            .text(try Self.json(rejected.violations)), .text(OrderStatus.rejected.rawValue),
+            .text(OrderOutcomeReason.invalidOrder.rawValue),
+        ]
+        var emitted = context.emit(rejected)
+        // The answer is about the order the body names: the command's own correlation_id may be
+        // absent or another id (one of its violations), and an upstream finds its answer by it.
+        emitted.envelope.correlationID = invalid.orderID
+        return try store(
+            invalid.orderID, parameters, canonicalBody: String(decoding: invalid.canonicalBody, as: UTF8.self),
+            emitting: emitted, context: context)
+    }
+
+    /// Inserts the order's row (`parameters`: every column up to `reason`) with the fingerprint of
+    /// `canonicalBody`, and returns `emitted` if this is the order's first command. The same
+    /// command again returns nothing; another command under a stored order id (a tombstone
+    /// aside) throws `order_id_conflict`.
+    private func store(
+        _ orderID: String, _ parameters: [PostgresValue], canonicalBody body: String, emitting emitted: OutgoingMessage,
+        context: HandlerContext
+    ) throws -> [OutgoingMessage] {
+        let database = context.database
         let inserted = try database.query(
             """
             insert into orders (order_id, customer, currency, lines, address, payment_token, coupon_code, amounts,
@@ -106,31 +168,31 @@ public struct OrderHandler: MessageHandler {
                     encode(sha256(convert_to($12::text, 'UTF8')), 'hex'))
             on conflict (order_id) do nothing
             returning order_id
-            """, parameters)
+            """, parameters + [.text(body)])
         if !inserted.rows.isEmpty {
-            try record(command.orderID, MessageType.orderPlace, context: context)
+            try record(orderID, MessageType.orderPlace, context: context)
             return [emitted]
         }
         let existing = try database.query(
             """
             select content_hash, encode(sha256(convert_to($2::text, 'UTF8')), 'hex') as incoming, status
             from orders where order_id = $1
-            """, [.text(command.orderID), .text(body)])
+            """, [.text(orderID), .text(body)])
         guard let row = existing.rows.first else {
             // Inserted by nobody and yet in conflict: only a concurrent delete could do this, and
             // nothing deletes orders. Retrying sees the row or inserts it.
-            throw HandlingFailure.transient("order_not_found", "order \(command.orderID) vanished while placing it")
+            throw HandlingFailure.transient("order_not_found", "order \(orderID) vanished while placing it")
         }
         guard let stored = try row.text("content_hash") else {
             // A tombstone: the customer cancelled before the order arrived (see the type's docs).
             context.logger.info("order.place for an order cancelled before it arrived: ignored")
-            try record(command.orderID, MessageType.orderPlace, context: context)
+            try record(orderID, MessageType.orderPlace, context: context)
             return []
         }
         guard stored == (try row.string("incoming")) else {
             throw HandlingFailure.permanent(
                 "order_id_conflict",
-                "order \(command.orderID) exists (\(try row.string("status"))) with another content; "
+                "order \(orderID) exists (\(try row.string("status"))) with another content; "
                     + "order_id is the idempotency key of order.place")
         }
         return []  // The same command again: it took effect the first time.

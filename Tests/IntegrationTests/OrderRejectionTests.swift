@@ -5,9 +5,10 @@ import Testing
 
 /// Every validation rule that an upstream command can break, each published as an upstream would
 /// and answered by the order-worker with `order.rejected` naming that rule (docs/saga.md,
-/// "Compensations"). Two rules of the domain cannot be reached through the contract, which refuses
-/// such a body before validation: a negative unit price (`negative_amount`) and a line in another
-/// currency (a line has no currency of its own in `order.place`).
+/// "Compensations"). Two rules of the domain are met by the contract first: a negative unit price
+/// is the contract's `negative_amount` (still answered with `order.rejected`, see
+/// InvalidCommandCatalogueTests), and a line in another currency cannot be written (a line has no
+/// currency of its own in `order.place`).
 @Suite("Order rejections, one per rule")
 struct OrderRejectionTests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
@@ -21,6 +22,7 @@ struct OrderRejectionTests {
         var address = ShippingAddress(
             street: "Teheran-ro 123", city: "Seoul", postalCode: "06234", country: "KR", detail: "5F")
         var coupon: String?
+        var token = "tok_approve"
         switch rule {
         case "empty_order": items = []
         case "invalid_quantity": items[0].quantity = 0
@@ -35,16 +37,20 @@ struct OrderRejectionTests {
         case "missing_field": address.city = ""
         case "amount_overflow":
             items[0] = OrderLine(sku: "KB-001", name: "Keyboard", quantity: 3, unitPrice: Int.max / 2)
+        case "amount_too_large":
+            items[0] = OrderLine(sku: "KB-001", name: "Keyboard", quantity: 1_000, unitPrice: 1_000_000_001)
+        case "invalid_payment_token": token = ""
         default: break
         }
         return PlaceOrder(
             orderID: UUID().uuidString.lowercased(), customer: customer, currency: currency, items: items,
-            shippingAddress: address, paymentToken: "tok_approve", couponCode: coupon)
+            shippingAddress: address, paymentToken: token, couponCode: coupon)
     }
 
     static let rules = [
         "empty_order", "invalid_quantity", "quantity_too_large", "unsupported_currency", "undeliverable_address",
         "unknown_coupon", "too_many_lines", "field_too_long", "invalid_email", "missing_field", "amount_overflow",
+        "amount_too_large", "invalid_payment_token",
     ]
 
     @Test("each rule broken alone gives order.rejected with that rule, and nothing is placed")

@@ -138,10 +138,11 @@ struct OrderShowCommandTests {
             }
             #expect(charged?["attempt"] as? Int == 3)
 
-            // A command the contract refuses is dead-lettered; --edit fixes it and the saga completes.
+            // A command that names no order (its id under a key the contract does not know) is
+            // dead-lettered; --edit fixes it and the saga completes.
             let broken = SagaTests().order([("KB-001", 2, 60_000)])
             let body = String(decoding: broken.encodedBody(), as: UTF8.self)
-            #expect(body.contains(#""quantity":2"#))
+            #expect(body.contains(#""order_id":"#))
             let brokenID = Envelope.newMessageID()
             try fixture.amqp.publish(
                 channel: fixture.channel, exchange: fixture.exchange, routingKey: "order.place",
@@ -149,7 +150,7 @@ struct OrderShowCommandTests {
                     contentType: "application/json", deliveryMode: 2, correlationID: broken.orderID,
                     messageID: brokenID,
                     timestamp: UInt64(Date().timeIntervalSince1970), type: "order.place", appID: "service-test"),
-                body: Array(body.replacingOccurrences(of: #""quantity":2"#, with: #""quantity":"2""#).utf8))
+                body: Array(body.replacingOccurrences(of: #""order_id":"#, with: #""orderId":"#).utf8))
             _ = try fixture.amqp.waitForConfirms(channel: fixture.channel, timeout: .seconds(30))
             let orderDLQ = "order-worker-\(fixture.suffix).dlq"
             try waitUntil("the broken command in \(orderDLQ)", { try fixture.depth(orderDLQ) }) { $0 == 1 }
@@ -179,7 +180,7 @@ struct OrderShowCommandTests {
                 replay, environment: ["EDITOR": try editor("garble", #"echo '{"order_id": ' > "$1""#), "VISUAL": ""])
             #expect(garbled.status == 1 && garbled.stderr.contains("not valid JSON"), "\(garbled.stderr)")
             #expect(try fixture.depth(orderDLQ) == 1, "a refused edit replays nothing")
-            let fix = try editor("fix", #"sed -E -i 's/"quantity"[[:space:]]*:[[:space:]]*"2"/"quantity": 2/' "$1""#)
+            let fix = try editor("fix", #"sed -E -i 's/"orderId"/"order_id"/' "$1""#)
             let fixed = try runCommerce(replay + ["--json"], environment: ["EDITOR": fix, "VISUAL": ""])
             #expect(fixed.status == 0, "\(fixed.stdout) \(fixed.stderr)")
             #expect(try fixed.requiredJSON()["replayed"] as? Int == 1)

@@ -112,6 +112,20 @@ struct NotificationTests {
         #expect(renderer.render(priced).amount == 123_000)
     }
 
+    @Test("order.rejected of a command whose customer and currency broke the contract: recorded, sent nowhere")
+    func rejectedWithoutCustomer() {
+        let event = OrderRejected(
+            orderID: "o-5", customer: nil, currency: nil, message: "wrong_type at customer",
+            violations: [Violation(code: "wrong_type", field: "customer", message: "expected an object")])
+        let notification = renderer.render(event)
+        #expect(notification.channel == NotificationChannel.none)
+        #expect(notification.recipient == nil)
+        #expect(notification.currency == nil)
+        #expect(notification.body.contains("- expected an object"))
+        let document = notification.document(eventMessageID: "m-5", createdAt: Date(timeIntervalSince1970: 0))
+        #expect(document["currency"] == BSONValue.null && document["recipient"] == BSONValue.null)
+    }
+
     @Test("payment.refunded: no customer in the event, so no recipient and channel none")
     func refunded() {
         let event = PaymentRefunded(
