@@ -15,8 +15,12 @@ import WorkerRuntime
 ///   idempotency key: the same command again (same canonical body, any message id) stores and
 ///   emits nothing; the same id with another body is dead-lettered as `order_id_conflict`, so
 ///   no command, valid or not, can answer for or overwrite an order stored under its id. A
-///   command whose id has a tombstone (its cancel came first) stores and emits nothing: the
-///   order was cancelled before it existed, so nothing downstream holds anything for it.
+///   command whose id has a tombstone (its cancel came first) is answered once all the same:
+///   `order.cancelled` (reason `customer_request`, previous status `CANCELLED`) for a valid
+///   command, so the upstream and the customer hear the outcome, or its `order.rejected` for an
+///   invalid one; the tombstone then keeps the command's fingerprint, so the same command again
+///   emits nothing and another body under the id is `order_id_conflict`. Nothing downstream
+///   holds anything for such an order: the stock and payment workers leave tombstones too.
 /// - `order.cancel` and the saga's events: the order's row is locked (`for update`), the
 ///   transition decided by ``OrderSagaState``, the row updated and the decided event emitted. A
 ///   saga event for an order not stored yet fails transiently (`order_not_found`): its
@@ -105,6 +109,7 @@ public struct OrderHandler: MessageHandler {
         let evaluation = service.evaluate(command)
         let parameters: [PostgresValue]
         let emitted: OutgoingMessage
+        var cancelledBefore: OutgoingMessage? = nil
         switch evaluation {
         case .accepted(let placed):
             parameters = [
@@ -114,6 +119,11 @@ public struct OrderHandler: MessageHandler {
                 .text(try Self.json(placed.amounts)), .null, .text(OrderStatus.pending.rawValue), .null,
             ]
             emitted = context.emit(placed)
+            cancelledBefore = context.emit(
+                OrderCancelled(
+                    orderID: placed.orderID, customer: placed.customer, currency: placed.currency,
+                    amounts: placed.amounts, reason: .customerRequest,
+                    message: "cancelled by the customer before the order arrived", previousStatus: .cancelled))
         case .rejected(let rejected):
             let lines = command.items
             parameters = [
@@ -126,7 +136,8 @@ public struct OrderHandler: MessageHandler {
             emitted = context.emit(rejected)
         }
         return try store(
-            command.orderID, parameters, canonicalBody: body, emitting: emitted, context: context)
+            command.orderID, parameters, canonicalBody: body, emitting: emitted,
+            ifCancelledBefore: cancelledBefore ?? emitted, context: context)
     }
 
     /// Stores an `order.place` that broke the contract as `REJECTED`, with what could be read of
@@ -153,11 +164,12 @@ public struct OrderHandler: MessageHandler {
 
     /// Inserts the order's row (`parameters`: every column up to `reason`) with the fingerprint of
     /// `canonicalBody`, and returns `emitted` if this is the order's first command. The same
-    /// command again returns nothing; another command under a stored order id (a tombstone
-    /// aside) throws `order_id_conflict`.
+    /// command again returns nothing; another command under a stored order id throws
+    /// `order_id_conflict`. The first command to meet a tombstone (its cancel came first) gives
+    /// the tombstone its fingerprint and returns `cancelledBefore` (defaults to `emitted`).
     private func store(
         _ orderID: String, _ parameters: [PostgresValue], canonicalBody body: String, emitting emitted: OutgoingMessage,
-        context: HandlerContext
+        ifCancelledBefore cancelledBefore: OutgoingMessage? = nil, context: HandlerContext
     ) throws -> [OutgoingMessage] {
         let database = context.database
         let inserted = try database.query(
@@ -185,9 +197,16 @@ public struct OrderHandler: MessageHandler {
         }
         guard let stored = try row.text("content_hash") else {
             // A tombstone: the customer cancelled before the order arrived (see the type's docs).
-            context.logger.info("order.place for an order cancelled before it arrived: ignored")
+            // The command is answered once; its fingerprint makes the same command again a
+            // duplicate, and another one a conflict.
+            context.logger.info("order.place for an order cancelled before it arrived: answered as cancelled")
+            try database.enqueue(
+                """
+                update orders set content_hash = encode(sha256(convert_to($2::text, 'UTF8')), 'hex'), updated_at = now()
+                where order_id = $1 and content_hash is null
+                """, [.text(orderID), .text(body)])
             try record(orderID, MessageType.orderPlace, context: context)
-            return []
+            return [cancelledBefore ?? emitted]
         }
         guard stored == (try row.string("incoming")) else {
             throw HandlingFailure.permanent(

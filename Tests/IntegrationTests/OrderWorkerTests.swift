@@ -234,14 +234,35 @@ struct OrderWorkerTests {
         #expect(try status(declined.orderID, fixture)! == ("CANCELLED", "payment_declined"))
     }
 
-    @Test("a cancel before its order leaves a tombstone: the order is then neither stored nor placed")
+    @Test(
+        "a cancel before its order leaves a tombstone: the order is never placed, and its order.place is answered once, with order.cancelled; the same command again is a duplicate, another one a conflict"
+    )
     func cancelBeforePlace() throws {
         let fixture = try start()
         let command = command()
         try fixture.publish(CancelOrder(orderID: command.orderID, reason: "too slow"))
         try fixture.publish(command)
-        #expect(try eventsUpToMarker(fixture).isEmpty)
+        try fixture.publish(command)
+        let events = try eventsUpToMarker(fixture)
+        guard case .orderCancelled(let cancelled)? = events.first, events.count == 1 else {
+            Issue.record("expected one order.cancelled, got \(events)")
+            return
+        }
+        #expect(cancelled.orderID == command.orderID)
+        #expect(cancelled.reason == .customerRequest)
+        #expect(cancelled.previousStatus == .cancelled)
+        #expect(cancelled.customer.email == "kim@example.com", "the customer is told")
+        #expect(cancelled.amounts.total > 0)
         #expect(try status(command.orderID, fixture)! == ("CANCELLED", "customer_request"))
+
+        var other = command
+        other.items[0].quantity = 3
+        try fixture.publish(other)
+        let queue = "order-worker-\(fixture.suffix).dlq"
+        try waitUntil("the conflicting command in the DLQ", { try fixture.depth(queue) }) { $0 == 1 }
+        let letter = try #require(try fixture.deadLetters(of: "order-worker").first)
+        #expect(letter.properties.headers[DeadLetterHeader.errorReason]?.stringValue == "order_id_conflict")
+        #expect(try eventsUpToMarker(fixture).isEmpty)
     }
 
     @Test("a saga event for an unknown order is retried, then dead-lettered")

@@ -418,14 +418,16 @@ struct PaymentCancelRaceTests {
         let world = try await offThePool { try World("race-in-flight") }
         world.gated.open()
         let copy = try world.consumer(world.handler(), "copy-b")
-        let reserved = world.reserved(token: "tok_slow_3000")
+        // Long enough that the redelivery below is handled while the processor is at it, even on a
+        // loaded machine.
+        let reserved = world.reserved(token: "tok_slow_12000")
         let reservedID = Envelope.newMessageID()
         try await offThePool {
             let (prepared, _) = try copy.process(Self.delivery(world.cancelled, messageID: Envelope.newMessageID()))
             #expect(prepared == .nothingCaptured)
         }
 
-        // The dying copy's charge: the processor takes 3 s over it, and the caller goes away.
+        // The dying copy's charge: the processor takes 12 s over it, and the caller goes away.
         let dying = HTTPPaymentGateway(
             configuration: .init(baseURL: world.gateway.baseURL, apiKey: world.gateway.apiKey),
             logger: Logger(label: "dying-copy"))
@@ -449,8 +451,8 @@ struct PaymentCancelRaceTests {
             let (_, failure) = try copy.prepareOrFail(Self.delivery(reserved, messageID: reservedID, redelivered: true))
             #expect(failure?.reason == "gateway_unavailable", "\(String(describing: failure))")
         }
-        for _ in 0..<250 where status != 200 {
-            try await Task.sleep(for: .milliseconds(20))
+        for _ in 0..<300 where status != 200 {
+            try await Task.sleep(for: .milliseconds(100))
             status = try await world.lookupStatus()
         }
         #expect(status == 200, "the processor finished the dead copy's charge")
