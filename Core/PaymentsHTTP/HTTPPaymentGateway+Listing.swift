@@ -10,12 +10,24 @@ extension HTTPPaymentGateway: ChargeListing {
     ///   call (the status and its error type: a wrong API key is a 401 or 403) or answers something
     ///   that is not a listing.
     public func listCharges(createdFrom: Int?, createdBefore: Int?) async throws -> [ProcessorCharge] {
+        var filters: [String] = []
+        if let createdFrom { filters.append("created%5Bgte%5D=\(createdFrom)") }
+        if let createdBefore { filters.append("created%5Blt%5D=\(createdBefore)") }
+        return try await everyPage(filters)
+    }
+
+    /// The charges of one order reference (`GET /v1/charges?order_reference=…`), every page.
+    /// - Throws: as ``listCharges(createdFrom:createdBefore:)``.
+    public func listCharges(orderReference: String) async throws -> [ProcessorCharge] {
+        try await everyPage(["order_reference=\(Self.queryValue(orderReference))"])
+    }
+
+    /// Every page of the listing with `filters`, following `starting_after` until `has_more` is false.
+    private func everyPage(_ filters: [String]) async throws -> [ProcessorCharge] {
         var charges: [ProcessorCharge] = []
         var cursor: String?
         while true {
-            var parameters = ["limit=\(Self.listingPageSize)"]
-            if let createdFrom { parameters.append("created%5Bgte%5D=\(createdFrom)") }
-            if let createdBefore { parameters.append("created%5Blt%5D=\(createdBefore)") }
+            var parameters = filters + ["limit=\(Self.listingPageSize)"]
             if let cursor { parameters.append("starting_after=\(Self.queryValue(cursor))") }
             let path = "/v1/charges?" + parameters.joined(separator: "&")
             let page = try await listingPage(path)
@@ -24,21 +36,6 @@ extension HTTPPaymentGateway: ChargeListing {
             guard let last = page.data.last?.id, last != cursor else {
                 throw GatewayError("GET \(path) says more charges follow but gave no charge to continue after")
             }
-            cursor = last
-        }
-    }
-
-    /// The charges of one order reference (`GET /v1/charges?order_reference=…`), every page.
-    /// - Throws: as ``listCharges(createdFrom:createdBefore:)``.
-    public func listCharges(orderReference: String) async throws -> [ProcessorCharge] {
-        var charges: [ProcessorCharge] = []
-        var cursor: String?
-        while true {
-            var path = "/v1/charges?order_reference=\(Self.queryValue(orderReference))&limit=\(Self.listingPageSize)"
-            if let cursor { path += "&starting_after=\(Self.queryValue(cursor))" }
-            let page = try await listingPage(path)
-            charges += page.data.map(\.processorCharge)
-            guard page.hasMore, let last = page.data.last?.id, last != cursor else { return charges }
             cursor = last
         }
     }
