@@ -241,20 +241,26 @@ final class SagaFleet {
             "--payments-database", databaseURLs["payments"]!, "--mongo-url", mongoURL,
             "--mongo-database", mongoDatabase,
         ])
-        let processor = try ProcessorOptions.parse(
-            ProcessorOptions.arguments(
-                kind: shape.gateway, url: gatewayURL, apiKey: shape.gateway == "http" ? settings.gatewayAPIKey : nil))
         let deadline = ContinuousClock.now + within
         var report: SagaAuditReport?
         while true {
             do {
-                report = try stores.audit(applicationName: applicationName, processor: processor.books())
+                report = try stores.audit(applicationName: applicationName, processor: try processorBooks())
             } catch {
                 if !toleratingErrors { throw error }
             }
             if report?.isClean == true || ContinuousClock.now >= deadline { return report }
             Thread.sleep(forTimeInterval: 1)
         }
+    }
+
+    /// The card processor's books as the audit reads them (``ProcessorOptions/books()``): the
+    /// gateway's charges through its listing with `http`, not consulted with the sandbox.
+    func processorBooks() throws -> SagaAudit.ProcessorBooks {
+        try ProcessorOptions.parse(
+            ProcessorOptions.arguments(
+                kind: shape.gateway, url: gatewayURL, apiKey: shape.gateway == "http" ? settings.gatewayAPIKey : nil)
+        ).books()
     }
 
     /// Stops every process (SIGTERM, 60 s) and says how each ended.
