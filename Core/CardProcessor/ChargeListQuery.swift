@@ -77,7 +77,8 @@ struct ChargeListQuery: Sendable, Hashable {
         func timestamp(_ name: String) throws(APIError) -> Int? {
             guard let text = parameters[name] else { return nil }
             guard let value = number(text), value <= maximumTimestamp else {
-                throw .invalidRequest("\(name) must be a Unix time in seconds (0 to \(maximumTimestamp)), not '\(text.prefix(40))'")
+                throw .invalidRequest(
+                    "\(name) must be a Unix time in seconds (0 to \(maximumTimestamp)), not '\(text.prefix(40))'")
             }
             return value
         }

@@ -71,7 +71,8 @@ extension SagaAudit {
             violations.append(
                 SagaAuditReport.Violation(
                     invariant: reconciliationInvariant, subject: .order(charge.orderReference),
-                    message: "the processor holds a charge for an order the fleet does not know: \(describe([charge]))"))
+                    message: "the processor holds a charge for an order the fleet does not know: \(describe([charge]))")
+            )
         }
         let kept = charges.reduce(0) { $0 + $1.kept }
         return (violations, .checked(charges: charges.count, kept: kept))

@@ -35,7 +35,9 @@ struct ChaosDisruptiveTests {
         #expect(
             report["racing_cancel_outcomes"] as? [String: Int] == ["CANCELLED": report["racing_cancels"] as? Int ?? -1],
             "\(report["racing_cancel_outcomes"] ?? "none")")
-        #expect((report["reconciliation"] as? String)?.hasPrefix("checked against") == true, "\(report["reconciliation"] ?? "none")")
+        #expect(
+            (report["reconciliation"] as? String)?.hasPrefix("checked against") == true,
+            "\(report["reconciliation"] ?? "none")")
         let charges = report["racing_cancel_charges"] as? [String: Int] ?? [:]
         #expect((charges["captured, refunded"] ?? 0) > 0, "some cancels came while their charge ran: \(charges)")
         #expect(charges["captured, kept"] == nil, "\(charges)")

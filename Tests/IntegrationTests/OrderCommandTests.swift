@@ -29,12 +29,16 @@ struct OrderCommandTests {
     /// The fixture's card processor, whose charges the audit reconciles (invariant 6).
     private func processor(_ fixture: ServiceFixture) throws -> [String] {
         let gateway = try #require(fixture.gateway, "SagaTests.startFleet starts a payment-gateway")
-        return ["--payment-gateway", "http", "--payment-gateway-url", gateway.baseURL,
-            "--payment-gateway-api-key", gateway.apiKey]
+        return [
+            "--payment-gateway", "http", "--payment-gateway-url", gateway.baseURL,
+            "--payment-gateway-api-key", gateway.apiKey,
+        ]
     }
 
     /// `commerce audit --json`: its exit status and report.
-    private func audit(_ fixture: ServiceFixture, processor arguments: [String]? = nil) throws -> (Int32, [String: Any]) {
+    private func audit(
+        _ fixture: ServiceFixture, processor arguments: [String]? = nil
+    ) throws -> (Int32, [String: Any]) {
         let run = try commerce(["audit", "--json"] + stores(fixture) + (arguments ?? processor(fixture)))
         return (run.status, try run.requiredJSON())
     }
@@ -138,12 +142,14 @@ struct OrderCommandTests {
         let kept = try gateway.chargeWaiting(token: "tok_approve", key: "stray:\(id)", amount: 5_000, order: id)
         #expect(kept.status == 201, "\(kept.body)")
         let ghost = "ghost-\(UUID().uuidString.lowercased())"
-        let unknown = try gateway.chargeWaiting(token: "tok_approve", key: "stray:\(ghost)", amount: 7_000, order: ghost)
+        let unknown = try gateway.chargeWaiting(
+            token: "tok_approve", key: "stray:\(ghost)", amount: 7_000, order: ghost)
         #expect(unknown.status == 201, "\(unknown.body)")
         (status, report) = try audit(fixture)
         #expect(status == 1)
         #expect(invariant(6, in: report)["holds"] as? Bool == false)
-        #expect(invariant(6, in: report)["order_ids"] as? [String] == [ghost, id].sorted(), "\(invariant(6, in: report))")
+        #expect(
+            invariant(6, in: report)["order_ids"] as? [String] == [ghost, id].sorted(), "\(invariant(6, in: report))")
         for number in 1...5 { #expect(invariant(number, in: report)["holds"] as? Bool == true, "\(number): \(report)") }
         let differences = try commerce(["audit"] + stores(fixture) + processor(fixture))
         #expect(differences.status == 1)
@@ -165,7 +171,9 @@ struct OrderCommandTests {
         #expect(invariant(6, in: report)["checked"] as? Bool == false)
         #expect((report["reconciliation"] as? [String: Any])?["status"] as? String == "not_checked")
         let sandbox = try commerce(["audit", "--payment-gateway", "sandbox"] + stores(fixture))
-        #expect(sandbox.stdout.contains("– invariant 6 (the reconciliation with the card processor) not checked"), "\(sandbox.stdout)")
+        #expect(
+            sandbox.stdout.contains("– invariant 6 (the reconciliation with the card processor) not checked"),
+            "\(sandbox.stdout)")
         // Refund the stray capture and void the unknown order's: reconciled again.
         for (exchange, amount) in [(kept, 5_000), (unknown, 7_000)] {
             let charge = exchange.json["id"] as? String ?? ""
@@ -173,7 +181,9 @@ struct OrderCommandTests {
             #expect(refund.status == 201, "\(refund.body)")
         }
         (status, report) = try audit(fixture)
-        #expect(invariant(6, in: report)["order_ids"] as? [String] == [ghost], "a charge of an unknown order stays a difference")
+        #expect(
+            invariant(6, in: report)["order_ids"] as? [String] == [ghost],
+            "a charge of an unknown order stays a difference")
 
         // Corrupt one store per invariant: each audit names the new broken invariant and its order.
         guard confirmed.count >= 3 else { return }

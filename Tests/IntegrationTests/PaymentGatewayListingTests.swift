@@ -45,7 +45,9 @@ struct PaymentGatewayListingTests {
         return ids
     }
 
-    @Test("pages of `limit` charges follow each other by starting_after, each charge with its refunds, until has_more is false")
+    @Test(
+        "pages of `limit` charges follow each other by starting_after, each charge with its refunds, until has_more is false"
+    )
     func pagination() async throws {
         let database = try GatewayTestDatabase()
         let gateway = try GatewayProcess(databaseURL: database.url, name: "gateway-listing-pages")
@@ -174,14 +176,17 @@ struct PaymentGatewayListingTests {
         #expect(answer.json["data"] == nil)
     }
 
-    @Test("the adapter reads every page (more than one of 100) with the refunds, as ProcessorCharge; a refused key throws")
+    @Test(
+        "the adapter reads every page (more than one of 100) with the refunds, as ProcessorCharge; a refused key throws"
+    )
     func adapterReadsEveryPage() async throws {
         let database = try GatewayTestDatabase()
         let gateway = try GatewayProcess(databaseURL: database.url, name: "gateway-listing-adapter")
         let ids = try await fill(gateway)
         // Past one page of the adapter's 100.
         for index in 0..<(HTTPPaymentGateway.listingPageSize + 3 - Self.book.count) {
-            let answer = try await gateway.charge(token: "tok_approve", key: newKey(), amount: 100, order: "bulk-\(index)")
+            let answer = try await gateway.charge(
+                token: "tok_approve", key: newKey(), amount: 100, order: "bulk-\(index)")
             #expect(answer.status == 201)
         }
         let client = HTTPPaymentGateway(

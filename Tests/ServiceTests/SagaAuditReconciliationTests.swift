@@ -40,7 +40,8 @@ struct SagaAuditReconciliationTests {
         let report = SagaAudit.evaluate(Self.snapshot(charges))
         #expect(report.violations.map(\.invariant) == [6])
         #expect(report.orderIDs == ["out-of-stock"])
-        #expect(report.violations.first?.message.contains("CANCELLED but the processor kept 83000") == true,
+        #expect(
+            report.violations.first?.message.contains("CANCELLED but the processor kept 83000") == true,
             "\(report.violations)")
         #expect(report.violations.first?.message.contains("ch_lost") == true)
         #expect(report.violations(of: 3).isEmpty, "the fleet's own ledger is clean: only the processor's books tell")
@@ -59,9 +60,11 @@ struct SagaAuditReconciliationTests {
         "a confirmed order under- or over-charged at the processor is a difference",
         arguments: [
             // Refunded in part.
-            [ProcessorCharge(
-                id: "ch_confirmed", orderReference: "confirmed", isCaptured: true, amount: 63_000,
-                refunds: [.init(id: "re_1", amount: 1_000)])],
+            [
+                ProcessorCharge(
+                    id: "ch_confirmed", orderReference: "confirmed", isCaptured: true, amount: 63_000,
+                    refunds: [.init(id: "re_1", amount: 1_000)])
+            ],
             // Never captured (declined at the processor).
             [ProcessorCharge(id: "ch_confirmed", orderReference: "confirmed", isCaptured: false, amount: 63_000)],
             // No charge at all.
@@ -80,7 +83,8 @@ struct SagaAuditReconciliationTests {
         #expect(report.violations.map(\.invariant) == [6], "\(report.violations)")
         #expect(report.orderIDs == ["confirmed"])
         let kept = charges.reduce(0) { $0 + $1.kept }
-        #expect(report.violations.first?.message.contains("CONFIRMED for 63000 but the processor kept \(kept)") == true,
+        #expect(
+            report.violations.first?.message.contains("CONFIRMED for 63000 but the processor kept \(kept)") == true,
             "\(report.violations)")
         #expect(report.violations.first?.message.contains(kept > 63_000 ? "over by" : "under by") == true)
     }
@@ -105,7 +109,8 @@ struct SagaAuditReconciliationTests {
         #expect(report.violations.map(\.invariant) == [1])
     }
 
-    @Test("books that could not be read are a violation of 6 about the processor; books not consulted are said so, clean")
+    @Test(
+        "books that could not be read are a violation of 6 about the processor; books not consulted are said so, clean")
     func unreadableOrNotConsulted() {
         var snapshot = SagaAuditTests.clean
         snapshot.processor = .unreadable("http://127.0.0.1:1: connection refused")

@@ -176,14 +176,17 @@ struct AuditCommand: ParsableCommand {
                         + "processor's books")
             } else {
                 print("✓ invariants 1 to 5 hold across orders, inventory, payments and notifications")
-                print("– invariant 6 (the reconciliation with the card processor) not checked: \(reconciliation.reason ?? "")")
+                print(
+                    "– invariant 6 (the reconciliation with the card processor) not checked: "
+                        + (reconciliation.reason ?? ""))
             }
             return
         }
         print("✗ \(report.violations) violation(s)")
         for invariant in report.invariants {
             guard invariant.checked else {
-                print("– invariant \(invariant.number): \(invariant.title): not checked: \(reconciliation.reason ?? "")")
+                print(
+                    "– invariant \(invariant.number): \(invariant.title): not checked: \(reconciliation.reason ?? "")")
                 continue
             }
             guard !invariant.holds else {
