@@ -4,7 +4,6 @@ import NIOHTTP1
 import Payments
 import PaymentsHTTP
 import Resilience
-import Synchronization
 import Testing
 
 /// The card processor's charge listing, `GET /v1/charges` (docs/payment-gateway.md, "Listing
@@ -232,30 +231,13 @@ struct PaymentGatewayListingTests {
 extension GatewayProcess {
     /// `charge(token:key:amount:order:)` for a synchronous test: this thread waits for the answer.
     func chargeWaiting(token: String, key: String, amount: Int, order: String) throws -> GatewayExchange {
-        try waiting { try await self.charge(token: token, key: key, amount: amount, order: order) }
+        try blockingWait { try await self.charge(token: token, key: key, amount: amount, order: order) }
     }
 
     /// `POST /v1/refunds` for a synchronous test: this thread waits for the answer.
     func refundWaiting(charge: String, amount: Int, key: String) throws -> GatewayExchange {
-        try waiting {
+        try blockingWait {
             try await self.send(.POST, "/v1/refunds", json: #"{"charge":"\#(charge)","amount":\#(amount)}"#, key: key)
         }
-    }
-
-    private func waiting(_ call: @escaping @Sendable () async throws -> GatewayExchange) throws -> GatewayExchange {
-        let result = Mutex<Result<GatewayExchange, any Error>?>(nil)
-        let done = DispatchSemaphore(value: 0)
-        Task {
-            let outcome: Result<GatewayExchange, any Error>
-            do {
-                outcome = .success(try await call())
-            } catch {
-                outcome = .failure(error)
-            }
-            result.withLock { $0 = outcome }
-            done.signal()
-        }
-        done.wait()
-        return try result.withLock { $0! }.get()
     }
 }
