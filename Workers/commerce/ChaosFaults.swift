@@ -135,7 +135,7 @@ extension ChaosRun {
                 kill(victim)
                 Thread.sleep(forTimeInterval: 1)
                 try restart(victim)
-                return "SIGKILL \(victim) (slow charges and their racing cancels in flight), started again after 1 s"
+                return "SIGKILL \(victim) while slow charges and their racing cancels flow, started again after 1 s"
             case "hostile-messages":
                 return try publishHostileMessages()
             case "restart-rabbitmq":
