@@ -147,8 +147,11 @@ let package = Package(
             dependencies: [
                 "AMQP", "Postgres", "Mongo", "CommerceMessages", "WorkerRuntime", "CommerceSupport", "LocalProcess",
                 "SagaAudit", "Ordering", "Inventory", "Payments", "Chaos", "Resilience",
+                // The card processor's charge listing, read by the audit's reconciliation.
+                "PaymentsHTTP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             path: "Workers/commerce"),
         .executableTarget(

@@ -113,7 +113,7 @@ struct CardProcessorAPI: Sendable {
     /// `GET /v1/charges?idempotency_key=K`: the charge created under that key.
     func chargeByKey(_ request: Request, context: some RequestContext) async throws -> Response {
         guard let key = request.uri.queryParameters["idempotency_key"].map(String.init), !key.isEmpty else {
-            throw APIError.invalidRequest("give idempotency_key: charges are looked up by key (listing is not offered)")
+            throw APIError.invalidRequest("idempotency_key must be 1 to 255 characters")
         }
         guard let charge = try await store.charge(idempotencyKey: key) else {
             if try await store.chargeInFlight(key: key) {

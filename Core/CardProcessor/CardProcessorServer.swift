@@ -8,7 +8,8 @@ import ServiceLifecycle
 /// shutdown stops accepting connections and lets requests in flight finish.
 ///
 /// API listener (docs/payment-gateway.md): `POST /v1/charges`, `GET /v1/charges/{id}`,
-/// `GET /v1/charges?idempotency_key=K`, `POST /v1/refunds` (Bearer API key, fault injection),
+/// `GET /v1/charges?idempotency_key=K`, the listing `GET /v1/charges?created[gte]=…&limit=…`,
+/// `POST /v1/refunds` (Bearer API key, fault injection),
 /// and without authentication `GET /health` and `GET /metrics`. Admin listener:
 /// `GET /admin/faults`, `PUT /admin/faults` with `{"error_rate": 0…1, "latency_ms": 0…60000}`
 /// (either key may be left out to keep its value).
@@ -68,7 +69,7 @@ public struct CardProcessorServer: Sendable {
             .add(middleware: FaultMiddleware(faults: faults))
             .add(middleware: AuthenticationMiddleware(apiKey: configuration.apiKey))
         v1.post("charges") { request, context in try await api.createCharge(request, context: context) }
-        v1.get("charges") { request, context in try await api.chargeByKey(request, context: context) }
+        v1.get("charges") { request, context in try await api.charges(request, context: context) }
         v1.get("charges/{id}") { request, context in try await api.charge(request, context: context) }
         v1.post("refunds") { request, context in try await api.createRefund(request, context: context) }
         return Application(

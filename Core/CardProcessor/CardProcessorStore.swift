@@ -61,6 +61,18 @@ final class CardProcessorStore: Sendable {
                     amount bigint not null check (amount > 0),
                     created_at timestamptz not null
                 );
+                -- The charge listing's indexes. Looked up first, so that a connection finding them
+                -- takes no lock on gateway_charges (CREATE INDEX IF NOT EXISTS would take a share
+                -- lock every time, and with the refunds index's after it could deadlock with a refund
+                -- in flight); created before the refunds index, in the order a refund locks the tables.
+                do $$ begin
+                    if to_regclass('gateway_charges_created') is null then
+                        create index gateway_charges_created on gateway_charges (created_at, id);
+                    end if;
+                    if to_regclass('gateway_charges_order') is null then
+                        create index gateway_charges_order on gateway_charges (order_reference);
+                    end if;
+                end $$;
                 create index if not exists gateway_refunds_charge on gateway_refunds (charge_id);
                 create table if not exists gateway_idempotency_keys (
                     key text primary key,

@@ -75,7 +75,7 @@ public final class HTTPPaymentGateway: PaymentGateway {
     }
 
     /// An answer the processor gave (any status that is not retried).
-    private struct Answer {
+    struct Answer {
         var status: Int
         var body: Data
     }
@@ -179,7 +179,7 @@ public final class HTTPPaymentGateway: PaymentGateway {
     /// policy's longest backoff is not waited out inside the call (it would hold the batch):
     /// the call fails at once with ``GatewayError``, and the runtime's retry tiers, which wait
     /// seconds to minutes, or the circuit breaker, take over.
-    private func send(_ method: HTTPMethod, _ path: String, body: Data?, key: String?) async throws -> Answer {
+    func send(_ method: HTTPMethod, _ path: String, body: Data?, key: String?) async throws -> Answer {
         let policy = configuration.retry
         let longestWait = policy.backoff.maximumDelay
         var askedToWait: Duration = .zero

@@ -6,8 +6,9 @@ import Ordering
 import Payments
 import Postgres
 
-/// Checks the five invariants of docs/saga.md ("Invariants") across the four stores: the orders,
-/// inventory and payments PostgreSQL databases and the notifications MongoDB collection. Read-only;
+/// Checks the six invariants of docs/saga.md ("Invariants") across the four stores (the orders,
+/// inventory and payments PostgreSQL databases and the notifications MongoDB collection) and the
+/// card processor's books, read through its API by the caller (``ProcessorBooks``). Read-only;
 /// run it once the fleet is quiet (nothing in flight), or orders still on their way show up as
 /// violations of invariant 1.
 ///
@@ -25,7 +26,11 @@ import Postgres
 ///    worker writes it only with the `CONFIRMED` status, and the only way out of `CONFIRMED` is
 ///    a cancel. A tombstone (an `order.cancel` that came before its order: `content_hash` null)
 ///    emitted nothing, so it expects no notification. `payment.refunded` notifications are not
-///    terminal events and are only checked for duplicates (``NotificationsAudit``).
+///    terminal events and are only checked for duplicates (``NotificationsAudit``);
+/// 6. reconciliation with the card processor: per order, what the processor kept (captures −
+///    refunds) is the total for `CONFIRMED` and 0 for `CANCELLED` or `REJECTED`, and it holds no
+///    charge for an order the orders database does not know
+///    (``reconcile(_:_:)``).
 public enum SagaAudit {
     /// One order as the orders database stores it.
     public struct OrderFacts: Sendable, Hashable {
@@ -62,18 +67,22 @@ public enum SagaAudit {
         public var positions: [InventoryAudit.Position]
         /// The tally of the notifications (``NotificationsAudit/audit(_:)``).
         public var notifications: NotificationsAuditReport
+        /// The card processor's charges, for invariant 6.
+        public var processor: ProcessorBooks
 
         /// Creates a snapshot.
         public init(
             orders: [OrderFacts], netCaptured: [String: Int] = [:], reservations: [String: String] = [:],
             positions: [InventoryAudit.Position] = [],
-            notifications: NotificationsAuditReport = NotificationsAuditReport(counts: [:], duplicates: [])
+            notifications: NotificationsAuditReport = NotificationsAuditReport(counts: [:], duplicates: []),
+            processor: ProcessorBooks = .notConsulted("the card processor's books were not given to the audit")
         ) {
             self.orders = orders
             self.netCaptured = netCaptured
             self.reservations = reservations
             self.positions = positions
             self.notifications = notifications
+            self.processor = processor
         }
     }
 
@@ -87,17 +96,19 @@ public enum SagaAudit {
     /// also stores `payment.refunded`, which is not one).
     public static let terminalEventTypes = [confirmedEvent, cancelledEvent, rejectedEvent]
 
-    /// Reads the four stores and evaluates every invariant. Blocks; each connection is used on the
-    /// caller's thread.
+    /// Reads the four stores and evaluates every invariant, invariant 6 against `processor` (the
+    /// card processor's books, which the caller reads through the processor's API). Blocks; each
+    /// connection is used on the caller's thread.
     /// - Throws: `PostgresError` or `MongoError` if a store cannot be read.
     public static func run(
         orders: PostgresConnection, inventory: PostgresConnection, payments: PostgresConnection,
-        notifications: MongoCollection
+        notifications: MongoCollection,
+        processor: ProcessorBooks = .notConsulted("the card processor's books were not given to the audit")
     ) throws -> SagaAuditReport {
         let snapshot = Snapshot(
             orders: try orderFacts(orders), netCaptured: try PaymentsAudit.netCaptured(payments),
             reservations: try reservationStatuses(inventory), positions: try InventoryAudit.positions(on: inventory),
-            notifications: try NotificationsAudit.audit(notifications))
+            notifications: try NotificationsAudit.audit(notifications), processor: processor)
         return evaluate(snapshot)
     }
 
@@ -230,6 +241,10 @@ public enum SagaAudit {
         for (key, count) in snapshot.notifications.counts {
             counts.notificationsByEventType[key.eventType, default: 0] += count
         }
-        return SagaAuditReport(violations: violations, counts: counts)
+        // 6. The card processor's books.
+        let reconciliation = reconcile(snapshot.orders, snapshot.processor)
+        violations += reconciliation.violations
+        return SagaAuditReport(
+            violations: violations, counts: counts, reconciliation: reconciliation.reconciliation)
     }
 }

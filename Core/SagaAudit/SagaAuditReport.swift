@@ -9,19 +9,22 @@ public struct SagaAuditReport: Sendable, Hashable {
         case sku(String)
         /// A notification document without a usable `order_id` or `event_type`, by `_id` (invariant 5).
         case notification(String)
+        /// The card processor as a whole: its books could not be read (invariant 6).
+        case processor
 
         public var description: String {
             switch self {
             case .order(let id): "order \(id)"
             case .sku(let sku): "sku \(sku)"
             case .notification(let id): "notification \(id)"
+            case .processor: "the card processor"
             }
         }
     }
 
     /// One broken invariant for one subject.
     public struct Violation: Sendable, Hashable, CustomStringConvertible {
-        /// The invariant's number in docs/saga.md, 1 to 5.
+        /// The invariant's number in docs/saga.md, 1 to 6.
         public var invariant: Int
         /// The order, SKU or notification concerned.
         public var subject: Subject
@@ -75,23 +78,47 @@ public struct SagaAuditReport: Sendable, Hashable {
         public var notifications: Int { notificationsByEventType.values.reduce(0, +) }
     }
 
+    /// Whether and how invariant 6, the reconciliation with the card processor's books, was checked.
+    public enum Reconciliation: Sendable, Hashable, CustomStringConvertible {
+        /// Checked against `charges` charges of the processor, which keep `kept` minor units in all.
+        case checked(charges: Int, kept: Int)
+        /// Not checked, on purpose, for this reason (the sandbox processor); no violation.
+        case notChecked(String)
+        /// The processor could not be read: reported as a violation of invariant 6.
+        case failed(String)
+
+        public var description: String {
+            switch self {
+            case .checked(let charges, let kept): "checked against \(charges) processor charge(s), \(kept) kept"
+            case .notChecked(let reason): "not checked: \(reason)"
+            case .failed(let reason): "could not be checked: \(reason)"
+            }
+        }
+    }
+
     /// Every violation, sorted by invariant, then subject.
     public var violations: [Violation]
     /// What the stores hold.
     public var counts: Counts
+    /// How invariant 6 was checked.
+    public var reconciliation: Reconciliation
 
     /// Creates a report; `violations` are sorted.
-    public init(violations: [Violation], counts: Counts) {
+    public init(
+        violations: [Violation], counts: Counts,
+        reconciliation: Reconciliation = .notChecked("the card processor's books were not given to the audit")
+    ) {
         self.violations = violations.sorted {
             ($0.invariant, $0.subject, $0.message) < ($1.invariant, $1.subject, $1.message)
         }
         self.counts = counts
+        self.reconciliation = reconciliation
     }
 
     /// Whether every invariant holds.
     public var isClean: Bool { violations.isEmpty }
 
-    /// The violations of invariant `number` (1–5).
+    /// The violations of invariant `number` (1–6).
     public func violations(of number: Int) -> [Violation] { violations.filter { $0.invariant == number } }
 
     /// The order ids concerned by at least one violation, sorted.

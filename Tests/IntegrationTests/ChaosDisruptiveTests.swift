@@ -5,7 +5,9 @@ import Testing
 /// servers, which it restarts, so it runs alone with the other disruptive tests.
 @Suite("Disruptive: commerce chaos", .serialized)
 struct ChaosDisruptiveTests {
-    @Test("every fault under a steady flow of orders: nothing lost or doubled, only hostile dead letters, audit clean")
+    @Test(
+        "every fault under a steady flow of orders, cancels racing slow charges while payment-workers die: nothing lost or doubled, only hostile dead letters, audit and reconciliation clean"
+    )
     func fullRun() throws {
         let root = SagaTests.root
         let output = FileManager.default.temporaryDirectory.appendingPathComponent("chaos-\(UUID().uuidString)")
@@ -27,7 +29,18 @@ struct ChaosDisruptiveTests {
         #expect((report["unplanned_exits"] as? [Any])?.isEmpty == true)
         #expect(report["audit_clean"] as? Bool == true)
         let faults = (report["faults"] as? [[String: Any]]) ?? []
-        #expect(faults.count == 12)
+        #expect(faults.count == 15)
+        #expect(faults.filter { $0["name"] as? String == "kill-payment-worker" }.count == 3)
+        #expect((report["racing_cancels"] as? Int ?? 0) > 0, "seed 7 places orders whose cancel races a slow charge")
+        #expect(
+            report["racing_cancel_outcomes"] as? [String: Int] == ["CANCELLED": report["racing_cancels"] as? Int ?? -1],
+            "\(report["racing_cancel_outcomes"] ?? "none")")
+        #expect(
+            (report["reconciliation"] as? String)?.hasPrefix("checked against") == true,
+            "\(report["reconciliation"] ?? "none")")
+        let charges = report["racing_cancel_charges"] as? [String: Int] ?? [:]
+        #expect((charges["captured, refunded"] ?? 0) > 0, "some cancels came while their charge ran: \(charges)")
+        #expect(charges["captured, kept"] == nil, "\(charges)")
         #expect(faults.allSatisfy { $0["ok"] as? Bool == true }, "\(faults)")
         #expect((report["hostile_dead_letters"] as? Int ?? 0) > 0)
         #expect(FileManager.default.fileExists(atPath: output.appendingPathComponent("chaos.json").path))

@@ -13,7 +13,7 @@ func offThePool<T>(_ body: () throws -> T) async throws -> T {
 }
 
 /// A task executor with one thread of its own, running jobs in order until ``shutdown()``.
-private final class DedicatedThreadExecutor: TaskExecutor, @unchecked Sendable {
+final class DedicatedThreadExecutor: TaskExecutor, @unchecked Sendable {
     // @unchecked: `jobs` and `stopped` are guarded by `condition`.
     private let condition = NSCondition()
     private var jobs: [UnownedJob] = []

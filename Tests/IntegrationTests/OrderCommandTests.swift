@@ -26,9 +26,20 @@ struct OrderCommandTests {
         ]
     }
 
+    /// The fixture's card processor, whose charges the audit reconciles (invariant 6).
+    private func processor(_ fixture: ServiceFixture) throws -> [String] {
+        let gateway = try #require(fixture.gateway, "SagaTests.startFleet starts a payment-gateway")
+        return [
+            "--payment-gateway", "http", "--payment-gateway-url", gateway.baseURL,
+            "--payment-gateway-api-key", gateway.apiKey,
+        ]
+    }
+
     /// `commerce audit --json`: its exit status and report.
-    private func audit(_ fixture: ServiceFixture) throws -> (Int32, [String: Any]) {
-        let run = try commerce(["audit", "--json"] + stores(fixture))
+    private func audit(
+        _ fixture: ServiceFixture, processor arguments: [String]? = nil
+    ) throws -> (Int32, [String: Any]) {
+        let run = try commerce(["audit", "--json"] + stores(fixture) + (arguments ?? processor(fixture)))
         return (run.status, try run.requiredJSON())
     }
 
@@ -119,6 +130,60 @@ struct OrderCommandTests {
         ) { $0.0 == 0 }
         #expect(status == 0, "\(report)")
         #expect((report["counts"] as? [String: Any])?["orders"] as? Int == 9)
+        let reconciled = report["reconciliation"] as? [String: Any] ?? [:]
+        #expect(reconciled["status"] as? String == "checked", "\(reconciled)")
+        #expect((reconciled["charges"] as? Int ?? 0) >= 7, "every payment the samples reached: \(reconciled)")
+        #expect(invariant(6, in: report)["holds"] as? Bool == true)
+
+        // The processor's books against the outcomes (invariant 6), read through its API: a
+        // capture kept for the cancelled order with no record in the fleet, and a charge for an
+        // order nobody placed, both made behind the fleet's back.
+        let gateway = try #require(fixture.gateway)
+        let kept = try gateway.chargeWaiting(token: "tok_approve", key: "stray:\(id)", amount: 5_000, order: id)
+        #expect(kept.status == 201, "\(kept.body)")
+        let ghost = "ghost-\(UUID().uuidString.lowercased())"
+        let unknown = try gateway.chargeWaiting(
+            token: "tok_approve", key: "stray:\(ghost)", amount: 7_000, order: ghost)
+        #expect(unknown.status == 201, "\(unknown.body)")
+        (status, report) = try audit(fixture)
+        #expect(status == 1)
+        #expect(invariant(6, in: report)["holds"] as? Bool == false)
+        #expect(
+            invariant(6, in: report)["order_ids"] as? [String] == [ghost, id].sorted(), "\(invariant(6, in: report))")
+        for number in 1...5 { #expect(invariant(number, in: report)["holds"] as? Bool == true, "\(number): \(report)") }
+        let differences = try commerce(["audit"] + stores(fixture) + processor(fixture))
+        #expect(differences.status == 1)
+        #expect(differences.stdout.contains("✗ invariant 6:"), "\(differences.stdout)")
+        #expect(differences.stdout.contains("CANCELLED but the processor kept 5000"), "\(differences.stdout)")
+
+        // A processor that cannot be read fails the audit; the sandbox is said not to be checked.
+        let closed = ProbeFixture.freePort()
+        (status, report) = try audit(
+            fixture,
+            processor: ["--payment-gateway-url", "http://127.0.0.1:\(closed)", "--payment-gateway-api-key", "k"])
+        #expect(status == 1)
+        #expect((report["reconciliation"] as? [String: Any])?["status"] as? String == "failed", "\(report)")
+        let unreadable = invariant(6, in: report)["violations"] as? [[String: Any]] ?? []
+        #expect(unreadable.first?["subject"] as? String == "the card processor", "\(unreadable)")
+        // The sandbox's books are not read: the stray charges go unseen, and the report says so.
+        (status, report) = try audit(fixture, processor: ["--payment-gateway", "sandbox"])
+        #expect(status == 0, "\(report)")
+        #expect(invariant(6, in: report)["checked"] as? Bool == false)
+        #expect((report["reconciliation"] as? [String: Any])?["status"] as? String == "not_checked")
+        let sandbox = try commerce(["audit", "--payment-gateway", "sandbox"] + stores(fixture))
+        #expect(
+            sandbox.stdout.contains("– invariant 6 (the reconciliation with the card processor) not checked"),
+            "\(sandbox.stdout)")
+        // Refund the stray capture and void the unknown order's: reconciled again.
+        for (exchange, amount) in [(kept, 5_000), (unknown, 7_000)] {
+            let charge = exchange.json["id"] as? String ?? ""
+            let refund = try gateway.refundWaiting(charge: charge, amount: amount, key: "stray-refund:\(charge)")
+            #expect(refund.status == 201, "\(refund.body)")
+        }
+        (status, report) = try audit(fixture)
+        #expect(
+            invariant(6, in: report)["order_ids"] as? [String] == [ghost],
+            "a charge of an unknown order stays a difference")
 
         // Corrupt one store per invariant: each audit names the new broken invariant and its order.
         guard confirmed.count >= 3 else { return }
@@ -158,9 +223,9 @@ struct OrderCommandTests {
         #expect(invariant(3, in: report)["holds"] as? Bool == true)
 
         // The text report groups the violations by invariant, and exits 1 with one error line.
-        let text = try commerce(["audit"] + stores(fixture))
+        let text = try commerce(["audit"] + stores(fixture) + processor(fixture))
         #expect(text.status == 1)
-        for number in [1, 2, 4, 5] { #expect(text.stdout.contains("✗ invariant \(number):"), "\(text.stdout)") }
+        for number in [1, 2, 4, 5, 6] { #expect(text.stdout.contains("✗ invariant \(number):"), "\(text.stdout)") }
         #expect(text.stdout.contains(confirmed[0]))
         #expect(text.stderr.hasPrefix("Error: "), "\(text.stderr)")
     }

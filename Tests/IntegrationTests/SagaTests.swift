@@ -2,10 +2,12 @@ import CommerceDomain
 import CommerceMessages
 import Foundation
 import Inventory
+import Logging
 import Mongo
 import Notifications
 import Ordering
 import Payments
+import PaymentsHTTP
 import Postgres
 import SagaAudit
 import Testing
@@ -65,14 +67,30 @@ struct SagaTests {
         ) { $0 == expected }
     }
 
-    /// The saga audit over the fixture's four stores.
+    /// The saga audit over the fixture's four stores and, when it runs a payment-gateway, that
+    /// gateway's books read through its charge listing (invariant 6), as `commerce audit` reads them.
     func audit(_ fixture: ServiceFixture) throws -> SagaAuditReport {
         let client = try MongoClient(uri: Self.mongoURL)
         return try SagaAudit.run(
             orders: try TestServers.postgres(url: try fixture.databaseURL(for: "orders")),
             inventory: try TestServers.postgres(url: try fixture.databaseURL(for: "inventory")),
             payments: try TestServers.postgres(url: try fixture.databaseURL(for: "payments")),
-            notifications: client.collection("notifications", in: fixture.mongoDatabase))
+            notifications: client.collection("notifications", in: fixture.mongoDatabase),
+            processor: processorBooks(fixture))
+    }
+
+    /// The charges of the fixture's payment-gateway, every page of its listing.
+    func processorBooks(_ fixture: ServiceFixture) -> SagaAudit.ProcessorBooks {
+        guard let gateway = fixture.gateway else { return .notConsulted("the fixture runs no payment-gateway") }
+        let reader = HTTPPaymentGateway(
+            configuration: HTTPPaymentGateway.Configuration(baseURL: gateway.baseURL, apiKey: gateway.apiKey),
+            logger: Logger(label: "saga-test-audit"))
+        defer { _ = try? blockingWait { try await reader.shutdown() } }
+        do {
+            return .charges(try blockingWait { try await reader.listCharges(createdFrom: nil, createdBefore: nil) })
+        } catch {
+            return .unreadable("\(gateway.baseURL): \(error)")
+        }
     }
 
     /// Audits until clean (compensations and notifications trail the terminal events) or `timeout`.

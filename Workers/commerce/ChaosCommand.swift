@@ -17,10 +17,13 @@ struct ChaosCommand: ParsableCommand {
         discussion: """
             Loopback only: it restarts the local RabbitMQ, PostgreSQL and MongoDB-protocol server (through \
             scripts/services.sh) and refuses servers on other hosts. Faults, in order, spread over the \
-            publishing time: \(ChaosRun.faultNames.joined(separator: ", ")). Exit 0 only if every order \
-            placed ended, no effect happened twice, every dead letter is one of the hostile messages (and \
-            each of those is one), no process died but those killed on purpose, and the audit is clean; \
-            exit 1 otherwise. Writes chaos.json and the processes' logs to --output.
+            publishing time: \(ChaosRun.faultNames.joined(separator: ", ")). Some orders pay with a slow \
+            charge (\(ChaosRun.racingToken)) and are cancelled by their customer while it is in flight. \
+            Exit 0 only if every order placed ended, no effect happened twice, every dead letter is one of \
+            the hostile messages (and each of those is one), no process died but those killed on purpose, \
+            every racing cancel ended CANCELLED, and the audit is clean, its reconciliation with the card \
+            processor's books included (not checked with --gateway sandbox); exit 1 otherwise. Writes \
+            chaos.json and the processes' logs to --output.
             """)
 
     @OptionGroup var broker: BrokerOptions
@@ -190,6 +193,16 @@ struct ChaosCommand: ParsableCommand {
                          fault.name as NSString, fault.detail as NSString))
         }
         print("orders by status: " + report.statuses.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+        print(
+            "customer cancels racing a slow charge: \(report.racingCancels) ("
+                + report.racingCancelOutcomes.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
+                .joined(separator: ", ") + ")"
+                + (report.racingCancelCharges.isEmpty
+                    ? ""
+                    : "; at the processor: "
+                        + report.racingCancelCharges.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
+                        .joined(separator: ", ")))
+        print("reconciliation with the card processor: \(report.reconciliation)")
         func list(_ title: String, _ items: [String]) {
             guard !items.isEmpty else { return }
             print("\(title) (\(items.count)):")

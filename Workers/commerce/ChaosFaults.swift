@@ -129,6 +129,13 @@ extension ChaosRun {
                 Thread.sleep(forTimeInterval: 1)
                 try restart(victim)
                 return "SIGKILL \(victim), started again after 1 s"
+            case "kill-payment-worker":
+                let copies = fleet.workers.filter { $0.worker.name == FleetCatalog.paymentWorker.name }.map(\.name)
+                let victim = copies[Int(random.next() % UInt64(copies.count))]
+                kill(victim)
+                Thread.sleep(forTimeInterval: 1)
+                try restart(victim)
+                return "SIGKILL \(victim) while slow charges and their racing cancels flow, started again after 1 s"
             case "hostile-messages":
                 return try publishHostileMessages()
             case "restart-rabbitmq":

@@ -27,16 +27,27 @@ struct ChaosReport: Encodable {
     var plannedKills: [String]
     /// Processes that died without being killed (each was started again).
     var unplannedExits: [String]
+    /// Orders paid with a slow charge and cancelled by the customer while it was in flight.
+    var racingCancels: Int
+    /// How those orders ended, by status (each must be CANCELLED, with nothing kept by the processor).
+    var racingCancelOutcomes: [String: Int]
+    /// What the processor did with their charges (`captured, refunded`, `never charged` …; empty
+    /// with the sandbox).
+    var racingCancelCharges: [String: Int]
+    /// How invariant 6, the reconciliation with the card processor's books, was checked.
+    var reconciliation: String
     var publisherReconnections: Int
     var auditClean: Bool
     var auditViolations: [String]
     var seconds: Double
 
     /// The run passed: nothing lost, nothing doubled, no unexpected dead letter, every hostile
-    /// message dead-lettered, no crash but those caused on purpose, the audit clean.
+    /// message dead-lettered, no crash but those caused on purpose, the audit clean (the
+    /// reconciliation with the processor included), every racing cancel CANCELLED.
     var passed: Bool {
         lost.isEmpty && duplicatedEffects.isEmpty && unexpectedDeadLetters.isEmpty && missingHostileDeadLetters.isEmpty
             && unplannedExits.isEmpty && auditClean && faults.allSatisfy(\.ok)
+            && racingCancelOutcomes.keys.allSatisfy { $0 == "CANCELLED" }
     }
 
     /// The one line: placed, terminal, lost, duplicated, dead letters by class, invariants.
@@ -46,7 +57,8 @@ struct ChaosReport: Encodable {
         return "chaos: placed \(placed), terminal \(terminal), lost \(lost.count), duplicated effects "
             + "\(duplicatedEffects.count), dead letters \(deadLetters.values.reduce(0, +)) (\(letters.isEmpty ? "none" : letters); "
             + "unexpected \(unexpectedDeadLetters.count)), unplanned crashes \(unplannedExits.count) "
-            + "(\(plannedKills.count) planned), invariants \(auditClean ? "OK" : "FAILED")"
+            + "(\(plannedKills.count) planned), racing cancels \(racingCancels), invariants \(auditClean ? "OK" : "FAILED")"
+            + (reconciliation.hasPrefix("checked") ? "" : " (reconciliation \(reconciliation))")
             + (passed ? "" : " → FAILED")
     }
 }

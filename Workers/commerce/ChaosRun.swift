@@ -45,10 +45,19 @@ final class ChaosRun {
 
     /// The faults, in the order they are injected.
     /// The crash points come early: they need orders still flowing to reach them.
+    /// `kill-payment-worker` comes three times: customer cancels race slow charges all along the
+    /// run (``OrderPlan/racing``), and a payment-worker copy killed with such a charge in flight
+    /// is the moment a capture could be kept for a cancelled order.
     static let faultNames = [
-        "kill-worker", "crash-after-commit", "hostile-messages", "restart-rabbitmq", "crash-before-ack", "kill-worker",
-        "restart-postgresql", "memory-alarm", "restart-mongodb", "restart-gateway", "kill-worker", "replay-old-events",
+        "kill-worker", "crash-after-commit", "kill-payment-worker", "hostile-messages", "restart-rabbitmq",
+        "crash-before-ack", "kill-worker", "restart-postgresql", "kill-payment-worker", "memory-alarm",
+        "restart-mongodb", "restart-gateway", "kill-worker", "kill-payment-worker", "replay-old-events",
     ]
+
+    /// The payment token of the orders whose cancel races their charge: the gateway captures it
+    /// after 1.5 s (`tok_slow_MS`), so the cancel, sent 0.15 to 1.05 s after the order, arrives
+    /// while the charge is in flight.
+    static let racingToken = "tok_slow_1500"
 
     let settings: Settings
     private let amqp: AMQPConnection
@@ -112,9 +121,14 @@ final class ChaosRun {
         let faultOutcome = faults.join()
 
         let drain = try drainOrders(plan, fleet: fleet)
+        var racingOutcomes: [String: Int] = [:]
+        for index in plan.racing {
+            racingOutcomes[drain.byOrder[plan.orders[index].orderID] ?? "absent", default: 0] += 1
+        }
         // A server restarted by a fault may still be coming back: an audit that fails is tried again.
         let audit = try? fleet.auditSettled(
             within: .seconds(60), applicationName: "commerce-chaos", toleratingErrors: true)
+        let racingCharges = racingChargeOutcomes(plan, fleet: fleet)
         let duplicates = duplicatedEffects(fleet)
         let letters = deadLetters(
             fleet, expected: faultOutcome.expectedDeadLetters, withoutID: faultOutcome.expectedDeadLettersWithoutID)
@@ -130,6 +144,9 @@ final class ChaosRun {
             hostileDeadLetters: letters.hostile, unexpectedDeadLetters: letters.unexpected,
             missingHostileDeadLetters: letters.missing, faults: faultOutcome.records,
             plannedKills: faultOutcome.plannedKills, unplannedExits: unplanned,
+            racingCancels: plan.racing.count, racingCancelOutcomes: racingOutcomes,
+            racingCancelCharges: racingCharges,
+            reconciliation: audit.map { "\($0.reconciliation)" } ?? "the audit could not run",
             publisherReconnections: publisher.reconnections, auditClean: audit?.isClean ?? false,
             auditViolations: audit.map { $0.violations.prefix(20).map { "\($0)" } } ?? ["the audit could not run"],
             seconds: ((ContinuousClock.now - started).seconds).rounded(toPlaces: 1))
@@ -147,6 +164,9 @@ final class ChaosRun {
         var retried: Set<Int> = []
         /// Cancelled by the customer shortly after placing.
         var cancelled: Set<Int> = []
+        /// Paid with ``ChaosRun/racingToken`` and cancelled by the customer while the charge is in
+        /// flight: the race between a cancel and a capture, which reconciliation must find settled.
+        var racing: Set<Int> = []
 
         init(count: Int, random: inout SplitMix64) {
             for index in 0..<count {
@@ -157,13 +177,18 @@ final class ChaosRun {
                     case 0..<7: "tok_decline"
                     case 7..<10: "tok_insufficient_funds"
                     case 10..<20: "tok_transient_2"
+                    case 20..<25: ChaosRun.racingToken
                     default: "tok_approve"
                     }
                 orders.append(order)
                 let extra = random.next() % 100
                 if extra == 0 { duplicated.insert(index) }
                 if extra == 1 { retried.insert(index) }
-                if extra >= 2 && extra < 5 { cancelled.insert(index) }
+                if (20..<25).contains(draw) {
+                    racing.insert(index)
+                } else if extra >= 2 && extra < 5 {
+                    cancelled.insert(index)
+                }
             }
         }
     }
@@ -186,6 +211,11 @@ final class ChaosRun {
                 }
                 if plan.cancelled.contains(next) {
                     cancels.append((now + .milliseconds(200 + Int(random.next() % 800)), next))
+                }
+                if plan.racing.contains(next) {
+                    // order.placed, stock.reserved and the charge's start take tens of milliseconds
+                    // at this rate: the cancel lands within the 1.5 s the charge takes.
+                    cancels.append((now + .milliseconds(150 + Int(random.next() % 900)), next))
                 }
                 next += 1
             }
@@ -227,6 +257,8 @@ final class ChaosRun {
         var terminal: Int
         var statuses: [String: Int]
         var lost: [String]
+        /// Each placed order's status after the drain.
+        var byOrder: [String: String]
     }
 
     /// Waits until every placed order is terminal in the orders database, or the drain timeout.
@@ -267,7 +299,33 @@ final class ChaosRun {
         for status in statuses.values { counts[status, default: 0] += 1 }
         let terminalStatuses: Set<String> = ["CONFIRMED", "CANCELLED", "REJECTED"]
         let lost = ids.filter { !terminalStatuses.contains(statuses[$0] ?? "") }
-        return Drain(terminal: ids.count - lost.count, statuses: counts, lost: lost)
+        return Drain(terminal: ids.count - lost.count, statuses: counts, lost: lost, byOrder: statuses)
+    }
+
+    /// What the card processor did with the racing orders' charges, from its charge listing: how
+    /// many were captured and refunded in full (the cancel came while or after the charge ran),
+    /// captured and kept in part or whole (reconciliation reports those), declined, or never
+    /// charged (the cancel came first). Evidence that the race was run both ways; empty with the
+    /// sandbox, whose books no other process can read.
+    private func racingChargeOutcomes(_ plan: OrderPlan, fleet: SagaFleet) -> [String: Int] {
+        guard case .charges(let charges)? = try? fleet.processorBooks() else { return [:] }
+        let byOrder = Dictionary(grouping: charges, by: \.orderReference)
+        var outcomes: [String: Int] = [:]
+        for index in plan.racing {
+            let held = byOrder[plan.orders[index].orderID] ?? []
+            let outcome: String
+            if held.isEmpty {
+                outcome = "never charged"
+            } else if !held.contains(where: \.isCaptured) {
+                outcome = "declined"
+            } else if held.allSatisfy({ $0.kept == 0 }) {
+                outcome = "captured, refunded"
+            } else {
+                outcome = "captured, kept"
+            }
+            outcomes[outcome, default: 0] += 1
+        }
+        return outcomes
     }
 
     /// Effects that happened twice: two captures or two refunds of one order in the payments

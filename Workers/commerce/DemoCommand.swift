@@ -44,6 +44,8 @@ struct DemoCommand: ParsableCommand {
 
     @OptionGroup var stores: StoreOptions
 
+    @OptionGroup var processor: ProcessorOptions
+
     @OptionGroup var output: OutputOptions
 
     func validate() throws {
@@ -78,6 +80,8 @@ struct DemoCommand: ParsableCommand {
         var unexpected: Int
         var audit: [String]
         var auditClean: Bool
+        /// How invariant 6 was checked against the card processor's books.
+        var reconciliation: String
     }
 
     func run() throws {
@@ -166,7 +170,8 @@ struct DemoCommand: ParsableCommand {
             seconds: seconds, ordersPerSecond: seconds > 0 ? Double(orders) / seconds : 0, outcomes: outcomes,
             unfinished: outcomes.filter { $0.result == nil }.count,
             unexpected: outcomes.filter { $0.result != nil && !$0.asExpected }.count,
-            audit: audit.violations.map { "\($0)" }, auditClean: audit.isClean)
+            audit: audit.violations.map { "\($0)" }, auditClean: audit.isClean,
+            reconciliation: "\(audit.reconciliation)")
         if output.json { output.printJSON(report) } else { printTable(report) }
         if report.unfinished > 0 || !report.auditClean {
             throw CommandFailure(
@@ -254,7 +259,7 @@ struct DemoCommand: ParsableCommand {
     }
 
     private func runAudit() throws -> SagaAuditReport {
-        try stores.audit(applicationName: "commerce-demo")
+        try stores.audit(applicationName: "commerce-demo", processor: processor.books())
     }
 
     // MARK: - Output
@@ -292,7 +297,14 @@ struct DemoCommand: ParsableCommand {
         if report.unexpected > 0 { print("! \(report.unexpected) order(s) ended otherwise than the sample intends") }
         print("")
         if report.auditClean {
-            print("✓ audit: the five invariants hold across orders, inventory, payments and notifications")
+            if report.reconciliation.hasPrefix("checked") {
+                print(
+                    "✓ audit: the six invariants hold across orders, inventory, payments, notifications and the card "
+                        + "processor's books (\(report.reconciliation))")
+            } else {
+                print("✓ audit: invariants 1 to 5 hold across orders, inventory, payments and notifications")
+                print("– invariant 6, the reconciliation with the card processor: \(report.reconciliation)")
+            }
         } else {
             print("✗ audit: \(report.audit.count) violation(s)")
             for violation in report.audit { print("  - \(violation)") }

@@ -81,6 +81,9 @@ final class SagaFleet {
     let processes: LocalFleet
     /// The fresh SecantusDB, when the fleet has one.
     private(set) var secantus: FreshSecantus?
+    /// The payment gateway's API (``Shape/gateway`` `http`), once started: the audit reads its
+    /// charges for the reconciliation (invariant 6).
+    private(set) var gatewayURL: String?
     /// Each worker copy: its catalog entry, its member name in ``processes`` and its `/health` port.
     private(set) var workers: [(worker: FleetCatalog.Worker, name: String, port: Int)] = []
     private let settings: Settings
@@ -158,7 +161,8 @@ final class SagaFleet {
                 environment: settings.gatewayEnvironment)
             try processes.start(gateway)
             try processes.waitUntilReady(timeout: .seconds(60))
-            paymentSettings["PAYMENT_HTTP_URL"] = "http://127.0.0.1:\(port)"
+            gatewayURL = "http://127.0.0.1:\(port)"
+            paymentSettings["PAYMENT_HTTP_URL"] = gatewayURL
             paymentSettings["PAYMENT_HTTP_API_KEY"] = settings.gatewayAPIKey
         }
         let configuration = settings.configDirectory
@@ -223,7 +227,8 @@ final class SagaFleet {
     /// Pids of the processes, by member name (workers and gateway).
     var processIdentifiers: [String: Int32] { processes.processIdentifiers }
 
-    /// Audits the fleet's stores (`commerce audit`) until the report is clean or `within` has
+    /// Audits the fleet's stores and, with the `http` gateway, reconciles the gateway's charges
+    /// (`commerce audit`; with the sandbox invariant 6 is reported as not checked) until the report is clean or `within` has
     /// passed, and returns the last report: sales and notifications trail the terminal events, so
     /// a first look may be early. With `toleratingErrors` an audit that throws (a server still
     /// coming back after a fault) is tried again and the result is nil if none answered; without,
@@ -240,13 +245,22 @@ final class SagaFleet {
         var report: SagaAuditReport?
         while true {
             do {
-                report = try stores.audit(applicationName: applicationName)
+                report = try stores.audit(applicationName: applicationName, processor: try processorBooks())
             } catch {
                 if !toleratingErrors { throw error }
             }
             if report?.isClean == true || ContinuousClock.now >= deadline { return report }
             Thread.sleep(forTimeInterval: 1)
         }
+    }
+
+    /// The card processor's books as the audit reads them (``ProcessorOptions/books()``): the
+    /// gateway's charges through its listing with `http`, not consulted with the sandbox.
+    func processorBooks() throws -> SagaAudit.ProcessorBooks {
+        try ProcessorOptions.parse(
+            ProcessorOptions.arguments(
+                kind: shape.gateway, url: gatewayURL, apiKey: shape.gateway == "http" ? settings.gatewayAPIKey : nil)
+        ).books()
     }
 
     /// Stops every process (SIGTERM, 60 s) and says how each ended.

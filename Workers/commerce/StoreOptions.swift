@@ -27,9 +27,10 @@ struct StoreOptions: ParsableArguments {
         Setting.resolve(mongoURL, variable: "MONGO_URL", default: MongoClient.Configuration.defaultURI)
     }
 
-    /// Runs ``SagaAudit`` over the four stores (read-only).
+    /// Runs ``SagaAudit`` over the four stores (read-only), invariant 6 against `processor`, the
+    /// card processor's books (``ProcessorOptions/books()``).
     /// - Throws: ``CommandFailure`` naming the store that could not be reached or read (passwords redacted).
-    func audit(applicationName: String) throws -> SagaAuditReport {
+    func audit(applicationName: String, processor: SagaAudit.ProcessorBooks) throws -> SagaAuditReport {
         func connect(_ service: String, _ url: String) throws -> PostgresConnection {
             do {
                 return try PostgresConnection(url: url, applicationName: applicationName)
@@ -56,7 +57,7 @@ struct StoreOptions: ParsableArguments {
         do {
             return try SagaAudit.run(
                 orders: orders, inventory: inventory, payments: payments,
-                notifications: mongo.collection("notifications", in: mongoDatabase))
+                notifications: mongo.collection("notifications", in: mongoDatabase), processor: processor)
         } catch {
             throw CommandFailure(
                 "the audit could not read the stores (orders \(Setting.redacted(ordersDatabase)), inventory "
