@@ -74,6 +74,31 @@ struct TrustBoundaryTests {
         #expect(directError.message.contains("amq.default"), "\(directError)")
     }
 
+    @Test("upstream binds a queue of its own to the terminal events, and to nothing else")
+    func upstreamBindsOnlyTerminalEvents() throws {
+        try ensureFleetExchange()
+        let upstream = try TestServers.amqp("trust-test upstream binds", user: "upstream")
+        defer { upstream.close() }
+        var channel = try upstream.openChannel()
+        let queue = "upstream.\(TestServers.uniqueName("trust"))"
+        try upstream.declareQueue(channel: channel, name: queue, durable: false, exclusive: true, autoDelete: true)
+        try upstream.bindQueue(
+            channel: channel, queue: queue, exchange: FleetCatalog.exchange, routingKey: "order.confirmed")
+        let refused = #expect(throws: AMQPError.self) {
+            try upstream.bindQueue(
+                channel: channel, queue: queue, exchange: FleetCatalog.exchange, routingKey: "payment.succeeded")
+        }
+        #expect(refused?.replyCode == 403, "\(String(describing: refused))")
+        // A queue outside its `upstream.` names is refused too.
+        channel = try upstream.openChannel()
+        let outside = #expect(throws: AMQPError.self) {
+            try upstream.declareQueue(
+                channel: channel, name: TestServers.uniqueName("storefront"), durable: false, exclusive: true,
+                autoDelete: true)
+        }
+        #expect(outside?.replyCode == 403, "\(String(describing: outside))")
+    }
+
     @Test("a stock-worker's user cannot publish payment.succeeded on the exchange either")
     func stockWorkerCannotPublishPaymentEvents() throws {
         try ensureFleetExchange()

@@ -1,3 +1,5 @@
+import CommerceMessages
+import Foundation
 import WorkerRuntime
 
 /// The broker users `commerce setup --dry-run` prints: each party of ``FleetCatalog/parties``
@@ -33,7 +35,8 @@ struct BrokerIdentitiesPlan: Encodable {
             return Identity(
                 party: identity.party.name, user: identity.user, configurationKey: identity.party.configurationKey,
                 publishes: identity.party.publishes.map(\.rawValue),
-                accepted: identity.party.mayDeliver.map(\.rawValue).sorted(), configure: p.configure, write: p.write,
+                accepted: MessageType.allCases.filter(identity.party.mayDeliver.contains).map(\.rawValue),
+                configure: p.configure, write: p.write,
                 read: p.read, topicWrite: p.topicWrite, topicRead: p.topicRead)
         }
         commands = identities.flatMap { identity in
@@ -59,7 +62,8 @@ struct BrokerIdentitiesPlan: Encodable {
                 identity.party, identity.user,
                 identity.publishes.isEmpty ? "—" : identity.publishes.joined(separator: " "),
                 identity.accepted.count == FleetCatalog.contractTypes.count
-                    ? "every type (dead-letter replay)" : identity.accepted.joined(separator: " "),
+                    ? "every type (dead-letter replay)"
+                    : identity.accepted.isEmpty ? "—" : identity.accepted.joined(separator: " "),
             ]
         }
         let headers = ["party", "user", "publishes on the exchange", "accepted by workers from it"]
@@ -67,10 +71,9 @@ struct BrokerIdentitiesPlan: Encodable {
             ([headers[column]] + rows.map { $0[column] }).map(\.count).max() ?? 0
         }
         for row in [headers] + rows {
-            print(
-                "  "
-                    + row.indices.map { row[$0].padding(toLength: widths[$0], withPad: " ", startingAt: 0) }
-                    .joined(separator: "  "))
+            let line = row.indices.map { row[$0].padding(toLength: widths[$0], withPad: " ", startingAt: 0) }
+                .joined(separator: "  ")
+            print("  " + line.replacingOccurrences(of: "\\s+$", with: "", options: .regularExpression))
         }
         print("Commands for the broker's administrator (PASSWORD: each user's own secret):")
         for command in commands { print("  \(command)") }
