@@ -5,6 +5,7 @@
 # Debian 12 machine needs nothing else. Safe to run any number of times in a row.
 #
 #   scripts/services.sh up       install if needed, start, wait until each answers, create role + databases
+#                                and the broker users of docs/security.md
 #   scripts/services.sh down     stop all three
 #   scripts/services.sh status   say which ones answer (exit 1 if any does not)
 #   scripts/services.sh restart rabbitmq|postgresql|mongodb   drop every client, as a crash would
@@ -19,6 +20,10 @@ PG_PASSWORD=${COMMERCE_PG_PASSWORD:-commerce}
 PG_DATABASES=(orders inventory payments gateway commerce_test)
 AMQP_USER=${COMMERCE_AMQP_USER:-commerce}
 AMQP_PASSWORD=${COMMERCE_AMQP_PASSWORD:-commerce}
+# One broker user per party (docs/security.md), with the permissions of FleetCatalog's table as
+# config/broker-identities.tsv lists them; locally they share one password.
+AMQP_IDENTITY_PASSWORD=${COMMERCE_AMQP_IDENTITY_PASSWORD:-$AMQP_PASSWORD}
+AMQP_IDENTITIES="$root/config/broker-identities.tsv"
 MONGO_PORT=${COMMERCE_MONGO_PORT:-27017}
 
 APT_PACKAGES=(rabbitmq-server postgresql librabbitmq-dev libpq-dev libmongoc-dev libbson-dev pkg-config python3-venv netcat-openbsd)
@@ -78,6 +83,24 @@ CONF
   fi
   rabbitmqctl -q set_permissions -p / "$AMQP_USER" '.*' '.*' '.*' >/dev/null
   rabbitmqctl -q set_user_tags "$AMQP_USER" monitoring >/dev/null
+  rabbit_identities
+}
+
+# The parties' users: created once (an existing user keeps its password), permissions set every
+# time, so a changed table takes effect on the next `up`. Adding users and permissions does not
+# disturb the connections of a broker others are using.
+rabbit_identities() {
+  local users user configure write read topic_write topic_read exchange
+  users=$(rabbitmqctl -q list_users 2>/dev/null | awk '{print $1}')
+  # The table comes in on fd 3: rabbitmqctl reads standard input and would swallow it.
+  while IFS=$'\t' read -r -u 3 user exchange configure write read topic_write topic_read; do
+    case "$user" in ''|'#'*) continue ;; esac
+    if ! grep -qx "$user" <<<"$users"; then
+      rabbitmqctl -q add_user "$user" "$AMQP_IDENTITY_PASSWORD" >/dev/null
+    fi
+    rabbitmqctl -q set_permissions -p / "$user" "$configure" "$write" "$read" >/dev/null
+    rabbitmqctl -q set_topic_permissions -p / "$user" "$exchange" "$topic_write" "$topic_read" >/dev/null
+  done 3<"$AMQP_IDENTITIES"
 }
 
 # --- PostgreSQL -------------------------------------------------------------

@@ -14,6 +14,11 @@ extension AMQPConnection {
     /// Publishes one message (`basic.publish`). Returns its confirm sequence number when the
     /// channel is in confirm mode (0 otherwise). The publish is asynchronous: an error the broker
     /// raises for it (404 on a missing exchange) arrives later, from ``waitForConfirms(channel:timeout:)``.
+    ///
+    /// The message's `user_id` is always this connection's user (``AMQPConfiguration/username``),
+    /// whatever `properties` say: RabbitMQ closes the channel on a `user_id` that is not the
+    /// connection's user, and consumers trust it because of that (a copy of a received message,
+    /// such as a retry or a replayed dead letter, would otherwise carry its first sender's).
     @discardableResult
     public func publish(
         channel: UInt16, exchange: String, routingKey: String, mandatory: Bool = true,
@@ -24,6 +29,8 @@ extension AMQPConnection {
         guard openChannels.contains(channel) else {
             throw AMQPError(code: .invalidState, message: "channel \(channel) is closed", context: context)
         }
+        var properties = properties
+        properties.userID = configuration.username
         let arena = CArena()
         var cProperties = properties.cProperties(in: arena)
         let status = body.withUnsafeBytes { buffer in

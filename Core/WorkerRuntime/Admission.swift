@@ -9,12 +9,22 @@ enum Admission {
     /// strings cannot be longer anyway.
     static let maximumIdentifierLength = 255
 
+    /// The dead-letter reason of a message whose sender may not send its type.
+    static let forbiddenSender = "forbidden_sender"
+
     /// The first reason `incoming` cannot be handled, or `nil` when it may go to the handler.
     ///
     /// Text that the runtime stores (ids, type) must be free of NUL and other control characters:
     /// PostgreSQL refuses NUL in `text`, and refusing it here keeps one hostile message from
     /// failing the statement that records its whole batch.
-    static func failure(of incoming: IncomingMessage, maximumBodySize: Int) -> HandlingFailure? {
+    ///
+    /// A fresh delivery of a type in the catalog must come from a broker user that `senders`
+    /// allows for that type (`forbidden_sender` otherwise). A return from the worker's own retry
+    /// queue is not checked again: its sender was checked when it first arrived, and its
+    /// `user_id` is now the worker's own (the worker published the copy).
+    static func failure(
+        of incoming: IncomingMessage, maximumBodySize: Int, senders: SenderPolicy
+    ) -> HandlingFailure? {
         let body = incoming.body
         if body.isEmpty { return .permanent("empty_body", "the message body is empty") }
         if body.count > maximumBodySize {
@@ -41,6 +51,11 @@ enum Admission {
         }
         if let problem = identifierProblem(envelope.appID) {
             return .permanent("invalid_app_id", "app_id \(problem)")
+        }
+        if !incoming.isRetryReturn,
+            let problem = senders.problem(type: envelope.type, userID: incoming.properties.userID)
+        {
+            return .permanent(forbiddenSender, problem)
         }
         return nil
     }
@@ -98,24 +113,36 @@ enum Admission {
 
     /// What the runtime's own headers say about a delivery, believed only when the delivery
     /// comes back from one of the worker's retry queues: the default exchange, routed to the
-    /// worker's queue, with the broker's newest `x-death` entry naming a retry queue that the
-    /// message expired from. A producer's `x-attempts` or `x-original-routing-key` on a fresh
-    /// message is ignored, so it can neither skip the retries nor disguise the message's type.
+    /// worker's queue, published by the worker's own broker user (`user_id`, which RabbitMQ
+    /// checks), with the broker's newest `x-death` entry naming a retry queue that the message
+    /// expired from. A producer's `x-attempts`, `x-death` or `x-original-routing-key` on a fresh
+    /// message is ignored, so it can neither skip the retries, nor skip the sender check, nor
+    /// disguise the message's type; any user with write access to the default exchange can put
+    /// such headers on a message routed to the worker's queue, but not the worker's `user_id`.
     struct Provenance: Equatable {
         /// Failed attempts before this delivery.
         var attempts: Int
         /// The routing key the message was first published with.
         var originalRoutingKey: String
+        /// Whether the delivery is a return from one of the worker's own retry queues.
+        var isRetryReturn = false
     }
 
+    /// - Parameters:
+    ///   - userID: the delivery's AMQP `user_id`.
+    ///   - brokerUser: the user this worker connects as.
     static func provenance(
-        headers: AMQPTable, exchange: String, routingKey: String, topology: Topology
+        headers: AMQPTable, exchange: String, routingKey: String, userID: String?, brokerUser: String,
+        topology: Topology
     ) -> Provenance {
         let fresh = Provenance(attempts: 0, originalRoutingKey: routingKey)
-        guard exchange.isEmpty, routingKey == topology.queue, isRetryReturn(headers, topology: topology) else {
+        guard exchange.isEmpty, routingKey == topology.queue, userID == brokerUser,
+            isRetryReturn(headers, topology: topology)
+        else {
             return fresh
         }
         var result = fresh
+        result.isRetryReturn = true
         if case .int(let attempts)? = headers[DeadLetterHeader.attempts], attempts >= 1,
             attempts <= Int64(maximumTrustedAttempts)
         {

@@ -166,7 +166,9 @@ final class BatchConsumer<Store: BatchStore>: @unchecked Sendable {
         var pending: [PendingMessage<Store.Work>] = []
         pending.reserveCapacity(batch.count)
         for incoming in batch {
-            if let failure = Admission.failure(of: incoming, maximumBodySize: configuration.maximumBodySize) {
+            if let failure = Admission.failure(
+                of: incoming, maximumBodySize: configuration.maximumBodySize, senders: configuration.senders)
+            {
                 failed.append((incoming, failure))
                 continue
             }

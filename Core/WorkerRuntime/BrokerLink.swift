@@ -329,7 +329,8 @@ final class BrokerLink: @unchecked Sendable {
                 }
                 unacknowledged.append(delivery.deliveryTag)
                 let message = IncomingMessage(
-                    delivery: delivery, generation: currentGeneration, topology: configuration.topology)
+                    delivery: delivery, generation: currentGeneration, topology: configuration.topology,
+                    brokerUser: configuration.amqp.username)
                 condition.lock()
                 mailbox.append(message)
                 condition.broadcast()

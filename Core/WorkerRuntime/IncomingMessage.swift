@@ -14,6 +14,8 @@ public struct IncomingMessage: Sendable {
     public var originalRoutingKey: String
     /// Whether the broker flagged this as a redelivery.
     public var redelivered: Bool
+    /// Whether it came back from the worker's own retry queue (see ``Admission/Provenance``).
+    public var isRetryReturn: Bool
     /// All AMQP headers, for handlers that need more than the envelope.
     public var headers: AMQPTable
 
@@ -25,12 +27,14 @@ public struct IncomingMessage: Sendable {
     let receivedAt: ContinuousClock.Instant
 
     /// Reads the envelope from AMQP properties and headers; trusts the runtime's own headers only
-    /// as ``Admission/provenance(headers:exchange:routingKey:topology:)`` allows.
-    init(delivery: AMQPDelivery, generation: UInt64, topology: Topology) {
+    /// as ``Admission/provenance(headers:exchange:routingKey:userID:brokerUser:topology:)`` allows.
+    /// `brokerUser` is the user the worker connects as.
+    init(delivery: AMQPDelivery, generation: UInt64, topology: Topology, brokerUser: String) {
         let properties = delivery.properties
         let headers = properties.headers
         let provenance = Admission.provenance(
-            headers: headers, exchange: delivery.exchange, routingKey: delivery.routingKey, topology: topology)
+            headers: headers, exchange: delivery.exchange, routingKey: delivery.routingKey,
+            userID: properties.userID, brokerUser: brokerUser, topology: topology)
         envelope = Envelope(
             messageID: properties.messageID ?? "",
             correlationID: properties.correlationID ?? "",
@@ -43,6 +47,7 @@ public struct IncomingMessage: Sendable {
         attempts = provenance.attempts
         originalRoutingKey = provenance.originalRoutingKey
         redelivered = delivery.redelivered
+        isRetryReturn = provenance.isRetryReturn
         self.headers = headers
         deliveryTag = delivery.deliveryTag
         self.generation = generation

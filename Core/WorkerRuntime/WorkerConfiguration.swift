@@ -17,6 +17,10 @@ public struct WorkerConfiguration: Sendable {
     /// The deployed version, reported on `/metrics` (`commerce_worker_info`): the `worker.version`
     /// key (env `WORKER_VERSION`), else `dev`.
     public var version: String
+    /// Who may send each message type, by broker user: checked on every fresh delivery, a
+    /// forbidden sender's message dead-lettered as `forbidden_sender` (docs/security.md). The
+    /// catalog's parties with their default users unless the `identity.*` keys say otherwise.
+    public var senders: SenderPolicy
     /// The inbox's consumer name (defaults to the queue name).
     public var consumerName: String
     public var amqp: AMQPConfiguration
@@ -111,6 +115,7 @@ public struct WorkerConfiguration: Sendable {
         httpPort = nil
         httpHost = "127.0.0.1"
         shutdownTimeout = .seconds(30)
+        senders = SenderPolicy()
     }
 
     /// Reads the configuration. Keys (each also an environment variable, see the type's docs):
@@ -122,7 +127,10 @@ public struct WorkerConfiguration: Sendable {
     /// `consumer.publishTimeoutMs`, `outbox.relayIntervalMs`, `outbox.relayGraceMs`,
     /// `inbox.retentionMs` (7 days), `retention.intervalMs` (10 min), `journal.enabled` (true),
     /// `journal.retentionMs` (7 days),
-    /// `http.port` (-1 = off), `http.host`, `shutdown.timeoutMs`.
+    /// `http.port` (-1 = off), `http.host`, `shutdown.timeoutMs`, and for each party of
+    /// ``FleetCatalog/parties`` the broker users acting as it (comma-separated; default the
+    /// party's ``FleetCatalog/Party/defaultUsers``): `identity.orderWorker`, `identity.stockWorker`,
+    /// `identity.paymentWorker`, `identity.notificationWorker`, `identity.operator`, `identity.upstream`.
     /// - Throws: ``WorkerConfigurationError`` naming the key of a missing or invalid value.
     public init(reader: ConfigReader, appID: String, defaultQueue: String, defaultBindings: [String]) throws {
         let amqpURL = reader.string(
@@ -175,6 +183,16 @@ public struct WorkerConfiguration: Sendable {
         httpHost = reader.string(forKey: "http.host", default: httpHost)
         version = reader.string(forKey: "worker.version", default: version)
         shutdownTimeout = .milliseconds(try positive(reader, "shutdown.timeoutMs", 30_000))
+        var users: [String: [String]] = [:]
+        for party in FleetCatalog.parties {
+            let names = reader.stringArray(forKey: ConfigKey(party.configurationKey), default: party.defaultUsers)
+                .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            guard !names.isEmpty else {
+                throw WorkerConfigurationError(key: party.configurationKey, problem: "needs one or more broker users")
+            }
+            users[party.name] = names
+        }
+        senders = SenderPolicy(users: users)
     }
 
     /// The retry and dead-letter rules these settings make.

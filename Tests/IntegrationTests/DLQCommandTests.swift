@@ -166,6 +166,33 @@ struct DLQCommandTests {
         #expect(Set(remaining) == Set(permanent.compactMap(\.messageID) + [brokerID]))
     }
 
+    @Test("replay never sends a dead letter refused for its sender: it would go out as the operator's")
+    func replayRefusesForbiddenSender() throws {
+        let fixture = try ProbeFixture()
+        try declareTopology(fixture)
+        let forged = UUID().uuidString.lowercased()
+        let fixable = UUID().uuidString.lowercased()
+        let refusedHeaders: AMQPTable = [
+            DeadLetterHeader.errorClass: "permanent", DeadLetterHeader.errorReason: "forbidden_sender",
+            DeadLetterHeader.errorMessage: "payment.succeeded from broker user 'stock-worker' is refused",
+            DeadLetterHeader.attempts: 1, DeadLetterHeader.originalQueue: .string(fixture.queue),
+        ]
+        try publishDeadLetters(
+            fixture, [(forged, #"{"action":"ok"}"#, refusedHeaders), (fixable, #"{"action":"ok"}"#, nil)])
+
+        // Text: with --json a failing replay prints its report and then the failure.
+        let run = try dlq(fixture, ["replay", "--all"], json: false)
+        #expect(run.status == 1, "not everything was replayed: \(run.stdout) \(run.stderr)")
+        #expect(run.stdout.contains("replayed 1, failed 1"), "\(run.stdout)")
+        let refusedLine = run.stdout.split(separator: "\n").first { $0.contains(forged) }
+        #expect(
+            refusedLine?.hasPrefix("✗") == true && refusedLine?.contains("forbidden_sender") == true, "\(run.stdout)")
+        let left = try fixture.drain(fixture.queue + ".dlq").compactMap(\.properties.messageID)
+        #expect(left == [forged], "the refused dead letter stays where it was")
+        let replayed = try fixture.drain(fixture.queue).compactMap(\.properties.messageID)
+        #expect(replayed == [fixable])
+    }
+
     @Test("replay puts a dead letter back as a fresh message; a repeated replay takes effect once")
     func replay() throws {
         let fixture = try ProbeFixture()

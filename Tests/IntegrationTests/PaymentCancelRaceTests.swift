@@ -260,7 +260,7 @@ struct PaymentCancelRaceTests {
             delivery: AMQPDelivery(
                 channel: 1, deliveryTag: 1, redelivered: redelivered, exchange: topology.exchange,
                 routingKey: envelope.type, consumerTag: "test", properties: outgoing.properties, body: outgoing.body),
-            generation: 0, topology: topology)
+            generation: 0, topology: topology, brokerUser: "commerce")
         incoming.attempts = attempts
         return incoming
     }

@@ -55,6 +55,41 @@ struct SetupAndStockCommandTests {
         return states
     }
 
+    @Test("setup --dry-run connects to nothing and prints who may send what, with the rabbitmqctl commands")
+    func setupDryRunPrintsIdentities() throws {
+        // Port 1: nothing listens there, so a connection attempt would fail the command.
+        let arguments = [
+            "setup", "--dry-run", "--exchange", "shop", "--queue-suffix=-blue",
+            "--amqp-url", "amqp://nobody:dry-run-secret@127.0.0.1:1/%2F",
+        ]
+        let json = try Self.commerce(arguments + ["--json"])
+        #expect(json.status == 0, "\(json.stderr)")
+        let plan = try json.requiredJSON()
+        let identities = (plan["broker_identities"] as? [String: Any])?["identities"] as? [[String: Any]] ?? []
+        let byParty = Dictionary(
+            uniqueKeysWithValues: identities.compactMap { identity in
+                (identity["party"] as? String).map { ($0, identity) }
+            })
+        #expect(
+            Set(byParty.keys)
+                == ["order-worker", "stock-worker", "payment-worker", "notification-worker", "operator", "upstream"])
+        #expect(byParty["upstream"]?["publishes"] as? [String] == ["order.place", "order.cancel"])
+        #expect(
+            byParty["stock-worker"]?["topic_write"] as? String
+                == #"^(stock\.reserved|stock\.rejected|stock\.released)$"#)
+        #expect((byParty["stock-worker"]?["read"] as? String)?.contains("shop|stock-worker-blue") == true)
+        #expect(byParty["operator"]?["user"] as? String == "commerce-operator")
+        let commands = (plan["broker_identities"] as? [String: Any])?["commands"] as? [String] ?? []
+        #expect(commands.contains { $0.hasPrefix("rabbitmqctl set_topic_permissions -p / upstream 'shop' ") })
+        #expect(!json.stdout.contains("dry-run-secret"), "passwords are never printed")
+
+        let text = try Self.commerce(arguments)
+        #expect(text.status == 0, "\(text.stderr)")
+        #expect(text.stdout.contains("payment-worker") && text.stdout.contains("rabbitmqctl add_user upstream"))
+        #expect(text.stdout.contains("stock-worker-blue.dlq"))
+        #expect(!text.stdout.contains("dry-run-secret"))
+    }
+
     @Test func setupCreatesThenReportsExisting() throws {
         let fixture = try ServiceFixture()
         defer { Self.cleanUp(fixture) }

@@ -13,6 +13,27 @@ enum TestServers {
         environment["COMMERCE_TEST_AMQP_URL"] ?? "amqp://commerce:commerce@127.0.0.1:5672/%2F"
     }
 
+    /// The password of the parties' broker users that `scripts/services.sh up` creates
+    /// (config/broker-identities.tsv; docs/security.md).
+    static var identityPassword: String {
+        environment["COMMERCE_TEST_AMQP_IDENTITY_PASSWORD"] ?? "commerce"
+    }
+
+    /// A new broker connection as `user`, one of the parties' users (docs/security.md), on the
+    /// test broker's address.
+    static func amqp(_ name: String, user: String) throws -> AMQPConnection {
+        var configuration = try AMQPConfiguration(urls: amqpURL, connectionName: name)
+        configuration.username = user
+        configuration.password = identityPassword
+        do {
+            return try AMQPConnection(configuration: configuration)
+        } catch {
+            let hint = "the parties' users are made by `scripts/services.sh up`"
+            Issue.record("RabbitMQ refused or did not answer \(user) at \(configuration): \(error); \(hint)")
+            throw error
+        }
+    }
+
     /// The database the tests may create tables and databases in.
     static var postgresURL: String {
         environment["COMMERCE_TEST_POSTGRES_URL"]

@@ -6,6 +6,8 @@ import Testing
 @Suite("Admission")
 struct AdmissionTests {
     private let topology = Topology(queue: "probe-worker", bindings: ["probe.work"])
+    /// The broker user the worker under test connects as.
+    private let brokerUser = "probe-worker"
 
     // MARK: - Content type
 
@@ -73,28 +75,29 @@ struct AdmissionTests {
         let delivery = AMQPDelivery(
             channel: 1, deliveryTag: 7, redelivered: false, exchange: "commerce", routingKey: "probe.work",
             consumerTag: "ctag", properties: properties, body: body)
-        return IncomingMessage(delivery: delivery, generation: 1, topology: topology)
+        return IncomingMessage(delivery: delivery, generation: 1, topology: topology, brokerUser: brokerUser)
     }
 
     private func reason(_ message: IncomingMessage, limit: Int = 1024) -> String? {
-        Admission.failure(of: message, maximumBodySize: limit)?.reason
+        Admission.failure(of: message, maximumBodySize: limit, senders: SenderPolicy())?.reason
     }
 
     @Test("a well-formed delivery is admitted")
     func goodDelivery() {
-        #expect(Admission.failure(of: incoming(), maximumBodySize: 1024) == nil)
+        #expect(Admission.failure(of: incoming(), maximumBodySize: 1024, senders: SenderPolicy()) == nil)
     }
 
     @Test("an empty body is refused permanently as empty_body")
     func emptyBody() {
-        let failure = Admission.failure(of: incoming(body: []), maximumBodySize: 1024)
+        let failure = Admission.failure(of: incoming(body: []), maximumBodySize: 1024, senders: SenderPolicy())
         #expect(failure?.failureClass == .permanent)
         #expect(failure?.reason == "empty_body")
     }
 
     @Test("a body above the limit is refused as body_too_large; one at the limit is admitted")
     func bodyTooLarge() {
-        let failure = Admission.failure(of: incoming(body: Array(repeating: 0x20, count: 17)), maximumBodySize: 16)
+        let failure = Admission.failure(
+            of: incoming(body: Array(repeating: 0x20, count: 17)), maximumBodySize: 16, senders: SenderPolicy())
         #expect(failure?.failureClass == .permanent)
         #expect(failure?.reason == "body_too_large")
         #expect(failure?.message == "the body has 17 bytes; the limit is 16")
@@ -115,7 +118,8 @@ struct AdmissionTests {
 
     @Test("a message id with NUL is refused as invalid_message_id")
     func invalidMessageID() {
-        let failure = Admission.failure(of: incoming(messageID: "abc\u{0}"), maximumBodySize: 1024)
+        let failure = Admission.failure(
+            of: incoming(messageID: "abc\u{0}"), maximumBodySize: 1024, senders: SenderPolicy())
         #expect(failure?.failureClass == .permanent)
         #expect(failure?.reason == "invalid_message_id")
         #expect(failure?.message == "message_id holds a NUL or another control character")
@@ -152,23 +156,25 @@ struct AdmissionTests {
     func freshMessageHeadersIgnored() {
         let provenance = Admission.provenance(
             headers: ["x-attempts": 4_611_686_018_427_387_904, "x-original-routing-key": "evil"],
-            exchange: "commerce", routingKey: "probe.work", topology: topology)
+            exchange: "commerce", routingKey: "probe.work", userID: brokerUser, brokerUser: brokerUser,
+            topology: topology)
         #expect(provenance == Admission.Provenance(attempts: 0, originalRoutingKey: "probe.work"))
     }
 
     @Test("a delivery back from a retry queue is believed")
     func retryReturnBelieved() {
         let provenance = Admission.provenance(
-            headers: retryReturn(), exchange: "", routingKey: topology.queue, topology: topology)
-        #expect(provenance == Admission.Provenance(attempts: 2, originalRoutingKey: "probe.work"))
+            headers: retryReturn(), exchange: "", routingKey: topology.queue, userID: brokerUser,
+            brokerUser: brokerUser, topology: topology)
+        #expect(provenance == Admission.Provenance(attempts: 2, originalRoutingKey: "probe.work", isRetryReturn: true))
     }
 
     @Test("an expiry from any of the retry tiers counts", arguments: [0, 1, 2])
     func everyTier(tier: Int) {
         let provenance = Admission.provenance(
             headers: retryReturn(queue: topology.retryQueue(forTier: tier)), exchange: "", routingKey: topology.queue,
-            topology: topology)
-        #expect(provenance == Admission.Provenance(attempts: 2, originalRoutingKey: "probe.work"))
+            userID: brokerUser, brokerUser: brokerUser, topology: topology)
+        #expect(provenance == Admission.Provenance(attempts: 2, originalRoutingKey: "probe.work", isRetryReturn: true))
     }
 
     @Test(
@@ -179,22 +185,26 @@ struct AdmissionTests {
         ])
     func untrustedAttempts(attempts: AMQPFieldValue?, expected: Int) {
         let provenance = Admission.provenance(
-            headers: retryReturn(attempts: attempts), exchange: "", routingKey: topology.queue, topology: topology)
-        #expect(provenance == Admission.Provenance(attempts: expected, originalRoutingKey: "probe.work"))
+            headers: retryReturn(attempts: attempts), exchange: "", routingKey: topology.queue, userID: brokerUser,
+            brokerUser: brokerUser, topology: topology)
+        #expect(
+            provenance
+                == Admission.Provenance(attempts: expected, originalRoutingKey: "probe.work", isRetryReturn: true))
     }
 
     @Test("an x-death naming another queue is not a retry return")
     func otherQueue() {
         let provenance = Admission.provenance(
             headers: retryReturn(queue: "other-worker.retry.1s"), exchange: "", routingKey: topology.queue,
-            topology: topology)
+            userID: brokerUser, brokerUser: brokerUser, topology: topology)
         #expect(provenance == Admission.Provenance(attempts: 0, originalRoutingKey: topology.queue))
     }
 
     @Test("an x-death whose reason is not expired is not a retry return", arguments: ["rejected", "maxlen", ""])
     func notExpired(reason: String) {
         let provenance = Admission.provenance(
-            headers: retryReturn(reason: reason), exchange: "", routingKey: topology.queue, topology: topology)
+            headers: retryReturn(reason: reason), exchange: "", routingKey: topology.queue, userID: brokerUser,
+            brokerUser: brokerUser, topology: topology)
         #expect(provenance == Admission.Provenance(attempts: 0, originalRoutingKey: topology.queue))
     }
 
@@ -206,17 +216,20 @@ struct AdmissionTests {
             .table(["queue": .string(topology.retryQueue(forTier: 0)), "reason": "expired"]),
         ])
         let provenance = Admission.provenance(
-            headers: headers, exchange: "", routingKey: topology.queue, topology: topology)
+            headers: headers, exchange: "", routingKey: topology.queue, userID: brokerUser, brokerUser: brokerUser,
+            topology: topology)
         #expect(provenance.attempts == 0)
     }
 
     @Test("a retry return must come through the default exchange, routed to the worker queue")
     func wrongRoute() {
         let viaExchange = Admission.provenance(
-            headers: retryReturn(), exchange: "commerce", routingKey: topology.queue, topology: topology)
+            headers: retryReturn(), exchange: "commerce", routingKey: topology.queue, userID: brokerUser,
+            brokerUser: brokerUser, topology: topology)
         #expect(viaExchange == Admission.Provenance(attempts: 0, originalRoutingKey: topology.queue))
         let otherKey = Admission.provenance(
-            headers: retryReturn(), exchange: "", routingKey: "probe.work", topology: topology)
+            headers: retryReturn(), exchange: "", routingKey: "probe.work", userID: brokerUser, brokerUser: brokerUser,
+            topology: topology)
         #expect(otherKey == Admission.Provenance(attempts: 0, originalRoutingKey: "probe.work"))
     }
 
@@ -226,8 +239,11 @@ struct AdmissionTests {
             var headers = retryReturn()
             headers["x-original-routing-key"] = key
             let provenance = Admission.provenance(
-                headers: headers, exchange: "", routingKey: topology.queue, topology: topology)
-            #expect(provenance == Admission.Provenance(attempts: 2, originalRoutingKey: topology.queue))
+                headers: headers, exchange: "", routingKey: topology.queue, userID: brokerUser, brokerUser: brokerUser,
+                topology: topology)
+            #expect(
+                provenance == Admission.Provenance(attempts: 2, originalRoutingKey: topology.queue, isRetryReturn: true)
+            )
         }
     }
 
@@ -239,10 +255,116 @@ struct AdmissionTests {
 
         let delivery = AMQPDelivery(
             channel: 1, deliveryTag: 8, redelivered: false, exchange: "", routingKey: topology.queue,
-            consumerTag: "ctag", properties: AMQPProperties(headers: retryReturn(), messageID: "m"), body: [0x7b])
-        let returned = IncomingMessage(delivery: delivery, generation: 1, topology: topology)
+            consumerTag: "ctag", properties: AMQPProperties(headers: retryReturn(), messageID: "m", userID: brokerUser),
+            body: [0x7b])
+        let returned = IncomingMessage(delivery: delivery, generation: 1, topology: topology, brokerUser: brokerUser)
         #expect(returned.attempts == 2)
         #expect(returned.originalRoutingKey == "probe.work")
         #expect(returned.envelope.type == "probe.work", "without a type property the original routing key is the type")
+    }
+}
+
+@Suite("Admission of senders")
+struct SenderAdmissionTests {
+    private let topology = Topology(queue: "order-worker", bindings: ["payment.succeeded"])
+    private let brokerUser = "order-worker"
+
+    private func delivery(
+        type: String = "payment.succeeded", userID: String?, exchange: String = "commerce", routingKey: String? = nil,
+        headers: AMQPTable = [:]
+    ) -> IncomingMessage {
+        let properties = AMQPProperties(
+            contentType: "application/json", headers: headers, correlationID: "o-1",
+            messageID: "3F2504E0-4F89-41D3-9A0C-0305E82C3301", timestamp: 1_700_000_000, type: type, userID: userID,
+            appID: "payment-worker")
+        let delivery = AMQPDelivery(
+            channel: 1, deliveryTag: 7, redelivered: false, exchange: exchange, routingKey: routingKey ?? type,
+            consumerTag: "ctag", properties: properties, body: Array(#"{"order_id":"o-1"}"#.utf8))
+        return IncomingMessage(delivery: delivery, generation: 1, topology: topology, brokerUser: brokerUser)
+    }
+
+    private func failure(_ message: IncomingMessage, _ senders: SenderPolicy = SenderPolicy()) -> HandlingFailure? {
+        Admission.failure(of: message, maximumBodySize: 1024, senders: senders)
+    }
+
+    @Test(
+        "a saga event is accepted only from a broker user the catalog allows for its type",
+        arguments: [
+            ("payment.succeeded", "payment-worker", true), ("payment.succeeded", "stock-worker", false),
+            ("payment.succeeded", "upstream", false), ("payment.succeeded", "order-worker", false),
+            ("payment.succeeded", "commerce-operator", true), ("order.place", "upstream", true),
+            ("order.cancel", "upstream", true), ("order.place", "payment-worker", false),
+            ("stock.reserved", "stock-worker", true), ("stock.reserved", "someone", false),
+        ])
+    func senderChecked(type: String, userID: String, allowed: Bool) {
+        let result = failure(delivery(type: type, userID: userID))
+        if allowed {
+            #expect(result == nil)
+        } else {
+            #expect(result?.reason == "forbidden_sender")
+            #expect(result?.failureClass == .permanent)
+        }
+    }
+
+    @Test("the refusal names the sender, its party and who may send the type")
+    func refusalMessage() {
+        let result = failure(delivery(userID: "stock-worker"))
+        #expect(
+            result?.message
+                == "payment.succeeded from broker user 'stock-worker' (stock-worker) is refused: only payment-worker, operator may send it"
+        )
+    }
+
+    @Test("a saga event without user_id is refused: its sender cannot be told")
+    func noUserID() {
+        #expect(failure(delivery(userID: nil))?.reason == "forbidden_sender")
+        #expect(failure(delivery(userID: ""))?.reason == "forbidden_sender")
+    }
+
+    @Test("configured users replace a party's defaults")
+    func configuredUsers() {
+        let senders = SenderPolicy(users: ["payment-worker": ["pay-prod-1"], "operator": ["alice"]])
+        #expect(failure(delivery(userID: "pay-prod-1"), senders) == nil)
+        #expect(failure(delivery(userID: "payment-worker"), senders)?.reason == "forbidden_sender")
+        #expect(failure(delivery(userID: "commerce"), senders)?.reason == "forbidden_sender")
+        #expect(failure(delivery(userID: "alice"), senders) == nil)
+    }
+
+    @Test("a type outside the catalog is left to the handler")
+    func unknownType() {
+        #expect(failure(delivery(type: "probe.work", userID: "anyone")) == nil)
+    }
+
+    private var retryReturnHeaders: AMQPTable {
+        [
+            "x-death": .array([.table(["queue": .string(topology.retryQueue(forTier: 0)), "reason": "expired"])]),
+            "x-attempts": 4, "x-original-routing-key": "payment.succeeded",
+        ]
+    }
+
+    @Test("a return from the worker's own retry queue, published by its own user, is not checked again")
+    func ownRetryReturn() {
+        let returned = delivery(
+            userID: brokerUser, exchange: "", routingKey: topology.queue, headers: retryReturnHeaders)
+        #expect(returned.isRetryReturn)
+        #expect(returned.attempts == 4)
+        #expect(failure(returned) == nil)
+    }
+
+    @Test(
+        "a forged x-death through the default exchange from another broker user is not believed",
+        arguments: [String?.some("stock-worker"), .some("commerce-operator"), nil])
+    func forgedDeath(userID: String?) {
+        let forged = delivery(userID: userID, exchange: "", routingKey: topology.queue, headers: retryReturnHeaders)
+        #expect(!forged.isRetryReturn)
+        #expect(forged.attempts == 0, "the forged x-attempts must not count")
+        #expect(forged.originalRoutingKey == topology.queue)
+        let provenance = Admission.provenance(
+            headers: retryReturnHeaders, exchange: "", routingKey: topology.queue, userID: userID,
+            brokerUser: brokerUser, topology: topology)
+        #expect(provenance == Admission.Provenance(attempts: 0, originalRoutingKey: topology.queue))
+        if userID != "commerce-operator" {
+            #expect(failure(forged)?.reason == "forbidden_sender", "so the sender check is not skipped")
+        }
     }
 }

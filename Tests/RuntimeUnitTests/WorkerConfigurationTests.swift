@@ -30,3 +30,42 @@ struct WorkerConfigurationTests {
         #expect("\(error.map { "\($0)" } ?? "")".contains("'cached'"))
     }
 }
+
+@Suite("Worker configuration: identity.*")
+struct IdentityConfigurationTests {
+    private func configuration(_ environment: [String: String]) throws -> WorkerConfiguration {
+        let all = ["DATABASE_URL": "postgresql://127.0.0.1/x"].merging(environment) { $1 }
+        return try WorkerConfiguration(
+            reader: ConfigReader(provider: EnvironmentVariablesProvider(environmentVariables: all)),
+            appID: "order-worker", defaultQueue: "order-worker", defaultBindings: [])
+    }
+
+    @Test("by default each party is the local setup's user")
+    func defaults() throws {
+        let senders = try configuration([:]).senders
+        #expect(senders.users["payment-worker"] == ["payment-worker"])
+        #expect(senders.users["operator"] == ["commerce-operator", "commerce"])
+        #expect(senders.users["upstream"] == ["upstream"])
+        #expect(senders.problem(type: "payment.succeeded", userID: "payment-worker") == nil)
+    }
+
+    @Test("IDENTITY_PAYMENT_WORKER and IDENTITY_OPERATOR name the users, comma-separated")
+    func fromEnvironment() throws {
+        let senders = try configuration([
+            "IDENTITY_PAYMENT_WORKER": "pay-prod-1, pay-prod-2", "IDENTITY_OPERATOR": "alice",
+        ]).senders
+        #expect(senders.users["payment-worker"] == ["pay-prod-1", "pay-prod-2"])
+        #expect(senders.problem(type: "payment.succeeded", userID: "pay-prod-2") == nil)
+        #expect(senders.problem(type: "payment.succeeded", userID: "payment-worker") != nil)
+        #expect(senders.problem(type: "payment.succeeded", userID: "commerce") != nil, "no longer an operator")
+        #expect(senders.problem(type: "payment.succeeded", userID: "alice") == nil)
+    }
+
+    @Test("an empty list of users is a configuration error naming the key")
+    func emptyRefused() throws {
+        let error = #expect(throws: WorkerConfigurationError.self) {
+            try configuration(["IDENTITY_UPSTREAM": " , "])
+        }
+        #expect(error?.key == "identity.upstream")
+    }
+}

@@ -18,8 +18,13 @@ struct DLQReplayCommand: ParsableCommand {
             the x-error-*, x-attempts and x-death headers; only a confirmed copy's dead letter is removed. \
             With an id, --body FILE replaces the body, and --edit opens it in $VISUAL or $EDITOR first \
             (pretty-printed if it is JSON): the edited file must be JSON and differ from the original, \
-            else nothing is replayed.
+            else nothing is replayed. A copy is sent under this tool's broker user, which workers \
+            accept for every type; so a dead letter refused for its sender (forbidden_sender) is \
+            never replayed: it stays in its queue, reported as not replayed (docs/security.md).
             """)
+
+    /// The dead-letter reason of a message refused for its sender (the runtime's `Admission`).
+    static let forbiddenSender = "forbidden_sender"
 
     struct Replayed: Encodable {
         var messageId: String
@@ -86,18 +91,27 @@ struct DLQReplayCommand: ParsableCommand {
                 body = try DeadLetterEditor.edit(id, queues: filters.deadLetterQueues, filter: filter, broker: broker)
             }
             let session = try DeadLetterSession(broker: broker, name: "commerce dlq replay")
-            let (chosen, missing) = try session.readMatching(
+            let (matching, missing) = try session.readMatching(
                 filters.deadLetterQueues, filter: filter, limit: filters.limit)
-            if let id, chosen.isEmpty {
+            if let id, matching.isEmpty {
                 try session.finish()
                 throw CommandFailure(
                     "no dead letter with message id '\(BodyText.escaped(Array(id.utf8)))' matching the filters in "
                         + filters.deadLetterQueues.joined(separator: ", ")
                         + (missing.isEmpty ? "" : " (" + missing.joined(separator: ", ") + " does not exist)"))
             }
+            // A copy goes out under this tool's broker user, which workers accept for every type
+            // (docs/security.md): replaying a message refused for its sender would launder it.
+            let refused = matching.filter { $0.reason == Self.forbiddenSender }
+            let chosen = matching.filter { $0.reason != Self.forbiddenSender }
             // Only the chosen stay held, so that each window's dead letters go with one ack.
             try session.returnAll(except: chosen)
-            var results: [Replayed] = []
+            var results: [Replayed] = refused.map { letter in
+                Replayed(
+                    messageId: letter.messageID, from: letter.queue, to: letter.originalQueue,
+                    error: "not replayed: its sender may not send it (forbidden_sender); a replay would send it "
+                        + "as the operator's; purge it instead")
+            }
             var removeFailure: CommandFailure?
             // Windows of 200: each window's copies are confirmed before its dead letters are acked.
             for start in stride(from: 0, to: chosen.count, by: 200) {

@@ -22,7 +22,10 @@ struct SetupCommand: ParsableCommand {
             worker declares them; then the runtime's tables and the handler's tables in the orders, \
             inventory and payments databases, and the notification collection's indexes on MongoDB. \
             Reports what it created and what already existed. A queue that exists with other \
-            arguments is not changed: the command stops with exit status 1 naming it.
+            arguments is not changed: the command stops with exit status 1 naming it. \
+            --dry-run connects to nothing: it prints the topology it would declare and the broker \
+            users of each party (who may send what, their permissions and topic permissions, and \
+            the rabbitmqctl commands that create them; docs/security.md).
             """)
 
     @OptionGroup var broker: BrokerOptions
@@ -49,10 +52,15 @@ struct SetupCommand: ParsableCommand {
 
     @OptionGroup var stores: StoreOptions
 
+    @Flag(help: "Connect to nothing: print the topology and the broker identities with their permissions.")
+    var dryRun = false
+
     @OptionGroup var output: OutputOptions
 
     enum State: String, Encodable {
         case created, exists
+        /// `--dry-run`: what would be declared.
+        case planned
     }
 
     struct QueueReport: Encodable {
@@ -123,7 +131,36 @@ struct SetupCommand: ParsableCommand {
         }
     }
 
+    /// What `--dry-run` prints.
+    struct Plan: Encodable {
+        var exchange: String
+        var queues: [QueueReport]
+        var brokerIdentities: BrokerIdentitiesPlan
+    }
+
     func run() throws {
+        if dryRun {
+            let plan = Plan(
+                exchange: exchange,
+                queues: topologies.flatMap { worker, topology in
+                    topology.queues.map {
+                        QueueReport(
+                            worker: worker.name, name: $0.name, state: .planned,
+                            bindings: $0.name == topology.queue ? topology.bindings : [])
+                    }
+                }, brokerIdentities: BrokerIdentitiesPlan(exchange: exchange, queueSuffix: queueSuffix))
+            if output.json {
+                output.printJSON(plan)
+            } else {
+                print("Exchange \(exchange) (topic, durable), not declared (--dry-run):")
+                for queue in plan.queues {
+                    let bound = queue.bindings.isEmpty ? "" : " ← \(queue.bindings.joined(separator: ", "))"
+                    print("  \(queue.worker): \(queue.name)\(bound)")
+                }
+                plan.brokerIdentities.printText()
+            }
+            return
+        }
         let (exchangeState, queues) = try declareTopology()
         var databases: [DatabaseReport] = []
         let services: [(String, String, (PostgresConnection) throws -> Void)] = [

@@ -19,9 +19,11 @@ Usage:
     .venv/bin/python docs/examples/upstream.py [QUEUE]       (needs: pip install pika)
 
 Environment:
-    AMQP_URL   broker URL        (default amqp://commerce:commerce@127.0.0.1:5672/%2F)
+    AMQP_URL   broker URL        (default amqp://upstream:commerce@127.0.0.1:5672/%2F: the upstream
+               user of the local setup, allowed to publish only order.place and order.cancel)
     EXCHANGE   the exchange      (default commerce)
-    QUEUE      the outcome queue (default storefront.outcomes; the argument wins)
+    QUEUE      the outcome queue (default upstream.storefront.outcomes; the argument wins; the
+               upstream user may create only queues named upstream.…)
     TIMEOUT_S  seconds to wait for the outcome (default 30)
 """
 
@@ -34,9 +36,9 @@ import uuid
 import pika
 import pika.exceptions
 
-AMQP_URL = os.environ.get("AMQP_URL", "amqp://commerce:commerce@127.0.0.1:5672/%2F")
+AMQP_URL = os.environ.get("AMQP_URL", "amqp://upstream:commerce@127.0.0.1:5672/%2F")
 EXCHANGE = os.environ.get("EXCHANGE", "commerce")
-QUEUE = sys.argv[1] if len(sys.argv) > 1 else os.environ.get("QUEUE", "storefront.outcomes")
+QUEUE = sys.argv[1] if len(sys.argv) > 1 else os.environ.get("QUEUE", "upstream.storefront.outcomes")
 TIMEOUT_S = float(os.environ.get("TIMEOUT_S", "30"))
 APP_ID = "storefront-example"
 
@@ -109,6 +111,9 @@ def main():
         delivery_mode=2,  # persistent
         timestamp=int(time.time()),  # seconds
         app_id=APP_ID,  # who we are; no causation_id header on an upstream command
+        # The broker user we connected as: the broker refuses any other, and the order-worker
+        # refuses a command without it (docs/security.md).
+        user_id=pika.URLParameters(AMQP_URL).credentials.username,
     )
     body = json.dumps(place_order_body(order_id)).encode("utf-8")
     try:
