@@ -78,7 +78,11 @@ CONF
     /etc/init.d/rabbitmq-server start >/dev/null 2>&1 || true
     wait_for 90 "RabbitMQ" rabbit_answers || { tail -20 /var/log/rabbitmq/*.log >&2 || true; return 1; }
   fi
-  if ! rabbitmqctl -q list_users 2>/dev/null | grep -q "^$AMQP_USER\b"; then
+  # The list is read into a variable, not piped into `grep -q`: grep stopping at the first match
+  # would kill rabbitmqctl with SIGPIPE, and pipefail would make an existing user look missing.
+  local users
+  users=$(rabbitmqctl -q list_users 2>/dev/null | awk '{print $1}')
+  if ! grep -qx "$AMQP_USER" <<<"$users"; then
     rabbitmqctl -q add_user "$AMQP_USER" "$AMQP_PASSWORD" >/dev/null
   fi
   rabbitmqctl -q set_permissions -p / "$AMQP_USER" '.*' '.*' '.*' >/dev/null
@@ -117,6 +121,16 @@ pg_up() {
     fi
     # More connections than the default 100: several worker copies and tests each hold some.
     pg_ctlcluster "$version" main start -- -o "-c listen_addresses=127.0.0.1 -c max_connections=300" 
+    wait_for 60 "PostgreSQL" pg_answers
+  fi
+  # The same settings written to the cluster (postgresql.auto.conf), so that a restart
+  # (`services.sh restart postgresql`, the disruptive tests, the chaos run) keeps them: a restart
+  # does not repeat the start's -o options, and a server back at 100 connections starves a
+  # parallel test run. A server that answers with fewer is restarted once to take them.
+  psql_admin "-c \"alter system set listen_addresses = '127.0.0.1'\" -c \"alter system set max_connections = 300\""
+  if [ "$(su postgres -c "psql -X -tAc 'show max_connections'")" -lt 300 ]; then
+    log "restarting PostgreSQL to take max_connections = 300"
+    for c in $(pg_lsclusters -h | awk '{print $1"/"$2}'); do pg_ctlcluster "${c%/*}" "${c#*/}" restart -m fast; done
     wait_for 60 "PostgreSQL" pg_answers
   fi
   if ! su postgres -c "psql -X -tAc \"select 1 from pg_roles where rolname = '$PG_ROLE'\"" | grep -q 1; then
