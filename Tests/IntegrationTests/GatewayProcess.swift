@@ -29,7 +29,18 @@ final class GatewayProcess: @unchecked Sendable {
         apiPort = ProbeFixture.freePort()
         adminPort = ProbeFixture.freePort()
         self.environment = environment
-        try start()
+        // A port found free may be taken by another test's process before the gateway binds it:
+        // then the gateway is started again on other ports (a restart keeps the ports it has).
+        var started = try launch()
+        for _ in 0..<2 where !started && log.contains("Address already in use") {
+            apiPort = ProbeFixture.freePort()
+            adminPort = ProbeFixture.freePort()
+            started = try launch()
+        }
+        guard started else {
+            Issue.record("payment-gateway did not start: \(process?.process.logTail() ?? "")")
+            throw CocoaError(.executableLoad)
+        }
     }
 
     /// The API's base URL.
@@ -40,6 +51,15 @@ final class GatewayProcess: @unchecked Sendable {
 
     /// Starts a process on the same ports, key and database; waits for `/health` 200.
     func start() throws {
+        guard try launch() else {
+            Issue.record("payment-gateway did not start: \(process?.process.logTail() ?? "")")
+            throw CocoaError(.executableLoad)
+        }
+    }
+
+    /// Starts a process on the current ports and waits for `/health` 200; whether it answered
+    /// (a process that did not is killed).
+    private func launch() throws -> Bool {
         let binary = ProbeFixture.binary("payment-gateway")
         guard FileManager.default.isExecutableFile(atPath: binary.path) else {
             Issue.record("no payment-gateway at \(binary.path): build it with `swift build` (scripts/test.sh does)")
@@ -58,9 +78,10 @@ final class GatewayProcess: @unchecked Sendable {
             $0 == 200 || !process.process.isRunning
         }
         guard process.process.isRunning, process.http("/health")?.0 == 200 else {
-            Issue.record("payment-gateway did not start: \(process.process.logTail())")
-            throw CocoaError(.executableLoad)
+            if process.process.isRunning { process.kill9() }
+            return false
         }
+        return true
     }
 
     /// SIGTERM, then waits: the exit status (nil if it did not exit within 30 s).
