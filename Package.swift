@@ -214,6 +214,7 @@ let package = Package(
             name: "IntegrationTests",
             dependencies: [
                 "AMQP", "Postgres", "Mongo", "WorkerRuntime", "Resilience", "LocalProcess", "CommerceMessages",
+                "CommerceSupport",
                 "Ordering", "Inventory", "Payments", "Notifications", "SagaAudit", "Chaos", "PaymentsHTTP",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),

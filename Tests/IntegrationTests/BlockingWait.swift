@@ -1,5 +1,4 @@
-import Dispatch
-import Synchronization
+import CommerceSupport
 
 /// Runs `call` and blocks this thread until it returns: for synchronous tests that need one
 /// asynchronous call, such as an HTTP request to the payment gateway.
@@ -10,18 +9,5 @@ import Synchronization
 func blockingWait<T: Sendable>(_ call: @escaping @Sendable () async throws -> T) throws -> T {
     let executor = DedicatedThreadExecutor()
     defer { executor.shutdown() }
-    let result = Mutex<Result<T, any Error>?>(nil)
-    let done = DispatchSemaphore(value: 0)
-    Task(executorPreference: executor) {
-        let outcome: Result<T, any Error>
-        do {
-            outcome = .success(try await call())
-        } catch {
-            outcome = .failure(error)
-        }
-        result.withLock { $0 = outcome }
-        done.signal()
-    }
-    done.wait()
-    return try result.withLock { $0! }.get()
+    return try runBlocking(on: executor, call)
 }
