@@ -46,10 +46,7 @@ extension HTTPPaymentGateway: ChargeListing {
     private func listingPage(_ path: String) async throws -> ListingPage {
         let answer = try await send(.GET, path, body: nil, key: nil)
         guard answer.status == 200 else {
-            let detail =
-                (try? JSONDecoder().decode(ListingError.self, from: answer.body)).map {
-                    " \($0.error.type): \($0.error.message)"
-                } ?? ""
+            let detail = Self.errorBody(answer).map { " \($0.type): \($0.message)" } ?? ""
             throw GatewayError("GET \(path) answered \(answer.status)\(detail)")
         }
         do {
@@ -57,13 +54,6 @@ extension HTTPPaymentGateway: ChargeListing {
         } catch {
             throw GatewayError("GET \(path) answered 200 with a body that is not a list of charges: \(error)")
         }
-    }
-
-    /// `value` percent-encoded for a query string.
-    private static func queryValue(_ value: String) -> String {
-        var allowed = CharacterSet.urlQueryAllowed
-        allowed.remove(charactersIn: "&=+?#[]")
-        return value.addingPercentEncoding(withAllowedCharacters: allowed) ?? value
     }
 }
 
@@ -103,12 +93,4 @@ private struct ListingPage: Decodable {
         case data
         case hasMore = "has_more"
     }
-}
-
-private struct ListingError: Decodable {
-    struct Detail: Decodable {
-        var type: String
-        var message: String
-    }
-    var error: Detail
 }

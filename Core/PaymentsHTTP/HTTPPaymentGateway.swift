@@ -146,9 +146,7 @@ public final class HTTPPaymentGateway: PaymentGateway {
 
     /// `GET /v1/charges?idempotency_key=K`: the charge, or `nil` on 404.
     public func lookup(idempotencyKey: String) async throws -> ChargeResult? {
-        var allowed = CharacterSet.urlQueryAllowed
-        allowed.remove(charactersIn: "&=+?#")
-        let encoded = idempotencyKey.addingPercentEncoding(withAllowedCharacters: allowed) ?? idempotencyKey
+        let encoded = Self.queryValue(idempotencyKey)
         let answer = try await send(.GET, "/v1/charges?idempotency_key=\(encoded)", body: nil, key: nil)
         switch answer.status {
         case 200: return try Self.chargeResult(answer, operation: "GET /v1/charges")
@@ -281,7 +279,15 @@ public final class HTTPPaymentGateway: PaymentGateway {
         }
     }
 
-    private static func errorBody(_ answer: Answer) -> ErrorAnswer.Detail? {
+    /// `value` percent-encoded for a query string.
+    static func queryValue(_ value: String) -> String {
+        var allowed = CharacterSet.urlQueryAllowed
+        allowed.remove(charactersIn: "&=+?#[]")
+        return value.addingPercentEncoding(withAllowedCharacters: allowed) ?? value
+    }
+
+    /// The processor's error body (`{"error": {"type", "message"}}`), if the answer has one.
+    static func errorBody(_ answer: Answer) -> ErrorAnswer.Detail? {
         (try? JSONDecoder().decode(ErrorAnswer.self, from: answer.body))?.error
     }
 
@@ -341,7 +347,7 @@ private struct RefundAnswer: Decodable {
     var amount: Int
 }
 
-private struct ErrorAnswer: Decodable {
+struct ErrorAnswer: Decodable {
     struct Detail: Decodable {
         var type: String
         var message: String
