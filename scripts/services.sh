@@ -25,6 +25,9 @@ AMQP_PASSWORD=${COMMERCE_AMQP_PASSWORD:-commerce}
 AMQP_IDENTITY_PASSWORD=${COMMERCE_AMQP_IDENTITY_PASSWORD:-$AMQP_PASSWORD}
 AMQP_IDENTITIES="$root/config/broker-identities.tsv"
 MONGO_PORT=${COMMERCE_MONGO_PORT:-27017}
+# The largest message the broker accepts, in bytes (docs/security.md, "Size limits"); RabbitMQ's
+# own default is 128 MiB.
+AMQP_MAX_MESSAGE_SIZE=${COMMERCE_AMQP_MAX_MESSAGE_SIZE:-1048576}
 
 APT_PACKAGES=(rabbitmq-server postgresql librabbitmq-dev libpq-dev libmongoc-dev libbson-dev pkg-config python3-venv netcat-openbsd)
 
@@ -74,6 +77,7 @@ CONF
 listeners.tcp.default = 127.0.0.1:5672
 loopback_users = none
 CONF
+    echo "max_message_size = $AMQP_MAX_MESSAGE_SIZE" >> /etc/rabbitmq/rabbitmq.conf
     export ERL_EPMD_ADDRESS=127.0.0.1
     /etc/init.d/rabbitmq-server start >/dev/null 2>&1 || true
     wait_for 90 "RabbitMQ" rabbit_answers || { tail -20 /var/log/rabbitmq/*.log >&2 || true; return 1; }
@@ -87,6 +91,9 @@ CONF
   fi
   rabbitmqctl -q set_permissions -p / "$AMQP_USER" '.*' '.*' '.*' >/dev/null
   rabbitmqctl -q set_user_tags "$AMQP_USER" monitoring >/dev/null
+  # Also applied to the running node (new channels take it), so a broker started before the
+  # setting existed needs no restart.
+  rabbitmqctl -q eval "application:set_env(rabbit, max_message_size, $AMQP_MAX_MESSAGE_SIZE)." >/dev/null
   rabbit_identities
 }
 

@@ -52,6 +52,12 @@ public struct AMQPConfiguration: Sendable, CustomStringConvertible {
     /// Shown by `rabbitmqctl list_connections client_properties`.
     public var connectionName: String
     public var frameMax: Int
+    /// The largest message body a consumer on this connection accepts, or `nil` for no limit. A
+    /// delivery with a larger body is never assembled in memory: its frames are dropped as they
+    /// arrive and it is rejected without requeue, so set it only for queues with a dead-letter
+    /// exchange (every worker queue has one), which then keep the message whole. See
+    /// ``AMQPConnection/takeRefusedDeliveries()``.
+    public var maximumBodySize: Int? = nil
 
     public init(
         endpoints: [Endpoint] = [Endpoint(host: "127.0.0.1")], virtualHost: String = "/",

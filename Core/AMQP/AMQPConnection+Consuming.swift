@@ -82,7 +82,8 @@ extension AMQPConnection {
             channel: channel, deliveryTag: ok.delivery_tag, redelivered: ok.redelivered != 0,
             exchange: String(amqpBytes: ok.exchange), routingKey: String(amqpBytes: ok.routing_key), consumerTag: "",
             properties: AMQPProperties(), body: [], messageCount: ok.message_count)
-        (delivery.properties, delivery.body) = try readContent(channel: channel, context: context)
+        let content = try readContent(channel: channel, context: context)
+        (delivery.properties, delivery.body) = (content.properties, content.body ?? [])
         return delivery
     }
 }

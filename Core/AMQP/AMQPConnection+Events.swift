@@ -102,7 +102,20 @@ extension AMQPConnection {
                 exchange: String(amqpBytes: deliver.exchange), routingKey: String(amqpBytes: deliver.routing_key),
                 consumerTag: String(amqpBytes: deliver.consumer_tag), properties: AMQPProperties(), body: [],
                 messageCount: nil)
-            (delivery.properties, delivery.body) = try readContent(channel: channel, context: "basic.deliver")
+            let content = try readContent(
+                channel: channel, context: "basic.deliver", bodyLimit: configuration.maximumBodySize)
+            guard let body = content.body else {
+                // Over the limit: never assembled. Rejected without requeue, the queue's
+                // dead-letter exchange keeps the whole message; the owner learns of it through
+                // takeRefusedDeliveries().
+                try reject(channel: channel, deliveryTag: delivery.deliveryTag, requeue: false)
+                refusedDeliveries.append(
+                    AMQPRefusedDelivery(
+                        channel: channel, deliveryTag: delivery.deliveryTag, routingKey: delivery.routingKey,
+                        consumerTag: delivery.consumerTag, properties: content.properties, bodySize: content.bodySize))
+                return nil
+            }
+            (delivery.properties, delivery.body) = (content.properties, body)
             return .delivery(delivery)
         case AMQPMethod.basicAck, AMQPMethod.basicNack:
             let acked = method.id == AMQPMethod.basicAck
@@ -121,7 +134,7 @@ extension AMQPConnection {
             let returned = method.decoded!.assumingMemoryBound(to: amqp_basic_return_t.self).pointee
             let replyCode = returned.reply_code
             let replyText = String(amqpBytes: returned.reply_text)
-            let (properties, _) = try readContent(channel: channel, context: "basic.return")
+            let properties = try readContent(channel: channel, context: "basic.return").properties
             confirms[channel]?.returned[properties.messageID ?? ""] = (replyCode, replyText)
             return nil
         case AMQPMethod.channelClose:
@@ -157,18 +170,102 @@ extension AMQPConnection {
         }
     }
 
+    /// A message's content: its properties and, unless it was over the reader's limit, its body.
+    struct Content {
+        var properties: AMQPProperties
+        /// `nil` when the body was larger than the limit: its frames were read and dropped.
+        var body: [UInt8]?
+        /// The size the content header announced.
+        var bodySize: UInt64
+    }
+
     // Internal, not private: basic.get in AMQPConnection+Consuming.swift reads its content through it.
     /// Reads the content header and body frames that follow `basic.deliver`, `basic.get-ok` or
-    /// `basic.return`, copies them into Swift and frees rabbitmq-c's message.
-    func readContent(channel: UInt16, context: String) throws(AMQPError) -> (AMQPProperties, [UInt8]) {
+    /// `basic.return` and copies them into Swift, releasing rabbitmq-c's buffers frame by frame.
+    ///
+    /// With a `bodyLimit`, a body larger than it is never assembled: the header announces its size
+    /// before any body frame arrives, so its frames are read off the socket and dropped one at a
+    /// time, and memory stays at one frame (`frameMax`) whatever the body's size. rabbitmq-c's own
+    /// `amqp_read_message` would allocate the whole body first (docs/security.md, "Size limits").
+    func readContent(channel: UInt16, context: String, bodyLimit: Int? = nil) throws(AMQPError) -> Content {
         let state = try liveState(context: context)
-        var message = amqp_message_t()
-        let reply = amqp_read_message(state, channel, &message, 0)
-        if reply.reply_type != AMQP_RESPONSE_NORMAL {
-            throw handleFailedReply(reply, context: "\(context): reading content", channel: channel)
+        let header = try contentFrame(state, channel: channel, type: AMQP_FRAME_HEADER, context: context)
+        let size = header.payload.properties.body_size
+        let properties = AMQPProperties(
+            header.payload.properties.decoded!.assumingMemoryBound(to: amqp_basic_properties_t.self).pointee)
+        let keep = bodyLimit.map { size <= UInt64($0) } ?? true
+        var body: [UInt8] = []
+        if keep { body.reserveCapacity(Int(clamping: size)) }
+        amqp_maybe_release_buffers_on_channel(state, channel)
+        var read: UInt64 = 0
+        while read < size {
+            let frame = try contentFrame(state, channel: channel, type: AMQP_FRAME_BODY, context: context)
+            let fragment = frame.payload.body_fragment
+            read += UInt64(fragment.len)
+            guard read <= size else {
+                throw failConnection(
+                    AMQPError(
+                        code: .libraryError, message: "the body frames carry more than the \(size) bytes announced",
+                        context: "\(context): reading content"))
+            }
+            if keep, fragment.len > 0 {
+                body.append(contentsOf: UnsafeRawBufferPointer(start: fragment.bytes, count: fragment.len))
+            }
+            amqp_maybe_release_buffers_on_channel(state, channel)
         }
-        defer { amqp_destroy_message(&message) }
-        return (AMQPProperties(message.properties), [UInt8](amqpBytes: message.body))
+        return Content(properties: properties, body: keep ? body : nil, bodySize: size)
+    }
+
+    /// The next frame on `channel`, which must be of `type` (a content header or body frame). A
+    /// channel or connection close in its place is handled as the broker's failure reply.
+    ///
+    /// RabbitMQ writes a message's frames in one piece, but the protocol lets other channels'
+    /// frames come between them: a confirm or a channel close of another channel is handled as it
+    /// would be in ``nextEvent(timeout:wakeDescriptor:)`` (an event waits in `pendingEvents`);
+    /// another channel's content cannot be read while this one's is, so it fails the connection,
+    /// and the broker redelivers what was not acknowledged.
+    private func contentFrame(
+        _ state: amqp_connection_state_t, channel: UInt16, type: Int32, context: String
+    ) throws(AMQPError) -> amqp_frame_t {
+        while true {
+            var frame = amqp_frame_t()
+            let status = amqp_simple_wait_frame(state, &frame)
+            if status != 0 {
+                throw failConnection(AMQPError.wrapping(status: status, context: "\(context): reading content"))
+            }
+            lastActivity = .now
+            let isMethod = frame.frame_type == UInt8(AMQP_FRAME_METHOD)
+            if frame.channel != channel, isMethod,
+                ![AMQPMethod.basicDeliver, AMQPMethod.basicReturn, AMQPMethod.basicGetOK].contains(
+                    frame.payload.method.id)
+            {
+                if let event = try methodEvent(frame, state) { pendingEvents.append(event) }
+                continue
+            }
+            if frame.channel == channel, frame.frame_type == UInt8(type) { return frame }
+            if frame.channel == channel, isMethod,
+                frame.payload.method.id == AMQPMethod.channelClose
+                    || frame.payload.method.id == AMQPMethod.connectionClose
+            {
+                var reply = amqp_rpc_reply_t()
+                reply.reply_type = AMQP_RESPONSE_SERVER_EXCEPTION
+                reply.reply = frame.payload.method
+                throw handleFailedReply(reply, context: "\(context): reading content", channel: channel)
+            }
+            throw failConnection(
+                AMQPError.wrapping(
+                    status: Int32(AMQP_STATUS_UNEXPECTED_STATE.rawValue),
+                    context:
+                        "\(context): frame type \(frame.frame_type) on channel \(frame.channel) where content was expected"
+                ))
+        }
+    }
+
+    /// The deliveries refused since the last call for a body over
+    /// ``AMQPConfiguration/maximumBodySize`` (each already rejected without requeue), oldest first.
+    public func takeRefusedDeliveries() -> [AMQPRefusedDelivery] {
+        defer { refusedDeliveries.removeAll() }
+        return refusedDeliveries
     }
 
     private func maintainHeartbeat(_ state: amqp_connection_state_t) throws(AMQPError) {

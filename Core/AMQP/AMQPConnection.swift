@@ -48,6 +48,7 @@ public final class AMQPConnection {
     var confirms: [UInt16: ConfirmTracker] = [:]
     var lastHeartbeatSent = ContinuousClock.now
     var lastActivity = ContinuousClock.now
+    var refusedDeliveries: [AMQPRefusedDelivery] = []
 
     /// Per-channel publisher-confirm bookkeeping: sequence numbers in publish order, the message
     /// ids they carried (to match `basic.return`, which carries no sequence number) and outcomes.

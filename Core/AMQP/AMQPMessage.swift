@@ -15,6 +15,19 @@ public struct AMQPDelivery: Sendable {
     public var messageCount: UInt32?
 }
 
+/// A delivery whose body was over ``AMQPConfiguration/maximumBodySize``: read off the socket
+/// frame by frame without being kept, and rejected without requeue (the queue's dead-letter
+/// exchange has it, body included).
+public struct AMQPRefusedDelivery: Sendable {
+    public var channel: UInt16
+    public var deliveryTag: UInt64
+    public var routingKey: String
+    public var consumerTag: String
+    public var properties: AMQPProperties
+    /// The body's size, from its content header.
+    public var bodySize: UInt64
+}
+
 /// Something the broker sent on its own initiative, read by
 /// ``AMQPConnection/nextEvent(timeout:wakeDescriptor:)``. Publisher confirms and returns are not
 /// events: ``AMQPConnection/waitForConfirms(channel:timeout:)`` reports them per publish.

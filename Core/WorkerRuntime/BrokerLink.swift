@@ -28,6 +28,9 @@ final class BrokerLink: @unchecked Sendable {
         var prefetch: UInt16
         var publishTimeout: Duration
         var reconnectDelays: Backoff
+        /// Told of each delivery the connection refused unread for a body over
+        /// `amqp.maximumBodySize` (already rejected to the dead-letter queue).
+        var refused: @Sendable (AMQPRefusedDelivery) -> Void = { _ in }
     }
 
     /// One message to publish.
@@ -266,6 +269,15 @@ final class BrokerLink: @unchecked Sendable {
             }
             if let event = try connection.nextEvent(timeout: .seconds(1), wakeDescriptor: wakeDescriptor) {
                 try dispatch(event)
+            }
+            for refused in connection.takeRefusedDeliveries() {
+                logger.warning(
+                    "refused a delivery unread: its body is over consumer.maxBodyBytes; dead-lettered by the broker",
+                    metadata: [
+                        "message_id": "\(refused.properties.messageID ?? "-")", "routing_key": "\(refused.routingKey)",
+                        "body_bytes": "\(refused.bodySize)", "limit": "\(configuration.amqp.maximumBodySize ?? 0)",
+                    ])
+                configuration.refused(refused)
             }
         }
 

@@ -58,12 +58,17 @@ public final class WorkerService: Service, Sendable {
             identity: WorkerIdentity(
                 app: configuration.appID, host: ProcessInfo.processInfo.hostName, pid: getpid(),
                 version: configuration.version, startedAt: Date()))
+        // A body over `consumer.maxBodyBytes` is refused while it is read, before it is copied:
+        // the queue's dead-letter exchange keeps it (docs/security.md, "Size limits").
+        var amqp = configuration.amqp
+        amqp.maximumBodySize = configuration.maximumBodySize
         consumers = (0..<configuration.concurrency).map { _ in
             let link = BrokerLink(
                 configuration: BrokerLink.Configuration(
-                    amqp: configuration.amqp, topology: configuration.topology,
+                    amqp: amqp, topology: configuration.topology,
                     declareTopology: configuration.declareTopology, prefetch: configuration.prefetch,
-                    publishTimeout: configuration.publishTimeout, reconnectDelays: configuration.reconnectDelays),
+                    publishTimeout: configuration.publishTimeout, reconnectDelays: configuration.reconnectDelays,
+                    refused: { metrics.deadLettered(type: $0.properties.type ?? "unknown", reason: "body_too_large") }),
                 logger: logger)
             let consumer = BatchConsumer(
                 configuration: configuration, store: makeStore(logger, metrics), link: link, logger: logger,

@@ -44,7 +44,6 @@ struct WorkerRuntimeTests {
             (raw(#"{"wrong":"shape"}"#), "schema_violation", "permanent"),
             (raw(#"{"action":"ok"}"#, type: "probe.unknown"), "unknown_type", "permanent"),
             (raw(""), "empty_body", "permanent"),
-            (raw(oversized), "body_too_large", "permanent"),
             (raw(#"{"action":"ok"}"#, contentType: "text/plain"), "wrong_content_type", "permanent"),
             (
                 ProbeFixture.Message(messageID: nil, body: Array(#"{"action":"ok"}"#.utf8)), "missing_message_id",
@@ -54,16 +53,25 @@ struct WorkerRuntimeTests {
             (raw(#"{"action":"fail_transient","failures":99}"#), "retries_exhausted", "transient"),
         ]
         let good = ProbeFixture.Message.work(#"{"action":"ok"}"#)
-        try fixture.publish(cases.map(\.0) + [good])
+        // Over consumer.maxBodyBytes: refused unread, and dead-lettered whole by the broker.
+        let tooLarge = raw(oversized)
+        try fixture.publish(cases.map(\.0) + [tooLarge, good])
         let dlq = fixture.queue + ".dlq"
-        try waitUntil("\(cases.count) dead letters", timeout: .seconds(30), { try fixture.depth(dlq) }) {
-            $0 >= cases.count
+        try waitUntil("\(cases.count + 1) dead letters", timeout: .seconds(30), { try fixture.depth(dlq) }) {
+            $0 >= cases.count + 1
         }
         try fixture.waitForEffects(1)
         #expect(try fixture.effects() == [good.messageID!: 1])
 
-        let letters = try fixture.drain(dlq)
-        #expect(letters.count == cases.count)
+        var letters = try fixture.drain(dlq)
+        #expect(letters.count == cases.count + 1)
+        if let index = letters.firstIndex(where: { $0.properties.messageID == tooLarge.messageID }) {
+            let letter = letters.remove(at: index)
+            #expect(letter.body == tooLarge.body)
+            #expect(letter.properties.headers["x-first-death-reason"]?.stringValue == "rejected")
+        } else {
+            Issue.record("no dead letter for the oversized body")
+        }
         for (message, reason, errorClass) in cases {
             let letter = letters.first {
                 message.messageID == nil ? $0.properties.messageID == nil : $0.properties.messageID == message.messageID
@@ -173,7 +181,9 @@ struct WorkerRuntimeTests {
         #expect(try fixture.effects() == [message.messageID!: 1])
     }
 
-    @Test("killed after the confirmed publish and before the ack (fault injection): redelivered as a duplicate, no second effect")
+    @Test(
+        "killed after the confirmed publish and before the ack (fault injection): redelivered as a duplicate, no second effect"
+    )
     func crashBeforeAck() throws {
         let fixture = try ProbeFixture()
         let message = ProbeFixture.Message.work(#"{"action":"ok","emit":true}"#)

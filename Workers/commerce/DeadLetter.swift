@@ -6,7 +6,9 @@ import WorkerRuntime
 ///
 /// The runtime's dead letters carry `x-error-*` headers; the broker's own (a quorum queue's
 /// delivery limit, an expiry without a retry queue) carry only `x-death`: those get the class
-/// `broker` and the reason `broker:<x-death reason>`.
+/// `broker` and the reason `broker:<x-death reason>`, except `rejected`: a worker rejects a
+/// delivery only when its body is over `consumer.maxBodyBytes` (read without being kept), so that
+/// is the class `permanent` and the reason `body_too_large`, as if the runtime had written it.
 struct DeadLetter {
     /// The dead-letter queue it was read from.
     var queue: String
@@ -56,11 +58,19 @@ struct DeadLetter {
             failedBy = headers[DeadLetterHeader.failedBy]?.stringValue
             originalQueue = headers[DeadLetterHeader.originalQueue]?.stringValue ?? fallbackQueue
         } else if let death = newestDeath {
-            errorClass = "broker"
             let brokerReason = death["reason"]?.stringValue ?? "unknown"
-            reason = "broker:\(brokerReason)"
             let from = death["queue"]?.stringValue ?? fallbackQueue
-            message = "dead-lettered by the broker (\(brokerReason)) from '\(from)'"
+            if brokerReason == "rejected" {
+                errorClass = "permanent"
+                reason = "body_too_large"
+                message =
+                    "a worker of '\(from)' refused it unread: the body has \(body.count) bytes, "
+                    + "over its consumer.maxBodyBytes; the broker dead-lettered it"
+            } else {
+                errorClass = "broker"
+                reason = "broker:\(brokerReason)"
+                message = "dead-lettered by the broker (\(brokerReason)) from '\(from)'"
+            }
             attempts = death["count"].flatMap(Self.integer)
             if case .timestamp(let seconds)? = death["time"] {
                 failedAt = Date(timeIntervalSince1970: TimeInterval(seconds))
