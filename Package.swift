@@ -206,7 +206,7 @@ let package = Package(
         .testTarget(
             name: "RuntimeUnitTests",
             dependencies: [
-                "Resilience", "WorkerRuntime", "CommerceMessages", "Postgres", "AMQP",
+                "Resilience", "WorkerRuntime", "WorkerApp", "CommerceMessages", "Postgres", "AMQP",
                 .product(name: "Configuration", package: "swift-configuration"),
             ],
             path: "Tests/RuntimeUnitTests"),

@@ -26,7 +26,8 @@ enum FaultInjection {
         }
         if let batch = environment[beforeAckVariable].flatMap(Int.init), batch >= 1 {
             logger.warning("fault injection: SIGKILL before an ack", metadata: ["batch": "\(batch)"])
-            configuration.beforeAck = crash(at: batch, moment: "after the confirmed publish, before the ack", logger: logger)
+            configuration.beforeAck = crash(
+                at: batch, moment: "after the confirmed publish, before the ack", logger: logger)
         }
     }
 

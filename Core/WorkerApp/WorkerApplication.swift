@@ -96,9 +96,12 @@ public enum WorkerApplication {
         }
     }
 
-    /// Environment variables override the JSON file, key by key.
+    /// Environment variables override the JSON file, key by key; a secret's variable may be given
+    /// as `<VARIABLE>_FILE` instead (``SecretFiles``).
     public static func configurationReader(appID: String, environment: [String: String]) async throws -> ConfigReader {
-        var providers: [any ConfigProvider] = [EnvironmentVariablesProvider()]
+        var providers: [any ConfigProvider] = [
+            EnvironmentVariablesProvider(environmentVariables: try SecretFiles.resolve(environment))
+        ]
         let path = environment["COMMERCE_CONFIG"] ?? "config/\(appID).json"
         if FileManager.default.fileExists(atPath: path) {
             providers.append(try await FileProvider<JSONSnapshot>(filePath: FilePath(path)))

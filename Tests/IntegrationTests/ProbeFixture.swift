@@ -105,7 +105,8 @@ final class ProbeFixture {
         return root.appendingPathComponent(".build/debug/\(name)")
     }
 
-    /// Starts a probe worker on this fixture's names; `environment` overrides the defaults.
+    /// Starts a probe worker on this fixture's names; `environment` overrides the defaults, and an
+    /// empty value removes one.
     @discardableResult
     func startWorker(_ environment: [String: String] = [:], waitForReady: Bool = true) throws -> WorkerProcess {
         let binary = Self.binary("probe-worker")
@@ -121,7 +122,7 @@ final class ProbeFixture {
             "OUTBOX_RELAY_GRACE_MS": "1000", "LOG_LEVEL": "info", "COMMERCE_CONFIG": "",
         ]
         settings.merge(environment) { $1 }
-        if settings["COMMERCE_CONFIG"] == "" { settings.removeValue(forKey: "COMMERCE_CONFIG") }
+        settings = settings.filter { !$0.value.isEmpty }  // "" unsets a default
         let worker = try WorkerProcess(environment: settings, httpPort: port, name: "probe-\(suffix)-\(workers.count)")
         workers.append(worker)
         if waitForReady {
