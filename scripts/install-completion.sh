@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs the shell completion of the `commerce` tool for the current user (README.md, "Shell
-# completion"):
+# Installs the shell completion of the `commerce` tool for the current user (docs/operations.md,
+# "Shell completion"):
 #
 #   scripts/install-completion.sh [bash|zsh|fish]      # default: the shell of $SHELL
 #

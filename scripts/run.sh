@@ -26,6 +26,9 @@
 # release and 1 min 31 s in debug; and the later stages of this script run the worker fleet
 # under load, where an unoptimised build would be several times slower.
 #
+# COMMERCE_KEEP_FLEET=1 keeps the fleet running after step 7 until Ctrl-C (README, "A five-minute
+# tour").
+#
 # Environment: AMQP_URL, DATABASE_URL, MONGO_URL override the local servers (see
 # `commerce smoke --help`); COMMERCE_BUILD_CONFIGURATION=debug builds faster;
 # COMMERCE_SCRATCH_PATH sets SwiftPM's build directory (default .build).
@@ -164,6 +167,18 @@ finish
 begin "commerce queues"
 "$bin/commerce" queues
 finish
+
+# COMMERCE_KEEP_FLEET=1: leave the fleet and the gateway running for the README's tour, until
+# Ctrl-C (or one of them exits); they are then stopped as below.
+if [ "${COMMERCE_KEEP_FLEET:-}" = 1 ]; then
+  begin "fleet kept running"
+  echo "the fleet and the payment-gateway keep running: try the README's tour in another terminal."
+  echo "Ctrl-C stops them (logs in $fleet_logs)."
+  trap 'echo' INT
+  wait -n "${pids[@]}" "$gateway_pid" || true
+  trap - INT
+  finish
+fi
 
 begin "fleet down (SIGTERM)"
 stop_fleet

@@ -11,8 +11,8 @@ public enum GatewayCircuit {
     public static let label = "payment_gateway"
 
     /// The breaker's settings from the payment worker's keys `payment.circuit.failureThreshold`,
-    /// `payment.circuit.openTimeoutMs` and `payment.circuit.successThreshold` (README.md,
-    /// "Configuration").
+    /// `payment.circuit.openTimeoutMs` and `payment.circuit.successThreshold` (docs/operations.md,
+    /// "The fleet and its settings").
     /// - Throws: ``WorkerConfigurationError`` naming the first key out of range: a threshold
     ///   below 1 or a negative timeout.
     public static func configuration(
