@@ -71,7 +71,7 @@ public enum WorkerApplication {
                 // Listed first: it starts first and stops last, so /health answers during a drain.
                 let endpoint = HTTPEndpoint(
                     host: configuration.httpHost, port: port, logger: logger, health: { worker.health },
-                    metrics: { registry.emitToString() })
+                    liveness: { worker.liveness }, metrics: { registry.emitToString() })
                 services.append(.init(service: endpoint))
             }
             services.append(.init(service: worker))

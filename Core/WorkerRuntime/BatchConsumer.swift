@@ -26,6 +26,7 @@ final class BatchConsumer<Store: BatchStore>: @unchecked Sendable {
         var stopRequested = false
         var storeUp = false
         var unavailableDependency: String?
+        var activity = ConsumerActivity(.paused)
     }
 
     private let configuration: WorkerConfiguration
@@ -65,6 +66,13 @@ final class BatchConsumer<Store: BatchStore>: @unchecked Sendable {
     /// The dependency the consumer is paused for (``DependencyOutage``), if any (for `/health`).
     var unavailableDependency: String? { state.withLock { $0.unavailableDependency } }
 
+    /// What the loop is doing and since when (for `/health/live` and `/health/ready`).
+    var activity: ConsumerActivity { state.withLock { $0.activity } }
+
+    private func enter(_ phase: ConsumerActivity.Phase) {
+        state.withLock { $0.activity = ConsumerActivity(phase) }
+    }
+
     // MARK: - Loop
 
     /// The thread's body. Returns after a stop request, once the batch in hand is settled,
@@ -73,8 +81,13 @@ final class BatchConsumer<Store: BatchStore>: @unchecked Sendable {
         guard connectStore() else { return }
         link.setConsuming(true)
         while !isStopping {
+            enter(.waiting)
             let batch = link.takeDeliveries(maximum: configuration.maximumBatchSize, timeout: .seconds(1))
-            if !batch.isEmpty, let dependency = process(batch) { rideOutDependencyOutage(dependency) }
+            if !batch.isEmpty {
+                enter(.handling)
+                if let dependency = process(batch) { rideOutDependencyOutage(dependency) }
+            }
+            enter(.maintaining)
             do throws(StoreOutage) {
                 try store.maintain(using: link, final: false)
             } catch {
@@ -114,6 +127,7 @@ final class BatchConsumer<Store: BatchStore>: @unchecked Sendable {
     /// copies of the worker can take them), reconnect with backoff, then consume again. Messages
     /// are not burnt through the retry tiers for an outage that is not their fault.
     private func rideOutOutage(_ outage: StoreOutage) {
+        enter(.paused)
         logger.error("\(store.kind) failure; pausing consumption", metadata: ["error": "\(outage)"])
         metrics.databaseOutages.increment()
         state.withLock { $0.storeUp = false }
@@ -130,6 +144,7 @@ final class BatchConsumer<Store: BatchStore>: @unchecked Sendable {
     /// answers, then consume again. The messages that met the outage were requeued without an
     /// attempt counted.
     private func rideOutDependencyOutage(_ dependency: String) {
+        enter(.paused)
         logger.error("\(dependency) unavailable; pausing consumption")
         metrics.dependencyOutages.increment()
         state.withLock { $0.unavailableDependency = dependency }

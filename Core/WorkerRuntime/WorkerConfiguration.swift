@@ -72,7 +72,14 @@ public struct WorkerConfiguration: Sendable {
     public var reconnectDelays: Backoff
     /// Port of the `/health` and `/metrics` endpoint on `httpHost`; `nil` turns it off, 0 picks one.
     public var httpPort: Int?
+    /// The address the endpoint binds: an IPv4 or IPv6 literal (`0.0.0.0`, `::` for every
+    /// interface).
     public var httpHost: String
+    /// A batch running longer than this makes the worker not ready (`/health/ready`).
+    public var batchDeadline: Duration
+    /// A consumer loop stuck this long in one working phase makes the worker not live
+    /// (`/health/live`); keep it above every other deadline, so that only a wedged call trips it.
+    public var liveDeadline: Duration
     /// Time allowed for a graceful stop. After it, in-flight work is abandoned: the process exits
     /// non-zero, uncommitted transactions roll back and unacknowledged deliveries go back to the
     /// queue (nothing is acknowledged that did not commit).
@@ -114,6 +121,8 @@ public struct WorkerConfiguration: Sendable {
         reconnectDelays = Backoff(initialDelay: .milliseconds(200), maximumDelay: .seconds(10), jitter: .equal)
         httpPort = nil
         httpHost = "127.0.0.1"
+        batchDeadline = .seconds(60)
+        liveDeadline = .seconds(300)
         shutdownTimeout = .seconds(30)
         senders = SenderPolicy()
     }
@@ -127,7 +136,8 @@ public struct WorkerConfiguration: Sendable {
     /// `consumer.publishTimeoutMs`, `outbox.relayIntervalMs`, `outbox.relayGraceMs`,
     /// `inbox.retentionMs` (7 days), `retention.intervalMs` (10 min), `journal.enabled` (true),
     /// `journal.retentionMs` (7 days),
-    /// `http.port` (-1 = off), `http.host`, `shutdown.timeoutMs`, and for each party of
+    /// `http.port` (-1 = off), `http.host`, `health.batchDeadlineMs`, `health.liveDeadlineMs`,
+    /// `shutdown.timeoutMs`, and for each party of
     /// ``FleetCatalog/parties`` the broker users acting as it (comma-separated; default the
     /// party's ``FleetCatalog/Party/defaultUsers``): `identity.orderWorker`, `identity.stockWorker`,
     /// `identity.paymentWorker`, `identity.notificationWorker`, `identity.operator`, `identity.upstream`.
@@ -181,6 +191,8 @@ public struct WorkerConfiguration: Sendable {
         let port = reader.int(forKey: "http.port", default: -1)
         httpPort = port < 0 ? nil : port
         httpHost = reader.string(forKey: "http.host", default: httpHost)
+        batchDeadline = .milliseconds(try positive(reader, "health.batchDeadlineMs", 60_000))
+        liveDeadline = .milliseconds(try positive(reader, "health.liveDeadlineMs", 300_000))
         version = reader.string(forKey: "worker.version", default: version)
         shutdownTimeout = .milliseconds(try positive(reader, "shutdown.timeoutMs", 30_000))
         var users: [String: [String]] = [:]

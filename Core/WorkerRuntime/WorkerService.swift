@@ -27,6 +27,7 @@ public final class WorkerService: Service, Sendable {
         let requestStop: @Sendable () -> Void
         let isStoreUp: @Sendable () -> Bool
         let unavailableDependency: @Sendable () -> String?
+        let activity: @Sendable () -> ConsumerActivity
         let storeKind: String
     }
 
@@ -76,7 +77,8 @@ public final class WorkerService: Service, Sendable {
             return Consumer(
                 link: link, run: { consumer.run() }, requestStop: { consumer.requestStop() },
                 isStoreUp: { consumer.isStoreUp },
-                unavailableDependency: { consumer.unavailableDependency }, storeKind: consumer.storeKind)
+                unavailableDependency: { consumer.unavailableDependency }, activity: { consumer.activity },
+                storeKind: consumer.storeKind)
         }
     }
 
@@ -85,11 +87,15 @@ public final class WorkerService: Service, Sendable {
     /// service group reports.
     public var stoppedCleanly: Bool { completion.isComplete }
 
-    /// Ready when every consumer has its broker and store connections and is not paused for a
-    /// dependency's outage (for `/health`).
+    /// Ready when every consumer has its broker and store connections, is not paused for a
+    /// dependency's outage and has no batch running past `health.batchDeadlineMs` (for
+    /// `/health/ready` and `/health`).
     public var health: WorkerHealth {
         var problems: [String] = []
         for (index, consumer) in consumers.enumerated() {
+            if let overrun = consumer.activity().overrun(deadline: configuration.batchDeadline) {
+                problems.append("consumer \(index): \(overrun)")
+            }
             if !consumer.link.isConnected {
                 let reason = consumer.link.lastConnectionError.map { " (\($0))" } ?? ""
                 problems.append("consumer \(index): broker not connected\(reason)")
@@ -97,6 +103,20 @@ public final class WorkerService: Service, Sendable {
             if !consumer.isStoreUp() { problems.append("consumer \(index): \(consumer.storeKind) not connected") }
             if let dependency = consumer.unavailableDependency() {
                 problems.append("consumer \(index): paused, \(dependency) unavailable")
+            }
+        }
+        return WorkerHealth(ready: problems.isEmpty, problems: problems)
+    }
+
+    /// Live unless a consumer's loop has stayed in one working phase (waiting for deliveries,
+    /// handling a batch, relaying) longer than `health.liveDeadlineMs`: a call that should have
+    /// returned did not, and only a restart will help. A consumer paused for an outage is live:
+    /// restarting it would not bring the database back (for `/health/live`).
+    public var liveness: WorkerHealth {
+        var problems: [String] = []
+        for (index, consumer) in consumers.enumerated() {
+            if let stuck = consumer.activity().stuck(deadline: configuration.liveDeadline) {
+                problems.append("consumer \(index): \(stuck)")
             }
         }
         return WorkerHealth(ready: problems.isEmpty, problems: problems)
@@ -141,7 +161,7 @@ public final class WorkerService: Service, Sendable {
     }
 }
 
-/// Readiness of a worker, as `/health` reports it.
+/// Readiness (or liveness) of a worker, as `/health/ready` (or `/health/live`) reports it.
 public struct WorkerHealth: Sendable {
     public var ready: Bool
     public var problems: [String]

@@ -32,13 +32,22 @@ struct HostileInputTests {
         // Each malformed message in its own worker's dead-letter queue, with a reason.
         for (worker, queue) in zip(workers, queues) {
             let expected = corpus.filter { $0.queue == queue && $0.expectDeadLetter }
-            try waitUntil("\(expected.count) dead letters for \(worker)", timeout: .seconds(60), {
-                try fixture.depth("\(queue).dlq")
-            }) { $0 >= expected.count }
+            try waitUntil(
+                "\(expected.count) dead letters for \(worker)", timeout: .seconds(60),
+                {
+                    try fixture.depth("\(queue).dlq")
+                }
+            ) { $0 >= expected.count }
             let letters = try fixture.deadLetters(of: worker)
-            let reasons = letters.map { $0.properties.headers["x-error-reason"]?.stringValue ?? "<none>" }
+            // A body over consumer.maxBodyBytes is refused unread and dead-lettered by the broker:
+            // its reason is x-death's `rejected` (docs/security.md, "Size limits").
+            let reasons = letters.map {
+                $0.properties.headers["x-error-reason"]?.stringValue
+                    ?? $0.properties.headers["x-first-death-reason"]?.stringValue.map { "broker:\($0)" } ?? "<none>"
+            }
             #expect(letters.count == expected.count, "\(worker): \(reasons)")
             #expect(!reasons.contains("<none>"), "\(worker): every dead letter says why: \(reasons)")
+            #expect(reasons.filter { $0 == "broker:rejected" }.count == 1, "\(worker): the oversized body: \(reasons)")
         }
         // The hostile but well-formed orders: each ends terminal (rejected, most of them).
         let orders = Set(corpus.filter { !$0.expectDeadLetter }.compactMap(\.properties.correlationID))
