@@ -144,6 +144,25 @@ struct TLSTests {
         }
     }
 
+    @Test("mutual TLS: the broker accepts a client certificate of the local authority and refuses another's")
+    func clientCertificate() async throws {
+        try await offThePool {
+            let directory = URL(fileURLWithPath: TestTLS.caFile).deletingLastPathComponent()
+            var configuration = try AMQPConfiguration(urls: TestTLS.amqpsURL, connectionName: "tls-test")
+            configuration.tls?.caCertificatePath = TestTLS.caFile
+            configuration.tls?.certificatePath = directory.appendingPathComponent("client.pem").path
+            configuration.tls?.keyPath = directory.appendingPathComponent("client.key").path
+            let connection = try AMQPConnection(configuration: configuration)
+            connection.close()
+
+            let certificates = try TestTLS.foreignCertificates()
+            defer { try? FileManager.default.removeItem(at: certificates) }
+            configuration.tls?.certificatePath = certificates.appendingPathComponent("server.pem").path
+            configuration.tls?.keyPath = certificates.appendingPathComponent("server.key").path
+            #expect(throws: AMQPError.self) { try AMQPConnection(configuration: configuration) }
+        }
+    }
+
     @Test("a missing CA file stops a worker at start with exit 78, naming the file")
     func missingCAFile() async throws {
         try await offThePool {
