@@ -308,6 +308,7 @@ mongo_up() {
 status() {
   local rc=0
   if rabbit_answers; then echo "rabbitmq   up   amqp://127.0.0.1:5672"; else echo "rabbitmq   down"; rc=1; fi
+  if nc -z 127.0.0.1 "$AMQPS_PORT"; then echo "rabbitmq   tls  amqps://127.0.0.1:$AMQPS_PORT (CA $TLS_DIR/ca.pem)"; fi
   if pg_answers; then echo "postgresql up   postgres://127.0.0.1:5432"; else echo "postgresql down"; rc=1; fi
   if [ -x "$venv/bin/python" ] && mongo_answers >/dev/null 2>&1; then
     echo "mongodb    up   mongodb://127.0.0.1:$MONGO_PORT (SecantusDB)"
