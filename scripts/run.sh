@@ -76,10 +76,7 @@ begin "fresh demo stores"
 if [ "${COMMERCE_KEEP_DATA:-}" = 1 ]; then
   echo "keeping the data of earlier runs (COMMERCE_KEEP_DATA=1)"
 else
-  admin="postgresql://commerce:commerce@127.0.0.1:5432/commerce_test"
-  for database in orders inventory payments gateway; do
-    psql -q "$admin" -c "drop database if exists $database with (force)" -c "create database $database"
-  done
+  scripts/services.sh reset-stores
   .venv/bin/python -c "import pymongo; pymongo.MongoClient('mongodb://127.0.0.1:27017/?retryWrites=false').drop_database('notifications')"
 fi
 finish

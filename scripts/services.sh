@@ -4,8 +4,13 @@
 # Everything listens on 127.0.0.1 only. Installs whatever is missing first, so a fresh
 # Debian 12 machine needs nothing else. Safe to run any number of times in a row.
 #
-#   scripts/services.sh up       install if needed, start, wait until each answers, create role + databases
-#                                and the broker users of docs/security.md
+#   scripts/services.sh up       install if needed, make the local TLS certificates, start, wait until
+#                                each answers, create the roles, databases and broker users of
+#                                docs/security.md; turns TLS on (a broker started without its TLS
+#                                listener is restarted once)
+#   scripts/services.sh certificates   only make the local certificates (docs/security.md, "TLS")
+#   scripts/services.sh reset-stores   drop the services' databases and make them again, empty, each
+#                                owned by its service's role (scripts/run.sh's fresh demo)
 #   scripts/services.sh down     stop all three
 #   scripts/services.sh status   say which ones answer (exit 1 if any does not)
 #   scripts/services.sh restart rabbitmq|postgresql|mongodb   drop every client, as a crash would
@@ -17,7 +22,14 @@ venv="$root/.venv"                 # project-local Python for SecantusDB, the sc
 
 PG_ROLE=${COMMERCE_PG_ROLE:-commerce}
 PG_PASSWORD=${COMMERCE_PG_PASSWORD:-commerce}
-PG_DATABASES=(orders inventory payments gateway commerce_test)
+PG_DATABASES=(commerce_test)
+# A role per service, owning its database and nothing else (docs/security.md, "Database roles"),
+# as "role:database"; and the operators' read-only role with the databases it may read. Locally
+# every role has the password COMMERCE_PG_SERVICE_PASSWORD (default the administrator's).
+PG_SERVICES=(${COMMERCE_PG_SERVICES:-order_worker:orders stock_worker:inventory payment_worker:payments payment_gateway:gateway})
+PG_READER=${COMMERCE_PG_READER:-commerce_reader}
+PG_READER_DATABASES=(${COMMERCE_PG_READER_DATABASES:-orders inventory payments})
+PG_SERVICE_PASSWORD=${COMMERCE_PG_SERVICE_PASSWORD:-$PG_PASSWORD}
 AMQP_USER=${COMMERCE_AMQP_USER:-commerce}
 AMQP_PASSWORD=${COMMERCE_AMQP_PASSWORD:-commerce}
 # One broker user per party (docs/security.md), with the permissions of FleetCatalog's table as
@@ -29,7 +41,12 @@ MONGO_PORT=${COMMERCE_MONGO_PORT:-27017}
 # own default is 128 MiB.
 AMQP_MAX_MESSAGE_SIZE=${COMMERCE_AMQP_MAX_MESSAGE_SIZE:-1048576}
 
-APT_PACKAGES=(rabbitmq-server postgresql librabbitmq-dev libpq-dev libmongoc-dev libbson-dev pkg-config python3-venv netcat-openbsd)
+# A throwaway certificate authority and the servers' certificate (docs/security.md, "TLS"), kept
+# outside the checkout: the servers are the machine's, shared by every checkout on it.
+TLS_DIR=${COMMERCE_TLS_DIR:-/etc/commerce/tls}
+AMQPS_PORT=5671
+
+APT_PACKAGES=(rabbitmq-server postgresql librabbitmq-dev libpq-dev libmongoc-dev libbson-dev pkg-config python3-venv netcat-openbsd openssl ca-certificates)
 
 log() { printf '[services] %s\n' "$*" >&2; }
 
@@ -63,25 +80,84 @@ install_missing() {
   fi
 }
 
+# --- TLS certificates ---------------------------------------------------------
+# ca.pem is what clients trust (amqp.tls.caFile, sslrootcert); server.pem names localhost and
+# 127.0.0.1 (as a DNS entry too: rabbitmq-c compares DNS names only); each server reads its own
+# copy of the key. client.pem/client.key are for trying mutual TLS. Made once; a certificate that
+# no longer verifies against the CA (a CA made again) is made again.
+certificates() {
+  mkdir -p "$TLS_DIR"
+  chmod 755 "$TLS_DIR"
+  (
+    cd "$TLS_DIR"
+    if [ ! -s ca.pem ] || [ ! -s ca.key ]; then
+      log "making a local certificate authority in $TLS_DIR"
+      openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=commerce local CA" \
+        -keyout ca.key -out ca.pem -addext "basicConstraints=critical,CA:TRUE" \
+        -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
+      rm -f server.pem client.pem
+    fi
+    chmod 600 ca.key
+    chmod 644 ca.pem
+    issue() { # issue NAME SUBJECT EXTENSIONS
+      if [ -s "$1.pem" ] && [ -s "$1.key" ] && openssl verify -CAfile ca.pem "$1.pem" >/dev/null 2>&1; then return; fi
+      log "issuing $TLS_DIR/$1.pem"
+      openssl req -newkey rsa:2048 -nodes -subj "$2" -keyout "$1.key" -out "$1.csr" 2>/dev/null
+      printf '%s\n' "$3" >"$1.ext"
+      openssl x509 -req -in "$1.csr" -CA ca.pem -CAkey ca.key -CAcreateserial -days 825 \
+        -extfile "$1.ext" -out "$1.pem" 2>/dev/null
+      rm -f "$1.csr" "$1.ext"
+    }
+    issue server "/CN=localhost" "subjectAltName=DNS:localhost,DNS:127.0.0.1,IP:127.0.0.1
+extendedKeyUsage=serverAuth"
+    issue client "/CN=commerce-client" "extendedKeyUsage=clientAuth"
+    chmod 644 server.pem client.pem client.key
+    chmod 600 server.key
+    # Each server reads the key as its own user, and both insist that nobody else can.
+    if id rabbitmq >/dev/null 2>&1; then install -o rabbitmq -g rabbitmq -m 600 server.key rabbitmq.key; fi
+    if id postgres >/dev/null 2>&1; then install -o postgres -g postgres -m 600 server.key postgresql.key; fi
+  )
+}
+
 # --- RabbitMQ ---------------------------------------------------------------
 rabbit_answers() { rabbitmqctl -q status >/dev/null 2>&1 && nc -z 127.0.0.1 5672; }
-rabbit_up() {
-  if ! rabbit_answers; then
-    log "starting RabbitMQ"
-    mkdir -p /etc/rabbitmq
-    # Loopback only: the AMQP listener and the Erlang distribution port.
-    cat > /etc/rabbitmq/rabbitmq-env.conf <<'CONF'
+rabbit_stopped() { ! nc -z 127.0.0.1 5672; }
+# The broker's configuration: loopback only, plain AMQP on 5672 and AMQP over TLS on 5671 beside
+# it, a client certificate checked when one is presented (mutual TLS is optional).
+rabbit_configure() {
+  mkdir -p /etc/rabbitmq
+  # Loopback only: the AMQP listeners and the Erlang distribution port.
+  cat > /etc/rabbitmq/rabbitmq-env.conf <<'CONF'
 NODE_IP_ADDRESS=127.0.0.1
 CONF
-    cat > /etc/rabbitmq/rabbitmq.conf <<'CONF'
+  cat > /etc/rabbitmq/rabbitmq.conf <<CONF
 listeners.tcp.default = 127.0.0.1:5672
+listeners.ssl.default = 127.0.0.1:$AMQPS_PORT
+ssl_options.cacertfile = $TLS_DIR/ca.pem
+ssl_options.certfile = $TLS_DIR/server.pem
+ssl_options.keyfile = $TLS_DIR/rabbitmq.key
+ssl_options.verify = verify_peer
+ssl_options.fail_if_no_peer_cert = false
 loopback_users = none
+max_message_size = $AMQP_MAX_MESSAGE_SIZE
 CONF
-    echo "max_message_size = $AMQP_MAX_MESSAGE_SIZE" >> /etc/rabbitmq/rabbitmq.conf
-    export ERL_EPMD_ADDRESS=127.0.0.1
+}
+rabbit_up() {
+  rabbit_configure
+  export ERL_EPMD_ADDRESS=127.0.0.1
+  if rabbit_answers && ! nc -z 127.0.0.1 "$AMQPS_PORT"; then
+    # A broker started before TLS was configured reads the new file only when its node starts.
+    log "restarting RabbitMQ to open its TLS listener on $AMQPS_PORT"
+    /etc/init.d/rabbitmq-server stop >/dev/null 2>&1 || true
+    wait_for 60 "RabbitMQ to stop" rabbit_stopped
+  fi
+  if ! rabbit_answers; then
+    log "starting RabbitMQ"
     /etc/init.d/rabbitmq-server start >/dev/null 2>&1 || true
     wait_for 90 "RabbitMQ" rabbit_answers || { tail -20 /var/log/rabbitmq/*.log >&2 || true; return 1; }
   fi
+  wait_for 30 "RabbitMQ's TLS listener" nc -z 127.0.0.1 "$AMQPS_PORT" \
+    || { tail -20 /var/log/rabbitmq/*.log >&2 || true; return 1; }
   # The list is read into a variable, not piped into `grep -q`: grep stopping at the first match
   # would kill rabbitmqctl with SIGPIPE, and pipefail would make an existing user look missing.
   local users
@@ -116,6 +192,11 @@ rabbit_identities() {
 
 # --- PostgreSQL -------------------------------------------------------------
 pg_answers() { pg_isready -q -h 127.0.0.1 -p 5432; }
+# A TLS connection that checks the server's certificate and name, as the workers can.
+pg_tls_answers() {
+  PGPASSWORD=$PG_PASSWORD psql -X -tA "host=127.0.0.1 port=5432 dbname=postgres user=$PG_ROLE sslmode=verify-full sslrootcert=$TLS_DIR/ca.pem connect_timeout=3" -c 'select ssl from pg_stat_ssl where pid = pg_backend_pid()' | grep -qx t
+}
+psql_script() { su postgres -c "PGOPTIONS='-c client_min_messages=warning' psql -X -q -v ON_ERROR_STOP=1 -d $1" >/dev/null; } # psql_script DATABASE <SQL
 psql_admin() { su postgres -c "psql -X -q -v ON_ERROR_STOP=1 $*"; }
 pg_up() {
   if ! pg_answers; then
@@ -148,6 +229,68 @@ pg_up() {
       psql_admin "-c \"create database $db owner $PG_ROLE\""
     fi
   done
+  pg_service_roles
+  # TLS beside plain connections (a client chooses with sslmode; docs/security.md, "TLS"). `ssl`
+  # and the files are reloadable settings: no restart, no client dropped.
+  psql_admin "-c \"alter system set ssl_cert_file = '$TLS_DIR/server.pem'\"" \
+    "-c \"alter system set ssl_key_file = '$TLS_DIR/postgresql.key'\"" \
+    "-c \"alter system set ssl_ca_file = '$TLS_DIR/ca.pem'\"" "-c \"alter system set ssl = on\"" \
+    "-c 'select pg_reload_conf()'" >/dev/null
+  # Checked as the administrator role, which exists by now.
+  wait_for 20 "PostgreSQL over TLS" pg_tls_answers
+}
+
+# Each service's role owns its database (so its migrations run as it), and only its owner and
+# the roles granted CONNECT may connect: PostgreSQL lets every role connect to every database
+# unless CONNECT is revoked from PUBLIC. A database that `commerce` owned (an older setup) is
+# handed over with its tables. Created roles keep their password; grants are set every time.
+pg_service_roles() {
+  local entry role db
+  for entry in "${PG_SERVICES[@]}" "$PG_READER:"; do
+    role=${entry%%:*}
+    psql_script postgres <<SQL
+do \$\$ begin
+  if not exists (select from pg_roles where rolname = '$role') then
+    create role $role login password '$PG_SERVICE_PASSWORD';
+  end if;
+end \$\$;
+SQL
+  done
+  # Read-only everywhere it may connect: SELECT on every table, present and future.
+  psql_script postgres <<<"grant pg_read_all_data to $PG_READER"
+  for entry in "${PG_SERVICES[@]}"; do
+    role=${entry%%:*} db=${entry#*:}
+    if ! su postgres -c "psql -X -tAc \"select 1 from pg_database where datname = '$db'\"" | grep -q 1; then
+      psql_admin "-c \"create database $db owner $role\""
+    fi
+    psql_script postgres <<SQL
+alter database $db owner to $role;
+revoke all on database $db from public;
+SQL
+    psql_script "$db" <<SQL
+do \$\$ declare object record; begin
+  for object in select c.oid::regclass as name from pg_class c join pg_namespace n on n.oid = c.relnamespace
+      where n.nspname = 'public' and c.relkind in ('r', 'p', 'v', 'm') and c.relowner <> '$role'::regrole loop
+    execute format('alter table %s owner to $role', object.name);
+  end loop;
+  for object in select c.oid::regclass as name from pg_class c join pg_namespace n on n.oid = c.relnamespace
+      where n.nspname = 'public' and c.relkind = 'S' and c.relowner <> '$role'::regrole loop
+    execute format('alter sequence %s owner to $role', object.name);
+  end loop;
+end \$\$;
+SQL
+  done
+  for db in "${PG_READER_DATABASES[@]}"; do
+    psql_script postgres <<<"grant connect on database $db to $PG_READER"
+  done
+}
+
+reset_stores() {
+  local entry
+  for entry in "${PG_SERVICES[@]}"; do
+    psql_admin "-c \"drop database if exists ${entry#*:} with (force)\""
+  done
+  pg_service_roles
 }
 
 # --- SecantusDB (MongoDB wire protocol) --------------------------------------
@@ -172,6 +315,7 @@ mongo_up() {
 status() {
   local rc=0
   if rabbit_answers; then echo "rabbitmq   up   amqp://127.0.0.1:5672"; else echo "rabbitmq   down"; rc=1; fi
+  if nc -z 127.0.0.1 "$AMQPS_PORT"; then echo "rabbitmq   tls  amqps://127.0.0.1:$AMQPS_PORT (CA $TLS_DIR/ca.pem)"; fi
   if pg_answers; then echo "postgresql up   postgres://127.0.0.1:5432"; else echo "postgresql down"; rc=1; fi
   if [ -x "$venv/bin/python" ] && mongo_answers >/dev/null 2>&1; then
     echo "mongodb    up   mongodb://127.0.0.1:$MONGO_PORT (SecantusDB)"
@@ -221,9 +365,11 @@ restart() {
 }
 
 case "${1:-}" in
-  up) install_missing; pg_up; rabbit_up; mongo_up; status ;;
+  up) install_missing; certificates; pg_up; rabbit_up; mongo_up; status ;;
+  certificates) certificates ;;
+  reset-stores) reset_stores ;;
   down) down ;;
   status) status ;;
   restart) restart "${2:-}" ;;
-  *) echo "usage: $0 up|down|status|restart SERVICE" >&2; exit 2 ;;
+  *) echo "usage: $0 up|down|status|certificates|reset-stores|restart SERVICE" >&2; exit 2 ;;
 esac

@@ -17,13 +17,22 @@ public struct AMQPConfiguration: Sendable, CustomStringConvertible {
     }
 
     /// TLS settings (`amqps://`), applied through rabbitmq-c's `amqp_ssl_socket`.
-    public struct TLS: Sendable {
-        /// PEM file of the certificate authorities to trust; `nil` uses none (peer unverified).
+    ///
+    /// Peer and host name verification are on by default. rabbitmq-c loads no trust store of its
+    /// own, so with no ``caCertificatePath`` the connection trusts the system's bundle
+    /// (``systemTrustStore``). docs/security.md, "TLS", lists the settings.
+    public struct TLS: Sendable, Equatable {
+        /// PEM file of the certificate authorities to trust; `nil` trusts the system's bundle.
         public var caCertificatePath: String?
-        /// Client certificate and key (PEM) for mutual TLS.
+        /// Client certificate (PEM) for mutual TLS; needs ``keyPath``.
         public var certificatePath: String?
+        /// The client certificate's private key (PEM, unencrypted).
         public var keyPath: String?
+        /// Check that the broker's certificate chains to a trusted authority.
         public var verifyPeer: Bool
+        /// Check that the broker's certificate names the host connected to (a DNS name of its
+        /// subject alternative names: rabbitmq-c compares names, so an address such as
+        /// `127.0.0.1` must appear there as a DNS entry too).
         public var verifyHostname: Bool
         public init(
             caCertificatePath: String? = nil, certificatePath: String? = nil, keyPath: String? = nil,
@@ -34,6 +43,53 @@ public struct AMQPConfiguration: Sendable, CustomStringConvertible {
             self.keyPath = keyPath
             self.verifyPeer = verifyPeer
             self.verifyHostname = verifyHostname
+        }
+
+        /// Where distributions keep the bundle of trusted authorities, in the order tried:
+        /// Debian and Ubuntu, Fedora and RHEL, Alpine and macOS.
+        public static let systemTrustStoreCandidates = [
+            "/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt", "/etc/ssl/cert.pem",
+        ]
+
+        /// The system's bundle of trusted authorities: the first of
+        /// ``systemTrustStoreCandidates`` that exists, or `nil`.
+        public static var systemTrustStore: String? {
+            systemTrustStoreCandidates.first { FileManager.default.isReadableFile(atPath: $0) }
+        }
+
+        /// The authorities the connection trusts: ``caCertificatePath``, else the system's bundle.
+        public var trustedAuthorities: String? { caCertificatePath ?? Self.systemTrustStore }
+
+        /// Checks the files before any connection is tried, so that a wrong path is a
+        /// configuration error at start rather than a reconnect loop.
+        /// - Throws: ``AMQPError`` with ``AMQPError/Code/invalidConfiguration`` naming the
+        ///   setting (`cacertfile`, `certfile`, `keyfile`) and the path.
+        public func validate() throws(AMQPError) {
+            func readable(_ path: String?, _ setting: String) throws(AMQPError) {
+                guard let path else { return }
+                guard FileManager.default.isReadableFile(atPath: path) else {
+                    let problem = FileManager.default.fileExists(atPath: path) ? "cannot be read" : "does not exist"
+                    throw AMQPError(
+                        code: .invalidConfiguration, message: "TLS \(setting) \(path) \(problem)",
+                        context: "TLS settings")
+                }
+            }
+            try readable(caCertificatePath, "CA file")
+            try readable(certificatePath, "client certificate")
+            try readable(keyPath, "client key")
+            if (certificatePath == nil) != (keyPath == nil) {
+                throw AMQPError(
+                    code: .invalidConfiguration,
+                    message: "a TLS client certificate needs its key, and a key its certificate",
+                    context: "TLS settings")
+            }
+            if verifyPeer && trustedAuthorities == nil {
+                throw AMQPError(
+                    code: .invalidConfiguration,
+                    message: "no TLS CA file given and no system trust store found (tried "
+                        + Self.systemTrustStoreCandidates.joined(separator: ", ") + ")",
+                    context: "TLS settings")
+            }
         }
     }
 
@@ -79,11 +135,15 @@ public struct AMQPConfiguration: Sendable, CustomStringConvertible {
 
     /// Parses one or more AMQP URLs separated by commas, all naming the same vhost and user:
     /// `amqp://user:password@host:5672/vhost,amqp://host2:5672/vhost`. `amqps://` turns on TLS
-    /// with peer verification (port 5671 by default). The vhost is the percent-decoded path; an
-    /// empty path means `/`.
+    /// with peer and host name verification (port 5671 by default). The vhost is the
+    /// percent-decoded path; an empty path means `/`. The first URL's query may carry
+    /// `heartbeat`, `connection_timeout` (ms) and RabbitMQ's TLS parameters `cacertfile`,
+    /// `certfile`, `keyfile` and `verify` (`verify_peer`, the default, or `verify_none`).
     public init(urls: String, connectionName: String = "commerce") throws(AMQPError) {
         self.init(connectionName: connectionName)
         var endpoints: [Endpoint] = []
+        var schemes: Set<String> = []
+        var tlsParameters: [String: String] = [:]
         for (index, text) in urls.split(separator: ",").enumerated() {
             let trimmed = text.trimmingCharacters(in: .whitespaces)
             guard let components = URLComponents(string: trimmed), let scheme = components.scheme,
@@ -93,9 +153,8 @@ public struct AMQPConfiguration: Sendable, CustomStringConvertible {
                     code: .invalidState, message: "not an amqp:// or amqps:// URL (item \(index + 1))",
                     context: "parse broker URL")
             }
-            let secure = scheme == "amqps"
-            if secure && tls == nil { tls = TLS() }
-            endpoints.append(Endpoint(host: host, port: components.port ?? (secure ? 5671 : 5672)))
+            schemes.insert(scheme)
+            endpoints.append(Endpoint(host: host, port: components.port ?? (scheme == "amqps" ? 5671 : 5672)))
             if index == 0 {
                 if let user = components.user { username = user.removingPercentEncoding ?? user }
                 if let password = components.password { self.password = password.removingPercentEncoding ?? password }
@@ -108,8 +167,37 @@ public struct AMQPConfiguration: Sendable, CustomStringConvertible {
                     if item.name == "connection_timeout", let value = item.value.flatMap(Int.init) {
                         connectTimeout = .milliseconds(value)
                     }
+                    if ["cacertfile", "certfile", "keyfile", "verify"].contains(item.name) {
+                        tlsParameters[item.name] = item.value ?? ""
+                    }
                 }
             }
+        }
+        // A cluster is all TLS or all plain: one plain node would carry the credentials in clear.
+        if schemes.count > 1 {
+            throw AMQPError(
+                code: .invalidState, message: "mixes amqp:// and amqps:// URLs", context: "parse broker URL")
+        }
+        if schemes == ["amqps"] {
+            var settings = TLS()
+            settings.caCertificatePath = tlsParameters["cacertfile"]
+            settings.certificatePath = tlsParameters["certfile"]
+            settings.keyPath = tlsParameters["keyfile"]
+            switch tlsParameters["verify"] {
+            case nil, "verify_peer": break
+            case "verify_none":
+                settings.verifyPeer = false
+                settings.verifyHostname = false
+            case let other?:
+                throw AMQPError(
+                    code: .invalidState, message: "verify must be verify_peer or verify_none, not '\(other)'",
+                    context: "parse broker URL")
+            }
+            tls = settings
+        } else if let name = tlsParameters.keys.sorted().first {
+            throw AMQPError(
+                code: .invalidState, message: "\(name) is a TLS setting, but the URL is amqp:// (use amqps://)",
+                context: "parse broker URL")
         }
         guard !endpoints.isEmpty else {
             throw AMQPError(code: .invalidState, message: "no broker URL given", context: "parse broker URL")

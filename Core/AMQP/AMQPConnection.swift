@@ -73,7 +73,7 @@ public final class AMQPConnection {
                 heartbeat = Int(amqp_get_heartbeat(state))
                 return
             } catch {
-                if error.code == .loginFailed { throw error }
+                if error.code == .loginFailed || error.code == .invalidConfiguration { throw error }
                 failures.append("\(endpoint): \(error.message)")
             }
         }
@@ -98,13 +98,16 @@ public final class AMQPConnection {
 
         let socket: OpaquePointer?
         if let tls = configuration.tls {
+            try tls.validate()
             socket = amqp_ssl_socket_new(state)
             guard let socket else {
                 throw AMQPError(code: .connectionFailed, message: "amqp_ssl_socket_new failed", context: context)
             }
             amqp_ssl_socket_set_verify_peer(socket, tls.verifyPeer ? 1 : 0)
             amqp_ssl_socket_set_verify_hostname(socket, tls.verifyHostname ? 1 : 0)
-            if let ca = tls.caCertificatePath {
+            // rabbitmq-c trusts no authority unless given a file (it does not load OpenSSL's
+            // default paths), so with no CA file of its own the connection names the system's.
+            if let ca = tls.trustedAuthorities {
                 let status = amqp_ssl_socket_set_cacert(socket, ca)
                 if status != 0 { throw AMQPError.wrapping(status: status, context: "\(context): CA file \(ca)") }
             }
@@ -123,6 +126,14 @@ public final class AMQPConnection {
         if status != 0 {
             var error = AMQPError.wrapping(status: status, context: context)
             error.code = .connectionFailed
+            switch status {
+            case Int32(AMQP_STATUS_SSL_HOSTNAME_VERIFY_FAILED.rawValue):
+                error.message += ": the broker's certificate does not name host '\(endpoint.host)'"
+            case Int32(AMQP_STATUS_SSL_PEER_VERIFY_FAILED.rawValue):
+                let ca = configuration.tls?.trustedAuthorities ?? "none"
+                error.message += ": the broker's certificate is not signed by an authority in \(ca)"
+            default: break
+            }
             throw error
         }
         var rpcTimeout = timeval(configuration.rpcTimeout)

@@ -31,6 +31,9 @@ public struct AMQPError: Error, Sendable, CustomStringConvertible {
         public static let unroutable = Code("unroutable")
         /// The broker refused a published message (`basic.nack` under publisher confirms).
         public static let nacked = Code("nacked")
+        /// A setting is missing or wrong, found before any connection was tried (a TLS CA file
+        /// that does not exist).
+        public static let invalidConfiguration = Code("invalidConfiguration")
         /// A call was made on a closed connection or channel, or with invalid arguments.
         public static let invalidState = Code("invalidState")
         /// rabbitmq-c reported another failure; ``AMQPError/status`` holds its code.

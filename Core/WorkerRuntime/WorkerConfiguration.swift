@@ -128,7 +128,9 @@ public struct WorkerConfiguration: Sendable {
     }
 
     /// Reads the configuration. Keys (each also an environment variable, see the type's docs):
-    /// `amqp.url` (comma-separated list, secret), `amqp.heartbeat`, `database.url` (secret),
+    /// `amqp.url` (comma-separated list, secret), `amqp.heartbeat`, `amqp.tls.caFile`,
+    /// `amqp.tls.certificateFile`, `amqp.tls.keyFile`, `amqp.tls.verifyPeer`,
+    /// `amqp.tls.verifyHostname` (with an `amqps://` URL), `database.url` (secret),
     /// `database.name` (MongoDB only), `database.planning` (PostgreSQL only), `exchange.name`,
     /// `queue.name`, `queue.bindings`, `queue.type` (`quorum`|`classic`), `queue.retryDelaysMs`,
     /// `queue.deliveryLimit`, `queue.declare`, `consumer.prefetch`, `consumer.concurrency`,
@@ -145,8 +147,14 @@ public struct WorkerConfiguration: Sendable {
     public init(reader: ConfigReader, appID: String, defaultQueue: String, defaultBindings: [String]) throws {
         let amqpURL = reader.string(
             forKey: "amqp.url", isSecret: true, default: "amqp://commerce:commerce@127.0.0.1:5672/%2F")
-        var amqp = try AMQPConfiguration(urls: amqpURL, connectionName: "\(appID)@\(ProcessInfo.processInfo.hostName)")
+        var amqp: AMQPConfiguration
+        do {
+            amqp = try AMQPConfiguration(urls: amqpURL, connectionName: "\(appID)@\(ProcessInfo.processInfo.hostName)")
+        } catch {
+            throw WorkerConfigurationError(key: "amqp.url", problem: error.message)
+        }
         amqp.heartbeat = reader.int(forKey: "amqp.heartbeat", default: amqp.heartbeat)
+        amqp.tls = try Self.tls(reader, url: amqp.tls)
         guard let databaseURL = reader.string(forKey: "database.url", isSecret: true) else {
             throw WorkerConfigurationError(key: "database.url", problem: "is required (env DATABASE_URL)")
         }
@@ -205,6 +213,36 @@ public struct WorkerConfiguration: Sendable {
             users[party.name] = names
         }
         senders = SenderPolicy(users: users)
+    }
+
+    /// The `amqp.tls.*` keys over what the URL says (docs/security.md, "TLS"): `caFile`,
+    /// `certificateFile`, `keyFile`, `verifyPeer`, `verifyHostname`. TLS is on when the URL is
+    /// `amqps://`; a TLS key with an `amqp://` URL is an error rather than a connection in clear
+    /// that looks protected. The files are checked here, so that a missing one stops the worker
+    /// at start.
+    private static func tls(_ reader: ConfigReader, url: AMQPConfiguration.TLS?) throws -> AMQPConfiguration.TLS? {
+        let keys: [ConfigKey] = [
+            "amqp.tls.caFile", "amqp.tls.certificateFile", "amqp.tls.keyFile", "amqp.tls.verifyPeer",
+            "amqp.tls.verifyHostname",
+        ]
+        guard var tls = url else {
+            if let key = keys.first(where: { reader.string(forKey: $0) != nil }) {
+                throw WorkerConfigurationError(
+                    key: "\(key)", problem: "is a TLS setting, but amqp.url is amqp:// (use amqps://)")
+            }
+            return nil
+        }
+        tls.caCertificatePath = reader.string(forKey: "amqp.tls.caFile") ?? tls.caCertificatePath
+        tls.certificatePath = reader.string(forKey: "amqp.tls.certificateFile") ?? tls.certificatePath
+        tls.keyPath = reader.string(forKey: "amqp.tls.keyFile") ?? tls.keyPath
+        tls.verifyPeer = reader.bool(forKey: "amqp.tls.verifyPeer", default: tls.verifyPeer)
+        tls.verifyHostname = reader.bool(forKey: "amqp.tls.verifyHostname", default: tls.verifyHostname)
+        do {
+            try tls.validate()
+        } catch {
+            throw WorkerConfigurationError(key: "amqp.tls", problem: error.message)
+        }
+        return tls
     }
 
     /// The retry and dead-letter rules these settings make.

@@ -24,24 +24,30 @@ struct SagaTests {
 
     /// The four workers on one fixture, `copies` processes of each, the payment-workers charging
     /// through one `payment-gateway` process over HTTP (as `scripts/run.sh` runs them); stock
-    /// seeded from `stock`.
+    /// seeded from `stock`. `databaseOptions` is appended to every PostgreSQL URL (the gateway's
+    /// too), as `&sslmode=verify-full&sslrootcert=…`.
     func startFleet(
         stock: [StockSeed], copies: Int = 1, extra: [String: [String: String]] = [:],
-        gatewayEnvironment: [String: String] = [:]
+        gatewayEnvironment: [String: String] = [:], databaseOptions: String = ""
     ) throws -> (ServiceFixture, [String: [String: String]]) {
         let fixture = try ServiceFixture(watching: [.orderConfirmed, .orderCancelled, .orderRejected])
+        let databaseURL = { (service: String) throws -> String in
+            try fixture.databaseURL(for: service) + databaseOptions
+        }
+        var gatewayEnvironment = gatewayEnvironment
+        if !databaseOptions.isEmpty { gatewayEnvironment["DATABASE_URL"] = try databaseURL("gateway") }
         let seed = FileManager.default.temporaryDirectory.appendingPathComponent("stock-\(fixture.suffix).json")
         let entries = stock.map { #"{"sku":"\#($0.sku)","quantity":\#($0.quantity)}"# }.joined(separator: ",")
         try Data(#"{"stock":[\#(entries)]}"#.utf8).write(to: seed)
         var settings: [String: [String: String]] = [
             "order-worker": [
-                "DATABASE_URL": try fixture.databaseURL(for: "orders"),
+                "DATABASE_URL": try databaseURL("orders"),
                 "PRICING_FILE": Self.root.appendingPathComponent("config/pricing.json").path,
                 "COUPONS_FILE": Self.root.appendingPathComponent("config/coupons.json").path,
             ],
-            "stock-worker": ["DATABASE_URL": try fixture.databaseURL(for: "inventory"), "STOCK_SEED_FILE": seed.path],
+            "stock-worker": ["DATABASE_URL": try databaseURL("inventory"), "STOCK_SEED_FILE": seed.path],
             "payment-worker": try fixture.startGateway(gatewayEnvironment).merging(
-                ["DATABASE_URL": try fixture.databaseURL(for: "payments")]) { $1 },
+                ["DATABASE_URL": try databaseURL("payments")]) { $1 },
             "notification-worker": ["DATABASE_URL": Self.mongoURL, "DATABASE_NAME": fixture.mongoDatabase],
         ]
         for (worker, values) in extra { settings[worker, default: [:]].merge(values) { $1 } }

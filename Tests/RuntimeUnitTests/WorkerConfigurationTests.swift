@@ -1,3 +1,4 @@
+import AMQP
 import Configuration
 import Postgres
 import Testing
@@ -67,5 +68,68 @@ struct IdentityConfigurationTests {
             try configuration(["IDENTITY_UPSTREAM": " , "])
         }
         #expect(error?.key == "identity.upstream")
+    }
+}
+
+@Suite("Worker configuration: amqp.tls.*")
+struct AMQPTLSConfigurationTests {
+    private func configuration(_ environment: [String: String]) throws -> WorkerConfiguration {
+        let all = ["DATABASE_URL": "postgresql://127.0.0.1/x"].merging(environment) { $1 }
+        return try WorkerConfiguration(
+            reader: ConfigReader(provider: EnvironmentVariablesProvider(environmentVariables: all)),
+            appID: "order-worker", defaultQueue: "order-worker", defaultBindings: [])
+    }
+
+    /// A file that exists, to stand for a CA file.
+    private let existingFile = #filePath
+
+    @Test("amqp:// is plain; amqps:// verifies peer and host name, trusting the system's bundle")
+    func defaults() throws {
+        #expect(try configuration([:]).amqp.tls == nil)
+        let tls = try #require(try configuration(["AMQP_URL": "amqps://u:p@broker.example/%2F"]).amqp.tls)
+        #expect(tls.verifyPeer && tls.verifyHostname)
+        #expect(tls.caCertificatePath == nil)
+        #expect(tls.trustedAuthorities == "/etc/ssl/certs/ca-certificates.crt", "Debian's bundle")
+        #expect(try configuration(["AMQP_URL": "amqps://u:p@broker.example/%2F"]).amqp.endpoints[0].port == 5671)
+    }
+
+    @Test("AMQP_TLS_* set the CA file, the client certificate and the checks")
+    func fromEnvironment() throws {
+        let tls = try #require(
+            try configuration([
+                "AMQP_URL": "amqps://u:p@broker.example/%2F", "AMQP_TLS_CA_FILE": existingFile,
+                "AMQP_TLS_CERTIFICATE_FILE": existingFile, "AMQP_TLS_KEY_FILE": existingFile,
+                "AMQP_TLS_VERIFY_HOSTNAME": "false",
+            ]).amqp.tls)
+        #expect(tls.caCertificatePath == existingFile && tls.trustedAuthorities == existingFile)
+        #expect(tls.certificatePath == existingFile && tls.keyPath == existingFile)
+        #expect(tls.verifyPeer && !tls.verifyHostname)
+    }
+
+    @Test("RabbitMQ's URL parameters cacertfile and verify work too")
+    func fromURL() throws {
+        let tls = try #require(
+            try AMQPConfiguration(urls: "amqps://u:p@h/%2F?cacertfile=/etc/ca.pem&verify=verify_none").tls)
+        #expect(tls.caCertificatePath == "/etc/ca.pem")
+        #expect(!tls.verifyPeer && !tls.verifyHostname)
+        #expect(throws: AMQPError.self) { try AMQPConfiguration(urls: "amqp://u:p@h/%2F?cacertfile=/etc/ca.pem") }
+        #expect(throws: AMQPError.self) { try AMQPConfiguration(urls: "amqps://h1/%2F,amqp://h2/%2F") }
+    }
+
+    @Test("a missing CA file, a key without its certificate, or TLS keys with amqp:// are configuration errors")
+    func refused() throws {
+        let missing = #expect(throws: WorkerConfigurationError.self) {
+            try configuration(["AMQP_URL": "amqps://u:p@h/%2F", "AMQP_TLS_CA_FILE": "/nonexistent/ca.pem"])
+        }
+        #expect("\(missing.map { "\($0)" } ?? "")".contains("CA file /nonexistent/ca.pem does not exist"))
+        #expect(throws: WorkerConfigurationError.self) {
+            try configuration(["AMQP_URL": "amqps://u:p@h/%2F", "AMQP_TLS_KEY_FILE": existingFile])
+        }
+        let plain = #expect(throws: WorkerConfigurationError.self) {
+            try configuration(["AMQP_URL": "amqp://u:p@h/%2F", "AMQP_TLS_CA_FILE": existingFile])
+        }
+        #expect(plain?.key == "amqp.tls.caFile")
+        let url = #expect(throws: WorkerConfigurationError.self) { try configuration(["AMQP_URL": "http://h/"]) }
+        #expect(url?.key == "amqp.url")
     }
 }

@@ -32,7 +32,7 @@ struct OrderListCommand: ParsableCommand {
 
     @Option(
         help: ArgumentHelp("The order-worker's database (default the local orders database).", valueName: "url"))
-    var ordersDatabase = "postgresql://commerce:commerce@127.0.0.1:5432/orders?connect_timeout=5"
+    var ordersDatabase = "postgresql://commerce_reader:commerce@127.0.0.1:5432/orders?connect_timeout=5"
 
     @Option(
         name: .customLong("state"),

@@ -23,7 +23,7 @@ struct StockCommand: ParsableCommand {
 
 /// `--inventory-database`, shared by the `stock` subcommands.
 struct InventoryDatabaseOptions: ParsableArguments {
-    static let defaultURL = "postgresql://commerce:commerce@127.0.0.1:5432/inventory?connect_timeout=5"
+    static let defaultURL = "postgresql://stock_worker:commerce@127.0.0.1:5432/inventory?connect_timeout=5"
 
     @Option(help: ArgumentHelp("The stock-worker's database (default the local inventory).", valueName: "url"))
     var inventoryDatabase = Self.defaultURL

@@ -8,13 +8,13 @@ import SagaAudit
 /// `--mongo-url`, `--mongo-database`), shared by `commerce demo` and `commerce audit`.
 struct StoreOptions: ParsableArguments {
     @Option(help: ArgumentHelp("The order-worker's database.", valueName: "url"))
-    var ordersDatabase = "postgresql://commerce:commerce@127.0.0.1:5432/orders?connect_timeout=5"
+    var ordersDatabase = "postgresql://commerce_reader:commerce@127.0.0.1:5432/orders?connect_timeout=5"
 
     @Option(help: ArgumentHelp("The stock-worker's database.", valueName: "url"))
-    var inventoryDatabase = "postgresql://commerce:commerce@127.0.0.1:5432/inventory?connect_timeout=5"
+    var inventoryDatabase = "postgresql://commerce_reader:commerce@127.0.0.1:5432/inventory?connect_timeout=5"
 
     @Option(help: ArgumentHelp("The payment-worker's database.", valueName: "url"))
-    var paymentsDatabase = "postgresql://commerce:commerce@127.0.0.1:5432/payments?connect_timeout=5"
+    var paymentsDatabase = "postgresql://commerce_reader:commerce@127.0.0.1:5432/payments?connect_timeout=5"
 
     @Option(help: ArgumentHelp("The notification-worker's MongoDB (env MONGO_URL).", valueName: "url"))
     var mongoURL: String?
