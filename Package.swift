@@ -83,6 +83,7 @@ let package = Package(
             name: "Payments",
             dependencies: [
                 "CommerceMessages", "WorkerRuntime", "Postgres", "Resilience", "CommerceSupport",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ],
             path: "Core/Payments"),

@@ -24,12 +24,6 @@ public struct DomainError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let invalidPercentage = Code("invalid_percentage")
         /// A quantity is not strictly positive.
         public static let invalidQuantity = Code("invalid_quantity")
-        /// The order is no longer `PENDING`, so its items cannot change.
-        public static let orderNotPending = Code("order_not_pending")
-        /// An empty order cannot be confirmed.
-        public static let emptyOrder = Code("empty_order")
-        /// The order's status machine does not allow this transition.
-        public static let invalidTransition = Code("invalid_transition")
         /// No line of the order has this product id.
         public static let itemNotFound = Code("item_not_found")
         /// The same product was added again with a different unit price or name.

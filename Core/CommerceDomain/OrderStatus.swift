@@ -1,24 +1,21 @@
-/// Where an ``Order`` stands in its saga.
+/// The statuses of an order: what the order-worker stores in `orders.status`, and the words of
+/// the contract's `order.cancelled` `previous_status`.
 ///
-/// ```
-/// PENDING ──▶ STOCK_RESERVED ──▶ CONFIRMED ──(customer_request)──▶ CANCELLED
-///    │  ╲            │                                                ▲
-///    │   ╲───────────┼──────────────▶ CONFIRMED (payment may be seen  │
-///    │               │                before stock.reserved)          │
-///    ├───────────────┴───────────────▶ CANCELLED (any reason but invalid_order)
-///    └──────────────────────────────▶ REJECTED (invalid_order)
-/// ```
-/// `CONFIRMED`, `CANCELLED` and `REJECTED` are terminal for the saga; the only way out of
-/// `CONFIRMED` is a customer's cancellation (refund and restock follow).
-/// Raw values are the upper-case names stored by the order worker.
+/// The transitions between them are decided by one state machine, `OrderSagaState` (module
+/// `Ordering`), whose diagram is in docs/saga.md ("The order's states"). `CONFIRMED`, `CANCELLED`
+/// and `REJECTED` are terminal for the saga; the only way out of `CONFIRMED` is a customer's
+/// cancellation (refund and restock follow). Raw values are the upper-case names of the contract.
 public enum OrderStatus: String, CaseIterable, Hashable, Sendable, Codable {
     /// Accepted and priced; waiting for stock and payment.
     case pending = "PENDING"
-    /// Stock for every line is reserved; waiting for payment.
+    /// Stock for every line is reserved; waiting for payment. The contract names this status (an
+    /// `order.cancelled` may carry it as `previous_status`), but the order-worker never stores it:
+    /// `stock.reserved` leaves an order `PENDING`, and `OrderSagaState` decides for an order read
+    /// back in it as for a `PENDING` one.
     case stockReserved = "STOCK_RESERVED"
     /// Paid and stock sold.
     case confirmed = "CONFIRMED"
-    /// Ended without a net charge; see ``Order/outcomeReason``.
+    /// Ended without a net charge; `orders.reason` says why.
     case cancelled = "CANCELLED"
     /// The command was invalid; nothing was reserved or charged.
     case rejected = "REJECTED"
@@ -28,26 +25,6 @@ public enum OrderStatus: String, CaseIterable, Hashable, Sendable, Codable {
         switch self {
         case .confirmed, .cancelled, .rejected: true
         case .pending, .stockReserved: false
-        }
-    }
-
-    /// Whether an order in this status may still be changed (items added or removed).
-    public var isEditable: Bool { self == .pending }
-
-    /// Whether the status machine allows `self → next` for `reason` (the reason matters only
-    /// for `CANCELLED` and `REJECTED`). Staying in the same status is not a transition.
-    public func canTransition(to next: OrderStatus, reason: OrderOutcomeReason? = nil) -> Bool {
-        switch (self, next) {
-        case (.pending, .stockReserved), (.pending, .confirmed), (.stockReserved, .confirmed):
-            return true
-        case (.pending, .cancelled), (.stockReserved, .cancelled):
-            return reason != nil && reason != .invalidOrder
-        case (.confirmed, .cancelled):
-            return reason == .customerRequest
-        case (.pending, .rejected):
-            return reason == nil || reason == .invalidOrder
-        default:
-            return false
         }
     }
 }

@@ -2,16 +2,30 @@ import CommerceDomain
 import CommerceMessages
 
 /// The order-worker's part of the saga as a pure state machine: given where an order stands and
-/// what just happened to it, what changes and what to announce (docs/saga.md, "Each worker's
-/// rules for any order of events").
+/// what just happened to it, what changes and what to announce (docs/saga.md, "The order's
+/// states"). It is the only order state machine: ``OrderHandler`` stores what it decides.
 ///
-/// `stock.reserved` does not move the order out of `PENDING`: the order-worker only waits for
-/// the payment's outcome, and `previous_status` of a cancellation stays `PENDING` or `CONFIRMED`.
-/// (`STOCK_RESERVED`, which the domain knows, is never stored by this worker; an order read back
-/// in it is treated like `PENDING`.) Terminal states never change, except that a customer may
-/// cancel a `CONFIRMED` order. A late event on a terminal order changes nothing here: the other
-/// workers compensate (a `payment.succeeded` after a cancellation is refunded by the
-/// payment-worker, a `stock.reserved` after one is released by the stock-worker).
+/// ```
+///                 payment.succeeded
+///    PENDING ─────────────────────────▶ CONFIRMED
+///       │                                   │
+///       │ stock.rejected (out_of_stock)     │ order.cancel (customer_request)
+///       │ payment.failed (payment_declined) │
+///       │ order.cancel (customer_request)   │
+///       │ deadline (timeout)                │
+///       ▼                                   │
+///   CANCELLED ◀─────────────────────────────┘
+/// ```
+///
+/// An order enters the machine when ``OrderHandler`` stores its `order.place`: `PENDING`, or
+/// `REJECTED` for an invalid command (or a `CANCELLED` tombstone when its cancel came first).
+/// Every pair not drawn is recorded only: `stock.reserved` does not move the order out of
+/// `PENDING` (the order-worker only waits for the payment's outcome, and `previous_status` of a
+/// cancellation stays `PENDING` or `CONFIRMED`), and `CANCELLED` and `REJECTED` never change. An
+/// order read back as `STOCK_RESERVED`, a status of the contract this worker never stores, is
+/// decided as `PENDING`. A late event on a terminal order changes nothing here: the other workers
+/// compensate (a `payment.succeeded` after a cancellation is refunded by the payment-worker, a
+/// `stock.reserved` after one is released by the stock-worker).
 public struct OrderSagaState: Hashable, Sendable {
     /// What happened to the order.
     public enum Event: String, CaseIterable, Hashable, Sendable {

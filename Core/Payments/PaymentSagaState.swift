@@ -1,11 +1,13 @@
 import WorkerRuntime
 
 /// The payment worker's decisions, with no IO: given the order's `payments` row as it stands under
-/// its lock (or none) and what `prepare` learnt from the card processor, what to write, what to
-/// emit, or why the message fails. ``PaymentHandler`` carries the steps out in the batch's
-/// transaction; every (status, preparation) pair is pinned by a table test
-/// (`Tests/ServiceTests/PaymentSagaStateTests.swift`). The rules are docs/saga.md's
-/// (payment-worker, "Races between copies").
+/// its lock (or none) and what the card processor answered, what to write, what to emit, or why
+/// the message fails. There are three: ``reserved(record:prepared:)`` and
+/// ``cancelled(record:prepared:)`` for the two messages the worker handles, and
+/// ``refundOwed(record:refund:)`` for the refund sweeper. ``PaymentHandler`` carries the steps out
+/// (through ``PaymentStore``) in the batch's transaction or the sweeper's; every (status, answer)
+/// pair is pinned by a table test (`Tests/ServiceTests/PaymentSagaStateTests.swift`). The rules
+/// are docs/saga.md's (payment-worker, "Races between copies").
 ///
 /// The values the steps need (the payment id, the amount, the decline code) come from the
 /// message and the preparation, which the handler holds; a decision only says what to do.
@@ -25,10 +27,16 @@ enum PaymentSagaState {
         case setStatus(PaymentRecord.Status)
         /// Keep the cancellation's reason on the row, for the sweeper's `payment.refunded`.
         case noteCancelReason
+        /// Move the row to the back of the sweeper's queue.
+        case postpone
         /// Append a ledger row of the message's payment.
         case ledger(LedgerKind)
         /// Log that a capture for a cancelled order is owed back.
         case warnRefundDue
+        /// Log that the sweeper refunded a capture owed back.
+        case logRefundOwedMade
+        /// Log, for a person, that the processor refused a refund owed.
+        case logRefundOwedRefused
         /// Emit `payment.succeeded`.
         case emitSucceeded
         /// Emit `payment.failed` with the processor's decline.
@@ -109,6 +117,22 @@ enum PaymentSagaState {
                 .transient, reason: "refund_not_prepared", message: "the capture was recorded after the refund check")
         case (.declined?, _), (.refunded?, _), (.cancelled?, _):
             // Declined, already refunded, or already a tombstone: nothing to give back.
+            return .nothing
+        }
+    }
+
+    /// The refund sweeper, for a row it locked: record the processor's answer to the refund of a
+    /// capture owed back.
+    static func refundOwed(record: PaymentRecord.Status?, refund: RefundResult) -> Decision {
+        switch (record, refund) {
+        case (.refundDue?, .refunded):
+            return .steps([.setStatus(.refunded), .ledger(.refund), .emitRefunded, .logRefundOwedMade])
+        case (.refundDue?, .refused):
+            // The same key gets the same answer: a person must look (the audit reports the order).
+            // The row stays owed, behind the others.
+            return .steps([.logRefundOwedRefused, .postpone])
+        case (nil, _), (.captured?, _), (.declined?, _), (.refunded?, _), (.cancelled?, _):
+            // The sweeper locks only `refund_due` rows: nothing else is owed back.
             return .nothing
         }
     }

@@ -207,7 +207,7 @@ final class BatchConsumer<Store: BatchStore>: @unchecked Sendable {
             pending = pending.indices.filter { preparationFailures[$0] == nil }.map { pending[$0] }
         }
 
-        var settled = Settlement(failed: failed, requeued: outage?.messages ?? [])
+        var settled = SettledBatch(failed: failed, requeued: outage?.messages ?? [])
         if !pending.isEmpty {
             let applied: AppliedBatch
             do throws(StoreOutage) {
@@ -233,7 +233,7 @@ final class BatchConsumer<Store: BatchStore>: @unchecked Sendable {
     }
 
     /// A batch after the store: what to publish, ack and count.
-    private struct Settlement {
+    private struct SettledBatch {
         var failed: [(IncomingMessage, HandlingFailure)]
         /// Messages that met a dependency outage: requeued as they are.
         var requeued: [IncomingMessage] = []
@@ -241,19 +241,26 @@ final class BatchConsumer<Store: BatchStore>: @unchecked Sendable {
         var duplicates: [IncomingMessage] = []
         var outbox: [OutboxRow] = []
 
-        var everything: [IncomingMessage] { applied + duplicates + failed.map(\.0) + requeued }
+        /// The pure plan's view of it: delivery tags only.
+        var settlement: Settlement {
+            Settlement(
+                applied: applied.map(\.deliveryTag), duplicates: duplicates.map(\.deliveryTag),
+                failed: failed.map(\.0.deliveryTag), requeued: requeued.map(\.deliveryTag), outboxCount: outbox.count)
+        }
+
+        var generation: UInt64 {
+            (applied.first ?? duplicates.first ?? failed.first?.0 ?? requeued.first)?.generation ?? 0
+        }
     }
 
-    /// Publishes the outbox and the retry/dead-letter copies in one confirm window, then
-    /// acknowledges the batch with as few acks as possible.
-    private func settle(_ settled: Settlement) {
+    /// Publishes the outbox and the retry/dead-letter copies in one confirm window, then carries
+    /// out the ``Settlement`` plan: acks with as few frames as possible, requeues, counts.
+    private func settle(_ settled: SettledBatch) {
         var publications = settled.outbox.map(\.publication)
-        let outboxCount = publications.count
         for (incoming, failure) in settled.failed {
             publications.append(failures.publication(for: incoming, failure))
         }
-        let generation = settled.everything.first?.generation ?? 0
-        let outcomes: [AMQPConnection.PublishOutcome]
+        let outcomes: [AMQPConnection.PublishOutcome]?
         switch link.publish(publications) {
         case .success(let result):
             outcomes = result
@@ -262,44 +269,43 @@ final class BatchConsumer<Store: BatchStore>: @unchecked Sendable {
             // no-op if the connection is gone: the broker requeues then): on redelivery the
             // store skips what already took effect and failures are parked again.
             logger.warning("publish failed; requeueing the batch", metadata: ["error": "\(error)"])
-            store.finishPublishing(settled.outbox, outcomes: nil)
-            _ = link.acknowledge(ack: [], requeue: settled.everything.map(\.deliveryTag), generation: generation)
-            return
+            outcomes = nil
         }
-
-        var acks = (settled.applied + settled.duplicates).map(\.deliveryTag)
-        var requeue = settled.requeued.map(\.deliveryTag)
-        var parked: [(IncomingMessage, HandlingFailure)] = []  // for the message journal
-        for ((incoming, failure), outcome) in zip(settled.failed, outcomes.dropFirst(outboxCount)) {
-            if outcome == .confirmed {
-                acks.append(incoming.deliveryTag)
+        for action in settled.settlement.plan(publishOutcomes: outcomes) {
+            switch action {
+            case .recordParked(let index):
+                let (incoming, failure) = settled.failed[index]
                 failures.record(incoming, failure)
-                parked.append((incoming, failure))
-            } else {
+            case .keepUnparked(let index, let outcome):
                 // The retry or dead-letter copy did not reach the broker: keep the original.
                 logger.error(
                     "could not park a failed message; requeueing it",
                     metadata: [
-                        "message_id": "\(incoming.envelope.messageID)",
+                        "message_id": "\(settled.failed[index].0.envelope.messageID)",
                         "outcome": "\(FailureRouter.describe(outcome))",
                     ])
-                requeue.append(incoming.deliveryTag)
+            case .beforeAck:
+                configuration.beforeAck?(settled.applied.map(\.envelope.messageID))
+            case .acknowledge(let ack, let requeue):
+                let result = link.acknowledge(ack: ack, requeue: requeue, generation: settled.generation)
+                if case .failure(let error) = result, outcomes != nil {
+                    logger.warning("ack failed; the broker will redeliver", metadata: ["error": "\(error)"])
+                }
+            case .countSettled:
+                let acked = ContinuousClock.now
+                for message in settled.applied {
+                    metrics.handled(type: message.envelope.type)
+                    metrics.messageLatency.recordNanoseconds(Int64((acked - message.receivedAt).seconds * 1e9))
+                }
+                for message in settled.duplicates {
+                    metrics.duplicate(type: message.envelope.type)
+                    logger.debug("duplicate skipped", metadata: ["message_id": "\(message.envelope.messageID)"])
+                }
+            case .finishPublishing(let outcomes):
+                store.finishPublishing(settled.outbox, outcomes: outcomes)
+            case .journalFailures(let indices):
+                store.journalFailures(indices.map { settled.failed[$0] })
             }
         }
-        configuration.beforeAck?(settled.applied.map(\.envelope.messageID))
-        if case .failure(let error) = link.acknowledge(ack: acks, requeue: requeue, generation: generation) {
-            logger.warning("ack failed; the broker will redeliver", metadata: ["error": "\(error)"])
-        }
-        let acked = ContinuousClock.now
-        for message in settled.applied {
-            metrics.handled(type: message.envelope.type)
-            metrics.messageLatency.recordNanoseconds(Int64((acked - message.receivedAt).seconds * 1e9))
-        }
-        for message in settled.duplicates {
-            metrics.duplicate(type: message.envelope.type)
-            logger.debug("duplicate skipped", metadata: ["message_id": "\(message.envelope.messageID)"])
-        }
-        store.finishPublishing(settled.outbox, outcomes: Array(outcomes.prefix(outboxCount)))
-        if !parked.isEmpty { store.journalFailures(parked) }
     }
 }

@@ -17,6 +17,10 @@ import Resilience
 /// endpoint), redeclares the topology and consumes again. Deliveries of the dead connection are
 /// dropped from the mailbox (the broker redelivers them) and commands that acknowledge them are
 /// refused, because their delivery tags mean nothing on the new channel.
+///
+/// The rules of the mailbox and of the consuming channel (which deliveries are accepted, which
+/// acks are sent, what stopping requeues) are pure values in `BrokerLink+StateMachine.swift`
+/// (``Mailbox``, ``ConsumingChannel``); this file does the I/O and the threading.
 final class BrokerLink: @unchecked Sendable {
     // @unchecked: every mutable property below is read and written only with `condition` locked;
     // the AMQPConnection itself never leaves the I/O thread (it is a local of `run()`).
@@ -54,7 +58,7 @@ final class BrokerLink: @unchecked Sendable {
     private let wakeDescriptor: Int32
     private let wakeWriter: Int32
     private var commands: [Command] = []
-    private var mailbox: [IncomingMessage] = []
+    private var mailbox = Mailbox<IncomingMessage>()
     private var generation: UInt64 = 0
     private var connected = false
     private var stopping = false
@@ -126,10 +130,7 @@ final class BrokerLink: @unchecked Sendable {
         while mailbox.isEmpty && !stopping {
             if !condition.wait(until: deadline) { break }
         }
-        let count = min(maximum, mailbox.count)
-        let batch = Array(mailbox.prefix(count))
-        mailbox.removeFirst(count)
-        return batch
+        return mailbox.take(maximum: maximum)
     }
 
     /// Publishes to the broker under publisher confirms and waits for every outcome.
@@ -216,12 +217,11 @@ final class BrokerLink: @unchecked Sendable {
         let consuming = try connection.openChannel()
         try connection.setPrefetch(channel: consuming, count: configuration.prefetch)
 
-        var consumerTag: String?
-        var unacknowledged: [UInt64] = []  // delivery tags in arrival order
         ready = true
         condition.lock()
         generation += 1
         let currentGeneration = generation
+        var consumer = ConsumingChannel(generation: currentGeneration)
         connected = true
         lastError = nil
         condition.unlock()
@@ -230,20 +230,20 @@ final class BrokerLink: @unchecked Sendable {
             metadata: ["endpoint": "\(connection.endpoint)", "heartbeat": "\(connection.heartbeat)s"])
 
         func startConsuming() throws {
-            guard consumerTag == nil else { return }
-            consumerTag = try connection.consume(channel: consuming, queue: configuration.topology.queue)
+            guard consumer.consumerTag == nil else { return }
+            consumer.started(
+                consumerTag: try connection.consume(channel: consuming, queue: configuration.topology.queue))
         }
         func stopConsuming() throws {
-            if let tag = consumerTag { try connection.cancel(channel: consuming, consumerTag: tag) }
-            consumerTag = nil
+            let stop = consumer.stop()
+            if let tag = stop.cancel { try connection.cancel(channel: consuming, consumerTag: tag) }
             // Deliveries still in the mailbox belong to the broker again.
             condition.lock()
-            mailbox.removeAll { $0.generation == currentGeneration }
+            mailbox.drop(generation: currentGeneration)
             condition.unlock()
-            if let last = unacknowledged.max() {
+            if let last = stop.requeueUpTo {
                 try connection.nack(channel: consuming, deliveryTag: last, multiple: true, requeue: true)
             }
-            unacknowledged.removeAll()
         }
 
         if wantsConsuming { try startConsuming() }
@@ -294,21 +294,26 @@ final class BrokerLink: @unchecked Sendable {
                     throw AMQPError(code: .socketError, message: "publishing channel lost", context: "publish")
                 }
             case .acknowledge(let acks, let requeue, let generation, let reply):
-                guard generation == currentGeneration else {
+                switch consumer.acknowledge(ack: acks, requeue: requeue, generation: generation) {
+                case .refuse:
                     reply.put(
                         .failure(
                             AMQPError(
                                 code: .invalidState,
                                 message: "deliveries of an earlier connection; the broker redelivers them",
                                 context: "basic.ack")))
-                    return
-                }
-                do {
-                    try acknowledge(acks, requeue, unacknowledged: &unacknowledged, connection, consuming)
-                    reply.put(.success(()))
-                } catch {
-                    reply.put(.failure(error))
-                    throw error
+                case .send(let multipleUpTo, let single, let requeue):
+                    do {
+                        if let highest = multipleUpTo {
+                            try connection.ack(channel: consuming, deliveryTag: highest, multiple: true)
+                        }
+                        for tag in single { try connection.ack(channel: consuming, deliveryTag: tag) }
+                        for tag in requeue { try connection.nack(channel: consuming, deliveryTag: tag, requeue: true) }
+                        reply.put(.success(()))
+                    } catch {
+                        reply.put(.failure(error))
+                        throw error
+                    }
                 }
             case .setConsuming(let consume, let reply):
                 condition.lock()
@@ -331,20 +336,18 @@ final class BrokerLink: @unchecked Sendable {
         func dispatch(_ event: AMQPEvent) throws {
             switch event {
             case .delivery(let delivery):
-                // A delivery the broker sent before it saw our basic.cancel reaches us after
-                // cancel-ok (rabbitmq-c holds it while waiting for the reply). Nobody will take
-                // it from the mailbox while we are paused, and a quorum queue would go on
-                // counting the cancelled consumer for it: give it straight back.
-                guard let tag = consumerTag, delivery.consumerTag == tag else {
+                // ConsumingChannel.DeliveryAction says why a delivery may come back at once.
+                guard
+                    consumer.delivered(deliveryTag: delivery.deliveryTag, consumerTag: delivery.consumerTag) == .accept
+                else {
                     try connection.nack(channel: consuming, deliveryTag: delivery.deliveryTag, requeue: true)
                     return
                 }
-                unacknowledged.append(delivery.deliveryTag)
                 let message = IncomingMessage(
                     delivery: delivery, generation: currentGeneration, topology: configuration.topology,
                     brokerUser: configuration.amqp.username)
                 condition.lock()
-                mailbox.append(message)
+                mailbox.append(message, generation: currentGeneration)
                 condition.broadcast()
                 condition.unlock()
             case .channelClosed(let channel, let error):
@@ -355,7 +358,7 @@ final class BrokerLink: @unchecked Sendable {
                 logger.warning(
                     "the broker cancelled our consumer; consuming again",
                     metadata: ["queue": "\(configuration.topology.queue)"])
-                consumerTag = nil
+                consumer.cancelledByBroker()
                 if wantsConsuming { try startConsuming() }
             case .connectionBlocked(let reason):
                 logger.warning("broker blocked publishing", metadata: ["reason": "\(reason)"])
@@ -399,20 +402,6 @@ final class BrokerLink: @unchecked Sendable {
         }
     }
 
-    private func acknowledge(
-        _ acks: [UInt64], _ requeue: [UInt64], unacknowledged: inout [UInt64],
-        _ connection: AMQPConnection, _ channel: UInt16
-    ) throws(AMQPError) {
-        let plan = AckPlan(outstanding: unacknowledged, acks: acks)
-        if let highest = plan.multipleUpTo {
-            try connection.ack(channel: channel, deliveryTag: highest, multiple: true)
-        }
-        for tag in plan.single { try connection.ack(channel: channel, deliveryTag: tag) }
-        for tag in requeue { try connection.nack(channel: channel, deliveryTag: tag, requeue: true) }
-        let settled = Set(acks).union(requeue)
-        unacknowledged.removeAll { settled.contains($0) }
-    }
-
     // MARK: - State helpers
 
     private var isStopping: Bool {
@@ -439,8 +428,7 @@ final class BrokerLink: @unchecked Sendable {
         condition.lock()
         connected = false
         lastError = error
-        let dead = generation
-        mailbox.removeAll { $0.generation == dead }
+        mailbox.drop(generation: generation)
         let pending = commands
         commands.removeAll()
         condition.unlock()
@@ -466,26 +454,5 @@ final class BrokerLink: @unchecked Sendable {
         defer { condition.unlock() }
         let deadline = Date().addingTimeInterval(delay.seconds)
         while !stopping && condition.wait(until: deadline) {}
-    }
-}
-
-/// A one-shot reply from the I/O thread to a waiting processing thread.
-final class Reply<Value>: @unchecked Sendable {
-    // @unchecked: `value` is only touched with `condition` locked.
-    private let condition = NSCondition()
-    private var value: Value?
-
-    func put(_ value: Value) {
-        condition.lock()
-        self.value = value
-        condition.signal()
-        condition.unlock()
-    }
-
-    func wait() -> Value {
-        condition.lock()
-        defer { condition.unlock() }
-        while value == nil { condition.wait() }
-        return value!
     }
 }

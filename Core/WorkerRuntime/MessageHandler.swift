@@ -36,6 +36,12 @@ public protocol MessageHandler: Sendable {
     /// not `Void`, and skips messages that the inbox already holds (they are duplicates).
     func prepare(_ message: Message, envelope: Envelope, attempts: Int) async throws -> Prepared
 
+    /// Whether the handler has a phase outside the transaction: `false` for a handler whose
+    /// `Prepared` is `Void` (the default), `true` otherwise. The runtime skips the phase, and the
+    /// inbox lookup that goes with it, for a handler without one; implement it only to say so
+    /// explicitly.
+    static var preparesOutsideTransaction: Bool { get }
+
     /// Applies the message's effects through `context.database` and returns the messages to emit.
     /// Throw a ``HandlingFailure`` (or a ``ClassifiedError``) to say whether to retry.
     func handle(_ message: Message, prepared: Prepared, context: HandlerContext) throws -> [OutgoingMessage]
@@ -73,6 +79,9 @@ public protocol MessageHandler: Sendable {
 }
 
 extension MessageHandler {
+    /// A handler that declares a `Prepared` type has a phase outside the transaction.
+    public static var preparesOutsideTransaction: Bool { true }
+
     /// No dependency outside the database to wait for.
     public func probeDependencies() async throws {}
 
@@ -100,6 +109,9 @@ public struct PeriodicContext {
 }
 
 extension MessageHandler where Prepared == Void {
+    /// No phase outside the transaction: nothing to prepare.
+    public static var preparesOutsideTransaction: Bool { false }
+
     /// No phase outside the transaction.
     public func prepare(_ message: Message, envelope: Envelope, attempts: Int) async throws {}
 }

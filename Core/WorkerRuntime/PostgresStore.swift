@@ -23,24 +23,23 @@ final class PostgresStore<Handler: MessageHandler>: BatchStore {
     }
 
     let kind = "database"
-    private let configuration: WorkerConfiguration
-    private let handler: Handler
-    private let logger: Logger
-    private let metrics: WorkerMetrics
+    let configuration: WorkerConfiguration
+    let handler: Handler
+    let logger: Logger
+    let metrics: WorkerMetrics
     /// Writes `message_journal` rows with each batch's transaction (docs/architecture.md, "The message journal").
-    private let journal: MessageJournal
+    let journal: MessageJournal
     /// This consumer's name in `runtime_outbox.owner`: its own unsent rows are its to relay at
     /// any time; another consumer's rows only once that consumer's database session is gone
     /// (its advisory lock is free) and the rows are older than the relay grace.
     private(set) var owner: String
-    private var database: PostgresConnection?
-    private var lastRelay = ContinuousClock.now - .seconds(3600)
-    private var lastRetention = ContinuousClock.now
-    private var lastPeriodic = ContinuousClock.now
+    private(set) var database: PostgresConnection?
+    /// When the relay, retention and the handler's periodic work are due (`PostgresStore+Maintenance.swift`).
+    var schedule: MaintenanceSchedule
     /// `roundTrips` of the connection when the batch in hand started, for the round-trip metric.
-    private var roundTripsAtBatchStart: Int?
-    /// Whether the handler has a phase outside the transaction (its `Prepared` is not `Void`).
-    private let prepares = Handler.Prepared.self != Void.self
+    var roundTripsAtBatchStart: Int?
+    /// Whether the handler has a phase outside the transaction.
+    private let prepares = Handler.preparesOutsideTransaction
 
     init(configuration: WorkerConfiguration, handler: Handler, logger: Logger, metrics: WorkerMetrics) {
         self.configuration = configuration
@@ -49,6 +48,9 @@ final class PostgresStore<Handler: MessageHandler>: BatchStore {
         self.metrics = metrics
         journal = MessageJournal(configuration: configuration)
         owner = Self.newOwner(appID: configuration.appID)
+        schedule = MaintenanceSchedule(
+            periodicInterval: handler.periodicInterval, relayInterval: configuration.relayInterval,
+            retentionInterval: configuration.retentionInterval)
     }
 
     // MARK: - Connection
@@ -94,7 +96,7 @@ final class PostgresStore<Handler: MessageHandler>: BatchStore {
 
     /// An outage only when the connection says so (or the server reports a class that means it
     /// cannot serve anyone: connection, shutdown, resources).
-    private func isOutage(_ error: any Error) -> Bool {
+    func isOutage(_ error: any Error) -> Bool {
         if let postgres = error as? PostgresError, postgres.isInfrastructureFailure { return true }
         return !(database?.isConnected ?? false)
     }
@@ -302,7 +304,7 @@ final class PostgresStore<Handler: MessageHandler>: BatchStore {
         }
     }
 
-    private func rollback(_ database: PostgresConnection) {
+    func rollback(_ database: PostgresConnection) {
         if database.isConnected && database.inTransaction { _ = try? database.query("rollback") }
     }
 
@@ -328,42 +330,6 @@ final class PostgresStore<Handler: MessageHandler>: BatchStore {
         return emitted
     }
 
-    // MARK: - Outbox
-
-    /// Deletes the published rows (and notes the failure of the others) in one round trip, committed without waiting
-    /// for the WAL flush (`synchronous_commit = off`): if the server crashes before the flush, the
-    /// rows count as unsent and are published again, which downstream inboxes absorb. The batch's
-    /// own transaction, holding the effects, always waits for its flush.
-    func finishPublishing(_ outbox: [OutboxRow], outcomes: [AMQPConnection.PublishOutcome]?) {
-        guard let database else { return }
-        defer {
-            if let start = roundTripsAtBatchStart { metrics.batchRoundTrips.record(database.roundTrips - start) }
-            roundTripsAtBatchStart = nil
-        }
-        guard !outbox.isEmpty, let outcomes else { return }
-        var statements = [PostgresStatement("begin"), PostgresStatement("set local synchronous_commit to off")]
-        var sent: [Int64] = []
-        for (row, outcome) in zip(outbox, outcomes) {
-            if outcome == .confirmed {
-                sent.append(row.id)
-            } else {
-                logger.error(
-                    "outbox message not delivered; the relay retries it",
-                    metadata: ["outbox_id": "\(row.id)", "error": "\(FailureRouter.describe(outcome))"])
-                statements.append(Outbox.markFailed(row.id, error: FailureRouter.describe(outcome)))
-            }
-        }
-        if !sent.isEmpty { statements.append(Outbox.remove(sent)) }
-        statements.append(PostgresStatement("commit"))
-        do {
-            try database.pipeline(statements)
-        } catch {
-            rollback(database)
-            // The relay republishes unmarked rows; downstream inboxes drop the duplicates.
-            logger.warning("could not mark outbox rows", metadata: ["error": "\(error)"])
-        }
-    }
-
     // MARK: - Journal of failures
 
     /// Records failed attempts whose retry or dead-letter copy the broker confirmed: one insert,
@@ -379,122 +345,6 @@ final class PostgresStore<Handler: MessageHandler>: BatchStore {
         } catch {
             logger.warning(
                 "could not journal failed messages", metadata: ["error": "\(error)", "count": "\(parked.count)"])
-        }
-    }
-
-    // MARK: - Maintenance
-
-    func maintain(using link: BrokerLink, final: Bool) throws(StoreOutage) {
-        guard database != nil else { return }
-        do {
-            var periodicEmitted = false
-            if !final, let interval = handler.periodicInterval, ContinuousClock.now - lastPeriodic >= interval {
-                periodicEmitted = try runPeriodic()
-            }
-            if final || periodicEmitted || ContinuousClock.now - lastRelay >= configuration.relayInterval {
-                try relayOutbox(using: link)
-            }
-            if !final, ContinuousClock.now - lastRetention >= configuration.retentionInterval {
-                try applyRetention()
-            }
-        } catch {
-            if isOutage(error) { throw StoreOutage(cause: error) }
-            logger.warning("outbox relay or retention failed", metadata: ["error": "\(error)"])
-        }
-    }
-
-    /// Runs the handler's periodic work in a transaction with its outbox rows; returns whether it
-    /// emitted anything (the relay then publishes it at once: the rows are this consumer's own).
-    func runPeriodic() throws -> Bool {
-        lastPeriodic = .now
-        guard let database else { return false }
-        let writes = QueuedWrites()
-        do {
-            try database.query("begin")
-            let context = PeriodicContext(
-                database: HandlerDatabase(connection: database, writes: writes, position: 0), logger: logger,
-                appID: configuration.appID)
-            let outgoing = try handler.periodic(context: context)
-            var closing: [PostgresStatement] = []
-            if let insert = Outbox.insertStatement(outgoing, exchange: configuration.topology.exchange, owner: owner) {
-                closing.append(insert)
-            }
-            if journal.isEnabled, let record = MessageJournal.insertStatement(journal.committed([], emitted: outgoing))
-            {
-                closing.append(record)
-            }
-            closing.append(PostgresStatement("commit"))
-            _ = try writes.flush(with: closing, on: database)
-            if !outgoing.isEmpty {
-                logger.info("periodic work emitted messages", metadata: ["count": "\(outgoing.count)"])
-            }
-            return !outgoing.isEmpty
-        } catch let failure as QueuedWriteFailure {
-            rollback(database)
-            throw failure.error
-        } catch {
-            rollback(database)
-            throw error
-        }
-    }
-
-    /// Publishes unsent outbox rows that are this consumer's own (left by a failed publish), or
-    /// those of a consumer that is gone, older than the grace (left by a crash between commit and
-    /// publish).
-    private func relayOutbox(using link: BrokerLink) throws {
-        lastRelay = .now
-        guard let database else { return }
-        let limit = 256
-        while true {
-            let full = try database.transaction { tx -> Bool in
-                let rows = try Outbox.relayable(owner: owner, grace: configuration.relayGrace, limit: limit, on: tx)
-                guard !rows.isEmpty else { return false }
-                switch link.publish(rows.map(\.publication)) {
-                case .success(let outcomes):
-                    var sent: [Int64] = []
-                    for (row, outcome) in zip(rows, outcomes) {
-                        if outcome == .confirmed {
-                            sent.append(row.id)
-                        } else {
-                            let failed = Outbox.markFailed(row.id, error: FailureRouter.describe(outcome))
-                            try tx.query(failed.sql, failed.parameters)
-                        }
-                    }
-                    if !sent.isEmpty {
-                        let removed = Outbox.remove(sent)
-                        try tx.query(removed.sql, removed.parameters)
-                    }
-                    metrics.relayed.increment(by: sent.count)
-                    if !sent.isEmpty {
-                        logger.info("relay published outbox rows", metadata: ["count": "\(sent.count)"])
-                    }
-                    return rows.count == limit && sent.count == rows.count
-                case .failure(let error):
-                    logger.warning("relay could not publish", metadata: ["error": "\(error)"])
-                    return false
-                }
-            }
-            if !full { break }
-        }
-        metrics.outboxBacklog.record(try Outbox.backlog(on: database))
-    }
-
-    /// Deletes inbox rows past their retention, a bounded number per run so that a large backlog
-    /// is worked off over several runs instead of one long statement.
-    private func applyRetention() throws {
-        lastRetention = .now
-        guard let database else { return }
-        let inbox = try Inbox.deleteOlder(than: configuration.inboxRetention, limit: 10_000, on: database)
-        if inbox > 0 {
-            metrics.retentionDeleted(table: "runtime_inbox", count: inbox)
-            logger.info("retention removed old inbox rows", metadata: ["inbox": "\(inbox)"])
-        }
-        // Rows of a journal turned off are still removed once past their retention.
-        let journalRows = try MessageJournal.deleteOlder(
-            than: configuration.journalRetention, limit: 10_000, on: database)
-        if journalRows > 0 {
-            metrics.retentionDeleted(table: "message_journal", count: journalRows)
-            logger.info("retention removed old journal rows", metadata: ["journal": "\(journalRows)"])
         }
     }
 }

@@ -3,9 +3,8 @@ import PropertyBased
 import Testing
 
 @Suite struct OrderTests {
-    @Test func newOrderIsPendingWithTotalOfLines() {
+    @Test func newOrderHasTheTotalOfItsLines() {
         let order = Fixtures.order([Fixtures.item("A", quantity: 2, price: 1_000), Fixtures.item("B", price: 500)])
-        #expect(order.status == .pending)
         #expect(order.total == Fixtures.krw(2_500))
         #expect(order.items.count == 2)
     }
@@ -34,16 +33,6 @@ import Testing
         #expect(error?.code == .itemNotFound)
     }
 
-    @Test func itemsChangeOnlyWhilePending() throws {
-        var order = Fixtures.order()
-        try order.markStockReserved()
-        let addError = #expect(throws: DomainError.self) { try order.add(Fixtures.item("X", price: 1)) }
-        #expect(addError?.code == .orderNotPending)
-        let removeError = #expect(throws: DomainError.self) { try order.removeItem(productID: "KB-001") }
-        #expect(removeError?.code == .orderNotPending)
-        #expect(throws: DomainError.self) { try order.changeShippingAddress(Fixtures.address) }
-    }
-
     @Test func lineInAnotherCurrencyIsRejected() throws {
         var order = Fixtures.order()
         let usdItem = try OrderItem(
@@ -65,96 +54,6 @@ import Testing
         let error = #expect(throws: DomainError.self) { try order.add(Fixtures.item("B", price: 1)) }
         #expect(error?.code == .overflow)
         #expect(order.items.count == 1)
-    }
-
-    @Test func emptyOrderCannotBeConfirmed() {
-        var order = Fixtures.order([])
-        let error = #expect(throws: DomainError.self) { try order.confirm() }
-        #expect(error?.code == .emptyOrder)
-        #expect(order.status == .pending)
-    }
-
-    @Test func happyPathAndIdempotentTransitions() throws {
-        var order = Fixtures.order()
-        #expect(try order.markStockReserved())
-        #expect(try !order.markStockReserved())
-        #expect(try order.confirm())
-        #expect(try !order.confirm())
-        #expect(try !order.markStockReserved())  // a late stock.reserved after confirmation
-        #expect(order.status == .confirmed)
-        #expect(order.status.isTerminal)
-    }
-
-    @Test func paymentMayBeSeenBeforeStockReservation() throws {
-        var order = Fixtures.order()
-        #expect(try order.confirm())
-        #expect(order.status == .confirmed)
-    }
-
-    @Test(arguments: [OrderOutcomeReason.outOfStock, .paymentDeclined, .customerRequest, .timeout])
-    func pendingOrReservedOrderCanBeCancelled(reason: OrderOutcomeReason) throws {
-        var pending = Fixtures.order()
-        #expect(try pending.cancel(reason: reason))
-        #expect(pending.status == .cancelled && pending.outcomeReason == reason)
-        var reserved = Fixtures.order()
-        try reserved.markStockReserved()
-        #expect(try reserved.cancel(reason: reason))
-        #expect(try !reserved.cancel(reason: .timeout))  // redelivery keeps the first reason
-        #expect(reserved.outcomeReason == reason)
-    }
-
-    @Test func confirmedOrderIsCancelledOnlyByTheCustomer() throws {
-        var order = Fixtures.order()
-        try order.confirm()
-        let error = #expect(throws: DomainError.self) { try order.cancel(reason: .timeout) }
-        #expect(error?.code == .invalidTransition)
-        #expect(try order.cancel(reason: .customerRequest))
-        #expect(order.status == .cancelled)
-    }
-
-    @Test func latePaymentForCancelledOrderDoesNotConfirmIt() throws {
-        var order = Fixtures.order()
-        try order.cancel(reason: .timeout)
-        let error = #expect(throws: DomainError.self) { try order.confirm() }
-        #expect(error?.code == .invalidTransition)
-        #expect(throws: DomainError.self) { try order.markStockReserved() }
-        #expect(order.status == .cancelled)
-    }
-
-    @Test func onlyPendingOrdersAreRejectedAndRejectionIsFinal() throws {
-        var order = Fixtures.order()
-        #expect(try order.reject())
-        #expect(try !order.reject())
-        #expect(order.outcomeReason == .invalidOrder)
-        #expect(throws: DomainError.self) { try order.cancel(reason: .customerRequest) }
-        #expect(throws: DomainError.self) { try order.confirm() }
-        var reserved = Fixtures.order()
-        try reserved.markStockReserved()
-        #expect(throws: DomainError.self) { try reserved.reject() }
-        #expect(throws: DomainError.self) { try reserved.cancel(reason: .invalidOrder) }
-    }
-
-    @Test func statusMachineTable() {
-        let allowed: Set<String> = [
-            "PENDING>STOCK_RESERVED", "PENDING>CONFIRMED", "STOCK_RESERVED>CONFIRMED", "PENDING>CANCELLED",
-            "STOCK_RESERVED>CANCELLED", "CONFIRMED>CANCELLED", "PENDING>REJECTED",
-        ]
-        for from in OrderStatus.allCases {
-            for to in OrderStatus.allCases {
-                let reason: OrderOutcomeReason? =
-                    to == .cancelled ? .customerRequest : to == .rejected ? .invalidOrder : nil
-                #expect(
-                    from.canTransition(to: to, reason: reason) == allowed.contains("\(from.rawValue)>\(to.rawValue)"),
-                    "\(from) → \(to)")
-            }
-        }
-    }
-
-    @Test func restoredOrderKeepsItsStatus() throws {
-        let order = try Order(
-            id: "o", customerID: "c", currency: .krw, shippingAddress: Fixtures.address,
-            items: [Fixtures.item("A", price: 10)], status: .cancelled, outcomeReason: .timeout)
-        #expect(order.status == .cancelled && order.outcomeReason == .timeout && order.total == Fixtures.krw(10))
     }
 
     // MARK: Properties

@@ -28,7 +28,6 @@ import Testing
         let order = try validator.makeOrder(from: request)
         #expect(order.items.map(\.quantity) == [3, 1])
         #expect(order.total == Fixtures.krw(4_000))
-        #expect(order.status == .pending)
     }
 
     /// One rule per row: the request, the expected failure code and field.

@@ -19,7 +19,7 @@ struct OrderingTests {
             status: .cancelled, reason: reason, emission: .orderCancelled(reason: reason, previousStatus: previous))
     }
 
-    @Test("PENDING: every event", arguments: [OrderStatus.pending, .stockReserved])
+    @Test("PENDING (and STOCK_RESERVED, decided alike): every event", arguments: [OrderStatus.pending, .stockReserved])
     func open(status: OrderStatus) {
         #expect(decide(status, .stockRejected) == cancelled(.outOfStock, from: status))
         #expect(decide(status, .paymentFailed) == cancelled(.paymentDeclined, from: status))
@@ -47,6 +47,42 @@ struct OrderingTests {
             let decision = decide(status, event)
             #expect(decision == .record(status), "\(event) on \(status)")
             #expect(decision.emission == nil)
+        }
+    }
+
+    @Test("the transitions are the diagram's (docs/saga.md): no event stores STOCK_RESERVED, PENDING or REJECTED")
+    func transitions() {
+        var moves: Set<String> = []
+        for status in OrderStatus.allCases {
+            for event in Event.allCases {
+                let decision = decide(status, event)
+                if decision.status != status { moves.insert("\(status.rawValue)>\(decision.status.rawValue)") }
+            }
+        }
+        #expect(
+            moves == [
+                "PENDING>CONFIRMED", "PENDING>CANCELLED", "STOCK_RESERVED>CONFIRMED", "STOCK_RESERVED>CANCELLED",
+                "CONFIRMED>CANCELLED",
+            ])
+    }
+
+    @Test("an event is announced exactly when it changes the status", arguments: OrderStatus.allCases)
+    func emissionOnlyWithAChange(status: OrderStatus) {
+        for event in Event.allCases {
+            let decision = decide(status, event)
+            #expect((decision.emission != nil) == (decision.status != status), "\(event) on \(status)")
+            #expect((decision.reason != nil) == (decision.status == .cancelled && status != .cancelled))
+        }
+    }
+
+    @Test("a second cancellation keeps the first reason")
+    func secondCancellation() {
+        var state = OrderSagaState(status: .pending)
+        let first = state.decide(.stockRejected)
+        #expect(first.reason == .outOfStock)
+        state.status = first.status
+        for event in [Event.cancelRequested, .deadlinePassed, .paymentFailed, .stockRejected] {
+            #expect(state.decide(event) == .record(.cancelled), "\(event)")
         }
     }
 

@@ -3,9 +3,9 @@ import Testing
 @testable import Payments
 
 /// Every (row status, preparation) pair of the payment worker's decisions, for both messages it
-/// handles: what it writes, what it emits, or why the message fails (docs/saga.md,
-/// payment-worker). A table per message: one row per status the order's `payments` row can have
-/// (none included), one column per answer `prepare` can bring.
+/// handles and for the refund sweeper: what it writes, what it emits, or why the message fails
+/// (docs/saga.md, payment-worker). A table per decision: one row per status the order's `payments`
+/// row can have (none included), one column per answer the processor can bring.
 @Suite("Payments: the decision for every row status and preparation")
 struct PaymentSagaStateTests {
     /// The preparations, in the tables' column order.
@@ -32,8 +32,11 @@ struct PaymentSagaStateTests {
                 case .insert(let status): "insert(\(status.rawValue))"
                 case .setStatus(let status): "set(\(status.rawValue))"
                 case .noteCancelReason: "noteReason"
+                case .postpone: "postpone"
                 case .ledger(let kind): "ledger(\(kind.rawValue))"
                 case .warnRefundDue: "warn"
+                case .logRefundOwedMade: "logMade"
+                case .logRefundOwedRefused: "logRefused"
                 case .emitSucceeded: "emit(succeeded)"
                 case .emitFailed: "emit(failed)"
                 case .emitRefunded: "emit(refunded)"
@@ -113,5 +116,28 @@ struct PaymentSagaStateTests {
                 (.refunded, Array(repeating: "-", count: 8)),
                 (.cancelled, Array(repeating: "-", count: 8)),
             ], PaymentSagaState.cancelled(record:prepared:))
+    }
+
+    @Test(
+        "refund sweeper: a refund owed is recorded and announced once; a refusal waits for a person, behind the others")
+    func refundOwed() {
+        let answers: [RefundResult] = [
+            .refunded(refundID: "re_1", amount: 9_000), .refused(code: "amount_exceeds_capture", message: "too much"),
+        ]
+        // refunded | refused
+        let table: [(PaymentRecord.Status?, [String])] = [
+            (.refundDue, ["set(refunded) ledger(refund) emit(refunded) logMade", "logRefused postpone"]),
+            (nil, ["-", "-"]),
+            (.captured, ["-", "-"]),
+            (.declined, ["-", "-"]),
+            (.refunded, ["-", "-"]),
+            (.cancelled, ["-", "-"]),
+        ]
+        for (status, expected) in table {
+            for (answer, want) in zip(answers, expected) {
+                let got = Self.describe(PaymentSagaState.refundOwed(record: status, refund: answer))
+                #expect(got == want, "status \(status?.rawValue ?? "none"), answer \(answer)")
+            }
+        }
     }
 }

@@ -1,0 +1,155 @@
+import AMQP
+import Logging
+import Postgres
+
+// The PostgreSQL store's work outside a batch's transaction: recording what became of a batch's
+// outbox rows, the handler's periodic work, the outbox relay and retention. What each step decides
+// (which rows to delete, whether to relay another page, when each task is due) is a pure plan:
+// ``OutboxPublishPlan`` and ``MaintenanceSchedule``; this file carries the plans out
+// (docs/architecture.md, "PostgreSQL store").
+extension PostgresStore {
+    // MARK: - Outbox
+
+    /// Deletes the published rows (and notes the failure of the others) in one round trip,
+    /// committed without waiting for the WAL flush (`synchronous_commit = off`): if the server
+    /// crashes before the flush, the rows count as unsent and are published again, which
+    /// downstream inboxes absorb. The batch's own transaction, holding the effects, always waits
+    /// for its flush.
+    func finishPublishing(_ outbox: [OutboxRow], outcomes: [AMQPConnection.PublishOutcome]?) {
+        guard let database else { return }
+        defer {
+            if let start = roundTripsAtBatchStart { metrics.batchRoundTrips.record(database.roundTrips - start) }
+            roundTripsAtBatchStart = nil
+        }
+        guard !outbox.isEmpty, let outcomes else { return }
+        let plan = OutboxPublishPlan(ids: outbox.map(\.id), outcomes: outcomes)
+        var statements = [PostgresStatement("begin"), PostgresStatement("set local synchronous_commit to off")]
+        for failure in plan.markFailed {
+            logger.error(
+                "outbox message not delivered; the relay retries it",
+                metadata: ["outbox_id": "\(failure.id)", "error": "\(failure.error)"])
+            statements.append(Outbox.markFailed(failure.id, error: failure.error))
+        }
+        if !plan.delete.isEmpty { statements.append(Outbox.remove(plan.delete)) }
+        statements.append(PostgresStatement("commit"))
+        do {
+            try database.pipeline(statements)
+        } catch {
+            rollback(database)
+            // The relay republishes unmarked rows; downstream inboxes drop the duplicates.
+            logger.warning("could not mark outbox rows", metadata: ["error": "\(error)"])
+        }
+    }
+
+    // MARK: - Maintenance
+
+    func maintain(using link: BrokerLink, final: Bool) throws(StoreOutage) {
+        guard database != nil else { return }
+        do {
+            var periodicEmitted = false
+            if schedule.periodicDue(at: .now, final: final) {
+                periodicEmitted = try runPeriodic()
+            }
+            if schedule.relayDue(at: .now, final: final, periodicEmitted: periodicEmitted) {
+                try relayOutbox(using: link)
+            }
+            if schedule.retentionDue(at: .now, final: final) {
+                try applyRetention()
+            }
+        } catch {
+            if isOutage(error) { throw StoreOutage(cause: error) }
+            logger.warning("outbox relay or retention failed", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Runs the handler's periodic work in a transaction with its outbox rows; returns whether it
+    /// emitted anything (the relay then publishes it at once: the rows are this consumer's own).
+    func runPeriodic() throws -> Bool {
+        schedule.ran(.periodic, at: .now)
+        guard let database else { return false }
+        let writes = QueuedWrites()
+        do {
+            try database.query("begin")
+            let context = PeriodicContext(
+                database: HandlerDatabase(connection: database, writes: writes, position: 0), logger: logger,
+                appID: configuration.appID)
+            let outgoing = try handler.periodic(context: context)
+            var closing: [PostgresStatement] = []
+            if let insert = Outbox.insertStatement(outgoing, exchange: configuration.topology.exchange, owner: owner) {
+                closing.append(insert)
+            }
+            if journal.isEnabled, let record = MessageJournal.insertStatement(journal.committed([], emitted: outgoing))
+            {
+                closing.append(record)
+            }
+            closing.append(PostgresStatement("commit"))
+            _ = try writes.flush(with: closing, on: database)
+            if !outgoing.isEmpty {
+                logger.info("periodic work emitted messages", metadata: ["count": "\(outgoing.count)"])
+            }
+            return !outgoing.isEmpty
+        } catch let failure as QueuedWriteFailure {
+            rollback(database)
+            throw failure.error
+        } catch {
+            rollback(database)
+            throw error
+        }
+    }
+
+    /// Publishes unsent outbox rows that are this consumer's own (left by a failed publish), or
+    /// those of a consumer that is gone, older than the grace (left by a crash between commit and
+    /// publish).
+    private func relayOutbox(using link: BrokerLink) throws {
+        schedule.ran(.relay, at: .now)
+        guard let database else { return }
+        let limit = 256
+        while true {
+            let full = try database.transaction { tx -> Bool in
+                let rows = try Outbox.relayable(owner: owner, grace: configuration.relayGrace, limit: limit, on: tx)
+                guard !rows.isEmpty else { return false }
+                switch link.publish(rows.map(\.publication)) {
+                case .success(let outcomes):
+                    let plan = OutboxPublishPlan(ids: rows.map(\.id), outcomes: outcomes)
+                    for failure in plan.markFailed {
+                        let failed = Outbox.markFailed(failure.id, error: failure.error)
+                        try tx.query(failed.sql, failed.parameters)
+                    }
+                    if !plan.delete.isEmpty {
+                        let removed = Outbox.remove(plan.delete)
+                        try tx.query(removed.sql, removed.parameters)
+                    }
+                    metrics.relayed.increment(by: plan.delete.count)
+                    if !plan.delete.isEmpty {
+                        logger.info("relay published outbox rows", metadata: ["count": "\(plan.delete.count)"])
+                    }
+                    return OutboxPublishPlan.relayContinues(taken: rows.count, limit: limit, deleted: plan.delete.count)
+                case .failure(let error):
+                    logger.warning("relay could not publish", metadata: ["error": "\(error)"])
+                    return false
+                }
+            }
+            if !full { break }
+        }
+        metrics.outboxBacklog.record(try Outbox.backlog(on: database))
+    }
+
+    /// Deletes inbox rows past their retention, a bounded number per run so that a large backlog
+    /// is worked off over several runs instead of one long statement.
+    private func applyRetention() throws {
+        schedule.ran(.retention, at: .now)
+        guard let database else { return }
+        let inbox = try Inbox.deleteOlder(than: configuration.inboxRetention, limit: 10_000, on: database)
+        if inbox > 0 {
+            metrics.retentionDeleted(table: "runtime_inbox", count: inbox)
+            logger.info("retention removed old inbox rows", metadata: ["inbox": "\(inbox)"])
+        }
+        // Rows of a journal turned off are still removed once past their retention.
+        let journalRows = try MessageJournal.deleteOlder(
+            than: configuration.journalRetention, limit: 10_000, on: database)
+        if journalRows > 0 {
+            metrics.retentionDeleted(table: "message_journal", count: journalRows)
+            logger.info("retention removed old journal rows", metadata: ["journal": "\(journalRows)"])
+        }
+    }
+}
