@@ -5,7 +5,7 @@ import Synchronization
 import Testing
 
 /// What one run of the built `commerce` binary did.
-public struct CommerceRun {
+public struct CommerceRun: Sendable {
     public var status: Int32
     public var stdout: String
     public var stderr: String

@@ -93,7 +93,7 @@ public final class GatewayProcess: @unchecked Sendable {
 }
 
 /// One HTTP exchange with a gateway, for the tests that speak its API directly.
-public struct GatewayExchange {
+public struct GatewayExchange: Sendable {
     public var status: Int
     public var headers: HTTPHeaders
     public var body: String

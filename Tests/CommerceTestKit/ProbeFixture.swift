@@ -68,7 +68,7 @@ public final class ProbeFixture: TestFixture {
     // MARK: - Publishing
 
     /// One message for the worker. `nil` fields are left out of the AMQP properties.
-    public struct Message {
+    public struct Message: Sendable {
         public var messageID: String? = UUID().uuidString.lowercased()
         public var body: [UInt8]
         public var contentType: String? = "application/json"
