@@ -119,7 +119,9 @@ let package = Package(
         // The cross-store audit of the saga's invariants (docs/saga.md): all four services' stores at once.
         .target(
             name: "SagaAudit",
-            dependencies: ["Ordering", "Inventory", "Payments", "Notifications", "CommerceDomain", "Postgres", "Mongo"],
+            dependencies: [
+                "Ordering", "Inventory", "Payments", "Notifications", "CommerceDomain", "Postgres", "Mongo",
+            ],
             path: "Core/SagaAudit"),
 
         // The entry point shared by worker executables: configuration files + environment,
@@ -191,12 +193,25 @@ let package = Package(
             name: "notification-worker", dependencies: ["WorkerApp", "WorkerRuntime", "Notifications"],
             path: "Workers/notification-worker"),
 
-        .testTarget(
-            name: "ServiceTests",
+        // Tests (README.md, "Tests"), one target per area so that a change runs the tests it touches;
+        // server tests use real servers, started by scripts/services.sh.
+        // Test helpers every test target shares: the servers' URLs (environment overrides), throwaway
+        // databases, fixtures that name and clean up their broker objects through `Topology`, worker
+        // processes, the built executables. A library, not a test target, as swift-service-lifecycle's
+        // ServiceLifecycleTestKit.
+        .target(
+            name: "CommerceTestKit",
             dependencies: [
-                "Ordering", "Inventory", "Payments", "Notifications", "CommerceDomain", "CommerceMessages", "SagaAudit",
+                "AMQP", "Postgres", "Mongo", "WorkerRuntime", "CommerceDomain", "CommerceMessages", "CommerceSupport",
+                "LocalProcess", "Inventory", "PaymentsHTTP", "SagaAudit",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "Logging", package: "swift-log"),
             ],
-            path: "Tests/ServiceTests"),
+            path: "Tests/CommerceTestKit"),
+        // The pure domain: money, orders, pricing, the message contract. No servers.
         .testTarget(
             name: "DomainTests",
             dependencies: [
@@ -204,24 +219,48 @@ let package = Package(
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
             path: "Tests/DomainTests"),
+        // The runtime and the C-library wrappers: retry and admission rules, topology and the circuit
+        // breaker without servers; AMQP, PostgreSQL, MongoDB, the probe-worker, the journal and hostile
+        // input against real ones.
         .testTarget(
-            name: "RuntimeUnitTests",
+            name: "RuntimeTests",
             dependencies: [
-                "Resilience", "WorkerRuntime", "WorkerApp", "CommerceMessages", "Postgres", "AMQP",
+                "CommerceTestKit", "Resilience", "WorkerRuntime", "WorkerApp", "CommerceMessages", "Postgres", "AMQP",
+                "Mongo", "Chaos", "Inventory",
                 .product(name: "Configuration", package: "swift-configuration"),
             ],
-            path: "Tests/RuntimeUnitTests"),
+            path: "Tests/RuntimeTests"),
+        // The saga's services and their workers: each service's state machine and handlers without
+        // servers; each worker as a process, the whole fleet, rejections, races, trust boundaries,
+        // events in any order.
         .testTarget(
-            name: "IntegrationTests",
+            name: "ServiceTests",
             dependencies: [
-                "AMQP", "Postgres", "Mongo", "WorkerRuntime", "Resilience", "LocalProcess", "CommerceMessages",
-                "CommerceSupport",
-                "Ordering", "Inventory", "Payments", "Notifications", "SagaAudit", "Chaos", "PaymentsHTTP",
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
-                .product(name: "NIOCore", package: "swift-nio"),
+                "CommerceTestKit", "Ordering", "Inventory", "Payments", "Notifications", "CommerceDomain",
+                "CommerceMessages", "SagaAudit", "PaymentsHTTP", "WorkerRuntime", "Resilience", "AMQP", "Postgres",
+                "Mongo", "LocalProcess",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/ServiceTests"),
+        // The `commerce` operator tool, run as a process: dlq, order, setup and stock, status,
+        // completion, bench, chaos.
+        .testTarget(
+            name: "OperationsTests",
+            dependencies: [
+                "CommerceTestKit", "AMQP", "Postgres", "Mongo", "WorkerRuntime", "CommerceMessages", "Inventory",
+            ],
+            path: "Tests/OperationsTests"),
+        // The card processor: payment-gateway over HTTP, the payment worker's HTTP adapter, the
+        // processor's limits, the saga through a gateway outage.
+        .testTarget(
+            name: "CardProcessorTests",
+            dependencies: [
+                "CommerceTestKit", "PaymentsHTTP", "Payments", "Resilience", "WorkerRuntime", "CommerceDomain",
+                "CommerceMessages", "Inventory",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
-            path: "Tests/IntegrationTests"),
+            path: "Tests/CardProcessorTests"),
     ],
     swiftLanguageModes: [.v6]
 )

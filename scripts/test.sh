@@ -6,8 +6,8 @@
 # 1. scripts/services.sh up: installs what is missing and starts RabbitMQ, PostgreSQL and
 #    SecantusDB on 127.0.0.1 (tests never mock them: they fail, with a hint, if one is down);
 # 2. builds every target and test target (debug);
-# 3. runs every test target (DomainTests, RuntimeUnitTests, ServiceTests, IntegrationTests) except the
-#    disruptive tests, in parallel;
+# 3. runs every test target (DomainTests, RuntimeTests, ServiceTests, OperationsTests, CardProcessorTests:
+#    one per area, docs/architecture.md "Tests") except the disruptive tests, in parallel;
 # 4. runs the disruptive tests (any test whose suite or name contains `Disruptive`: they restart
 #    RabbitMQ or stop PostgreSQL) on their own, one at a time, because they would break every
 #    test running beside them.
@@ -29,6 +29,19 @@ if ! command -v swift >/dev/null 2>&1; then
   exit 1
 fi
 
+targets=(DomainTests RuntimeTests ServiceTests OperationsTests CardProcessorTests)
+# Every folder of Swift files under Tests/ is a test target of the list or the shared
+# CommerceTestKit: a folder Package.swift does not name is compiled by nobody, and its tests
+# would silently never run.
+for folder in Tests/*/; do
+  name=$(basename "$folder")
+  if [ "$name" != CommerceTestKit ] && [[ ! " ${targets[*]} " =~ " $name " ]] \
+    && compgen -G "$folder*.swift" >/dev/null; then
+    echo "test.sh: Tests/$name is no test target: move its files into one of ${targets[*]}" >&2
+    exit 1
+  fi
+done
+
 log "services up"
 scripts/services.sh up
 
@@ -40,7 +53,7 @@ export COMMERCE_BIN_PATH
 # The list is read into a variable, not piped into `grep -q`: grep stopping early would kill
 # `swift test list` with SIGPIPE, and pipefail would turn a match into a failure.
 tests=$(swift test list "${swiftpm[@]}" --skip-build)
-for target in DomainTests RuntimeUnitTests ServiceTests IntegrationTests; do
+for target in "${targets[@]}"; do
   # Test ids are `Target.Suite/test()` (XCTest: `Target.Class/test`).
   count=$(grep -cE "^$target[./]" <<<"$tests" || true)
   echo "  $target: $count tests"
