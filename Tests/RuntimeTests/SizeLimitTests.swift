@@ -9,7 +9,7 @@ import WorkerRuntime
 /// it, before it is copied, so a producer of large bodies cannot take the worker's memory.
 @Suite("Size limits against real servers")
 struct SizeLimitTests {
-    @Test("the broker refuses a publish over max_message_size (scripts/services.sh sets 1 MiB)")
+    @Test("the broker refuses a 100 MiB publish: over max_message_size (scripts/services.sh sets 1 MiB)")
     func brokerRefusesOversizedPublish() throws {
         let connection = try TestServers.amqp("size-limit-test")
         defer { connection.close() }
@@ -17,7 +17,7 @@ struct SizeLimitTests {
         try connection.enableConfirms(channel: channel)
         let queue = "size-limit-\(UUID().uuidString.prefix(8).lowercased())"
         try connection.declareQueue(channel: channel, name: queue, durable: false, autoDelete: true)
-        let body = [UInt8](repeating: 0x78, count: 2 << 20)
+        let body = [UInt8](repeating: 0x78, count: 100 << 20)
         var refusal: AMQPError?
         do {
             try connection.publish(
@@ -27,7 +27,7 @@ struct SizeLimitTests {
         } catch {
             refusal = error
         }
-        #expect(refusal?.replyCode == 406, "a 2 MiB publish was not refused: \(String(describing: refusal))")
+        #expect(refusal?.replyCode == 406, "a 100 MiB publish was not refused: \(String(describing: refusal))")
         #expect(refusal?.message.contains("max size") == true, "\(String(describing: refusal))")
     }
 
