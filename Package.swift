@@ -141,12 +141,23 @@ let package = Package(
         // What `commerce chaos` throws at the fleet (hostile messages), shared with the tests.
         .target(name: "Chaos", dependencies: ["AMQP"], path: "Core/Chaos"),
 
+        // What the command-line tools share (docs/architecture.md): option groups (broker, stores,
+        // output, card processor), the text table, error rendering and connection settings.
+        .target(
+            name: "CommandLineSupport",
+            dependencies: [
+                "AMQP", "Postgres", "Mongo", "SagaAudit", "Payments", "PaymentsHTTP", "CommerceSupport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Core/CommandLineSupport"),
+
         // Executables: wiring of Core pieces.
         .executableTarget(
             name: "commerce",
             dependencies: [
                 "AMQP", "Postgres", "Mongo", "CommerceMessages", "WorkerRuntime", "CommerceSupport", "LocalProcess",
-                "SagaAudit", "Ordering", "Inventory", "Payments", "Chaos", "Resilience",
+                "SagaAudit", "Ordering", "Inventory", "Payments", "Chaos", "Resilience", "CommandLineSupport",
                 // The card processor's charge listing, read by the audit's reconciliation.
                 "PaymentsHTTP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -1,5 +1,6 @@
 import AMQP
 import ArgumentParser
+import CommandLineSupport
 import Foundation
 import LocalProcess
 import Postgres
@@ -269,7 +270,7 @@ struct BenchCommand: ParsableCommand {
             amqp = try AMQPConnection(configuration: broker.configuration(connectionName: "commerce bench"))
             admin = try PostgresConnection(url: adminURL, applicationName: "commerce-bench")
         } catch {
-            throw CommandFailure("\(SmokeCommand.describe(error)); \(CommandFailure.startServersHint)")
+            throw CommandFailure("\(CommandFailure.describe(error)); \(CommandFailure.startServersHint)")
         }
         defer {
             admin.close()
@@ -303,7 +304,8 @@ struct BenchCommand: ParsableCommand {
         progress(
             "bench: \(rate.map { String(format: "%.0f orders/s", $0) } ?? "flood") of \(orders) orders, shape copies "
                 + "\(copies) prefetch \(prefetch) batch \(batchSize) \(queueType) gateway \(gateway)"
-                + (workerEnvironment.isEmpty ? "" : " workers with " + workerEnvironment.joined(separator: " ")) + ", \(repetitions) "
+                + (workerEnvironment.isEmpty ? "" : " workers with " + workerEnvironment.joined(separator: " "))
+                + ", \(repetitions) "
                 + "repetition(s)\(references ? ", with references" : ""); output in \(outputFolder.path)")
         var fleetRuns: [FleetRun] = []
         var referenceRuns: [ReferenceRun] = []

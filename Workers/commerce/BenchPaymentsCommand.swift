@@ -1,5 +1,6 @@
 import AMQP
 import ArgumentParser
+import CommandLineSupport
 import CommerceMessages
 import Foundation
 import LocalProcess
@@ -14,7 +15,8 @@ import WorkerRuntime
 struct BenchPaymentsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench-payments",
-        abstract: "Measure one payment-worker's payments per second against the HTTP gateway, at given gateway latencies.",
+        abstract:
+            "Measure one payment-worker's payments per second against the HTTP gateway, at given gateway latencies.",
         discussion: """
             For each latency: fresh databases and queues, a payment-gateway (FAULTS_LATENCY_MS) and one \
             payment-worker, N stock.reserved messages published at once, and the time from the first publish \
@@ -25,7 +27,8 @@ struct BenchPaymentsCommand: ParsableCommand {
 
     @Option(
         name: .customLong("database-url"),
-        help: ArgumentHelp("PostgreSQL URL of a database to create the run's databases from (env DATABASE_URL).", valueName: "url"))
+        help: ArgumentHelp(
+            "PostgreSQL URL of a database to create the run's databases from (env DATABASE_URL).", valueName: "url"))
     var databaseURL: String?
 
     @Option(help: ArgumentHelp("Payments per run.", valueName: "n"))
@@ -48,10 +51,13 @@ struct BenchPaymentsCommand: ParsableCommand {
                 + "another's commit.", valueName: "n"))
     var consumers = 1
 
-    @Option(name: .customLong("repeat"), help: ArgumentHelp("Runs per latency; the median is reported.", valueName: "k"))
+    @Option(
+        name: .customLong("repeat"), help: ArgumentHelp("Runs per latency; the median is reported.", valueName: "k"))
     var repetitions = 1
 
-    @Option(help: ArgumentHelp("The folder with payment-worker and payment-gateway (default: this commerce's own).", valueName: "path"))
+    @Option(
+        help: ArgumentHelp(
+            "The folder with payment-worker and payment-gateway (default: this commerce's own).", valueName: "path"))
     var binPath: String?
 
     @OptionGroup var outputOptions: OutputOptions
@@ -61,7 +67,9 @@ struct BenchPaymentsCommand: ParsableCommand {
         guard !latencies.isEmpty, latencies.allSatisfy({ (0...10_000).contains($0) }) else {
             throw ValidationError("--latency-ms takes 0 to 10000 ms")
         }
-        guard (1...1024).contains(prepareConcurrency) else { throw ValidationError("--prepare-concurrency must be 1 to 1024") }
+        guard (1...1024).contains(prepareConcurrency) else {
+            throw ValidationError("--prepare-concurrency must be 1 to 1024")
+        }
         guard (1...1024).contains(batchSize) else { throw ValidationError("--batch-size must be 1 to 1024") }
         guard (1...20).contains(repetitions) else { throw ValidationError("--repeat must be 1 to 20") }
         guard (1...16).contains(consumers) else { throw ValidationError("--consumers must be 1 to 16") }
@@ -86,10 +94,12 @@ struct BenchPaymentsCommand: ParsableCommand {
     }
 
     func run() throws {
-        let bin = binPath.map { URL(fileURLWithPath: $0).standardizedFileURL } ?? BenchRuntimeCommand.executableDirectory()
+        let bin =
+            binPath.map { URL(fileURLWithPath: $0).standardizedFileURL } ?? BenchRuntimeCommand.executableDirectory()
         for executable in ["payment-worker", "payment-gateway"]
         where !FileManager.default.isExecutableFile(atPath: bin.appendingPathComponent(executable).path) {
-            throw CommandFailure("no \(executable) in \(bin.path): build it (`swift build -c release`) or pass --bin-path")
+            throw CommandFailure(
+                "no \(executable) in \(bin.path): build it (`swift build -c release`) or pass --bin-path")
         }
         let adminURL = Setting.resolve(databaseURL, variable: "DATABASE_URL", default: SmokeCommand.defaultDatabaseURL)
         let amqp: AMQPConnection
@@ -98,7 +108,7 @@ struct BenchPaymentsCommand: ParsableCommand {
             amqp = try AMQPConnection(configuration: broker.configuration(connectionName: "commerce bench-payments"))
             admin = try PostgresConnection(url: adminURL, applicationName: "commerce-bench-payments")
         } catch {
-            throw CommandFailure("\(SmokeCommand.describe(error)); \(CommandFailure.startServersHint)")
+            throw CommandFailure("\(CommandFailure.describe(error)); \(CommandFailure.startServersHint)")
         }
         defer {
             admin.close()
@@ -108,12 +118,16 @@ struct BenchPaymentsCommand: ParsableCommand {
         for latency in latencies {
             for repetition in 1...repetitions {
                 let run = try measure(latency: latency, bin: bin, amqp: amqp, admin: admin, adminURL: adminURL)
-                runs.append(Run(
-                    latencyMs: latency, repetition: repetition, payments: payments, seconds: run.rounded(toPlaces: 3),
-                    paymentsPerSecond: (Double(payments) / run).rounded(toPlaces: 1)))
+                runs.append(
+                    Run(
+                        latencyMs: latency, repetition: repetition, payments: payments,
+                        seconds: run.rounded(toPlaces: 3),
+                        paymentsPerSecond: (Double(payments) / run).rounded(toPlaces: 1)))
                 if !outputOptions.json {
-                    print(String(format: "gateway +%4d ms  run %d: %6d payments in %7.2f s = %8.1f payments/s",
-                                 latency, repetition, payments, run, Double(payments) / run))
+                    print(
+                        String(
+                            format: "gateway +%4d ms  run %d: %6d payments in %7.2f s = %8.1f payments/s",
+                            latency, repetition, payments, run, Double(payments) / run))
                 }
             }
         }
@@ -136,7 +150,8 @@ struct BenchPaymentsCommand: ParsableCommand {
     }
 
     /// One run: seconds from the first publish to the last payment event.
-    private func measure(latency: Int, bin: URL, amqp: AMQPConnection, admin: PostgresConnection, adminURL: String) throws
+    private func measure(latency: Int, bin: URL, amqp: AMQPConnection, admin: PostgresConnection, adminURL: String)
+        throws
         -> Double
     {
         let suffix = String(UUID().uuidString.lowercased().filter(\.isHexDigit).prefix(8))
@@ -148,12 +163,16 @@ struct BenchPaymentsCommand: ParsableCommand {
         try FileManager.default.createDirectory(at: logs, withIntermediateDirectories: true)
         let fleet = LocalFleet(
             binDirectory: bin, workingDirectory: FileManager.default.temporaryDirectory, logDirectory: logs,
-            inheritedEnvironment: ProcessInfo.processInfo.environment.filter { RuntimeBenchmark.inheritedVariables.contains($0.key) })
+            inheritedEnvironment: ProcessInfo.processInfo.environment.filter {
+                RuntimeBenchmark.inheritedVariables.contains($0.key)
+            })
         let channel = try amqp.openChannel()
         defer {
             _ = fleet.stop(timeout: .seconds(30))
             let topology = Topology(exchange: exchange, queue: queue, bindings: FleetCatalog.paymentWorker.bindings)
-            for name in [queue, topology.deadLetterQueue, watch] + topology.retryDelays.indices.map({ topology.retryQueue(forTier: $0) }) {
+            for name in [queue, topology.deadLetterQueue, watch]
+                + topology.retryDelays.indices.map({ topology.retryQueue(forTier: $0) })
+            {
                 _ = try? amqp.deleteQueue(channel: channel, name: name)
             }
             _ = try? amqp.deleteExchange(channel: channel, name: exchange)
@@ -198,7 +217,8 @@ struct BenchPaymentsCommand: ParsableCommand {
         for index in 0..<payments {
             let orderID = "benchpay-\(suffix)-\(index)"
             let reserved = StockReserved(
-                orderID: orderID, customerID: "bench", lines: [StockLine(sku: "BENCH-001", quantity: 1)], currency: .krw,
+                orderID: orderID, customerID: "bench", lines: [StockLine(sku: "BENCH-001", quantity: 1)],
+                currency: .krw,
                 amount: 10_000 + index % 1000, paymentToken: "tok_approve")
             try amqp.publish(
                 channel: channel, exchange: exchange, routingKey: MessageType.stockReserved.rawValue,

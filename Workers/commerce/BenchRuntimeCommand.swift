@@ -1,5 +1,6 @@
 import AMQP
 import ArgumentParser
+import CommandLineSupport
 import Foundation
 import Postgres
 
@@ -140,7 +141,7 @@ struct BenchRuntimeCommand: ParsableCommand {
             amqp = try AMQPConnection(configuration: broker.configuration(connectionName: "commerce bench-runtime"))
             admin = try PostgresConnection(url: adminURL, applicationName: "commerce-bench")
         } catch {
-            throw CommandFailure(SmokeCommand.describe(error))
+            throw CommandFailure(CommandFailure.describe(error))
         }
         defer {
             admin.close()

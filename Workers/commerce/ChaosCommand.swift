@@ -1,5 +1,6 @@
 import AMQP
 import ArgumentParser
+import CommandLineSupport
 import Foundation
 import Mongo
 import Postgres
@@ -46,7 +47,10 @@ struct ChaosCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Processes of every worker.", valueName: "k"))
     var copies = 2
 
-    @Option(help: ArgumentHelp("The card processor: http (a payment-gateway process, restarted by the run) or sandbox.", valueName: "kind"))
+    @Option(
+        help: ArgumentHelp(
+            "The card processor: http (a payment-gateway process, restarted by the run) or sandbox.", valueName: "kind")
+    )
     var gateway = "http"
 
     @Option(help: ArgumentHelp("Units of each of the 100 SKUs (a few orders run out of stock).", valueName: "n"))
@@ -60,7 +64,8 @@ struct ChaosCommand: ParsableCommand {
 
     @Option(
         name: .customLong("skip"),
-        help: ArgumentHelp("A fault to leave out (repeatable): \(Set(ChaosRun.faultNames).sorted().joined(separator: ", ")).",
+        help: ArgumentHelp(
+            "A fault to leave out (repeatable): \(Set(ChaosRun.faultNames).sorted().joined(separator: ", ")).",
             valueName: "fault"))
     var skip: [String] = []
 
@@ -73,7 +78,8 @@ struct ChaosCommand: ParsableCommand {
     @Option(help: ArgumentHelp("scripts/services.sh, which restarts the servers.", valueName: "path"))
     var servicesScript = "scripts/services.sh"
 
-    @Option(help: ArgumentHelp("Where chaos.json and the logs go (default chaos-results/<UTC time>).", valueName: "path"))
+    @Option(
+        help: ArgumentHelp("Where chaos.json and the logs go (default chaos-results/<UTC time>).", valueName: "path"))
     var output: String?
 
     @Flag(help: "Keep the run's queues, databases and MongoDB data for inspection (`commerce dlq` on them).")
@@ -83,7 +89,9 @@ struct ChaosCommand: ParsableCommand {
 
     func validate() throws {
         guard orders > 0 else { throw ValidationError("--orders must be positive, not \(orders)") }
-        guard rate > 0, rate.isFinite, rate <= 2_000 else { throw ValidationError("--rate must be in (0, 2000], not \(rate)") }
+        guard rate > 0, rate.isFinite, rate <= 2_000 else {
+            throw ValidationError("--rate must be in (0, 2000], not \(rate)")
+        }
         guard (1...8).contains(copies) else { throw ValidationError("--copies must be 1 to 8, not \(copies)") }
         guard ["sandbox", "http"].contains(gateway) else {
             throw ValidationError("--gateway must be http or sandbox, not '\(gateway)'")
@@ -91,12 +99,20 @@ struct ChaosCommand: ParsableCommand {
         guard stockPerSku > 0 else { throw ValidationError("--stock-per-sku must be positive") }
         guard drainTimeout > 0 else { throw ValidationError("--drain-timeout must be positive") }
         for fault in skip where !ChaosRun.faultNames.contains(fault) {
-            throw ValidationError("--skip: unknown fault '\(fault)' (known: \(Set(ChaosRun.faultNames).sorted().joined(separator: ", ")))")
+            throw ValidationError(
+                "--skip: unknown fault '\(fault)' (known: \(Set(ChaosRun.faultNames).sorted().joined(separator: ", ")))"
+            )
         }
         let urls = [
             ("the broker", broker.resolvedURL),
-            ("PostgreSQL", Setting.resolve(databaseURL, variable: "DATABASE_URL", default: SmokeCommand.defaultDatabaseURL)),
-            ("MongoDB", Setting.resolve(mongoURL, variable: "MONGO_URL", default: MongoClient.Configuration.defaultURI)),
+            (
+                "PostgreSQL",
+                Setting.resolve(databaseURL, variable: "DATABASE_URL", default: SmokeCommand.defaultDatabaseURL)
+            ),
+            (
+                "MongoDB",
+                Setting.resolve(mongoURL, variable: "MONGO_URL", default: MongoClient.Configuration.defaultURI)
+            ),
         ]
         for (name, url) in urls where !Self.isLoopback(url) {
             throw ValidationError("chaos runs on loopback only: \(name) is at \(Setting.redacted(url))")
@@ -113,22 +129,27 @@ struct ChaosCommand: ParsableCommand {
 
     func run() throws {
         let here = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
-        let bin = binPath.map { URL(fileURLWithPath: $0, relativeTo: here).standardizedFileURL }
+        let bin =
+            binPath.map { URL(fileURLWithPath: $0, relativeTo: here).standardizedFileURL }
             ?? BenchRuntimeCommand.executableDirectory()
         let needed = FleetCatalog.workers.map(\.name) + (gateway == "http" ? ["payment-gateway"] : [])
-        for executable in needed where !FileManager.default.isExecutableFile(atPath: bin.appendingPathComponent(executable).path) {
-            throw CommandFailure("no \(executable) in \(bin.path): build the fleet (`swift build -c release`) or pass --bin-path")
+        for executable in needed
+        where !FileManager.default.isExecutableFile(atPath: bin.appendingPathComponent(executable).path) {
+            throw CommandFailure(
+                "no \(executable) in \(bin.path): build the fleet (`swift build -c release`) or pass --bin-path")
         }
         let configuration = URL(fileURLWithPath: configDirectory, relativeTo: here).standardizedFileURL
         guard FileManager.default.fileExists(atPath: configuration.appendingPathComponent("pricing.json").path) else {
-            throw CommandFailure("no pricing.json in \(configuration.path): run from the repository root or pass --config-directory")
+            throw CommandFailure(
+                "no pricing.json in \(configuration.path): run from the repository root or pass --config-directory")
         }
         let script = URL(fileURLWithPath: servicesScript, relativeTo: here).standardizedFileURL
         guard FileManager.default.fileExists(atPath: script.path) else {
             throw CommandFailure("no \(script.path): run from the repository root or pass --services-script")
         }
         let timestamp = ISO8601DateFormatter().string(from: Date()).replacingOccurrences(of: ":", with: "")
-        let outputFolder = URL(fileURLWithPath: output ?? "chaos-results/\(timestamp)", relativeTo: here).standardizedFileURL
+        let outputFolder = URL(fileURLWithPath: output ?? "chaos-results/\(timestamp)", relativeTo: here)
+            .standardizedFileURL
         let logs = outputFolder.appendingPathComponent("logs")
         try FileManager.default.createDirectory(at: logs, withIntermediateDirectories: true)
 
@@ -140,7 +161,7 @@ struct ChaosCommand: ParsableCommand {
             amqp = try AMQPConnection(configuration: broker.configuration(connectionName: "commerce chaos"))
             admin = try PostgresConnection(url: adminURL, applicationName: "commerce-chaos")
         } catch {
-            throw CommandFailure("\(SmokeCommand.describe(error)); \(CommandFailure.startServersHint)")
+            throw CommandFailure("\(CommandFailure.describe(error)); \(CommandFailure.startServersHint)")
         }
         defer {
             admin.close()
@@ -155,7 +176,8 @@ struct ChaosCommand: ParsableCommand {
                     amqpURL: broker.resolvedURL, adminDatabaseURL: adminURL, binDirectory: bin,
                     configDirectory: configuration, logDirectory: logs, mongo: .existing(url: mongo),
                     gatewayAPIKey: "sk_test_commerce_chaos", gatewayEnvironment: [:], stockPerSKU: stockPerSku),
-                shape: SagaFleet.Shape(copies: copies, prefetch: 128, batchSize: 64, queueType: "quorum", gateway: gateway),
+                shape: SagaFleet.Shape(
+                    copies: copies, prefetch: 128, batchSize: 64, queueType: "quorum", gateway: gateway),
                 orders: orders, rate: rate, drainTimeout: .seconds(drainTimeout), seed: seed, servicesScript: script,
                 amqp: publishing, keepStores: keepStores, skip: Set(skip)),
             amqp: amqp, admin: admin, log: progress)
@@ -189,10 +211,14 @@ struct ChaosCommand: ParsableCommand {
         print("")
         print("faults:")
         for fault in report.faults {
-            print(String(format: "  %6.1f s  %5.1f s  %@ %-20@ %@", fault.at, fault.seconds, fault.ok ? "ok" : "✗ ",
-                         fault.name as NSString, fault.detail as NSString))
+            print(
+                String(
+                    format: "  %6.1f s  %5.1f s  %@ %-20@ %@", fault.at, fault.seconds, fault.ok ? "ok" : "✗ ",
+                    fault.name as NSString, fault.detail as NSString))
         }
-        print("orders by status: " + report.statuses.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+        print(
+            "orders by status: "
+                + report.statuses.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
         print(
             "customer cancels racing a slow charge: \(report.racingCancels) ("
                 + report.racingCancelOutcomes.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }

@@ -1,5 +1,6 @@
 import AMQP
 import Chaos
+import CommandLineSupport
 import CommerceMessages
 import Foundation
 import Glibc
@@ -154,15 +155,20 @@ extension ChaosRun {
                 try retrying { _ = try command("rabbitmqctl", ["-q", "set_vm_memory_high_watermark", "\(restore)"]) }
                 return "memory alarm raised for 5 s (publishers blocked), then the watermark set back to \(restore)"
             case "restart-gateway":
-                guard fleet.processes.process(SagaFleet.gatewayMember) != nil else { return "skipped: no gateway process (sandbox)" }
+                guard fleet.processes.process(SagaFleet.gatewayMember) != nil else {
+                    return "skipped: no gateway process (sandbox)"
+                }
                 kill(SagaFleet.gatewayMember)
                 Thread.sleep(forTimeInterval: 1)
                 try restart(SagaFleet.gatewayMember)
                 return "SIGKILL payment-gateway, started again after 1 s"
             case "crash-after-commit":
-                return try crashCopy(variable: "COMMERCE_FAULT_CRASH_AFTER_COMMIT_BATCH", moment: "after a commit, before its publish")
+                return try crashCopy(
+                    variable: "COMMERCE_FAULT_CRASH_AFTER_COMMIT_BATCH", moment: "after a commit, before its publish")
             case "crash-before-ack":
-                return try crashCopy(variable: "COMMERCE_FAULT_CRASH_BEFORE_ACK_BATCH", moment: "after a confirmed publish, before its ack")
+                return try crashCopy(
+                    variable: "COMMERCE_FAULT_CRASH_BEFORE_ACK_BATCH",
+                    moment: "after a confirmed publish, before its ack")
             case "replay-old-events":
                 return try replayOldEvents()
             default:
@@ -215,7 +221,8 @@ extension ChaosRun {
             outcome.expectedToExit.insert(doomed)
             try fleet.processes.start(
                 LocalFleet.Member(
-                    name: doomed, executable: member.executable, environment: member.environment.merging([variable: "2"]) { $1 },
+                    name: doomed, executable: member.executable,
+                    environment: member.environment.merging([variable: "2"]) { $1 },
                     healthPort: member.healthPort))
             let deadline = ContinuousClock.now + .seconds(30)
             var crashed = false
@@ -252,7 +259,8 @@ extension ChaosRun {
                 corpus.map { .init(exchange: "", routingKey: $0.queue, properties: $0.properties, body: $0.body) },
                 deadline: .now + .seconds(60))
             let withoutID = corpus.filter { $0.properties.messageID == nil }.count
-            return "\(corpus.count) hostile messages to \(queues.count) worker queues (\(withoutID) without a message id)"
+            return
+                "\(corpus.count) hostile messages to \(queues.count) worker queues (\(withoutID) without a message id)"
         }
 
         /// Takes up to 100 events that passed earlier and publishes half again as they were (same
@@ -265,7 +273,8 @@ extension ChaosRun {
             defer { connection.close() }
             let channel = try connection.openChannel()
             var events: [AMQPDelivery] = []
-            while events.count < 100, let delivery = try connection.get(channel: channel, queue: capture, autoAck: true) {
+            while events.count < 100, let delivery = try connection.get(channel: channel, queue: capture, autoAck: true)
+            {
                 events.append(delivery)
             }
             var messages: [ChaosPublisher.Message] = []
@@ -273,7 +282,9 @@ extension ChaosRun {
                 var properties = event.properties
                 if index % 2 == 1 { properties.messageID = Envelope.newMessageID() }
                 messages.append(
-                    .init(exchange: fleet.exchange, routingKey: properties.type ?? "", properties: properties, body: event.body))
+                    .init(
+                        exchange: fleet.exchange, routingKey: properties.type ?? "", properties: properties,
+                        body: event.body))
             }
             messages.shuffle(using: &random)
             try ChaosPublisher(configuration: run.settings.amqp).publish(messages, deadline: .now + .seconds(60))

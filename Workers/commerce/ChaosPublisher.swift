@@ -1,4 +1,5 @@
 import AMQP
+import CommandLineSupport
 import Foundation
 
 /// Publishes as an upstream system that rides out a broker restart: persistent, `mandatory`, under

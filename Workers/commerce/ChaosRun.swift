@@ -116,8 +116,9 @@ final class ChaosRun {
             _ = faults.join()
             throw error
         }
-        log("published \(plan.orders.count) orders in \(String(format: "%.1f", (ContinuousClock.now - started).seconds)) s "
-            + "(\(publisher.reconnections) reconnection(s)); waiting for the faults to finish")
+        log(
+            "published \(plan.orders.count) orders in \(String(format: "%.1f", (ContinuousClock.now - started).seconds)) s "
+                + "(\(publisher.reconnections) reconnection(s)); waiting for the faults to finish")
         let faultOutcome = faults.join()
 
         let drain = try drainOrders(plan, fleet: fleet)
@@ -193,7 +194,9 @@ final class ChaosRun {
         }
     }
 
-    private func publish(_ plan: OrderPlan, exchange: String, publisher: ChaosPublisher, started: ContinuousClock.Instant) throws {
+    private func publish(
+        _ plan: OrderPlan, exchange: String, publisher: ChaosPublisher, started: ContinuousClock.Instant
+    ) throws {
         var next = 0
         var cancels: [(due: ContinuousClock.Instant, index: Int)] = []
         let tick = 0.05
@@ -230,7 +233,9 @@ final class ChaosRun {
         }
     }
 
-    private func command(_ order: PlaceOrder, type: MessageType, body: [UInt8], exchange: String) -> ChaosPublisher.Message {
+    private func command(_ order: PlaceOrder, type: MessageType, body: [UInt8], exchange: String)
+        -> ChaosPublisher.Message
+    {
         ChaosPublisher.Message(
             exchange: exchange, routingKey: type.rawValue,
             properties: AMQPProperties(
@@ -271,7 +276,8 @@ final class ChaosRun {
         while true {
             do {
                 if database == nil {
-                    database = try PostgresConnection(url: fleet.databaseURLs["orders"]!, applicationName: "commerce-chaos")
+                    database = try PostgresConnection(
+                        url: fleet.databaseURLs["orders"]!, applicationName: "commerce-chaos")
                 }
                 let rows = try database!.query(
                     "select order_id, status from orders where order_id = any($1::text[])", [.textArray(ids)]
@@ -329,36 +335,27 @@ final class ChaosRun {
     }
 
     /// Effects that happened twice: two captures or two refunds of one order in the payments
-    /// ledger, two movements of one kind for one order and SKU in the stock ledger, two captured
+    /// ledger, two movements of one kind for one order and SKU in the stock ledger (the audit's
+    /// ``SagaAudit/duplicatedPayments(_:)`` and ``SagaAudit/duplicatedStockMovements(_:)``), two captured
     /// charges for one order at the card processor (with the HTTP gateway).
     private func duplicatedEffects(_ fleet: SagaFleet) -> [String] {
         var found: [String] = []
-        func check(_ service: String, _ sql: String, _ describe: (PostgresRow) throws -> String) {
+        func check(_ service: String, _ effects: (PostgresConnection) throws -> [String]) {
             guard let url = fleet.databaseURLs[service] else { return }
             do {
                 let database = try PostgresConnection(url: url, applicationName: "commerce-chaos")
                 defer { database.close() }
-                for row in try database.query(sql).rows { found.append(try describe(row)) }
+                found += try effects(database)
             } catch {
                 found.append("\(service): could not check (\(error))")
             }
         }
-        check(
-            "payments",
-            "select order_id, kind, count(*) as n from payment_ledger group by order_id, kind having count(*) > 1"
-        ) { "payments: order \(try $0.string("order_id")) has \(try $0.int("n")) \(try $0.string("kind")) entries" }
-        check(
-            "inventory",
-            """
-            select order_id, sku, kind, count(*) as n from stock_movements where order_id is not null
-            group by order_id, sku, kind having count(*) > 1
-            """
-        ) {
-            "inventory: order \(try $0.string("order_id")) has \(try $0.int("n")) \(try $0.string("kind")) movements of "
-                + (try $0.string("sku"))
-        }
+        check("payments") { try SagaAudit.duplicatedPayments($0).map(\.description) }
+        check("inventory") { try SagaAudit.duplicatedStockMovements($0).map(\.description) }
         for query in ChaosChecks.gatewayDuplicateQueries {
-            check("gateway", query.sql) { "gateway: \(try query.describe($0))" }
+            check("gateway") { database in
+                try database.query(query.sql).rows.map { "gateway: \(try query.describe($0))" }
+            }
         }
         return found
     }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CommandLineSupport
 import Foundation
 
 /// `commerce dlq export FILE`: the dead letters as JSON lines, removing nothing.

@@ -1,5 +1,6 @@
 import AMQP
 import ArgumentParser
+import CommandLineSupport
 import Foundation
 
 /// `commerce dlq replay`: dead letters back to the queue they failed in, as fresh messages.

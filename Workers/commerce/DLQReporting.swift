@@ -1,3 +1,5 @@
+import CommandLineSupport
+
 /// How the `commerce dlq` subcommands report a failure: one `Error: …` line (exit status 1),
 /// and with `--json` also a JSON document `{"error": …}` on standard output.
 enum DLQReporting {

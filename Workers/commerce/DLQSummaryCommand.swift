@@ -1,4 +1,5 @@
 import ArgumentParser
+import CommandLineSupport
 import Foundation
 
 /// `commerce dlq summary`: dead letters grouped by queue, error class and normalised message.

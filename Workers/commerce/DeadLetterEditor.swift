@@ -1,3 +1,4 @@
+import CommandLineSupport
 import Foundation
 
 /// `commerce dlq replay ID --edit`: the dead letter's body in the user's editor, before it goes back.

@@ -1,3 +1,4 @@
+import CommandLineSupport
 import Foundation
 
 /// One dead letter as JSON, in `list` and `show`.

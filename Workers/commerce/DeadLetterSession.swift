@@ -1,4 +1,5 @@
 import AMQP
+import CommandLineSupport
 import Foundation
 
 /// Reads dead-letter queues without losing or reordering anything irrecoverably: every message
@@ -24,7 +25,7 @@ final class DeadLetterSession {
             connection = try AMQPConnection(configuration: broker.configuration(connectionName: name))
             readChannel = try connection.openChannel()
         } catch {
-            throw CommandFailure("cannot reach RabbitMQ at \(address): \(SmokeCommand.describe(error))")
+            throw CommandFailure("cannot reach RabbitMQ at \(address): \(CommandFailure.describe(error))")
         }
     }
 

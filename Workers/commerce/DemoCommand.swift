@@ -1,5 +1,6 @@
 import AMQP
 import ArgumentParser
+import CommandLineSupport
 import CommerceMessages
 import CommerceSupport
 import Foundation
@@ -89,7 +90,7 @@ struct DemoCommand: ParsableCommand {
         do {
             amqp = try AMQPConnection(configuration: broker.configuration(connectionName: "commerce demo"))
         } catch {
-            throw CommandFailure(SmokeCommand.describe(error))
+            throw CommandFailure(CommandFailure.describe(error))
         }
         defer { amqp.close() }
         let channel = try amqp.openChannel()

@@ -1,4 +1,5 @@
 import AMQP
+import CommandLineSupport
 import CommerceMessages
 import Foundation
 import Synchronization
@@ -79,7 +80,7 @@ final class OrderOutcomeCollector: Sendable {
             try connection.setPrefetch(channel: channel, count: 2000)
             try connection.consume(channel: channel, queue: queue, exclusive: true)
         } catch {
-            state.withLock { $0.failure = SmokeCommand.describe(error) }
+            state.withLock { $0.failure = CommandFailure.describe(error) }
             return
         }
         defer { connection.close() }
@@ -91,7 +92,7 @@ final class OrderOutcomeCollector: Sendable {
             do {
                 event = try connection.nextEvent(timeout: .milliseconds(100))
             } catch {
-                state.withLock { $0.failure = SmokeCommand.describe(error) }
+                state.withLock { $0.failure = CommandFailure.describe(error) }
                 return
             }
             guard case .delivery(let delivery)? = event else {

@@ -1,4 +1,5 @@
 import AMQP
+import CommandLineSupport
 import CommerceSupport
 import Foundation
 import LocalProcess

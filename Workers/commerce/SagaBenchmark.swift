@@ -1,4 +1,5 @@
 import AMQP
+import CommandLineSupport
 import CommerceMessages
 import CommerceSupport
 import Foundation
@@ -55,7 +56,7 @@ final class SagaBenchmark {
             configuration.connectTimeout = .seconds(5)
             amqp = try AMQPConnection(configuration: configuration)
         } catch {
-            throw CommandFailure("cannot reach the servers: \(SmokeCommand.describe(error))")
+            throw CommandFailure("cannot reach the servers: \(CommandFailure.describe(error))")
         }
         defer {
             admin.close()

@@ -1,4 +1,5 @@
 import AMQP
+import CommandLineSupport
 import CommerceSupport
 import Foundation
 import Inventory
@@ -136,7 +137,7 @@ final class SagaFleet {
             do {
                 try admin.query("create database \(name)")
             } catch {
-                throw CommandFailure("cannot create the database \(name): \(SmokeCommand.describe(error))")
+                throw CommandFailure("cannot create the database \(name): \(CommandFailure.describe(error))")
             }
             createdDatabases.append(name)
         }

@@ -1,8 +1,8 @@
 import Foundation
 
 /// "3 min ago", for the failure times of `commerce dlq`.
-enum RelativeTime {
-    static func describe(_ date: Date?, now: Date = Date()) -> String {
+public enum RelativeTime {
+    public static func describe(_ date: Date?, now: Date = Date()) -> String {
         guard let date else { return "unknown" }
         let seconds = Int(now.timeIntervalSince(date).rounded())
         if seconds < 0 { return "in the future" }
@@ -13,5 +13,5 @@ enum RelativeTime {
         return "\(seconds / 86400) d ago"
     }
 
-    static func iso8601(_ date: Date?) -> String? { date.map { $0.formatted(.iso8601) } }
+    public static func iso8601(_ date: Date?) -> String? { date.map { $0.formatted(.iso8601) } }
 }

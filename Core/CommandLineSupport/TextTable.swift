@@ -1,22 +1,22 @@
 /// An aligned text table for the readable output of a command: a header and rows of cells,
 /// each column as wide as its widest cell, numbers right-aligned.
-struct TextTable {
-    enum Alignment { case left, right }
+public struct TextTable {
+    public enum Alignment { case left, right }
 
-    var headers: [String]
-    var alignments: [Alignment]
-    var rows: [[String]] = []
+    public var headers: [String]
+    public var alignments: [Alignment]
+    public var rows: [[String]] = []
 
     /// A table with `headers`; `rightAligned` names the columns (by header) to align right.
-    init(_ headers: [String], rightAligned: Set<String> = []) {
+    public init(_ headers: [String], rightAligned: Set<String> = []) {
         self.headers = headers
         alignments = headers.map { rightAligned.contains($0) ? .right : .left }
     }
 
-    mutating func append(_ row: [String]) { rows.append(row) }
+    public mutating func append(_ row: [String]) { rows.append(row) }
 
     /// The lines of the table, each indented by `indent`; the last column is not padded.
-    func lines(indent: String = "") -> [String] {
+    public func lines(indent: String = "") -> [String] {
         var widths = headers.map(\.count)
         for row in rows {
             for (index, cell) in row.enumerated() where index < widths.count {
@@ -38,7 +38,7 @@ struct TextTable {
         }
     }
 
-    func print(indent: String = "") {
+    public func print(indent: String = "") {
         for line in lines(indent: indent) { Swift.print(line) }
     }
 }

@@ -13,33 +13,35 @@ import SagaAudit
 ///
 /// The books are read through the processor's charge listing (`GET /v1/charges`, every page),
 /// as a payments team reads a real processor's, never from its database.
-struct ProcessorOptions: ParsableArguments {
+public struct ProcessorOptions: ParsableArguments {
     @Option(
         help: ArgumentHelp(
             "The fleet's card processor (env PAYMENT_GATEWAY): http (read its charges for the reconciliation) or "
                 + "sandbox (in the payment-worker's memory: the reconciliation is not checked, and the report says so).",
             valueName: "kind"))
-    var paymentGateway: String?
+    public var paymentGateway: String?
 
     @Option(help: ArgumentHelp("The card processor's API (env PAYMENT_HTTP_URL).", valueName: "url"))
-    var paymentGatewayURL: String?
+    public var paymentGatewayURL: String?
 
     @Option(
         help: ArgumentHelp(
             "The card processor's API key (env PAYMENT_HTTP_API_KEY; default: the local gateway's test key).",
             valueName: "key"))
-    var paymentGatewayAPIKey: String?
+    public var paymentGatewayAPIKey: String?
+
+    public init() {}
 
     /// The local gateway's test-mode key, as `config/payment-gateway.json` and
     /// `config/payment-worker.json` hold it.
-    static let localAPIKey = "sk_test_commerce_local"
+    public static let localAPIKey = "sk_test_commerce_local"
 
-    var resolvedKind: String { Setting.resolve(paymentGateway, variable: "PAYMENT_GATEWAY", default: "http") }
-    var resolvedURL: String {
+    public var resolvedKind: String { Setting.resolve(paymentGateway, variable: "PAYMENT_GATEWAY", default: "http") }
+    public var resolvedURL: String {
         Setting.resolve(paymentGatewayURL, variable: "PAYMENT_HTTP_URL", default: "http://127.0.0.1:9180")
     }
 
-    func validate() throws {
+    public func validate() throws {
         let kind = resolvedKind
         guard PaymentGatewayKind(rawValue: kind) != nil else {
             throw ValidationError("--payment-gateway must be http or sandbox, not '\(kind)'")
@@ -55,7 +57,7 @@ struct ProcessorOptions: ParsableArguments {
     /// The processor's books: every charge with its refunds, read now; or why they were not read.
     /// Never throws: a processor that cannot be read is ``SagaAudit/ProcessorBooks/unreadable(_:)``,
     /// which the audit reports as a violation of invariant 6.
-    func books() -> SagaAudit.ProcessorBooks {
+    public func books() -> SagaAudit.ProcessorBooks {
         guard resolvedKind == PaymentGatewayKind.http.rawValue else {
             return .notConsulted(
                 "the fleet uses the sandbox card processor (payment.gateway = sandbox), whose books are the "
@@ -81,7 +83,7 @@ struct ProcessorOptions: ParsableArguments {
 
     /// The arguments that select `kind` (`http` or `sandbox`) at `url` with `apiKey`: for code
     /// that audits a fleet it started (``SagaFleet``).
-    static func arguments(kind: String, url: String?, apiKey: String?) -> [String] {
+    public static func arguments(kind: String, url: String?, apiKey: String?) -> [String] {
         var arguments = ["--payment-gateway", kind]
         if let url { arguments += ["--payment-gateway-url", url] }
         if let apiKey { arguments += ["--payment-gateway-api-key", apiKey] }

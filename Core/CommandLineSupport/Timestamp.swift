@@ -2,14 +2,14 @@ import Foundation
 
 /// Times to the millisecond, for the saga timeline and the order reports (the relative form of
 /// the other reports, "3 min ago", is ``RelativeTime``).
-enum Timestamp {
+public enum Timestamp {
     /// `2026-11-30T10:00:00.123Z`.
-    static func iso8601(_ date: Date) -> String {
+    public static func iso8601(_ date: Date) -> String {
         date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
     }
 
     /// `10:00:00.123`, in UTC: the time of day of a step in a timeline.
-    static func timeOfDay(_ date: Date) -> String {
+    public static func timeOfDay(_ date: Date) -> String {
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = TimeZone(identifier: "UTC")!
         let parts = calendar.dateComponents([.hour, .minute, .second, .nanosecond], from: date)
@@ -19,7 +19,7 @@ enum Timestamp {
     }
 
     /// Milliseconds from `start` to `end`, rounded.
-    static func milliseconds(from start: Date, to end: Date) -> Int {
+    public static func milliseconds(from start: Date, to end: Date) -> Int {
         Int((end.timeIntervalSince(start) * 1000).rounded())
     }
 }

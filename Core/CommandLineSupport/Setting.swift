@@ -2,8 +2,8 @@ import Foundation
 
 /// One connection setting: the command-line option if given, else the environment variable,
 /// else the local default that `scripts/services.sh up` provides.
-enum Setting {
-    static func resolve(_ option: String?, variable: String, default fallback: String) -> String {
+public enum Setting {
+    public static func resolve(_ option: String?, variable: String, default fallback: String) -> String {
         if let option { return option }
         // An empty variable is treated as unset: `AMQP_URL= commerce …` should not mean "no URL".
         if let value = ProcessInfo.processInfo.environment[variable], !value.isEmpty { return value }
@@ -12,7 +12,7 @@ enum Setting {
 
     /// `url` with any password replaced by `***`, for printing: the user info of a URL
     /// (`postgresql://user:secret@host`) and `password=` parameters (query or conninfo form).
-    static func redacted(_ url: String) -> String {
+    public static func redacted(_ url: String) -> String {
         var text = url
         if let schemeEnd = text.range(of: "://") {
             let rest = text[schemeEnd.upperBound...]

@@ -2,13 +2,15 @@ import ArgumentParser
 import Foundation
 
 /// `--json`, shared by every subcommand.
-struct OutputOptions: ParsableArguments {
+public struct OutputOptions: ParsableArguments {
     @Flag(name: .long, help: "Print one JSON document on standard output instead of text.")
-    var json = false
+    public var json = false
+
+    public init() {}
 
     /// `value` as pretty JSON with snake_case keys (stable key order, for diffs and `jq`), as
     /// ``printJSON(_:)`` prints it; for a report also written to a file.
-    static func encodeJSON(_ value: some Encodable) throws -> Data {
+    public static func encodeJSON(_ value: some Encodable) throws -> Data {
         let encoder = JSONEncoder()
         encoder.keyEncodingStrategy = .convertToSnakeCase
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
@@ -16,7 +18,7 @@ struct OutputOptions: ParsableArguments {
     }
 
     /// Prints `value` as pretty JSON with snake_case keys (stable key order, for diffs and `jq`).
-    func printJSON(_ value: some Encodable) {
+    public func printJSON(_ value: some Encodable) {
         do {
             let data = try Self.encodeJSON(value)
             print(String(decoding: data, as: UTF8.self))
