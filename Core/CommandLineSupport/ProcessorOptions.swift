@@ -8,7 +8,7 @@ import SagaAudit
 
 /// Where the audit reads the card processor's books for invariant 6, the reconciliation
 /// (`--payment-gateway`, `--payment-gateway-url`, `--payment-gateway-api-key`), shared by
-/// `commerce audit` and `commerce demo`; the defaults are the payment-worker's own variables
+/// `commerce audit` and `commerce-lab demo`; the defaults are the payment-worker's own variables
 /// (`PAYMENT_GATEWAY`, `PAYMENT_HTTP_URL`, `PAYMENT_HTTP_API_KEY`), then the local gateway.
 ///
 /// The books are read through the processor's charge listing (`GET /v1/charges`, every page),

@@ -5,7 +5,7 @@ import Postgres
 import SagaAudit
 
 /// The fleet's four stores (`--orders-database`, `--inventory-database`, `--payments-database`,
-/// `--mongo-url`, `--mongo-database`), shared by `commerce demo` and `commerce audit`.
+/// `--mongo-url`, `--mongo-database`), shared by `commerce-lab demo` and `commerce audit`.
 public struct StoreOptions: ParsableArguments {
     @Option(help: ArgumentHelp("The order-worker's database.", valueName: "url"))
     public var ordersDatabase = "postgresql://commerce:commerce@127.0.0.1:5432/orders?connect_timeout=5"

@@ -25,9 +25,21 @@ struct CommerceRun {
 /// /dev/null (not a terminal) and a working directory without `config/`. `environment` adds
 /// variables (`EDITOR` for `dlq replay --edit`).
 func runCommerce(_ arguments: [String], environment: [String: String] = [:]) throws -> CommerceRun {
-    let binary = ProbeFixture.binary("commerce")
+    try runBuilt("commerce", arguments, environment: environment)
+}
+
+/// Runs the built `commerce-lab` (benchmarks, chaos, the demo) as ``runCommerce(_:environment:)``
+/// runs `commerce`.
+func runCommerceLab(_ arguments: [String], environment: [String: String] = [:]) throws -> CommerceRun {
+    try runBuilt("commerce-lab", arguments, environment: environment)
+}
+
+private func runBuilt(_ executable: String, _ arguments: [String], environment: [String: String]) throws
+    -> CommerceRun
+{
+    let binary = ProbeFixture.binary(executable)
     guard FileManager.default.isExecutableFile(atPath: binary.path) else {
-        Issue.record("no commerce at \(binary.path): build it with `swift build --product commerce`")
+        Issue.record("no \(executable) at \(binary.path): build it with `swift build --product \(executable)`")
         throw CocoaError(.fileNoSuchFile)
     }
     let process = Process()
@@ -55,14 +67,14 @@ func runCommerce(_ arguments: [String], environment: [String: String] = [:]) thr
         stderr: String(decoding: errData.withLock { $0 ?? Data() }, as: UTF8.self))
 }
 
-/// Runs the built `commerce` as ``runCommerce(_:)`` does, but spawned and reaped here
+/// Runs the built `commerce-lab` as ``runCommerceLab(_:environment:)`` does, but spawned and reaped here
 /// (`posix_spawn`, `waitpid`) with its output in files. For commands that restart servers
-/// (`commerce chaos`): Foundation's `Process` was seen never to notice such a child's exit, which
+/// (`commerce-lab chaos`): Foundation's `Process` was seen never to notice such a child's exit, which
 /// stayed a zombie while `waitUntilExit` waited for ever.
-func runCommerceReaped(_ arguments: [String]) throws -> CommerceRun {
-    let binary = ProbeFixture.binary("commerce")
+func runCommerceLabReaped(_ arguments: [String]) throws -> CommerceRun {
+    let binary = ProbeFixture.binary("commerce-lab")
     guard FileManager.default.isExecutableFile(atPath: binary.path) else {
-        Issue.record("no commerce at \(binary.path): build it with `swift build --product commerce`")
+        Issue.record("no commerce-lab at \(binary.path): build it with `swift build --product commerce-lab`")
         throw CocoaError(.fileNoSuchFile)
     }
     let folder = FileManager.default.temporaryDirectory.appendingPathComponent("commerce-run-\(UUID().uuidString)")

@@ -25,7 +25,7 @@ struct SmokeCommand: ParsableCommand {
             """)
 
     static let appID = "commerce-smoke"
-    static let defaultDatabaseURL = "postgresql://commerce:commerce@127.0.0.1:5432/commerce_test?connect_timeout=5"
+    static let defaultDatabaseURL = Setting.defaultDatabaseURL
     static let mongoDatabase = "commerce_smoke"
     /// The broker deletes the smoke queue by itself after this long unused (`x-expires`), in case
     /// the run dies before its clean-up.

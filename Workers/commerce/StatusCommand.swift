@@ -2,6 +2,7 @@ import AMQP
 import ArgumentParser
 import CommandLineSupport
 import CommerceSupport
+import FleetOperations
 import Foundation
 import WorkerRuntime
 

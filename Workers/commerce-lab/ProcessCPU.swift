@@ -3,7 +3,7 @@ import Glibc
 
 /// CPU time of processes, read from `/proc/<pid>/stat` (user + system time, in clock ticks), for
 /// the benchmarks' CPU per message or per process, and of single threads (`/proc/<pid>/task`) for
-/// `commerce bench`'s profile.
+/// `commerce-lab bench`'s profile.
 enum ProcessCPU {
     /// One thread of one process, as the profile names it.
     struct ThreadKey: Hashable {

@@ -3,13 +3,14 @@ import ArgumentParser
 import CommandLineSupport
 import CommerceMessages
 import CommerceSupport
+import FleetOperations
 import Foundation
 import Mongo
 import Postgres
 import SagaAudit
 import WorkerRuntime
 
-/// `commerce demo`: what `scripts/run.sh` shows. Places a mix of sample orders through the broker
+/// `commerce-lab demo`: what `scripts/run.sh` shows. Places a mix of sample orders through the broker
 /// exactly as an upstream system would, follows each to its terminal event, cancels one confirmed
 /// order as its customer would, prints how each order ended and how long it took, and runs the
 /// saga audit across every store. Exit 0 only if every order ended and the audit is clean.
@@ -88,7 +89,7 @@ struct DemoCommand: ParsableCommand {
     func run() throws {
         let amqp: AMQPConnection
         do {
-            amqp = try AMQPConnection(configuration: broker.configuration(connectionName: "commerce demo"))
+            amqp = try AMQPConnection(configuration: broker.configuration(connectionName: "commerce-lab demo"))
         } catch {
             throw CommandFailure(CommandFailure.describe(error))
         }
@@ -111,7 +112,7 @@ struct DemoCommand: ParsableCommand {
         for window in stride(from: 0, to: orders, by: 200) {
             var commands: [PlaceOrder] = []
             for index in window..<min(window + 200, orders) {
-                let (kind, expected, command) = Self.sample(mix == "approved" ? index % 4 : index)
+                let (kind, expected, command) = SampleOrders.sample(mix == "approved" ? index % 4 : index)
                 commands.append(command)
                 outcomes.append(Outcome(orderID: command.orderID, kind: kind, expected: expected))
             }
@@ -178,46 +179,6 @@ struct DemoCommand: ParsableCommand {
             throw CommandFailure(
                 "\(report.unfinished) order(s) did not end within \(timeout) s; audit "
                     + (report.auditClean ? "clean" : "found \(report.audit.count) violation(s)"))
-        }
-    }
-
-    // MARK: - Samples
-
-    private static let customer = Customer(id: "c-1001", email: "kim@example.com", membership: "gold")
-    private static let address = ShippingAddress(
-        street: "Teheran-ro 123", city: "Seoul", postalCode: "06234", country: "KR", detail: "5F")
-
-    /// The `index`-th sample: its kind, the status it should end in, and the command.
-    static func sample(_ index: Int) -> (String, String, PlaceOrder) {
-        let id = Envelope.newMessageID()
-        func order(_ lines: [OrderLine], token: String = "tok_approve", coupon: String? = nil) -> PlaceOrder {
-            PlaceOrder(
-                orderID: id, customer: customer, items: lines, shippingAddress: address, paymentToken: token,
-                couponCode: coupon)
-        }
-        let keyboard = OrderLine(sku: "KB-001", name: "Keyboard", quantity: 1, unitPrice: 45_000)
-        let mouse = OrderLine(sku: "MS-001", name: "Mouse", quantity: 2, unitPrice: 15_000)
-        switch index % 8 {
-        case 0: return ("approve", "CONFIRMED", order([keyboard, mouse], coupon: "SUMMER20"))
-        case 1: return ("approve", "CONFIRMED", order([mouse]))
-        case 2: return ("approve", "CONFIRMED", order([keyboard], coupon: "FIXED5000"))
-        case 3:
-            return (
-                "approve", "CONFIRMED",
-                order([OrderLine(sku: "CB-001", name: "USB-C Cable", quantity: 3, unitPrice: 9_000)])
-            )
-        case 4: return ("declined card", "CANCELLED", order([keyboard], token: "tok_decline"))
-        case 5: return ("card fails twice", "CONFIRMED", order([mouse], token: "tok_transient_2"))
-        case 6:
-            return (
-                "out of stock", "CANCELLED",
-                order([OrderLine(sku: "ZZ-404", name: "Unobtainium", quantity: 1, unitPrice: 99_000)])
-            )
-        default:
-            return (
-                "invalid", "REJECTED",
-                order([OrderLine(sku: "KB-001", name: "Keyboard", quantity: 0, unitPrice: 45_000)])
-            )
         }
     }
 

@@ -8,7 +8,7 @@ import Resilience
 import SagaAudit
 import WorkerRuntime
 
-/// One `commerce chaos` run (docs/chaos.md): a fleet of its own, orders at a steady rate as an
+/// One `commerce-lab chaos` run (docs/chaos.md): a fleet of its own, orders at a steady rate as an
 /// upstream would place them, and meanwhile, one after another, every fault of the list below;
 /// then the drain, the audit and the count of what was lost, doubled or dead-lettered.
 ///

@@ -1,4 +1,4 @@
-/// What one measured run of the fleet in `commerce bench` found: N orders placed through the
+/// What one measured run of the fleet in `commerce-lab bench` found: N orders placed through the
 /// broker, each followed to its terminal event, then the audit.
 struct FleetRun: Encodable {
     /// One worker copy's figures from its `/metrics` at the end of the run.

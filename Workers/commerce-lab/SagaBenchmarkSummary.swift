@@ -1,4 +1,4 @@
-/// The figures `commerce bench` reports, computed from its runs: per kind of run the medians over
+/// The figures `commerce-lab bench` reports, computed from its runs: per kind of run the medians over
 /// repetitions, and the fleet's figures as ratios to each reference, taken within each repetition
 /// (its runs shared the machine's load) and then median'd.
 ///

@@ -6,7 +6,7 @@ import LocalProcess
 import Postgres
 import WorkerRuntime
 
-/// `commerce bench`: the saga benchmark. Starts the fleet on fresh stores, places N orders through
+/// `commerce-lab bench`: the saga benchmark. Starts the fleet on fresh stores, places N orders through
 /// the broker as an upstream would, measures each from its `order.place` to its terminal event,
 /// audits, and in the same invocation, on the same servers, runs the reference instruments (the C
 /// ceiling of the same flow, the raw broker, the Celery peer) and prints the fleet's figures as
@@ -263,11 +263,11 @@ struct BenchCommand: ParsableCommand {
         let logs = outputFolder.appendingPathComponent("logs")
         try FileManager.default.createDirectory(at: logs, withIntermediateDirectories: true)
 
-        let adminURL = Setting.resolve(databaseURL, variable: "DATABASE_URL", default: SmokeCommand.defaultDatabaseURL)
+        let adminURL = Setting.resolve(databaseURL, variable: "DATABASE_URL", default: Setting.defaultDatabaseURL)
         let amqp: AMQPConnection
         let admin: PostgresConnection
         do {
-            amqp = try AMQPConnection(configuration: broker.configuration(connectionName: "commerce bench"))
+            amqp = try AMQPConnection(configuration: broker.configuration(connectionName: "commerce-lab bench"))
             admin = try PostgresConnection(url: adminURL, applicationName: "commerce-bench")
         } catch {
             throw CommandFailure("\(CommandFailure.describe(error)); \(CommandFailure.startServersHint)")
@@ -408,7 +408,7 @@ struct BenchCommand: ParsableCommand {
             fleetRuns: fleetRuns, references: referenceRuns, failures: failures,
             files: ["json": jsonFile.path, "svg": svgFile.path, "logs": logs.path])
         let title =
-            "commerce bench \(report.date): copies \(copies), prefetch \(prefetch), batch \(batchSize), \(queueType), "
+            "commerce-lab bench \(report.date): copies \(copies), prefetch \(prefetch), batch \(batchSize), \(queueType), "
             + "gateway \(gateway), \(report.build) build"
             + (workerEnvironment.isEmpty ? "" : ", workers with " + workerEnvironment.joined(separator: " "))
         try Data(LatencyChart.svg(title: title, fleet: fleetRuns, references: referenceRuns).utf8).write(to: svgFile)

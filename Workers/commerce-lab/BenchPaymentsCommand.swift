@@ -7,7 +7,7 @@ import LocalProcess
 import Postgres
 import WorkerRuntime
 
-/// `commerce bench-payments`: payments per second of one payment-worker charging through a real
+/// `commerce-lab bench-payments`: payments per second of one payment-worker charging through a real
 /// `payment-gateway` process, with the gateway adding a fixed latency to every call (a card
 /// processor answers in tens to hundreds of milliseconds). It shows whether the worker's gateway
 /// calls run concurrently outside the transaction (docs/architecture.md, "Handlers"): with 50 ms
@@ -101,11 +101,12 @@ struct BenchPaymentsCommand: ParsableCommand {
             throw CommandFailure(
                 "no \(executable) in \(bin.path): build it (`swift build -c release`) or pass --bin-path")
         }
-        let adminURL = Setting.resolve(databaseURL, variable: "DATABASE_URL", default: SmokeCommand.defaultDatabaseURL)
+        let adminURL = Setting.resolve(databaseURL, variable: "DATABASE_URL", default: Setting.defaultDatabaseURL)
         let amqp: AMQPConnection
         let admin: PostgresConnection
         do {
-            amqp = try AMQPConnection(configuration: broker.configuration(connectionName: "commerce bench-payments"))
+            amqp = try AMQPConnection(
+                configuration: broker.configuration(connectionName: "commerce-lab bench-payments"))
             admin = try PostgresConnection(url: adminURL, applicationName: "commerce-bench-payments")
         } catch {
             throw CommandFailure("\(CommandFailure.describe(error)); \(CommandFailure.startServersHint)")

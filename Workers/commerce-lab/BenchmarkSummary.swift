@@ -1,4 +1,4 @@
-/// The figures `commerce bench-runtime` reports, computed from its runs: per setup the median
+/// The figures `commerce-lab bench-runtime` reports, computed from its runs: per setup the median
 /// throughput over repetitions, and ratios between setups taken within each repetition (runs of
 /// one repetition ran back to back, so they shared the machine's load) and then median'd.
 ///

@@ -2,6 +2,7 @@ import AMQP
 import CommandLineSupport
 import CommerceMessages
 import CommerceSupport
+import FleetOperations
 import Foundation
 import Glibc
 import LocalProcess
@@ -9,7 +10,7 @@ import Postgres
 import SagaAudit
 import WorkerRuntime
 
-/// Runs the fleet's side of `commerce bench`: for each run a fresh ``SagaFleet``, N orders placed
+/// Runs the fleet's side of `commerce-lab bench`: for each run a fresh ``SagaFleet``, N orders placed
 /// through the broker as an upstream would (as fast as the broker confirms, or paced), each
 /// followed from the publish of its `order.place` to its terminal event, the workers' figures,
 /// CPU per process and per thread, and the saga audit; then the fleet stops and its names and
@@ -52,7 +53,8 @@ final class SagaBenchmark {
         let amqp: AMQPConnection
         do {
             admin = try PostgresConnection(url: settings.fleet.adminDatabaseURL, applicationName: "commerce-bench")
-            var configuration = try AMQPConfiguration(urls: settings.fleet.amqpURL, connectionName: "commerce bench")
+            var configuration = try AMQPConfiguration(
+                urls: settings.fleet.amqpURL, connectionName: "commerce-lab bench")
             configuration.connectTimeout = .seconds(5)
             amqp = try AMQPConnection(configuration: configuration)
         } catch {
@@ -87,7 +89,7 @@ final class SagaBenchmark {
         let commands = (0..<count).map(Self.order)
         let bodies = commands.map { $0.encodedBody() }
         var configuration = try AMQPConfiguration(
-            urls: settings.fleet.amqpURL, connectionName: "commerce bench outcomes")
+            urls: settings.fleet.amqpURL, connectionName: "commerce-lab bench outcomes")
         configuration.connectTimeout = .seconds(5)
         let collector = try OrderOutcomeCollector(
             amqp: configuration, exchange: fleet.exchange, queue: "bench-outcomes-\(fleet.suffix)",

@@ -1,6 +1,6 @@
 import Foundation
 
-/// The picture of `commerce bench`, as SVG written here (no plotting library): on the left each
+/// The picture of `commerce-lab bench`, as SVG written here (no plotting library): on the left each
 /// order's latency over the run (the fleet's flood and fixed-rate runs of the first repetition),
 /// on the right the latency percentile curves of every fleet run, with the references' reported
 /// percentiles (p50, p90, p99, max) as markers beside them. Both latency axes are logarithmic.

@@ -1,6 +1,6 @@
 import WorkerRuntime
 
-/// What one run of `commerce bench-runtime` measured: a burst of messages already waiting in a
+/// What one run of `commerce-lab bench-runtime` measured: a burst of messages already waiting in a
 /// fresh queue, drained by one probe worker with one queue type and one batch maximum.
 struct BenchmarkRun: Encodable {
     /// The settings the benchmark compares: queue type and batch maximum (`QUEUE_TYPE`,

@@ -9,7 +9,7 @@ import Mongo
 /// Why: SecantusDB slows down as its history grows (an insert costs about 1 ms on a fresh
 /// instance and ten times that after some ten thousand inserts and drops), so runs that share the
 /// long-running server on 27017 are not comparable with each other or with a reference that
-/// starts from another state. Every measured run of `commerce bench` starts from this same
+/// starts from another state. Every measured run of `commerce-lab bench` starts from this same
 /// state instead. Started with `--sync-on-commit`, as `scripts/services.sh` starts the shared one.
 final class FreshSecantus {
     let port: Int

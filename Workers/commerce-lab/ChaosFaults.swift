@@ -268,7 +268,7 @@ extension ChaosRun {
         /// a shuffled order.
         private func replayOldEvents() throws -> String {
             var configuration = run.settings.amqp
-            configuration.connectionName = "commerce chaos replay"
+            configuration.connectionName = "commerce-lab chaos replay"
             let connection = try AMQPConnection(configuration: configuration)
             defer { connection.close() }
             let channel = try connection.openChannel()

@@ -5,7 +5,7 @@ import Foundation
 /// Publishes as an upstream system that rides out a broker restart: persistent, `mandatory`, under
 /// publisher confirms, and when the connection fails it reconnects with a short backoff and
 /// publishes again every message not yet confirmed, with the same message id (a copy the broker
-/// had taken is then a duplicate, which the workers' inboxes absorb). Used by `commerce chaos`,
+/// had taken is then a duplicate, which the workers' inboxes absorb). Used by `commerce-lab chaos`,
 /// whose broker restarts mid-run (docs/chaos.md).
 ///
 /// Not thread-safe: one thread owns it (rabbitmq-c handles are thread-confined).

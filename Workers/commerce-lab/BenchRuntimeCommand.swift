@@ -4,7 +4,7 @@ import CommandLineSupport
 import Foundation
 import Postgres
 
-/// `commerce bench-runtime`: throughput and batch sizes of the worker runtime under a burst, for
+/// `commerce-lab bench-runtime`: throughput and batch sizes of the worker runtime under a burst, for
 /// each queue type and batch maximum, measured side by side in one invocation.
 ///
 /// Each run drains a burst that is already waiting in a fresh queue with one probe worker (one
@@ -54,7 +54,7 @@ struct BenchRuntimeCommand: ParsableCommand {
         name: .customLong("probe-worker"),
         help: ArgumentHelp(
             "A probe-worker executable, optionally labelled (label=path); repeat it to compare builds in one "
-                + "invocation, every setup run with each, interleaved (default: the one beside this commerce).",
+                + "invocation, every setup run with each, interleaved (default: the one beside this commerce-lab).",
             valueName: "[label=]path"))
     var probeWorkers: [String] = []
 
@@ -134,11 +134,11 @@ struct BenchRuntimeCommand: ParsableCommand {
             }
             workers[probeWorkers.count > 1 ? label : ""] = worker
         }
-        let adminURL = Setting.resolve(databaseURL, variable: "DATABASE_URL", default: SmokeCommand.defaultDatabaseURL)
+        let adminURL = Setting.resolve(databaseURL, variable: "DATABASE_URL", default: Setting.defaultDatabaseURL)
         let amqp: AMQPConnection
         let admin: PostgresConnection
         do {
-            amqp = try AMQPConnection(configuration: broker.configuration(connectionName: "commerce bench-runtime"))
+            amqp = try AMQPConnection(configuration: broker.configuration(connectionName: "commerce-lab bench-runtime"))
             admin = try PostgresConnection(url: adminURL, applicationName: "commerce-bench")
         } catch {
             throw CommandFailure(CommandFailure.describe(error))
@@ -327,7 +327,7 @@ struct BenchRuntimeCommand: ParsableCommand {
     }
 
     static func commandLine() -> String {
-        (["commerce"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
+        (["commerce-lab"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
     }
 
     #if DEBUG

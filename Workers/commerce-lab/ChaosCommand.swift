@@ -6,7 +6,7 @@ import Mongo
 import Postgres
 import WorkerRuntime
 
-/// `commerce chaos`: the fault-injection run (docs/chaos.md). A fleet of its own takes orders at
+/// `commerce-lab chaos`: the fault-injection run (docs/chaos.md). A fleet of its own takes orders at
 /// a steady rate while worker copies are killed and restarted, every server is restarted once,
 /// the broker raises a memory alarm, copies crash at the two moments that matter for exactly-once
 /// effects, hostile messages reach every queue and old events come back. Then the fleet drains,
@@ -107,7 +107,7 @@ struct ChaosCommand: ParsableCommand {
             ("the broker", broker.resolvedURL),
             (
                 "PostgreSQL",
-                Setting.resolve(databaseURL, variable: "DATABASE_URL", default: SmokeCommand.defaultDatabaseURL)
+                Setting.resolve(databaseURL, variable: "DATABASE_URL", default: Setting.defaultDatabaseURL)
             ),
             (
                 "MongoDB",
@@ -153,12 +153,12 @@ struct ChaosCommand: ParsableCommand {
         let logs = outputFolder.appendingPathComponent("logs")
         try FileManager.default.createDirectory(at: logs, withIntermediateDirectories: true)
 
-        let adminURL = Setting.resolve(databaseURL, variable: "DATABASE_URL", default: SmokeCommand.defaultDatabaseURL)
+        let adminURL = Setting.resolve(databaseURL, variable: "DATABASE_URL", default: Setting.defaultDatabaseURL)
         let mongo = Setting.resolve(mongoURL, variable: "MONGO_URL", default: MongoClient.Configuration.defaultURI)
         let amqp: AMQPConnection
         let admin: PostgresConnection
         do {
-            amqp = try AMQPConnection(configuration: broker.configuration(connectionName: "commerce chaos"))
+            amqp = try AMQPConnection(configuration: broker.configuration(connectionName: "commerce-lab chaos"))
             admin = try PostgresConnection(url: adminURL, applicationName: "commerce-chaos")
         } catch {
             throw CommandFailure("\(CommandFailure.describe(error)); \(CommandFailure.startServersHint)")
@@ -167,7 +167,7 @@ struct ChaosCommand: ParsableCommand {
             admin.close()
             amqp.close()
         }
-        var publishing = try broker.configuration(connectionName: "commerce chaos orders")
+        var publishing = try broker.configuration(connectionName: "commerce-lab chaos orders")
         publishing.rpcTimeout = .seconds(30)
         let seed = self.seed ?? UInt64(Date().timeIntervalSince1970 * 1000)
         let run = ChaosRun(

@@ -6,7 +6,7 @@ import LocalProcess
 import Postgres
 import WorkerRuntime
 
-/// Runs one benchmark run at a time for `commerce bench-runtime`: fresh names, a burst published
+/// Runs one benchmark run at a time for `commerce-lab bench-runtime`: fresh names, a burst published
 /// before the worker starts, one probe worker timed until every effect is committed, then the
 /// checks and the clean-up.
 ///

@@ -1,4 +1,4 @@
-/// What `commerce chaos` found, as `--json` prints it and chaos.json holds it (docs/chaos.md).
+/// What `commerce-lab chaos` found, as `--json` prints it and chaos.json holds it (docs/chaos.md).
 struct ChaosReport: Encodable {
     var fleet: String
     var shape: SagaFleet.Shape

@@ -9,7 +9,7 @@ import Postgres
 import SagaAudit
 import WorkerRuntime
 
-/// The saga fleet as `commerce bench` runs it (and the chaos run will): the four workers of
+/// The saga fleet as `commerce-lab bench` runs it (and the chaos run will): the four workers of
 /// ``FleetCatalog`` as processes, `copies` of each, on names and stores of their own.
 ///
 /// Every instance gets a fresh namespace, `bench-<suffix>`: the exchange, each worker's queue

@@ -1,6 +1,3 @@
-// payment-gateway-bench: charges/s of the payment-worker's HTTP adapter against a running
-// payment-gateway, with a fixed number of calls in flight (docs/payment-gateway.md, "Benchmark").
-// A measurement tool, not a test: it asserts nothing about speed and only fails on errors.
 import ArgumentParser
 import CommerceDomain
 import Foundation
@@ -9,10 +6,12 @@ import Payments
 import PaymentsHTTP
 import Resilience
 
-@main
-struct PaymentGatewayBench: AsyncParsableCommand {
+/// `commerce-lab bench-gateway`: charges/s of the payment-worker's HTTP adapter against a running
+/// payment-gateway, with a fixed number of calls in flight (docs/payment-gateway.md, "Benchmark").
+/// A measurement tool, not a test: it asserts nothing about speed and only fails on errors.
+struct BenchGatewayCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "payment-gateway-bench",
+        commandName: "bench-gateway",
         abstract: "Charges through the HTTP adapter with N calls in flight and reports charges per second.")
 
     @Option(help: "The gateway's base URL.") var url = "http://127.0.0.1:9180"
@@ -33,7 +32,7 @@ struct PaymentGatewayBench: AsyncParsableCommand {
         let gateway = HTTPPaymentGateway(
             configuration: HTTPPaymentGateway.Configuration(
                 baseURL: url, apiKey: apiKey, timeout: .milliseconds(timeoutMs), concurrency: concurrency),
-            logger: Logger(label: "payment-gateway-bench"))
+            logger: Logger(label: "commerce-lab bench-gateway"))
         let run = UUID().uuidString.prefix(8).lowercased()
         let total = charges
         let token = token
