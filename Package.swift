@@ -143,7 +143,9 @@ let package = Package(
 
         // What an operator does, as an API with no command line and no printing (docs/architecture.md):
         // `commerce` and `commerce-lab` are commands over it.
-        .target(name: "FleetOperations", dependencies: ["CommerceMessages"], path: "Core/FleetOperations"),
+        .target(
+            name: "FleetOperations", dependencies: ["AMQP", "CommerceMessages", "WorkerRuntime"],
+            path: "Core/FleetOperations"),
 
         // What the command-line tools share (docs/architecture.md): option groups (broker, stores,
         // output, card processor), the text table, error rendering and connection settings.
@@ -231,6 +233,7 @@ let package = Package(
                 "AMQP", "Postgres", "Mongo", "WorkerRuntime", "Resilience", "LocalProcess", "CommerceMessages",
                 "CommerceSupport",
                 "Ordering", "Inventory", "Payments", "Notifications", "SagaAudit", "Chaos", "PaymentsHTTP",
+                "FleetOperations",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -1,5 +1,6 @@
 import AMQP
 import CommandLineSupport
+import FleetOperations
 import Foundation
 
 /// Reads dead-letter queues without losing or reordering anything irrecoverably: every message

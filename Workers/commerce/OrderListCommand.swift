@@ -1,6 +1,7 @@
 import ArgumentParser
 import CommandLineSupport
 import CommerceDomain
+import FleetOperations
 import Foundation
 import Ordering
 import Postgres

@@ -7,26 +7,26 @@ import WorkerRuntime
 /// The runtime's dead letters carry `x-error-*` headers; the broker's own (a quorum queue's
 /// delivery limit, an expiry without a retry queue) carry only `x-death`: those get the class
 /// `broker` and the reason `broker:<x-death reason>`.
-struct DeadLetter {
+public struct DeadLetter {
     /// The dead-letter queue it was read from.
-    var queue: String
-    var deliveryTag: UInt64
-    var properties: AMQPProperties
-    var body: [UInt8]
-    var errorClass: String
-    var reason: String
-    var message: String
-    var attempts: Int?
-    var failedAt: Date?
-    var failedBy: String?
+    public var queue: String
+    public var deliveryTag: UInt64
+    public var properties: AMQPProperties
+    public var body: [UInt8]
+    public var errorClass: String
+    public var reason: String
+    public var message: String
+    public var attempts: Int?
+    public var failedAt: Date?
+    public var failedBy: String?
     /// The worker queue it failed in: `x-original-queue`, the `x-death` queue, or the DLQ's name minus `.dlq`.
-    var originalQueue: String
+    public var originalQueue: String
 
-    var messageID: String { properties.messageID ?? "" }
-    var type: String { properties.type ?? "" }
+    public var messageID: String { properties.messageID ?? "" }
+    public var type: String { properties.type ?? "" }
 
     /// Headers that say where and why a message failed; a replayed copy goes without them, as a fresh message.
-    static let failureHeaders: Set<String> = [
+    public static let failureHeaders: Set<String> = [
         DeadLetterHeader.errorClass, DeadLetterHeader.errorReason, DeadLetterHeader.errorMessage,
         DeadLetterHeader.attempts, DeadLetterHeader.originalQueue, DeadLetterHeader.originalRoutingKey,
         DeadLetterHeader.failedAt, DeadLetterHeader.failedBy, "x-death", "x-first-death-exchange",
@@ -34,7 +34,7 @@ struct DeadLetter {
         "x-last-death-reason", "x-delivery-count",
     ]
 
-    init(queue: String, deliveryTag: UInt64, properties: AMQPProperties, body: [UInt8]) {
+    public init(queue: String, deliveryTag: UInt64, properties: AMQPProperties, body: [UInt8]) {
         self.queue = queue
         self.deliveryTag = deliveryTag
         self.properties = properties
@@ -80,7 +80,7 @@ struct DeadLetter {
 
     /// The copy that goes back to ``originalQueue``: same properties and message id, without the
     /// failure headers (so its attempts start again from zero), with `body` if given.
-    func replayCopy(body replacement: [UInt8]? = nil) -> (properties: AMQPProperties, body: [UInt8]) {
+    public func replayCopy(body replacement: [UInt8]? = nil) -> (properties: AMQPProperties, body: [UInt8]) {
         var copy = properties
         for name in Self.failureHeaders { copy.headers.removeValue(forKey: name) }
         // The dead letter's own expiry has passed long ago; a copy must not expire on arrival.
@@ -96,7 +96,7 @@ struct DeadLetter {
         }
     }
 
-    static func parseDate(_ text: String) -> Date? {
+    public static func parseDate(_ text: String) -> Date? {
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
         if let date = formatter.date(from: text) { return date }

@@ -3,7 +3,7 @@ import Foundation
 
 /// An AMQP header value as JSON, for `--json` and `commerce dlq export`: strings, numbers and
 /// booleans as themselves, a timestamp as ISO 8601, bytes as base64, tables and arrays nested.
-enum HeaderValue: Encodable {
+public enum HeaderValue: Encodable {
     case string(String)
     case int(Int64)
     case double(Double)
@@ -12,7 +12,7 @@ enum HeaderValue: Encodable {
     case object([String: HeaderValue])
     case null
 
-    init(_ value: AMQPFieldValue) {
+    public init(_ value: AMQPFieldValue) {
         switch value {
         case .string(let text): self = .string(text)
         case .int(let number): self = .int(number)
@@ -29,9 +29,9 @@ enum HeaderValue: Encodable {
         }
     }
 
-    static func table(_ table: AMQPTable) -> [String: HeaderValue] { table.mapValues(HeaderValue.init) }
+    public static func table(_ table: AMQPTable) -> [String: HeaderValue] { table.mapValues(HeaderValue.init) }
 
-    func encode(to encoder: any Encoder) throws {
+    public func encode(to encoder: any Encoder) throws {
         var container = encoder.singleValueContainer()
         switch self {
         case .string(let text): try container.encode(text)
@@ -45,7 +45,7 @@ enum HeaderValue: Encodable {
     }
 
     /// One line of text for `commerce dlq show`.
-    var text: String {
+    public var text: String {
         switch self {
         case .string(let text): BodyText.escaped(Array(text.utf8)).replacingOccurrences(of: "\n", with: "\\n")
         case .int(let number): "\(number)"

@@ -1,17 +1,25 @@
 import Foundation
 
 /// Which dead letters a `commerce dlq` subcommand acts on: pure, built from the command line.
-struct DeadLetterFilter {
+public struct DeadLetterFilter {
     /// Matches the error class (`transient`, `permanent`, `broker`) or the reason.
-    var errorClass: String?
+    public var errorClass: String?
     /// The message type (`type` property).
-    var type: String?
+    public var type: String?
     /// Only dead letters that failed at or after this time.
-    var since: Date?
+    public var since: Date?
     /// Only this message id.
-    var messageID: String?
+    public var messageID: String?
 
-    func matches(_ letter: DeadLetter) -> Bool {
+    /// A filter; every criterion left `nil` matches every dead letter.
+    public init(errorClass: String? = nil, type: String? = nil, since: Date? = nil, messageID: String? = nil) {
+        self.errorClass = errorClass
+        self.type = type
+        self.since = since
+        self.messageID = messageID
+    }
+
+    public func matches(_ letter: DeadLetter) -> Bool {
         if let errorClass, letter.errorClass != errorClass, letter.reason != errorClass { return false }
         if let type, letter.type != type { return false }
         if let messageID, letter.messageID != messageID { return false }
@@ -24,7 +32,7 @@ struct DeadLetterFilter {
 
     /// Parses `--since`: an ISO-8601 time (`2026-11-30T10:00:00Z`) or a duration back from `now`
     /// (`90s`, `15m`, `1h`, `2d`, `1w`); `nil` for anything else.
-    static func parseSince(_ text: String, now: Date = Date()) -> Date? {
+    public static func parseSince(_ text: String, now: Date = Date()) -> Date? {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
         if let date = DeadLetter.parseDate(trimmed) { return date }
         guard let match = trimmed.wholeMatch(of: /(\d{1,9})(s|m|min|h|d|w)/), let amount = Double(match.1) else {

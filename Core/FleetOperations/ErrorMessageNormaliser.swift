@@ -1,7 +1,7 @@
 /// Error messages with their variable parts replaced by placeholders, so that `commerce dlq
 /// summary` groups "order 1234 not found" with "order 5678 not found".
-enum ErrorMessageNormaliser {
-    static func normalise(_ message: String) -> String {
+public enum ErrorMessageNormaliser {
+    public static func normalise(_ message: String) -> String {
         var text = message
         // Quoted values first: they may contain digits or ids of their own.
         text = text.replacing(/'[^']*'/, with: "'<value>'")

@@ -2,8 +2,8 @@ import Foundation
 
 /// A message body for a terminal: pretty JSON when it is JSON, else its text with every byte
 /// that is not printable UTF-8 escaped (`\x00`), so a hostile body cannot drive the terminal.
-enum BodyText {
-    static func render(_ body: [UInt8]) -> String {
+public enum BodyText {
+    public static func render(_ body: [UInt8]) -> String {
         if let object = try? JSONSerialization.jsonObject(with: Data(body), options: [.fragmentsAllowed]),
             let pretty = try? JSONSerialization.data(
                 withJSONObject: object,
@@ -15,7 +15,7 @@ enum BodyText {
     }
 
     /// `bytes` as text: valid UTF-8 kept (newlines and tabs too), control characters and invalid bytes as `\xNN`.
-    static func escaped(_ bytes: [UInt8]) -> String {
+    public static func escaped(_ bytes: [UInt8]) -> String {
         var result = ""
         if let text = String(validating: bytes, as: UTF8.self) {
             for scalar in text.unicodeScalars {
