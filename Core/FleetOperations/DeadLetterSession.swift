@@ -1,6 +1,4 @@
 import AMQP
-import CommandLineSupport
-import FleetOperations
 import Foundation
 
 /// Reads dead-letter queues without losing or reordering anything irrecoverably: every message
@@ -9,9 +7,14 @@ import Foundation
 /// (multiple, requeue). A crash in between returns them too: the broker requeues whatever an
 /// unacknowledged channel held. The dead-letter queues have no delivery limit, so the
 /// redeliveries a quorum queue counts cost nothing.
-final class DeadLetterSession {
-    let connection: AMQPConnection
-    let address: String
+///
+/// Blocking, like its `AMQPConnection`: use a session on one thread. Every failure is a
+/// ``DeadLetterSessionError`` saying what the session was doing and on which broker.
+public final class DeadLetterSession {
+    /// The broker connection the session reads, acks and publishes on (one thread at a time).
+    public let connection: AMQPConnection
+    /// The broker's address as errors name it.
+    public let address: String
     private let readChannel: UInt16
     private var controlChannel: UInt16?
     private var publishChannel: UInt16?
@@ -20,20 +23,24 @@ final class DeadLetterSession {
     /// Messages acked since the session last waited for the broker to apply its acks (``finish()``).
     private var recentlyAcked = 0
 
-    init(broker: BrokerOptions, name: String) throws {
-        address = Setting.redacted(broker.resolvedURL)
+    /// A session over `connection`, which it owns from now on (``finish()`` or the session's end
+    /// closes it); `address` names the broker in errors (give it with any password redacted).
+    /// - Throws: ``DeadLetterSessionError`` when no channel can be opened.
+    public init(connection: AMQPConnection, address: String) throws {
+        self.connection = connection
+        self.address = address
         do {
-            connection = try AMQPConnection(configuration: broker.configuration(connectionName: name))
             readChannel = try connection.openChannel()
         } catch {
-            throw CommandFailure("cannot reach RabbitMQ at \(address): \(CommandFailure.describe(error))")
+            connection.close()
+            throw DeadLetterSessionError("cannot reach RabbitMQ at \(address): \(error)")
         }
     }
 
     deinit { connection.close() }
 
     /// Whether `queue` exists (a passive declare on a channel of its own, since a 404 closes the channel).
-    func exists(_ queue: String) throws -> Bool {
+    public func exists(_ queue: String) throws -> Bool {
         do {
             if controlChannel == nil || !connection.isChannelOpen(controlChannel!) {
                 controlChannel = try connection.openChannel()
@@ -43,13 +50,13 @@ final class DeadLetterSession {
         } catch let error where error.replyCode == 404 {
             return false
         } catch {
-            throw CommandFailure("cannot check queue '\(queue)' at \(address): \(error)")
+            throw DeadLetterSessionError("cannot check queue '\(queue)' at \(address): \(error)")
         }
     }
 
     /// Every message now in `queue`, held unacknowledged. With `stopAfter`, reading stops once
     /// that many of them satisfy `isWanted`.
-    func read(
+    public func read(
         _ queue: String, stopAfter limit: Int? = nil, isWanted: (DeadLetter) -> Bool = { _ in true }
     ) throws -> [DeadLetter] {
         var letters: [DeadLetter] = []
@@ -60,7 +67,7 @@ final class DeadLetterSession {
             do {
                 delivery = try connection.get(channel: readChannel, queue: queue)
             } catch {
-                throw CommandFailure("cannot read '\(queue)' at \(address): \(error)")
+                throw DeadLetterSessionError("cannot read '\(queue)' at \(address): \(error)")
             }
             guard let delivery else { break }
             highestTag = max(highestTag, delivery.deliveryTag)
@@ -73,7 +80,7 @@ final class DeadLetterSession {
     }
 
     /// Removes `letter` from its queue (`basic.ack`).
-    func remove(_ letter: DeadLetter) throws {
+    public func remove(_ letter: DeadLetter) throws {
         try remove([letter])
     }
 
@@ -81,7 +88,7 @@ final class DeadLetterSession {
     /// the longest run of held messages, from the lowest delivery tag, that are all to be
     /// removed, then one ack for each of the others (``returnAll(except:)`` first makes the
     /// removed ones the only messages held). ``finish()`` waits for the broker to apply them.
-    func remove(_ letters: [DeadLetter]) throws {
+    public func remove(_ letters: [DeadLetter]) throws {
         let tags = Set(letters.map(\.deliveryTag)).subtracting(settled)
         guard !tags.isEmpty else { return }
         var prefixEnd: UInt64?
@@ -101,14 +108,14 @@ final class DeadLetterSession {
             recentlyAcked += tags.count
         } catch {
             let first = letters.first { !settled.contains($0.deliveryTag) }?.messageID ?? ""
-            throw CommandFailure("lost RabbitMQ at \(address) while removing '\(first)': \(error)")
+            throw DeadLetterSessionError("lost RabbitMQ at \(address) while removing '\(first)': \(error)")
         }
     }
 
     /// Returns to their queues (`basic.nack`, requeue) every message held except `kept`, so that
     /// ``remove(_:)-([DeadLetter])`` can take the kept ones with `multiple` acks. A return the
     /// broker drops does no harm: closing the channel returns whatever is still held.
-    func returnAll(except kept: [DeadLetter]) throws {
+    public func returnAll(except kept: [DeadLetter]) throws {
         guard highestTag > 0 else { return }
         let keep = Set(kept.map(\.deliveryTag))
         do {
@@ -117,13 +124,14 @@ final class DeadLetterSession {
                 settled.insert(tag)
             }
         } catch {
-            throw CommandFailure("lost RabbitMQ at \(address) while returning the dead letters not chosen: \(error)")
+            throw DeadLetterSessionError(
+                "lost RabbitMQ at \(address) while returning the dead letters not chosen: \(error)")
         }
     }
 
     /// Publishes `copies` through the default exchange under publisher confirms and returns, for
     /// each, `nil` when the broker confirmed it or what went wrong.
-    func publish(_ copies: [(queue: String, properties: AMQPProperties, body: [UInt8])]) throws -> [String?] {
+    public func publish(_ copies: [(queue: String, properties: AMQPProperties, body: [UInt8])]) throws -> [String?] {
         guard !copies.isEmpty else { return [] }
         do {
             if publishChannel == nil || !connection.isChannelOpen(publishChannel!) {
@@ -149,7 +157,7 @@ final class DeadLetterSession {
                 }
             }
         } catch {
-            throw CommandFailure("publishing to RabbitMQ at \(address) failed, nothing was removed: \(error)")
+            throw DeadLetterSessionError("publishing to RabbitMQ at \(address) failed, nothing was removed: \(error)")
         }
     }
 
@@ -164,7 +172,7 @@ final class DeadLetterSession {
     /// 20 ms per 32 acks not yet waited for. This is a mitigation measured on this broker, not a
     /// guarantee AMQP gives: a dead letter left behind this way was replayed (its copy
     /// confirmed), so a second replay only makes a duplicate, which the worker's inbox drops.
-    func finish() throws {
+    public func finish() throws {
         defer { connection.close() }
         if recentlyAcked > 0 {
             for _ in 0..<(recentlyAcked / 32 + 3) {
@@ -180,7 +188,7 @@ final class DeadLetterSession {
             try connection.nack(channel: readChannel, deliveryTag: highestTag, multiple: true, requeue: true)
             connection.closeChannel(readChannel)
         } catch {
-            throw CommandFailure(
+            throw DeadLetterSessionError(
                 "could not return the dead letters read to their queues at \(address) (\(error)); "
                     + "the broker requeues them when the connection closes")
         }
@@ -190,7 +198,7 @@ final class DeadLetterSession {
 extension DeadLetterSession {
     /// The dead letters of `queues` that `filter` matches, at most `limit`, read with
     /// ``readAll(_:filter:limit:)`` and so held until ``finish()``.
-    func readMatching(
+    public func readMatching(
         _ queues: [String], filter: DeadLetterFilter, limit: Int?
     ) throws -> (letters: [DeadLetter], missing: [String]) {
         let (letters, missing) = try readAll(queues, filter: filter, limit: limit)
@@ -201,7 +209,7 @@ extension DeadLetterSession {
 
     /// Reads every existing queue of `queues` (dead-letter queue names) and returns everything read (all held
     /// unacknowledged) and the queues that do not exist.
-    func readAll(
+    public func readAll(
         _ queues: [String], filter: DeadLetterFilter, limit: Int? = nil
     ) throws -> (letters: [DeadLetter], missing: [String]) {
         var letters: [DeadLetter] = []
@@ -216,5 +224,15 @@ extension DeadLetterSession {
             letters += try read(queue, stopAfter: remaining, isWanted: filter.matches)
         }
         return (letters, missing)
+    }
+}
+
+/// What a ``DeadLetterSession`` could not do, and on which broker and queue: one message for a
+/// person (the broker's address is given with its password redacted).
+public struct DeadLetterSessionError: Error, CustomStringConvertible {
+    public var description: String
+
+    public init(_ description: String) {
+        self.description = description
     }
 }
