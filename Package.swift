@@ -173,7 +173,7 @@ let package = Package(
             name: "commerce-lab",
             dependencies: [
                 "AMQP", "Postgres", "Mongo", "CommerceDomain", "CommerceMessages", "WorkerRuntime", "CommerceSupport",
-                "LocalProcess", "SagaAudit", "Inventory", "Payments", "PaymentsHTTP", "Chaos", "Resilience",
+                "LocalProcess", "SagaAudit", "Ordering", "Inventory", "Payments", "PaymentsHTTP", "Chaos", "Resilience",
                 "CommandLineSupport", "FleetOperations",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),

@@ -90,4 +90,16 @@ public struct OrderView: Sendable, Hashable {
             [.text(status ?? ""), .double(since?.timeIntervalSince1970 ?? 0), .int(Int64(limit))]
         ).rows.map(OrderView.init(row:))
     }
+
+    /// The stored status of each of `orderIDs` that the table has (an unknown id is absent).
+    /// - Throws: `PostgresError` when the table cannot be read.
+    public static func statuses(of orderIDs: [String], from database: PostgresConnection) throws -> [String: String] {
+        var statuses: [String: String] = [:]
+        for row in try database.query(
+            "select order_id, status from orders where order_id = any($1::text[])", [.textArray(orderIDs)]
+        ).rows {
+            statuses[try row.string("order_id")] = try row.string("status")
+        }
+        return statuses
+    }
 }

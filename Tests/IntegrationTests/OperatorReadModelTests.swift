@@ -90,6 +90,9 @@ struct OperatorReadModelTests {
             #expect(old.amounts?.total == 90_000)
             #expect(old.paymentID == "pay-1")
             #expect(try OrderView.read("o-missing", from: database) == nil)
+            #expect(
+                try OrderView.statuses(of: ["o-old", "o-new", "o-missing"], from: database)
+                    == ["o-old": "CONFIRMED", "o-new": "CANCELLED"])
 
             #expect(
                 try OrderView.list(status: nil, since: nil, limit: 10, from: database).map(\.orderID) == [

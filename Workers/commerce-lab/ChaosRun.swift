@@ -3,6 +3,7 @@ import Chaos
 import CommerceMessages
 import Foundation
 import LocalProcess
+import Ordering
 import Postgres
 import Resilience
 import SagaAudit
@@ -279,11 +280,7 @@ final class ChaosRun {
                     database = try PostgresConnection(
                         url: fleet.databaseURLs["orders"]!, applicationName: "commerce-chaos")
                 }
-                let rows = try database!.query(
-                    "select order_id, status from orders where order_id = any($1::text[])", [.textArray(ids)]
-                ).rows
-                statuses = [:]
-                for row in rows { statuses[try row.string("order_id")] = try row.string("status") }
+                statuses = try OrderView.statuses(of: ids, from: database!)
             } catch {
                 database?.close()
                 database = nil
