@@ -225,7 +225,93 @@ struct BenchCommand: ParsableCommand {
         var files: [String: String]
     }
 
+    /// The folders a run reads and writes, checked before anything starts.
+    private struct Locations {
+        var bin: URL
+        var configuration: URL
+        var references: URL
+        var output: URL
+        var logs: URL
+    }
+
+    /// What the repetitions produced: every fleet and reference run, and the runs that could not
+    /// be carried out at all.
+    private struct Runs {
+        var fleet: [FleetRun] = []
+        var references: [ReferenceRun] = []
+        var aborted: [String] = []
+    }
+
     func run() throws {
+        let locations = try checkedLocations()
+        try FileManager.default.createDirectory(at: locations.logs, withIntermediateDirectories: true)
+        let adminURL = Setting.resolve(databaseURL, variable: "DATABASE_URL", default: Setting.defaultDatabaseURL)
+        let postgres = try serverSettings(adminURL: adminURL)
+        let here = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
+        let mongoServer: SagaFleet.MongoServer =
+            mongoURL.map { .existing(url: $0) }
+            ?? .fresh(python: URL(fileURLWithPath: secantusPython, relativeTo: here).standardizedFileURL)
+        let shape = SagaFleet.Shape(
+            copies: copies, prefetch: prefetch, batchSize: batchSize, queueType: queueType, gateway: gateway,
+            workerEnvironment: Self.environment(workerEnvironment))
+        let benchmark = SagaBenchmark(
+            settings: SagaBenchmark.Settings(
+                fleet: SagaFleet.Settings(
+                    amqpURL: broker.resolvedURL, adminDatabaseURL: adminURL, binDirectory: locations.bin,
+                    configDirectory: locations.configuration, logDirectory: locations.logs, mongo: mongoServer,
+                    gatewayAPIKey: gatewayAPIKey, gatewayEnvironment: Self.environment(gatewayEnvironment),
+                    stockPerSKU: 1_000_000_000),
+                shape: shape, publishWindow: publishWindow, stallTimeout: .seconds(stallTimeout),
+                settle: .seconds(settle), keepStores: keepStores),
+            log: progress)
+
+        let loadBefore = BenchRuntimeCommand.loadAverage()
+        let date = Date()
+        progress(
+            "bench: \(rate.map { String(format: "%.0f orders/s", $0) } ?? "flood") of \(orders) orders, shape copies "
+                + "\(copies) prefetch \(prefetch) batch \(batchSize) \(queueType) gateway \(gateway)"
+                + (workerEnvironment.isEmpty ? "" : " workers with " + workerEnvironment.joined(separator: " "))
+                + ", \(repetitions) "
+                + "repetition(s)\(references ? ", with references" : ""); output in \(locations.output.path)")
+        var runs = Runs()
+        for repetition in 1...repetitions {
+            try runRepetition(repetition, of: benchmark, mongo: mongoServer, locations: locations, into: &runs)
+        }
+
+        let failures = Self.failures(of: runs)
+        let jsonFile = locations.output.appendingPathComponent("bench.json")
+        let svgFile = locations.output.appendingPathComponent("bench.svg")
+        let report = Report(
+            date: ISO8601DateFormatter().string(from: date), command: BenchRuntimeCommand.commandLine(),
+            build: BenchRuntimeCommand.buildConfiguration, processors: ProcessInfo.processInfo.activeProcessorCount,
+            loadAverageBefore: loadBefore, loadAverageAfter: BenchRuntimeCommand.loadAverage(), postgres: postgres,
+            shape: shape, orders: orders, rate: rate, loadFraction: loadFraction, publishWindow: publishWindow,
+            repetitions: repetitions,
+            mongo: mongoURL == nil
+                ? "every fleet and ceiling run on a fresh SecantusDB (--sync-on-commit) of its own; the Celery peer starts its own fresh one"
+                : "the fleet on the running server \(Setting.redacted(mongoURL!)) (its history grows from run to run); "
+                    + "the ceiling too; the Celery peer on a fresh one of its own",
+            notes: notes(), summary: SagaBenchmarkSummary(fleet: runs.fleet, references: runs.references),
+            fleetRuns: runs.fleet, references: runs.references, failures: failures,
+            files: ["json": jsonFile.path, "svg": svgFile.path, "logs": locations.logs.path])
+        let title =
+            "commerce-lab bench \(report.date): copies \(copies), prefetch \(prefetch), batch \(batchSize), \(queueType), "
+            + "gateway \(gateway), \(report.build) build"
+            + (workerEnvironment.isEmpty ? "" : ", workers with " + workerEnvironment.joined(separator: " "))
+        try Data(LatencyChart.svg(title: title, fleet: runs.fleet, references: runs.references).utf8).write(
+            to: svgFile)
+        try OutputOptions.encodeJSON(report).write(to: jsonFile)
+        if outputOptions.json { outputOptions.printJSON(report) } else { printTable(report) }
+        if !failures.isEmpty {
+            throw CommandFailure(
+                "\(failures.count) run(s) failed; they are left out of the figures: " + failures.joined(separator: "; ")
+            )
+        }
+    }
+
+    /// The executables, configuration and reference scripts a run needs, and its output folder.
+    /// - Throws: ``CommandFailure`` naming what is missing and how to provide it.
+    private func checkedLocations() throws -> Locations {
         let here = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
         let bin =
             binPath.map { URL(fileURLWithPath: $0, relativeTo: here).standardizedFileURL }
@@ -260,10 +346,15 @@ struct BenchCommand: ParsableCommand {
         let timestamp = ISO8601DateFormatter().string(from: Date()).replacingOccurrences(of: ":", with: "")
         let outputFolder = URL(fileURLWithPath: output ?? "bench-results/\(timestamp)", relativeTo: here)
             .standardizedFileURL
-        let logs = outputFolder.appendingPathComponent("logs")
-        try FileManager.default.createDirectory(at: logs, withIntermediateDirectories: true)
+        return Locations(
+            bin: bin, configuration: configuration, references: referencesFolder, output: outputFolder,
+            logs: outputFolder.appendingPathComponent("logs"))
+    }
 
-        let adminURL = Setting.resolve(databaseURL, variable: "DATABASE_URL", default: Setting.defaultDatabaseURL)
+    /// Checks that the broker and PostgreSQL answer, and reads the PostgreSQL settings the report
+    /// records.
+    /// - Throws: ``CommandFailure`` when either server cannot be reached.
+    private func serverSettings(adminURL: String) throws -> [String: String] {
         let amqp: AMQPConnection
         let admin: PostgresConnection
         do {
@@ -280,108 +371,99 @@ struct BenchCommand: ParsableCommand {
         for setting in ["server_version", "fsync", "synchronous_commit", "shared_buffers"] {
             postgres[setting] = (try? admin.query("show \(setting)").rows.first?.string(setting)) ?? "?"
         }
+        return postgres
+    }
 
-        let mongoServer: SagaFleet.MongoServer =
-            mongoURL.map { .existing(url: $0) }
-            ?? .fresh(python: URL(fileURLWithPath: secantusPython, relativeTo: here).standardizedFileURL)
-        let shape = SagaFleet.Shape(
-            copies: copies, prefetch: prefetch, batchSize: batchSize, queueType: queueType, gateway: gateway,
-            workerEnvironment: Self.environment(workerEnvironment))
-        let extraGatewayEnvironment = Self.environment(gatewayEnvironment)
-        let benchmark = SagaBenchmark(
-            settings: SagaBenchmark.Settings(
-                fleet: SagaFleet.Settings(
-                    amqpURL: broker.resolvedURL, adminDatabaseURL: adminURL, binDirectory: bin,
-                    configDirectory: configuration, logDirectory: logs, mongo: mongoServer,
-                    gatewayAPIKey: gatewayAPIKey, gatewayEnvironment: extraGatewayEnvironment,
-                    stockPerSKU: 1_000_000_000),
-                shape: shape, publishWindow: publishWindow, stallTimeout: .seconds(stallTimeout),
-                settle: .seconds(settle), keepStores: keepStores),
-            log: progress)
-
-        let loadBefore = BenchRuntimeCommand.loadAverage()
-        let date = Date()
-        progress(
-            "bench: \(rate.map { String(format: "%.0f orders/s", $0) } ?? "flood") of \(orders) orders, shape copies "
-                + "\(copies) prefetch \(prefetch) batch \(batchSize) \(queueType) gateway \(gateway)"
-                + (workerEnvironment.isEmpty ? "" : " workers with " + workerEnvironment.joined(separator: " "))
-                + ", \(repetitions) "
-                + "repetition(s)\(references ? ", with references" : ""); output in \(outputFolder.path)")
-        var fleetRuns: [FleetRun] = []
-        var referenceRuns: [ReferenceRun] = []
-        var aborted: [String] = []
-        for repetition in 1...repetitions {
-            progress("repetition \(repetition) of \(repetitions)")
-            // A run that cannot be carried out at all (a server restarted under it) is recorded as a
-            // failure and the invocation goes on: the other runs' figures still count.
-            let main: FleetRun
+    /// One repetition: the fleet run (flood or at `--rate`), the references with `--references`,
+    /// then, after a flood, the fleet and the ceiling again at `--load-fraction` of their peak.
+    /// A run that cannot be carried out at all (a server restarted under it) is recorded in
+    /// ``Runs/aborted`` and the invocation goes on: the other runs' figures still count.
+    /// - Throws: when no free port is found for the Celery peer.
+    private func runRepetition(
+        _ repetition: Int, of benchmark: SagaBenchmark, mongo mongoServer: SagaFleet.MongoServer,
+        locations: Locations, into runs: inout Runs
+    ) throws {
+        progress("repetition \(repetition) of \(repetitions)")
+        let main: FleetRun
+        do {
+            main = try benchmark.run(orders: orders, rate: rate, repetition: repetition)
+        } catch {
+            runs.aborted.append("fleet \(rate == nil ? "flood" : "rate") repetition \(repetition): \(error)")
+            progress("  fleet run FAILED: \(error)")
+            return
+        }
+        runs.fleet.append(main)
+        progress("  fleet \(main.mode): " + Self.runLine(main))
+        if references { runs.references += try runReferences(repetition, mongo: mongoServer, locations: locations) }
+        guard rate == nil, loadFraction > 0 else { return }
+        if main.problems.isEmpty {
+            let paced = loadFraction * main.ordersPerSecond
+            let count = max(1, Int(paced * rateSeconds))
             do {
-                main = try benchmark.run(orders: orders, rate: rate, repetition: repetition)
+                let run = try benchmark.run(orders: count, rate: paced, repetition: repetition)
+                runs.fleet.append(run)
+                progress(String(format: "  fleet at %.0f orders/s: ", paced) + Self.runLine(run))
             } catch {
-                aborted.append("fleet \(rate == nil ? "flood" : "rate") repetition \(repetition): \(error)")
+                runs.aborted.append("fleet rate repetition \(repetition): \(error)")
                 progress("  fleet run FAILED: \(error)")
-                continue
-            }
-            fleetRuns.append(main)
-            progress("  fleet \(main.mode): " + Self.runLine(main))
-            if references {
-                let ceiling = runCeiling(
-                    rate: rate, orders: orders, repetition: repetition, folder: referencesFolder, logs: logs,
-                    python: mongoServer)
-                referenceRuns.append(ceiling)
-                progress("  C ceiling \(ceiling.name): " + Self.referenceLine(ceiling))
-                if rate == nil {
-                    let raw = ReferenceRun.run(
-                        name: "raw", repetition: repetition, directory: referencesFolder, script: "ceiling/run.sh",
-                        arguments: ["raw"], environment: referenceEnvironment(),
-                        log: logs.appendingPathComponent("raw-\(repetition).log"), timeout: .seconds(600))
-                    referenceRuns.append(raw)
-                    progress("  raw broker: " + Self.referenceLine(raw))
-                    let celery = ReferenceRun.run(
-                        name: "celery", repetition: repetition, directory: referencesFolder,
-                        script: "peer-celery/run.sh", arguments: [],
-                        environment: referenceEnvironment().merging([
-                            "C": "\(celeryConcurrency)", "N": "\(celeryOrders)",
-                            "PEER_MONGO_PORT": "\(try LocalPorts.free())",
-                        ]) { $1 }, log: logs.appendingPathComponent("celery-\(repetition).log"), timeout: .seconds(1800)
-                    )
-                    referenceRuns.append(celery)
-                    progress("  Celery peer: " + Self.referenceLine(celery))
-                }
-            }
-            guard rate == nil, loadFraction > 0 else { continue }
-            if main.problems.isEmpty {
-                let paced = loadFraction * main.ordersPerSecond
-                let count = max(1, Int(paced * rateSeconds))
-                do {
-                    let run = try benchmark.run(orders: count, rate: paced, repetition: repetition)
-                    fleetRuns.append(run)
-                    progress(String(format: "  fleet at %.0f orders/s: ", paced) + Self.runLine(run))
-                } catch {
-                    aborted.append("fleet rate repetition \(repetition): \(error)")
-                    progress("  fleet run FAILED: \(error)")
-                }
-            }
-            if references,
-                let ceiling = referenceRuns.last(where: { $0.name == "ceiling" && $0.repetition == repetition }),
-                let peak = ceiling.number("orders_per_s"), ceiling.ok
-            {
-                let paced = loadFraction * peak
-                let run = runCeiling(
-                    rate: paced, orders: max(1, Int(paced * rateSeconds)), repetition: repetition,
-                    folder: referencesFolder, logs: logs, python: mongoServer)
-                referenceRuns.append(run)
-                progress(String(format: "  C ceiling at %.0f orders/s: ", paced) + Self.referenceLine(run))
             }
         }
+        if references,
+            let ceiling = runs.references.last(where: { $0.name == "ceiling" && $0.repetition == repetition }),
+            let peak = ceiling.number("orders_per_s"), ceiling.ok
+        {
+            let paced = loadFraction * peak
+            let run = runCeiling(
+                rate: paced, orders: max(1, Int(paced * rateSeconds)), repetition: repetition,
+                folder: locations.references, logs: locations.logs, python: mongoServer)
+            runs.references.append(run)
+            progress(String(format: "  C ceiling at %.0f orders/s: ", paced) + Self.referenceLine(run))
+        }
+    }
 
-        var failures = aborted
-        failures += fleetRuns.flatMap { run in
-            run.problems.map { "fleet \(run.mode) repetition \(run.repetition): \($0)" }
-        }
-        failures += referenceRuns.filter { !$0.ok }.map {
-            "reference \($0.name) repetition \($0.repetition) failed: \($0.error ?? "?") (\($0.log))"
-        }
+    /// The reference runs of one repetition: the C ceiling at the fleet's rate, and after a flood
+    /// the raw broker and the Celery peer.
+    private func runReferences(_ repetition: Int, mongo mongoServer: SagaFleet.MongoServer, locations: Locations)
+        throws -> [ReferenceRun]
+    {
+        var done: [ReferenceRun] = []
+        let ceiling = runCeiling(
+            rate: rate, orders: orders, repetition: repetition, folder: locations.references, logs: locations.logs,
+            python: mongoServer)
+        done.append(ceiling)
+        progress("  C ceiling \(ceiling.name): " + Self.referenceLine(ceiling))
+        guard rate == nil else { return done }
+        let raw = ReferenceRun.run(
+            name: "raw", repetition: repetition, directory: locations.references, script: "ceiling/run.sh",
+            arguments: ["raw"], environment: referenceEnvironment(),
+            log: locations.logs.appendingPathComponent("raw-\(repetition).log"), timeout: .seconds(600))
+        done.append(raw)
+        progress("  raw broker: " + Self.referenceLine(raw))
+        let celery = ReferenceRun.run(
+            name: "celery", repetition: repetition, directory: locations.references,
+            script: "peer-celery/run.sh", arguments: [],
+            environment: referenceEnvironment().merging([
+                "C": "\(celeryConcurrency)", "N": "\(celeryOrders)", "PEER_MONGO_PORT": "\(try LocalPorts.free())",
+            ]) { $1 }, log: locations.logs.appendingPathComponent("celery-\(repetition).log"),
+            timeout: .seconds(1800))
+        done.append(celery)
+        progress("  Celery peer: " + Self.referenceLine(celery))
+        return done
+    }
+
+    /// Every run that failed or could not be carried out, one line each.
+    private static func failures(of runs: Runs) -> [String] {
+        runs.aborted
+            + runs.fleet.flatMap { run in
+                run.problems.map { "fleet \(run.mode) repetition \(run.repetition): \($0)" }
+            }
+            + runs.references.filter { !$0.ok }.map {
+                "reference \($0.name) repetition \($0.repetition) failed: \($0.error ?? "?") (\($0.log))"
+            }
+    }
+
+    /// What a reader of the report must know to compare the fleet with the references.
+    private func notes() -> [String] {
         var notes: [String] = []
         if queueType != "quorum" { notes.append("the fleet ran \(queueType) queues; the references use quorum queues") }
         if gateway == "http" {
@@ -392,33 +474,7 @@ struct BenchCommand: ParsableCommand {
             "per order the fleet also validates and prices the order, records stock.reserved in the order, and sells "
                 + "the reserved stock on order.confirmed (7 deliveries per order); the ceiling's flow has 5 and no sale"
         )
-        let jsonFile = outputFolder.appendingPathComponent("bench.json")
-        let svgFile = outputFolder.appendingPathComponent("bench.svg")
-        let report = Report(
-            date: ISO8601DateFormatter().string(from: date), command: BenchRuntimeCommand.commandLine(),
-            build: BenchRuntimeCommand.buildConfiguration, processors: ProcessInfo.processInfo.activeProcessorCount,
-            loadAverageBefore: loadBefore, loadAverageAfter: BenchRuntimeCommand.loadAverage(), postgres: postgres,
-            shape: shape, orders: orders, rate: rate, loadFraction: loadFraction, publishWindow: publishWindow,
-            repetitions: repetitions,
-            mongo: mongoURL == nil
-                ? "every fleet and ceiling run on a fresh SecantusDB (--sync-on-commit) of its own; the Celery peer starts its own fresh one"
-                : "the fleet on the running server \(Setting.redacted(mongoURL!)) (its history grows from run to run); "
-                    + "the ceiling too; the Celery peer on a fresh one of its own",
-            notes: notes, summary: SagaBenchmarkSummary(fleet: fleetRuns, references: referenceRuns),
-            fleetRuns: fleetRuns, references: referenceRuns, failures: failures,
-            files: ["json": jsonFile.path, "svg": svgFile.path, "logs": logs.path])
-        let title =
-            "commerce-lab bench \(report.date): copies \(copies), prefetch \(prefetch), batch \(batchSize), \(queueType), "
-            + "gateway \(gateway), \(report.build) build"
-            + (workerEnvironment.isEmpty ? "" : ", workers with " + workerEnvironment.joined(separator: " "))
-        try Data(LatencyChart.svg(title: title, fleet: fleetRuns, references: referenceRuns).utf8).write(to: svgFile)
-        try OutputOptions.encodeJSON(report).write(to: jsonFile)
-        if outputOptions.json { outputOptions.printJSON(report) } else { printTable(report) }
-        if !failures.isEmpty {
-            throw CommandFailure(
-                "\(failures.count) run(s) failed; they are left out of the figures: " + failures.joined(separator: "; ")
-            )
-        }
+        return notes
     }
 
     // MARK: - References
