@@ -8,13 +8,13 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "commerce", targets: ["commerce"]),
+        .executable(name: "commerce-lab", targets: ["commerce-lab"]),
         .executable(name: "probe-worker", targets: ["probe-worker"]),
         .executable(name: "order-worker", targets: ["order-worker"]),
         .executable(name: "stock-worker", targets: ["stock-worker"]),
         .executable(name: "payment-worker", targets: ["payment-worker"]),
         .executable(name: "notification-worker", targets: ["notification-worker"]),
         .executable(name: "payment-gateway", targets: ["payment-gateway"]),
-        .executable(name: "payment-gateway-bench", targets: ["payment-gateway-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
@@ -144,19 +144,45 @@ let package = Package(
         // What `commerce chaos` throws at the fleet (hostile messages), shared with the tests.
         .target(name: "Chaos", dependencies: ["AMQP"], path: "Core/Chaos"),
 
+        // What an operator does, as an API with no command line and no printing (docs/architecture.md):
+        // `commerce` and `commerce-lab` are commands over it.
+        .target(
+            name: "FleetOperations", dependencies: ["AMQP", "CommerceMessages", "WorkerRuntime"],
+            path: "Core/FleetOperations"),
+
+        // What the command-line tools share (docs/architecture.md): option groups (broker, stores,
+        // output, card processor), the text table, error rendering and connection settings.
+        .target(
+            name: "CommandLineSupport",
+            dependencies: [
+                "AMQP", "Postgres", "Mongo", "SagaAudit", "Payments", "PaymentsHTTP", "CommerceSupport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Core/CommandLineSupport"),
+
         // Executables: wiring of Core pieces.
         .executableTarget(
             name: "commerce",
             dependencies: [
-                "AMQP", "Postgres", "Mongo", "CommerceMessages", "WorkerRuntime", "CommerceSupport", "LocalProcess",
-                "SagaAudit", "Ordering", "Inventory", "Payments", "Chaos", "Resilience",
-                // The card processor's charge listing, read by the audit's reconciliation.
-                "PaymentsHTTP",
+                "AMQP", "Postgres", "Mongo", "CommerceDomain", "CommerceMessages", "WorkerRuntime", "CommerceSupport",
+                "SagaAudit", "Ordering", "Inventory", "Payments", "Notifications", "CommandLineSupport", "FleetOperations",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Workers/commerce"),
+        // The lab (docs/benchmarks.md, docs/chaos.md): benchmarks, fault injection and the sample-order
+        // demo, apart from the operator tool.
+        .executableTarget(
+            name: "commerce-lab",
+            dependencies: [
+                "AMQP", "Postgres", "Mongo", "CommerceDomain", "CommerceMessages", "WorkerRuntime", "CommerceSupport",
+                "LocalProcess", "SagaAudit", "Ordering", "Inventory", "Payments", "PaymentsHTTP", "Chaos", "Resilience",
+                "CommandLineSupport", "FleetOperations",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            path: "Workers/commerce"),
+            path: "Workers/commerce-lab"),
         .executableTarget(
             name: "probe-worker",
             dependencies: ["WorkerApp", "WorkerRuntime", "Mongo", "CommerceMessages", "Postgres"],
@@ -180,15 +206,6 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             path: "Workers/payment-gateway"),
-        // Charges/s of the HTTP adapter against a running payment-gateway (docs/payment-gateway.md).
-        .executableTarget(
-            name: "payment-gateway-bench",
-            dependencies: [
-                "PaymentsHTTP", "Payments", "Resilience", "CommerceDomain",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Logging", package: "swift-log"),
-            ],
-            path: "Workers/payment-gateway-bench"),
         .executableTarget(
             name: "notification-worker", dependencies: ["WorkerApp", "WorkerRuntime", "Notifications"],
             path: "Workers/notification-worker"),
@@ -248,6 +265,7 @@ let package = Package(
             name: "OperationsTests",
             dependencies: [
                 "CommerceTestKit", "AMQP", "Postgres", "Mongo", "WorkerRuntime", "CommerceMessages", "Inventory",
+                "Ordering", "SagaAudit", "FleetOperations",
             ],
             path: "Tests/OperationsTests"),
         // The card processor: payment-gateway over HTTP, the payment worker's HTTP adapter, the

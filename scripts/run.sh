@@ -14,8 +14,9 @@
 #    config/payment-gateway.json) and waits for its /health, then the fleet from the build:
 #    order-worker, two copies of stock-worker, payment-worker and notification-worker, each
 #    configured by config/<worker>.json, and waits until each /health says ready;
-# 6. `commerce demo`: places a mix of sample orders through the broker as an upstream would,
-#    follows each to its end, cancels one confirmed order, prints how each ended and how long it
+# 6. `commerce-lab demo` (in the lab, not the operator's `commerce`: it generates load of sample
+#    orders): places a mix of sample orders through the broker as an upstream would, follows each
+#    to its end, cancels one confirmed order, prints how each ended and how long it
 #    took, and runs the saga audit across every store;
 # 7. `commerce queues`, then stops the fleet with SIGTERM (each worker must exit 0), then the
 #    gateway (SIGTERM, exit 0);
@@ -157,8 +158,8 @@ done
 echo "ready: order-worker, stock-worker ×2, payment-worker, notification-worker (logs in $fleet_logs)"
 finish
 
-begin "commerce demo"
-"$bin/commerce" demo --orders "${COMMERCE_DEMO_ORDERS:-16}" --mix "${COMMERCE_DEMO_MIX:-all}"
+begin "commerce-lab demo"
+"$bin/commerce-lab" demo --orders "${COMMERCE_DEMO_ORDERS:-16}" --mix "${COMMERCE_DEMO_MIX:-all}"
 finish
 
 begin "commerce queues"

@@ -1,7 +1,7 @@
 import AMQP
 import Foundation
 
-/// The hostile inputs `commerce chaos` throws at every worker queue: what a careless or malicious
+/// The hostile inputs `commerce-lab chaos` throws at every worker queue: what a careless or malicious
 /// producer can put on the broker. Each must end in the worker's dead-letter queue with a reason
 /// (or, for the ones that are valid but unwelcome, be refused by the domain or ignored as a
 /// duplicate), and no worker may crash on any of them. See docs/chaos.md.

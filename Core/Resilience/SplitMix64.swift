@@ -1,5 +1,5 @@
 /// A small, seedable random number generator (SplitMix64), for choices that must be repeatable:
-/// the jitter of ``Backoff`` in tests, and the faults and orders of a `commerce chaos` run
+/// the jitter of ``Backoff`` in tests, and the faults and orders of a `commerce-lab chaos` run
 /// (`--seed`). Not for anything that must be unpredictable.
 public struct SplitMix64: RandomNumberGenerator, Sendable {
     private var state: UInt64

@@ -4,7 +4,7 @@ import Logging
 import Synchronization
 import WorkerRuntime
 
-/// Crash points for fault-injection runs (`commerce chaos`), set by environment variables and off
+/// Crash points for fault-injection runs (`commerce-lab chaos`), set by environment variables and off
 /// unless set. Each kills the process with SIGKILL, the way a power cut or the OOM killer would, at
 /// the two moments that matter for exactly-once effects (docs/architecture.md, "Guarantees"):
 ///

@@ -25,7 +25,19 @@ public struct CommerceRun: Sendable {
 /// /dev/null (not a terminal) and a working directory without `config/`. `environment` adds
 /// variables (`EDITOR` for `dlq replay --edit`).
 public func runCommerce(_ arguments: [String], environment: [String: String] = [:]) throws -> CommerceRun {
-    let binary = try CommerceBinary.required("commerce")
+    try runBuilt("commerce", arguments, environment: environment)
+}
+
+/// Runs the built `commerce-lab` (benchmarks, chaos, the demo) as ``runCommerce(_:environment:)``
+/// runs `commerce`.
+public func runCommerceLab(_ arguments: [String], environment: [String: String] = [:]) throws -> CommerceRun {
+    try runBuilt("commerce-lab", arguments, environment: environment)
+}
+
+private func runBuilt(_ executable: String, _ arguments: [String], environment: [String: String]) throws
+    -> CommerceRun
+{
+    let binary = try CommerceBinary.required(executable)
     let process = Process()
     process.executableURL = binary
     process.arguments = arguments
@@ -51,12 +63,12 @@ public func runCommerce(_ arguments: [String], environment: [String: String] = [
         stderr: String(decoding: errData.withLock { $0 ?? Data() }, as: UTF8.self))
 }
 
-/// Runs the built `commerce` as ``runCommerce(_:)`` does, but spawned and reaped here
+/// Runs the built `commerce-lab` as ``runCommerceLab(_:environment:)`` does, but spawned and reaped here
 /// (`posix_spawn`, `waitpid`) with its output in files. For commands that restart servers
-/// (`commerce chaos`): Foundation's `Process` was seen never to notice such a child's exit, which
+/// (`commerce-lab chaos`): Foundation's `Process` was seen never to notice such a child's exit, which
 /// stayed a zombie while `waitUntilExit` waited for ever.
-public func runCommerceReaped(_ arguments: [String]) throws -> CommerceRun {
-    let binary = try CommerceBinary.required("commerce")
+public func runCommerceLabReaped(_ arguments: [String]) throws -> CommerceRun {
+    let binary = try CommerceBinary.required("commerce-lab")
     let folder = FileManager.default.temporaryDirectory.appendingPathComponent("commerce-run-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: folder) }

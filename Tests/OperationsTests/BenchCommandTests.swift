@@ -2,18 +2,18 @@ import CommerceTestKit
 import Foundation
 import Testing
 
-/// `commerce bench` as an operator runs it, against the real servers: a tiny run of the fleet
+/// `commerce-lab bench` as an operator runs it, against the real servers: a tiny run of the fleet
 /// (no references, to stay short) must place every order, see each end, pass the audit and
 /// report every figure; bad arguments exit 64.
-@Suite("commerce bench")
+@Suite("commerce-lab bench")
 struct BenchCommandTests {
     static let root = TestServers.repositoryRoot
 
-    /// ``runCommerce(_:)`` on a thread of its own: a bench run takes a minute, and blocking one of
+    /// ``runCommerceLab(_:environment:)`` on a thread of its own: a bench run takes a minute, and blocking one of
     /// the two threads of the cooperative pool that long starves the tests running beside it.
     private func runCommerceOffPool(_ arguments: [String]) async throws -> CommerceRun {
         try await withCheckedThrowingContinuation { continuation in
-            Thread { continuation.resume(with: Result { try runCommerce(arguments) }) }.start()
+            Thread { continuation.resume(with: Result { try runCommerceLab(arguments) }) }.start()
         }
     }
 
@@ -86,7 +86,7 @@ struct BenchCommandTests {
             ["--no-such-option"],
         ])
     func badArguments(_ arguments: [String]) throws {
-        let run = try runCommerce(["bench"] + arguments)
+        let run = try runCommerceLab(["bench"] + arguments)
         #expect(run.status == 64, "\(arguments): exit \(run.status), stderr \(run.stderr)")
         #expect(run.stderr.contains("Error"), "\(arguments): \(run.stderr)")
     }
@@ -99,7 +99,7 @@ struct BenchCommandTests {
             try FileManager.default.createSymbolicLink(
                 at: bin.appendingPathComponent(worker), withDestinationURL: CommerceBinary.url(worker))
         }
-        let run = try runCommerce([
+        let run = try runCommerceLab([
             "bench", "--gateway", "http", "--no-references", "--bin-path", bin.path, "--config-directory",
             Self.root.appendingPathComponent("config").path,
         ])

@@ -2,9 +2,9 @@ import CommerceTestKit
 import Foundation
 import Testing
 
-/// `commerce chaos` end to end (docs/chaos.md): a small run with every fault, against the real
+/// `commerce-lab chaos` end to end (docs/chaos.md): a small run with every fault, against the real
 /// servers, which it restarts, so it runs alone with the other disruptive tests.
-@Suite("Disruptive: commerce chaos", .serialized)
+@Suite("Disruptive: commerce-lab chaos", .serialized)
 struct ChaosDisruptiveTests {
     @Test(
         "every fault under a steady flow of orders, cancels racing slow charges while payment-workers die: nothing lost or doubled, only hostile dead letters, audit and reconciliation clean"
@@ -12,7 +12,7 @@ struct ChaosDisruptiveTests {
     func fullRun() throws {
         let root = TestServers.repositoryRoot
         let output = FileManager.default.temporaryDirectory.appendingPathComponent("chaos-\(UUID().uuidString)")
-        let run = try runCommerceReaped([
+        let run = try runCommerceLabReaped([
             "chaos", "--orders", "600", "--rate", "20", "--copies", "2", "--seed", "7", "--json",
             "--bin-path", CommerceBinary.url("commerce").deletingLastPathComponent().path,
             "--config-directory", root.appendingPathComponent("config").path,
@@ -48,7 +48,7 @@ struct ChaosDisruptiveTests {
     }
 }
 
-@Suite("commerce chaos: arguments")
+@Suite("commerce-lab chaos: arguments")
 struct ChaosArgumentTests {
     @Test("bad arguments and servers off this machine exit 64 with a reason")
     func refusals() throws {
@@ -58,7 +58,7 @@ struct ChaosArgumentTests {
             (["chaos", "--gateway", "paypal"], "--gateway must be"),
             (["chaos", "--amqp-url", "amqp://guest:guest@10.1.2.3:5672/%2F"], "loopback only"),
         ] {
-            let run = try runCommerce(arguments)
+            let run = try runCommerceLab(arguments)
             #expect(run.status == 64, "\(arguments): \(run.stderr)")
             #expect(run.stderr.contains(says), "\(arguments): \(run.stderr)")
         }

@@ -6,7 +6,7 @@ import Foundation
 import Inventory
 import Testing
 
-/// Hostile input against the whole fleet: the corpus `commerce chaos` publishes (docs/chaos.md),
+/// Hostile input against the whole fleet: the corpus `commerce-lab chaos` publishes (docs/chaos.md),
 /// to every worker queue. Each malformed message ends in its worker's dead-letter queue with a
 /// reason, the well-formed but hostile orders end in a terminal state, no worker dies, and the
 /// audit holds.

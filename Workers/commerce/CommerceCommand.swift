@@ -1,6 +1,7 @@
 import ArgumentParser
 
-/// The root of the `commerce` command line: one executable for operators and scripts.
+/// The root of the `commerce` command line: the operator's tool (the benchmarks, fault injection
+/// and the sample-order demo are in `commerce-lab`).
 ///
 /// Every subcommand prints a readable report, or JSON with `--json`, and exits non-zero when it
 /// failed; bad input is reported as a message and a usage hint, never as a crash.
@@ -13,9 +14,8 @@ struct CommerceCommand: ParsableCommand {
             use (AMQP_URL, DATABASE_URL, MONGO_URL); an option wins over its variable.
             """,
         subcommands: [
-            SmokeCommand.self, QueuesCommand.self, DemoCommand.self, BenchCommand.self, BenchRuntimeCommand.self,
-            BenchPaymentsCommand.self, ChaosCommand.self, SetupCommand.self,
-            StockCommand.self, DLQCommand.self, StatusCommand.self, AuditCommand.self, PlaceOrderCommand.self,
+            SmokeCommand.self, QueuesCommand.self, SetupCommand.self, StockCommand.self, DLQCommand.self,
+            StatusCommand.self, AuditCommand.self, PlaceOrderCommand.self,
             CancelOrderCommand.self, OrderCommand.self,
         ])
 }

@@ -1,4 +1,6 @@
 import ArgumentParser
+import CommandLineSupport
+import FleetOperations
 import Foundation
 
 /// `commerce dlq export FILE`: the dead letters as JSON lines, removing nothing.

@@ -1,4 +1,5 @@
 import ArgumentParser
+import FleetOperations
 import Foundation
 import WorkerRuntime
 

@@ -1,4 +1,6 @@
 import ArgumentParser
+import CommandLineSupport
+import FleetOperations
 import Foundation
 
 /// `commerce dlq list`: one line per dead letter.

@@ -1,5 +1,7 @@
 import AMQP
 import ArgumentParser
+import CommandLineSupport
+import FleetOperations
 import Foundation
 
 /// `commerce dlq replay`: dead letters back to the queue they failed in, as fresh messages.

@@ -1,3 +1,6 @@
+import CommandLineSupport
+import FleetOperations
+
 /// How the `commerce dlq` subcommands report a failure: one `Error: …` line (exit status 1),
 /// and with `--json` also a JSON document `{"error": …}` on standard output.
 enum DLQReporting {
@@ -10,11 +13,14 @@ enum DLQReporting {
         throw CommandFailure(message)
     }
 
-    /// Runs `body`; a ``CommandFailure`` it throws is also printed as JSON with `--json`.
+    /// Runs `body`; a ``CommandFailure`` or `DeadLetterSessionError` it throws is also printed as
+    /// JSON with `--json`.
     static func run(_ output: OutputOptions, _ body: () throws -> Void) throws {
         do {
             try body()
         } catch let failure as CommandFailure {
+            try fail(failure.description, output: output)
+        } catch let failure as DeadLetterSessionError {
             try fail(failure.description, output: output)
         }
     }

@@ -1,4 +1,6 @@
 import ArgumentParser
+import CommandLineSupport
+import FleetOperations
 import Foundation
 
 /// `commerce dlq show ID`: everything about one dead letter.

@@ -1,4 +1,6 @@
 import ArgumentParser
+import CommandLineSupport
+import FleetOperations
 import Foundation
 
 /// `commerce dlq summary`: dead letters grouped by queue, error class and normalised message.

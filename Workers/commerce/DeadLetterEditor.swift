@@ -1,3 +1,5 @@
+import CommandLineSupport
+import FleetOperations
 import Foundation
 
 /// `commerce dlq replay ID --edit`: the dead letter's body in the user's editor, before it goes back.

@@ -1,3 +1,5 @@
+import CommandLineSupport
+import FleetOperations
 import Foundation
 
 /// One dead letter as JSON, in `list` and `show`.

@@ -1,10 +1,10 @@
+import CommandLineSupport
 import CommerceMessages
 import Foundation
-import Postgres
+import Ordering
 
-/// One order as the order-worker stored it (`orders` in its database): what `commerce order show`
-/// prints above the saga's timeline. The payment token is left out: it is a credential of the
-/// customer's card, not something an operator needs to read.
+/// One order as the order-worker stored it (``Ordering/OrderView``): what `commerce order show`
+/// prints above the saga's timeline.
 struct OrderDetails: Encodable {
     var orderId: String
     var status: String
@@ -27,37 +27,6 @@ struct OrderDetails: Encodable {
     private enum CodingKeys: String, CodingKey {
         case orderId, status, reason, customer, currency, lines, shippingAddress, couponCode, amounts, violations
         case paymentId, createdAt, updatedAt
-    }
-
-    /// The order `orderID`, or `nil` when the database has no such order.
-    /// - Throws: `PostgresError` when the table cannot be read, or a decoding error when a column
-    ///   does not hold what the order-worker writes.
-    static func read(_ orderID: String, from database: PostgresConnection) throws -> OrderDetails? {
-        let rows = try database.query(
-            """
-            select order_id, status, reason, customer::text as customer, currency, lines::text as lines,
-                   address::text as address, coupon_code, amounts::text as amounts, violations::text as violations,
-                   payment_id, (extract(epoch from created_at) * 1000000)::bigint as created_us,
-                   (extract(epoch from updated_at) * 1000000)::bigint as updated_us
-            from orders where order_id = $1
-            """, [.text(orderID)]
-        ).rows
-        guard let row = rows.first else { return nil }
-        func json<Value: Decodable>(_ type: Value.Type, _ column: String) throws -> Value? {
-            guard let text = try row.text(column) else { return nil }
-            return try JSONDecoder().decode(Value.self, from: Data(text.utf8))
-        }
-        let created = Date(timeIntervalSince1970: Double(try row.int("created_us")) / 1e6)
-        let updated = Date(timeIntervalSince1970: Double(try row.int("updated_us")) / 1e6)
-        return OrderDetails(
-            orderId: try row.string("order_id"), status: try row.string("status"), reason: try row.text("reason"),
-            customer: try json(Customer.self, "customer"), currency: try row.text("currency"),
-            lines: try json([OrderLine].self, "lines") ?? [],
-            shippingAddress: try json(ShippingAddress.self, "address"),
-            couponCode: try row.text("coupon_code"), amounts: try json(PriceBreakdown.self, "amounts"),
-            violations: try json([Violation].self, "violations"), paymentId: try row.text("payment_id"),
-            createdAt: Timestamp.iso8601(created), updatedAt: Timestamp.iso8601(updated), created: created,
-            updated: updated)
     }
 
     /// The readable form: status, customer, lines, the price breakdown and the address.
@@ -110,5 +79,17 @@ struct OrderDetails: Encodable {
             grouped.append(character)
         }
         return (value < 0 ? "-" : "") + grouped
+    }
+}
+
+extension OrderDetails {
+    /// The report of `view`, the order as ``Ordering/OrderView`` reads it.
+    init(_ view: OrderView) {
+        self.init(
+            orderId: view.orderID, status: view.status, reason: view.reason, customer: view.customer,
+            currency: view.currency, lines: view.lines, shippingAddress: view.shippingAddress,
+            couponCode: view.couponCode, amounts: view.amounts, violations: view.violations,
+            paymentId: view.paymentID, createdAt: Timestamp.iso8601(view.createdAt),
+            updatedAt: Timestamp.iso8601(view.updatedAt), created: view.createdAt, updated: view.updatedAt)
     }
 }

@@ -1,6 +1,9 @@
 import ArgumentParser
+import CommandLineSupport
 import CommerceDomain
+import FleetOperations
 import Foundation
+import Ordering
 import Postgres
 
 /// `commerce order list`: the orders of the orders database, newest first, with filters.
@@ -76,50 +79,34 @@ struct OrderListCommand: ParsableCommand {
             do {
                 connection = try PostgresConnection(url: ordersDatabase, applicationName: "commerce-order-list")
             } catch {
-                throw CommandFailure("cannot reach the orders database at \(address): \(SmokeCommand.describe(error))")
+                throw CommandFailure(
+                    "cannot reach the orders database at \(address): \(CommandFailure.describe(error))")
             }
             defer { connection.close() }
             let sinceDate = since.flatMap { DeadLetterFilter.parseSince($0, now: now) }
             var rows: [Row] = []
             var dates: [Date] = []
             do {
-                let exists = try connection.query("select to_regclass('orders') is not null as present").rows[0]
-                    .bool("present")
-                guard exists else {
+                guard try OrderView.tableExists(in: connection) else {
                     throw CommandFailure(
                         "the database at \(address) has no orders table: is it the order-worker's? "
                             + "(`commerce setup` creates it)")
                 }
                 // One more than the limit, to say whether the list was cut short.
-                let result = try connection.query(
-                    """
-                    select order_id, status, reason, customer->>'id' as customer_id, currency,
-                           (amounts->>'total')::bigint as total, jsonb_array_length(lines) as line_count,
-                           (extract(epoch from created_at) * 1000000)::bigint as created_us,
-                           (extract(epoch from updated_at) * 1000000)::bigint as updated_us
-                    from orders
-                    where ($1 = '' or status = $1) and created_at >= to_timestamp($2)
-                    order by created_at desc, order_id limit $3
-                    """,
-                    [
-                        .text(status?.rawValue ?? ""), .double(sinceDate?.timeIntervalSince1970 ?? 0),
-                        .int(Int64(limit + 1)),
-                    ])
-                for row in result.rows {
-                    let created = Date(timeIntervalSince1970: Double(try row.int("created_us")) / 1e6)
-                    let updated = Date(timeIntervalSince1970: Double(try row.int("updated_us")) / 1e6)
-                    dates.append(created)
+                let orders = try OrderView.list(
+                    status: status?.rawValue, since: sinceDate, limit: limit + 1, from: connection)
+                for order in orders {
+                    dates.append(order.createdAt)
                     rows.append(
                         Row(
-                            orderId: try row.string("order_id"), status: try row.string("status"),
-                            reason: try row.text("reason"), customerId: try row.text("customer_id"),
-                            currency: try row.text("currency"), total: try row.optionalInt("total").map(Int.init),
-                            lines: Int(try row.int("line_count")), createdAt: Timestamp.iso8601(created),
-                            updatedAt: Timestamp.iso8601(updated)))
+                            orderId: order.orderID, status: order.status, reason: order.reason,
+                            customerId: order.customer?.id, currency: order.currency, total: order.amounts?.total,
+                            lines: order.lines.count, createdAt: Timestamp.iso8601(order.createdAt),
+                            updatedAt: Timestamp.iso8601(order.updatedAt)))
                 }
             } catch {
                 if let failure = error as? CommandFailure { throw failure }
-                throw CommandFailure("cannot read the orders at \(address): \(SmokeCommand.describe(error))")
+                throw CommandFailure("cannot read the orders at \(address): \(CommandFailure.describe(error))")
             }
             let truncated = rows.count > limit
             if truncated { rows.removeLast() }

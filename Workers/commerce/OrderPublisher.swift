@@ -1,5 +1,6 @@
 import AMQP
 import ArgumentParser
+import CommandLineSupport
 import CommerceMessages
 import Foundation
 import WorkerRuntime
@@ -43,7 +44,7 @@ final class OrderPublisher {
             connection = try AMQPConnection(
                 configuration: options.broker.configuration(connectionName: "commerce \(command)"))
         } catch {
-            throw CommandFailure("cannot reach RabbitMQ at \(address): \(SmokeCommand.describe(error))")
+            throw CommandFailure("cannot reach RabbitMQ at \(address): \(CommandFailure.describe(error))")
         }
         do {
             channel = try connection.openChannel()
@@ -106,7 +107,7 @@ final class OrderPublisher {
             }
             throw CommandFailure(
                 "could not publish \(type.rawValue) to '\(exchange)' on RabbitMQ at \(address): "
-                    + SmokeCommand.describe(error))
+                    + CommandFailure.describe(error))
         }
         return published
     }

@@ -1,6 +1,9 @@
 import ArgumentParser
+import CommandLineSupport
+import FleetOperations
 import Foundation
 import Mongo
+import Ordering
 import Postgres
 import WorkerRuntime
 
@@ -70,14 +73,14 @@ struct OrderShowCommand: ParsableCommand {
                 let connection = try PostgresConnection(url: url, applicationName: "commerce-order-show")
                 defer { connection.close() }
                 if name == "orders" {
-                    let exists = try connection.query("select to_regclass('orders') is not null as present").rows[0]
-                        .bool("present")
-                    if exists { order = try OrderDetails.read(id, from: connection) }
+                    if try OrderView.tableExists(in: connection) {
+                        order = try OrderView.read(id, from: connection).map(OrderDetails.init)
+                    }
                 }
                 sources.append(
                     .init(name: name, entries: try MessageJournal.entries(correlationID: id, on: connection)))
             } catch {
-                problems.append("the \(name) database at \(Setting.redacted(url)): \(SmokeCommand.describe(error))")
+                problems.append("the \(name) database at \(Setting.redacted(url)): \(CommandFailure.describe(error))")
             }
         }
         do {
@@ -90,7 +93,7 @@ struct OrderShowCommand: ParsableCommand {
         } catch {
             problems.append(
                 "MongoDB at \(Setting.redacted(stores.resolvedMongoURL)) (database \(stores.mongoDatabase)): "
-                    + SmokeCommand.describe(error))
+                    + CommandFailure.describe(error))
         }
         var deadLetters: [DeadLetter] = []
         if !skipDeadLetters {

@@ -1,5 +1,7 @@
 import ArgumentParser
+import CommandLineSupport
 import CommerceMessages
+import FleetOperations
 import Foundation
 
 /// `commerce place-order`: publishes `order.place` commands to the fleet's exchange exactly as an
@@ -13,7 +15,7 @@ struct PlaceOrderCommand: ParsableCommand {
             --file takes an order.place body (docs/schemas/order.place.json; '-' reads standard input), \
             checked with the contract's decoder before anything is published: a body the contract \
             refuses exits with status 64 naming the field. --sample N generates N orders from the \
-            cycle of eight that `commerce demo` places (four that should be confirmed, a declined \
+            cycle of eight that `commerce-lab demo` places (four that should be confirmed, a declined \
             card, a card that fails twice, an item nobody stocks, an invalid order). Messages are \
             persistent, mandatory and confirmed; one the broker returns as unroutable (no queue \
             bound: the fleet's topology is not declared) exits with status 1. Prints the order ids, \
@@ -77,7 +79,7 @@ struct PlaceOrderCommand: ParsableCommand {
             orders.append((command.orderID, command.body, nil, nil))
         } else {
             for index in 0..<(sample ?? 0) {
-                let (kind, expected, command) = DemoCommand.sample(index)
+                let (kind, expected, command) = SampleOrders.sample(index)
                 orders.append((command.orderID, command.encodedBody(), kind, expected))
             }
         }

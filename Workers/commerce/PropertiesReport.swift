@@ -1,4 +1,5 @@
 import AMQP
+import FleetOperations
 import Foundation
 
 /// The properties of a dead letter as JSON (absent ones left out).

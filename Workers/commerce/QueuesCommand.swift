@@ -1,5 +1,6 @@
 import AMQP
 import ArgumentParser
+import CommandLineSupport
 import WorkerRuntime
 
 /// `commerce queues`: ready messages and consumers of the worker queues and their dead-letter
@@ -84,7 +85,7 @@ struct QueuesCommand: ParsableCommand {
         do {
             connection = try AMQPConnection(configuration: broker.configuration(connectionName: "commerce queues"))
         } catch {
-            try fail("cannot reach RabbitMQ at \(address): \(SmokeCommand.describe(error))")
+            try fail("cannot reach RabbitMQ at \(address): \(CommandFailure.describe(error))")
         }
         defer { connection.close() }
 

@@ -1,3 +1,5 @@
+import CommandLineSupport
+import FleetOperations
 import Foundation
 import WorkerRuntime
 

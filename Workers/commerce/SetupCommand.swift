@@ -1,5 +1,6 @@
 import AMQP
 import ArgumentParser
+import CommandLineSupport
 import Foundation
 import Inventory
 import Mongo
@@ -190,7 +191,7 @@ struct SetupCommand: ParsableCommand {
         do {
             connection = try AMQPConnection(configuration: broker.configuration(connectionName: "commerce setup"))
         } catch {
-            try fail("cannot reach RabbitMQ at \(address): \(SmokeCommand.describe(error))")
+            try fail("cannot reach RabbitMQ at \(address): \(CommandFailure.describe(error))")
         }
         defer { connection.close() }
         var channel: UInt16 = 0
@@ -261,7 +262,7 @@ struct SetupCommand: ParsableCommand {
                 service: service, database: address, createdTables: after.filter { !before.contains($0) },
                 existingTables: after.filter { before.contains($0) })
         } catch {
-            try fail("could not migrate the \(service) database at \(address): \(SmokeCommand.describe(error))")
+            try fail("could not migrate the \(service) database at \(address): \(CommandFailure.describe(error))")
         }
     }
 
@@ -297,7 +298,7 @@ struct SetupCommand: ParsableCommand {
                 existingIndexes: after.filter { before.contains($0) })
         } catch {
             try fail(
-                "could not prepare MongoDB at \(address) (database \(stores.mongoDatabase)): \(SmokeCommand.describe(error))"
+                "could not prepare MongoDB at \(address) (database \(stores.mongoDatabase)): \(CommandFailure.describe(error))"
             )
         }
     }

@@ -1,5 +1,6 @@
 import AMQP
 import ArgumentParser
+import CommandLineSupport
 import Foundation
 import Mongo
 import Postgres
@@ -24,7 +25,7 @@ struct SmokeCommand: ParsableCommand {
             """)
 
     static let appID = "commerce-smoke"
-    static let defaultDatabaseURL = "postgresql://commerce:commerce@127.0.0.1:5432/commerce_test?connect_timeout=5"
+    static let defaultDatabaseURL = Setting.defaultDatabaseURL
     static let mongoDatabase = "commerce_smoke"
     /// The broker deletes the smoke queue by itself after this long unused (`x-expires`), in case
     /// the run dies before its clean-up.
@@ -49,7 +50,7 @@ struct SmokeCommand: ParsableCommand {
     func run() throws {
         // Hex digits only: the run id also names a PostgreSQL table (see checkPostgreSQL).
         let runID = String(UUID().uuidString.lowercased().filter(\.isHexDigit).prefix(8))
-        let recorder = SmokeRecorder(printsProgress: !output.json, describe: Self.describe)
+        let recorder = SmokeRecorder(printsProgress: !output.json, describe: CommandFailure.describe)
         checkRabbitMQ(recorder, runID: runID)
         checkPostgreSQL(recorder, runID: runID)
         checkMongoDB(recorder, runID: runID)
@@ -137,7 +138,7 @@ struct SmokeCommand: ParsableCommand {
                     connection.closeChannel(channel)
                 } catch {
                     throw CommandFailure(
-                        "\(Self.describe(error)); the broker deletes the queue by itself after "
+                        "\(CommandFailure.describe(error)); the broker deletes the queue by itself after "
                             + "\(Self.queueExpiry / 1000) s unused")
                 }
             }
@@ -281,26 +282,6 @@ struct SmokeCommand: ParsableCommand {
         }
         if let created {
             recorder.cleanup("drop collection \(collectionName)") { try created.drop() }
-        }
-    }
-
-    // MARK: - Errors
-
-    /// The message shown for a failed step: the wrapper's description (which never holds a
-    /// password), plus how to start the servers when one did not answer.
-    static func describe(_ error: any Error) -> String {
-        switch error {
-        case let error as AMQPError where error.code == .connectionFailed:
-            "\(error); \(CommandFailure.startServersHint)"
-        case let error as AMQPError where error.code == .loginFailed:
-            "\(error); \(CommandFailure.credentialsHint)"
-        case let error as PostgresError where error.code == .connectionFailed:
-            // libpq reports a refused connection, a bad password and a missing database alike.
-            "\(error); check the URL (`scripts/services.sh up` starts PostgreSQL and creates the commerce role and databases)"
-        case let error as MongoError where error.code == .connectionFailed:
-            "\(error); \(CommandFailure.startServersHint)"
-        default:
-            "\(error)"
         }
     }
 }

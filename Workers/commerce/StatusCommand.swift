@@ -1,6 +1,8 @@
 import AMQP
 import ArgumentParser
+import CommandLineSupport
 import CommerceSupport
+import FleetOperations
 import Foundation
 import WorkerRuntime
 
@@ -289,7 +291,7 @@ struct StatusCommand: ParsableCommand {
         do {
             connection = try AMQPConnection(configuration: broker.configuration(connectionName: "commerce status"))
         } catch {
-            throw CommandFailure("cannot reach RabbitMQ at \(address): \(SmokeCommand.describe(error))")
+            throw CommandFailure("cannot reach RabbitMQ at \(address): \(CommandFailure.describe(error))")
         }
         defer { connection.close() }
         let sampler = BrokerSampler(connection: connection, address: address)

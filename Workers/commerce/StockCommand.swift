@@ -1,12 +1,12 @@
 import ArgumentParser
+import CommandLineSupport
 import Foundation
 import Inventory
 import Postgres
-import WorkerRuntime
 
-/// `commerce stock`: sets, imports and shows the stock of the inventory database, keeping the
-/// `stock_movements` ledger consistent with the counters (docs/saga.md, invariant 4): every change
-/// of `available` made here is an `adjust` movement of the difference.
+/// `commerce stock`: sets, imports and shows the stock of the inventory database through
+/// ``Inventory/StockAdministration``, which keeps the `stock_movements` ledger consistent with the
+/// counters (docs/saga.md, invariant 4).
 struct StockCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "stock",
@@ -34,69 +34,16 @@ struct InventoryDatabaseOptions: ParsableArguments {
         do {
             return try PostgresConnection(url: inventoryDatabase, applicationName: "commerce-stock")
         } catch {
-            throw CommandFailure("cannot reach the inventory database at \(address): \(SmokeCommand.describe(error))")
+            throw CommandFailure("cannot reach the inventory database at \(address): \(CommandFailure.describe(error))")
         }
     }
 }
 
 /// One SKU's change by `stock set` or `stock import`.
-struct StockChange: Encodable {
-    var sku: String
-    var name: String?
-    /// Units available before; `nil` when the SKU was not stocked.
-    var previous: Int?
-    var available: Int
-    /// The `adjust` movement recorded (0: none).
-    var adjustment: Int
-}
+typealias StockChange = StockAdministration.Change
 
+/// The readable report of `stock set` and `stock import`.
 enum StockWriter {
-    /// Sets each SKU's available units to its quantity in one transaction: inserts missing SKUs,
-    /// locks the rows in sorted order (as the stock-worker does), and records one `adjust`
-    /// movement per SKU whose count changes. Runs the stock-worker's migration first (under the
-    /// runtime's lock), so that a fresh database works.
-    static func apply(_ entries: [StockSeed], to database: PostgresConnection) throws -> [StockChange] {
-        try RuntimeSchema.migrate(database) { try StockHandler().migrate($0) }
-        let sorted = entries.sorted { $0.sku < $1.sku }
-        let skus = PostgresValue.textArray(sorted.map(\.sku))
-        return try database.transaction { tx in
-            let inserted = try tx.query(
-                """
-                insert into stock (sku, available, reserved, sold)
-                select sku, 0, 0, 0 from unnest($1::text[]) as t(sku)
-                on conflict (sku) do nothing
-                returning sku
-                """, [skus])
-            let new = Set(try inserted.rows.map { try $0.string("sku") })
-            let locked = try tx.query(
-                "select sku, available from stock where sku = any($1::text[]) order by sku for update", [skus])
-            var current: [String: Int] = [:]
-            for row in locked.rows { current[try row.string("sku")] = Int(try row.int("available")) }
-            let changes = sorted.map { entry in
-                let before = current[entry.sku] ?? 0
-                return StockChange(
-                    sku: entry.sku, name: entry.name, previous: new.contains(entry.sku) ? nil : before,
-                    available: entry.quantity, adjustment: entry.quantity - before)
-            }
-            let moved = changes.filter { $0.adjustment != 0 }
-            if !moved.isEmpty {
-                let movedSKUs = PostgresValue.textArray(moved.map(\.sku))
-                let deltas = PostgresValue.intArray(moved.map { Int64($0.adjustment) })
-                try tx.query(
-                    """
-                    update stock s set available = s.available + t.delta
-                    from unnest($1::text[], $2::int[]) as t(sku, delta) where s.sku = t.sku
-                    """, [movedSKUs, deltas])
-                try tx.query(
-                    """
-                    insert into stock_movements (sku, order_id, kind, quantity)
-                    select t.sku, null, 'adjust', t.delta from unnest($1::text[], $2::int[]) as t(sku, delta)
-                    """, [movedSKUs, deltas])
-            }
-            return changes
-        }
-    }
-
     static func printChanges(_ changes: [StockChange], database: String) {
         print("PostgreSQL \(database)")
         for change in changes {
@@ -154,10 +101,10 @@ struct StockSetCommand: ParsableCommand {
         defer { connection.close() }
         let changes: [StockChange]
         do {
-            changes = try StockWriter.apply([StockSeed(sku: sku, name: name, quantity: quantity)], to: connection)
+            changes = try StockAdministration.set([StockSeed(sku: sku, name: name, quantity: quantity)], on: connection)
         } catch {
             throw stockFailure(
-                "could not set \(sku) in \(database.address): \(SmokeCommand.describe(error))", output)
+                "could not set \(sku) in \(database.address): \(CommandFailure.describe(error))", output)
         }
         if output.json {
             output.printJSON(changes[0])
@@ -195,10 +142,10 @@ struct StockImportCommand: ParsableCommand {
         defer { connection.close() }
         let changes: [StockChange]
         do {
-            changes = try StockWriter.apply(catalog.stock, to: connection)
+            changes = try StockAdministration.set(catalog.stock, on: connection)
         } catch {
             throw stockFailure(
-                "could not import \(file) into \(database.address): \(SmokeCommand.describe(error))", output)
+                "could not import \(file) into \(database.address): \(CommandFailure.describe(error))", output)
         }
         if output.json {
             output.printJSON(Report(database: database.address, file: file, changes: changes))
@@ -245,8 +192,7 @@ struct StockShowCommand: ParsableCommand {
         defer { connection.close() }
         var positions: [InventoryAudit.Position]
         do {
-            let present = try connection.query("select to_regclass('stock') is not null as present").rows[0]
-            guard try present.bool("present") else {
+            guard try StockAdministration.tableExists(in: connection) else {
                 throw CommandFailure(
                     "the database at \(database.address) has no stock table: run `commerce setup` or `commerce stock import` first"
                 )
@@ -255,7 +201,7 @@ struct StockShowCommand: ParsableCommand {
         } catch let failure as CommandFailure {
             throw stockFailure(failure.description, output)
         } catch {
-            throw stockFailure("could not read \(database.address): \(SmokeCommand.describe(error))", output)
+            throw stockFailure("could not read \(database.address): \(CommandFailure.describe(error))", output)
         }
         var missing: [String] = []
         if !skus.isEmpty {
