@@ -141,7 +141,7 @@ let package = Package(
         // (the commerce command, integration tests). Foundation and Glibc only.
         .target(name: "LocalProcess", path: "Core/LocalProcess"),
 
-        // What `commerce chaos` throws at the fleet (hostile messages), shared with the tests.
+        // What `commerce-lab chaos` throws at the fleet (hostile messages), shared with the tests.
         .target(name: "Chaos", dependencies: ["AMQP"], path: "Core/Chaos"),
 
         // What an operator does, as an API with no command line and no printing (docs/architecture.md):

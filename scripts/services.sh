@@ -332,7 +332,7 @@ down() {
 }
 
 # restart SERVICE: what a crash and a restart look like to clients (every connection dropped),
-# for `commerce chaos` and for trying things by hand. RabbitMQ stops and starts its application
+# for `commerce-lab chaos` and for trying things by hand. RabbitMQ stops and starts its application
 # (the node's queues and their messages survive, as they would a node restart); PostgreSQL
 # restarts in fast mode (open transactions roll back); SecantusDB is killed and started again.
 restart() {
