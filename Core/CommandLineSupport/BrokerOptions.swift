@@ -8,7 +8,7 @@ public struct BrokerOptions: ParsableArguments {
     @Option(
         name: .customLong("amqp-url"),
         help: ArgumentHelp(
-            "RabbitMQ URL(s), comma-separated for a cluster (env AMQP_URL; default \(defaultURL)).",
+            "RabbitMQ URL(s), comma-separated for a cluster (env AMQP_URL; default \(Setting.shown(defaultURL))).",
             valueName: "url"))
     public var url: String?
 

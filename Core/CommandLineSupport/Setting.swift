@@ -8,26 +8,33 @@ public enum Setting {
     public static let defaultDatabaseURL =
         "postgresql://commerce:commerce@127.0.0.1:5432/commerce_test?connect_timeout=5"
 
+    /// The option, else the variable, else `<variable>_FILE`'s content (a secret kept in a file,
+    /// as the workers read it: docs/security.md, "Secrets"), else `fallback`.
     public static func resolve(_ option: String?, variable: String, default fallback: String) -> String {
         if let option { return option }
+        let environment = ProcessInfo.processInfo.environment
         // An empty variable is treated as unset: `AMQP_URL= commerce …` should not mean "no URL".
-        if let value = ProcessInfo.processInfo.environment[variable], !value.isEmpty { return value }
+        if let value = environment[variable], !value.isEmpty { return value }
+        if let path = environment[variable + "_FILE"], !path.isEmpty,
+            let data = FileManager.default.contents(atPath: path)
+        {
+            var value = String(decoding: data, as: UTF8.self)
+            while value.hasSuffix("\n") || value.hasSuffix("\r") { value.removeLast() }
+            if !value.isEmpty { return value }
+        }
         return fallback
     }
 
-    /// `url` with any password replaced by `***`, for printing: the user info of a URL
-    /// (`postgresql://user:secret@host`) and `password=` parameters (query or conninfo form).
-    public static func redacted(_ url: String) -> String {
-        var text = url
-        if let schemeEnd = text.range(of: "://") {
-            let rest = text[schemeEnd.upperBound...]
-            let authorityEnd = rest.firstIndex(where: { $0 == "/" || $0 == "?" }) ?? rest.endIndex
-            if let at = rest[..<authorityEnd].lastIndex(of: "@"),
-                let colon = rest[..<at].firstIndex(of: ":")
-            {
-                text.replaceSubrange(text.index(after: colon)..<at, with: "***")
-            }
+    /// `text` with every password replaced by `***`, for printing: the user info of each URL in it
+    /// (`postgresql://user:secret@host`; every URL of a comma-separated cluster list) and
+    /// `password=` parameters (query or conninfo form).
+    public static func redacted(_ text: String) -> String {
+        text.replacing(/(?<scheme>[a-z][a-z0-9+.-]*:\/\/)(?<user>[^\/\s:@,?#]*):(?<password>[^\/\s@,?#]*)@/) {
+            "\($0.output.scheme)\($0.output.user):***@"
         }
-        return text.replacing(/password=[^&\s]*/, with: "password=***")
+        .replacing(/password=[^&\s,]*/, with: "password=***")
     }
+
+    /// The local default of a setting as a help text shows it: its password masked.
+    public static func shown(_ url: String) -> String { redacted(url).replacing(/\?connect_timeout=\d+/, with: "") }
 }

@@ -7,14 +7,59 @@ import SagaAudit
 /// The fleet's four stores (`--orders-database`, `--inventory-database`, `--payments-database`,
 /// `--mongo-url`, `--mongo-database`), shared by `commerce-lab demo` and `commerce audit`.
 public struct StoreOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("The order-worker's database.", valueName: "url"))
-    public var ordersDatabase = "postgresql://commerce_reader:commerce@127.0.0.1:5432/orders?connect_timeout=5"
+    /// A service's PostgreSQL database, as the options and variables name it.
+    public enum Store: String, CaseIterable, Sendable {
+        case orders, inventory, payments
 
-    @Option(help: ArgumentHelp("The stock-worker's database.", valueName: "url"))
-    public var inventoryDatabase = "postgresql://commerce_reader:commerce@127.0.0.1:5432/inventory?connect_timeout=5"
+        /// `ORDERS_DATABASE_URL` …; `<variable>_FILE` names a file holding it.
+        public var variable: String { "\(rawValue.uppercased())_DATABASE_URL" }
+        /// The role that owns the store (`scripts/services.sh`; docs/security.md, "Database roles").
+        public var owner: String {
+            switch self {
+            case .orders: "order_worker"
+            case .inventory: "stock_worker"
+            case .payments: "payment_worker"
+            }
+        }
+    }
 
-    @Option(help: ArgumentHelp("The payment-worker's database.", valueName: "url"))
-    public var paymentsDatabase = "postgresql://commerce_reader:commerce@127.0.0.1:5432/payments?connect_timeout=5"
+    /// The operators' read-only role on the three stores.
+    public static let readerRole = "commerce_reader"
+
+    /// The local server's database of `store` as `role`.
+    public static func localURL(_ store: Store, role: String = readerRole) -> String {
+        "postgresql://\(role):commerce@127.0.0.1:5432/\(store.rawValue)?connect_timeout=5"
+    }
+
+    @Option(
+        help: ArgumentHelp(
+            "The order-worker's database (env ORDERS_DATABASE_URL; default \(Setting.shown(localURL(.orders)))).",
+            valueName: "url"))
+    public var ordersDatabase: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "The stock-worker's database (env INVENTORY_DATABASE_URL; default \(Setting.shown(localURL(.inventory)))).",
+            valueName: "url"))
+    public var inventoryDatabase: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "The payment-worker's database (env PAYMENTS_DATABASE_URL; default \(Setting.shown(localURL(.payments)))).",
+            valueName: "url"))
+    public var paymentsDatabase: String?
+
+    /// The URL of `store` in effect: its option, then its variable (or `<variable>_FILE`), then the
+    /// local database as `role` (the read-only role unless a command writes).
+    public func url(_ store: Store, role: String = readerRole) -> String {
+        let option =
+            switch store {
+            case .orders: ordersDatabase
+            case .inventory: inventoryDatabase
+            case .payments: paymentsDatabase
+            }
+        return Setting.resolve(option, variable: store.variable, default: Self.localURL(store, role: role))
+    }
 
     @Option(help: ArgumentHelp("The notification-worker's MongoDB (env MONGO_URL).", valueName: "url"))
     public var mongoURL: String?
@@ -42,11 +87,11 @@ public struct StoreOptions: ParsableArguments {
                 )
             }
         }
-        let orders = try connect("orders", ordersDatabase)
+        let orders = try connect("orders", url(.orders))
         defer { orders.close() }
-        let inventory = try connect("inventory", inventoryDatabase)
+        let inventory = try connect("inventory", url(.inventory))
         defer { inventory.close() }
-        let payments = try connect("payments", paymentsDatabase)
+        let payments = try connect("payments", url(.payments))
         defer { payments.close() }
         let mongo: MongoClient
         do {
@@ -63,8 +108,8 @@ public struct StoreOptions: ParsableArguments {
                 notifications: mongo.collection("notifications", in: mongoDatabase), processor: processor)
         } catch {
             throw CommandFailure(
-                "the audit could not read the stores (orders \(Setting.redacted(ordersDatabase)), inventory "
-                    + "\(Setting.redacted(inventoryDatabase)), payments \(Setting.redacted(paymentsDatabase)), MongoDB "
+                "the audit could not read the stores (orders \(Setting.redacted(url(.orders))), inventory "
+                    + "\(Setting.redacted(url(.inventory))), payments \(Setting.redacted(url(.payments))), MongoDB "
                     + "\(Setting.redacted(resolvedMongoURL)) database \(mongoDatabase)): \(CommandFailure.describe(error)); "
                     + "has the fleet run `commerce setup` or started once?")
         }

@@ -129,8 +129,8 @@ struct BenchCommand: ParsableCommand {
     @Option(
         help: ArgumentHelp(
             "--gateway http: the API key the payment-worker sends (payment.http.apiKey) and the gateway is "
-                + "given (its API_KEY).", valueName: "key"))
-    var gatewayAPIKey = "sk_test_commerce_bench"
+                + "given (its API_KEY); default a new random key per run.", valueName: "key"))
+    var gatewayAPIKey: String?
 
     @Option(
         name: .customLong("gateway-env"),
@@ -259,7 +259,8 @@ struct BenchCommand: ParsableCommand {
                 fleet: SagaFleet.Settings(
                     amqpURL: broker.resolvedURL, adminDatabaseURL: adminURL, binDirectory: locations.bin,
                     configDirectory: locations.configuration, logDirectory: locations.logs, mongo: mongoServer,
-                    gatewayAPIKey: gatewayAPIKey, gatewayEnvironment: Self.environment(gatewayEnvironment),
+                    gatewayAPIKey: gatewayAPIKey ?? "sk_test_bench_\(UUID().uuidString.prefix(12).lowercased())",
+                    gatewayEnvironment: Self.environment(gatewayEnvironment),
                     stockPerSKU: 1_000_000_000),
                 shape: shape, publishWindow: publishWindow, stallTimeout: .seconds(stallTimeout),
                 settle: .seconds(settle), keepStores: keepStores),

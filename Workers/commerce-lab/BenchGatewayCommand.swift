@@ -1,4 +1,5 @@
 import ArgumentParser
+import CommandLineSupport
 import CommerceDomain
 import Foundation
 import Logging
@@ -15,8 +16,12 @@ struct BenchGatewayCommand: AsyncParsableCommand {
         abstract: "Charges through the HTTP adapter with N calls in flight and reports charges per second.")
 
     @Option(help: "The gateway's base URL.") var url = "http://127.0.0.1:9180"
-    @Option(help: "The API key (default: env PAYMENT_HTTP_API_KEY, else the local key).")
-    var apiKey = ProcessInfo.processInfo.environment["PAYMENT_HTTP_API_KEY"] ?? "sk_test_commerce_local"
+    @Option(help: "The API key (default: env PAYMENT_HTTP_API_KEY or PAYMENT_HTTP_API_KEY_FILE, else the local key).")
+    var apiKey: String?
+
+    private var resolvedAPIKey: String {
+        Setting.resolve(apiKey, variable: "PAYMENT_HTTP_API_KEY", default: ProcessorOptions.localAPIKey)
+    }
     @Option(help: "How many charges.") var charges = 2_000
     @Option(help: "How many calls in flight at once (and pooled connections).") var concurrency = 64
     @Option(help: "The payment token of every charge.") var token = "tok_approve"
@@ -31,7 +36,7 @@ struct BenchGatewayCommand: AsyncParsableCommand {
     func run() async throws {
         let gateway = HTTPPaymentGateway(
             configuration: HTTPPaymentGateway.Configuration(
-                baseURL: url, apiKey: apiKey, timeout: .milliseconds(timeoutMs), concurrency: concurrency),
+                baseURL: url, apiKey: resolvedAPIKey, timeout: .milliseconds(timeoutMs), concurrency: concurrency),
             logger: Logger(label: "commerce-lab bench-gateway"))
         let run = UUID().uuidString.prefix(8).lowercased()
         let total = charges

@@ -1,3 +1,4 @@
+import CommandLineSupport
 import Foundation
 
 /// One run of a reference instrument (the benchmark references folder, `../shared/bench` by
@@ -37,8 +38,11 @@ struct ReferenceRun: Encodable {
         name: String, repetition: Int, directory: URL, script: String, arguments: [String],
         environment extra: [String: String], log: URL, timeout: Duration
     ) -> ReferenceRun {
+        // As the report shows it: URLs' passwords and every *PASSWORD* variable masked.
         let command =
-            extra.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+            extra.sorted { $0.key < $1.key }.map {
+                "\($0.key)=\($0.key.uppercased().contains("PASSWORD") ? "***" : Setting.redacted($0.value))"
+            }.joined(separator: " ")
             + (extra.isEmpty ? "" : " ") + ([script] + arguments).joined(separator: " ")
         var run = ReferenceRun(
             name: name, repetition: repetition, command: command, result: nil, ok: false, error: nil,

@@ -34,8 +34,15 @@ struct OrderListCommand: ParsableCommand {
     }
 
     @Option(
-        help: ArgumentHelp("The order-worker's database (default the local orders database).", valueName: "url"))
-    var ordersDatabase = "postgresql://commerce_reader:commerce@127.0.0.1:5432/orders?connect_timeout=5"
+        help: ArgumentHelp(
+            "The order-worker's database (env ORDERS_DATABASE_URL; default "
+                + "\(Setting.shown(StoreOptions.localURL(.orders)))).", valueName: "url"))
+    var ordersDatabase: String?
+
+    private var ordersURL: String {
+        Setting.resolve(
+            ordersDatabase, variable: StoreOptions.Store.orders.variable, default: StoreOptions.localURL(.orders))
+    }
 
     @Option(
         name: .customLong("state"),
@@ -74,10 +81,10 @@ struct OrderListCommand: ParsableCommand {
     func run() throws {
         try DLQReporting.run(output) {
             let now = Date()
-            let address = Setting.redacted(ordersDatabase)
+            let address = Setting.redacted(ordersURL)
             let connection: PostgresConnection
             do {
-                connection = try PostgresConnection(url: ordersDatabase, applicationName: "commerce-order-list")
+                connection = try PostgresConnection(url: ordersURL, applicationName: "commerce-order-list")
             } catch {
                 throw CommandFailure(
                     "cannot reach the orders database at \(address): \(CommandFailure.describe(error))")

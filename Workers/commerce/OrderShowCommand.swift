@@ -65,8 +65,8 @@ struct OrderShowCommand: ParsableCommand {
         var order: OrderDetails?
         var sources: [SagaTimeline.Source] = []
         let databases = [
-            ("orders", stores.ordersDatabase), ("inventory", stores.inventoryDatabase),
-            ("payments", stores.paymentsDatabase),
+            ("orders", stores.url(.orders)), ("inventory", stores.url(.inventory)),
+            ("payments", stores.url(.payments)),
         ]
         for (name, url) in databases {
             do {
@@ -111,7 +111,7 @@ struct OrderShowCommand: ParsableCommand {
         if order == nil, timeline.steps.isEmpty, problems.isEmpty {
             let message =
                 "no order '\(BodyText.escaped(Array(id.utf8)))' in the orders database at "
-                + "\(Setting.redacted(stores.ordersDatabase)), and no message of that correlation id in the "
+                + "\(Setting.redacted(stores.url(.orders))), and no message of that correlation id in the "
                 + "journals or the dead-letter queues"
             if output.json { try DLQReporting.fail(message, output: output) }
             throw CommandFailure(message)

@@ -20,7 +20,9 @@ struct SetupCommand: ParsableCommand {
         discussion: """
             For each worker of the fleet (\(FleetCatalog.workers.map(\.name).joined(separator: ", "))): \
             its queue with its bindings, its retry queues and its dead-letter queue, declared as the \
-            worker declares them; then the runtime's tables and the handler's tables in the orders, \
+            worker declares them; then, connected as each store's owning role (order_worker, \
+            stock_worker, payment_worker unless --orders-database … name others), the runtime's tables and \
+            the handler's tables in the orders, \
             inventory and payments databases, and the notification collection's indexes on MongoDB. \
             Reports what it created and what already existed. A queue that exists with other \
             arguments is not changed: the command stops with exit status 1 naming it. \
@@ -165,9 +167,16 @@ struct SetupCommand: ParsableCommand {
         let (exchangeState, queues) = try declareTopology()
         var databases: [DatabaseReport] = []
         let services: [(String, String, (PostgresConnection) throws -> Void)] = [
-            ("orders", stores.ordersDatabase, { try OrderSchema.migrate($0) }),
-            ("inventory", stores.inventoryDatabase, { try StockHandler().migrate($0) }),
-            ("payments", stores.paymentsDatabase, { try PaymentHandler(gateway: SandboxGateway()).migrate($0) }),
+            // Migrations run as each store's owner (docs/security.md, "Database roles").
+            ("orders", stores.url(.orders, role: StoreOptions.Store.orders.owner), { try OrderSchema.migrate($0) }),
+            (
+                "inventory", stores.url(.inventory, role: StoreOptions.Store.inventory.owner),
+                { try StockHandler().migrate($0) }
+            ),
+            (
+                "payments", stores.url(.payments, role: StoreOptions.Store.payments.owner),
+                { try PaymentHandler(gateway: SandboxGateway()).migrate($0) }
+            ),
         ]
         for (service, url, migration) in services {
             databases.append(try migrate(service: service, url: url, migration))

@@ -23,16 +23,24 @@ struct StockCommand: ParsableCommand {
 
 /// `--inventory-database`, shared by the `stock` subcommands.
 struct InventoryDatabaseOptions: ParsableArguments {
-    static let defaultURL = "postgresql://stock_worker:commerce@127.0.0.1:5432/inventory?connect_timeout=5"
+    /// The local inventory as its owner: `stock set` and `stock import` write it.
+    static let defaultURL = StoreOptions.localURL(.inventory, role: StoreOptions.Store.inventory.owner)
 
-    @Option(help: ArgumentHelp("The stock-worker's database (default the local inventory).", valueName: "url"))
-    var inventoryDatabase = Self.defaultURL
+    @Option(
+        help: ArgumentHelp(
+            "The stock-worker's database (env INVENTORY_DATABASE_URL; default \(Setting.shown(Self.defaultURL))).",
+            valueName: "url"))
+    var inventoryDatabase: String?
 
-    var address: String { Setting.redacted(inventoryDatabase) }
+    var url: String {
+        Setting.resolve(inventoryDatabase, variable: StoreOptions.Store.inventory.variable, default: Self.defaultURL)
+    }
+
+    var address: String { Setting.redacted(url) }
 
     func connect() throws -> PostgresConnection {
         do {
-            return try PostgresConnection(url: inventoryDatabase, applicationName: "commerce-stock")
+            return try PostgresConnection(url: url, applicationName: "commerce-stock")
         } catch {
             throw CommandFailure("cannot reach the inventory database at \(address): \(CommandFailure.describe(error))")
         }
