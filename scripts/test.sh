@@ -6,14 +6,17 @@
 # 1. scripts/services.sh up: installs what is missing and starts RabbitMQ, PostgreSQL and
 #    SecantusDB on 127.0.0.1 (tests never mock them: they fail, with a hint, if one is down);
 # 2. builds every target and test target (debug);
-# 3. runs every test target (DomainTests, RuntimeTests, ServiceTests, OperationsTests, CardProcessorTests:
+# 3. checks that docs/architecture.md's module map is the one Package.swift gives
+#    (scripts/module_map.py);
+# 4. runs every test target (DomainTests, RuntimeTests, ServiceTests, OperationsTests, CardProcessorTests:
 #    one per area, docs/architecture.md "Tests") except the disruptive tests, in parallel;
-# 4. runs the disruptive tests (any test whose suite or name contains `Disruptive`: they restart
+# 5. runs the disruptive tests (any test whose suite or name contains `Disruptive`: they restart
 #    RabbitMQ or stop PostgreSQL) on their own, one at a time, because they would break every
 #    test running beside them.
-# Exits non-zero if the build or either run fails. Test output goes to the console.
+# Exits non-zero if the build, the map check or either run fails. Test output goes to the console.
 #
-# Integration tests find the built executables (probe-worker, commerce) in COMMERCE_BIN_PATH.
+# Integration tests find the built executables (probe-worker, commerce, commerce-lab …) in
+# COMMERCE_BIN_PATH.
 # COMMERCE_SCRATCH_PATH sets SwiftPM's build directory (default .build).
 set -euo pipefail
 
@@ -61,9 +64,15 @@ for target in "${targets[@]}"; do
 done
 
 status=0
+log "module map (docs/architecture.md against Package.swift)"
+mapcheck=0
+python3 scripts/module_map.py --check docs/architecture.md || mapcheck=1
+status=$mapcheck
+
 log "tests (all but Disruptive)"
 swift test "${swiftpm[@]}" --skip-build --skip Disruptive || status=1
-results=("all but Disruptive: $([ $status -eq 0 ] && echo passed || echo FAILED)")
+results=("module map: $([ $mapcheck -eq 0 ] && echo matches || echo DIFFERS)")
+results+=("all but Disruptive: $([ $status -eq 0 ] && echo passed || echo FAILED)")
 
 if grep -q Disruptive <<<"$tests"; then
   log "tests (Disruptive, one at a time)"
