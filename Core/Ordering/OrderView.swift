@@ -3,7 +3,7 @@ import Foundation
 import Postgres
 
 /// One order as an operator reads it from the order-worker's `orders` table: the read model of
-/// `commerce order show` and `commerce order list` (README.md, "The `commerce` tool"). The payment token is
+/// `commerce order show` and `commerce order list` (docs/operations.md, "The `commerce` tool"). The payment token is
 /// left out: it is a credential of the customer's card, not something an operator needs to read.
 ///
 /// Read-only. Every query of `orders` made for an operator is here, beside the handler that

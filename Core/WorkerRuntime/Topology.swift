@@ -7,7 +7,7 @@ import CommerceSupport
 /// the routing key); and the dead-letter queue `Q.dlq`.
 public struct Topology: Sendable, Hashable {
     /// Classic or quorum queues. Quorum queues replicate (on a cluster) and enforce a delivery
-    /// limit; on one node they measured no slower than classic ones (README, "Queue types").
+    /// limit; on one node they measured no slower than classic ones (docs/benchmarks.md, "Queue types").
     public enum QueueType: String, Sendable, Hashable {
         case quorum, classic
     }

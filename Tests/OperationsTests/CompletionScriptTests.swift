@@ -3,7 +3,7 @@ import Foundation
 import Testing
 
 /// `commerce --generate-completion-script`: swift-argument-parser's completion scripts, which
-/// README.md ("Shell completion") tells operators to install with `scripts/install-completion.sh`.
+/// docs/operations.md ("Shell completion") tells operators to install with `scripts/install-completion.sh`.
 @Suite("commerce shell completion")
 struct CompletionScriptTests {
     @Test(

@@ -20,7 +20,7 @@ import WorkerRuntime
 /// stores as `scripts/run.sh` does, but never touches a running fleet's data and can run beside
 /// other tests. The workers read the repository's `config/<worker>.json` (the working directory
 /// is the parent of the configuration folder) and get the benchmark's settings as environment
-/// overrides (README, "Running one worker by hand").
+/// overrides (docs/operations.md, "Running one worker by hand").
 final class SagaFleet {
     /// What the fleet looks like: the parameters of a run.
     struct Shape: Encodable, Hashable {
