@@ -9,7 +9,8 @@
 # 3. runs `commerce smoke` (a message round trip through RabbitMQ, a row in PostgreSQL, a document
 #    in MongoDB);
 # 4. empties the demo's stores (databases orders, inventory, payments, gateway; MongoDB
-#    notifications) so that the run starts from the seeded stock (COMMERCE_KEEP_DATA=1 keeps them);
+#    notifications) and purges the fleet's queues, so that the run starts from the seeded stock
+#    (COMMERCE_KEEP_DATA=1 keeps them);
 # 5. starts payment-gateway (the card processor the payment-worker calls over HTTP, configured by
 #    config/payment-gateway.json) and waits for its /health, then the fleet from the build:
 #    order-worker, two copies of stock-worker, payment-worker and notification-worker, each
@@ -27,8 +28,9 @@
 # release and 1 min 31 s in debug; and the later stages of this script run the worker fleet
 # under load, where an unoptimised build would be several times slower.
 #
-# COMMERCE_KEEP_FLEET=1 keeps the fleet running after step 7 until Ctrl-C (README, "A five-minute
-# tour").
+# COMMERCE_KEEP_FLEET=1 keeps the fleet running after step 7 until Ctrl-C or SIGTERM (README, "A five-minute
+# tour"); a copy killed meanwhile is left out of the stop, and a copy started by hand is not
+# stopped by this script.
 #
 # Environment: AMQP_URL, DATABASE_URL, MONGO_URL override the local servers (see
 # `commerce smoke --help`); COMMERCE_BUILD_CONFIGURATION=debug builds faster;
@@ -79,6 +81,12 @@ if [ "${COMMERCE_KEEP_DATA:-}" = 1 ]; then
 else
   scripts/services.sh reset-stores
   .venv/bin/python -c "import pymongo; pymongo.MongoClient('mongodb://127.0.0.1:27017/?retryWrites=false').drop_database('notifications')"
+  # Messages an interrupted earlier run left in the fleet's queues (and their retry and
+  # dead-letter queues) refer to orders the fresh stores no longer hold: a charge for one would
+  # be an order the audit cannot account for.
+  for queue in $(rabbitmqctl -q list_queues name 2>/dev/null | grep -E '^(order|stock|payment|notification)-worker(\.|$)' || true); do
+    rabbitmqctl -q purge_queue "$queue" >/dev/null
+  done
 fi
 finish
 
@@ -171,10 +179,18 @@ finish
 if [ "${COMMERCE_KEEP_FLEET:-}" = 1 ]; then
   begin "fleet kept running"
   echo "the fleet and the payment-gateway keep running: try the README's tour in another terminal."
-  echo "Ctrl-C stops them (logs in $fleet_logs)."
-  trap 'echo' INT
-  wait -n "${pids[@]}" "$gateway_pid" || true
-  trap - INT
+  echo "Ctrl-C (or SIGTERM to this script) stops them (logs in $fleet_logs)."
+  stop_requested=0
+  trap 'stop_requested=1' INT TERM
+  while [ "$stop_requested" = 0 ]; do sleep 1; done
+  trap - INT TERM
+  # A copy killed during the tour is not a failure of this run: it is left out of the stop.
+  for index in "${!pids[@]}"; do
+    if ! kill -0 "${pids[$index]}" 2>/dev/null; then
+      wait "${pids[$index]}" 2>/dev/null || echo "${names[$index]} had already exited (killed during the tour?)"
+      unset "pids[$index]"
+    fi
+  done
   finish
 fi
 
