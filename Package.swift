@@ -129,7 +129,7 @@ let package = Package(
         .target(
             name: "WorkerApp",
             dependencies: [
-                "WorkerRuntime",
+                "WorkerRuntime", "CommerceSupport",
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

@@ -1,3 +1,4 @@
+import CommerceSupport
 import Foundation
 
 /// One connection setting: the command-line option if given, else the environment variable,
@@ -15,12 +16,10 @@ public enum Setting {
         let environment = ProcessInfo.processInfo.environment
         // An empty variable is treated as unset: `AMQP_URL= commerce …` should not mean "no URL".
         if let value = environment[variable], !value.isEmpty { return value }
-        if let path = environment[variable + "_FILE"], !path.isEmpty,
-            let data = FileManager.default.contents(atPath: path)
+        if let path = environment[variable + "_FILE"], !path.isEmpty, let value = SecretFile.contents(atPath: path),
+            !value.isEmpty
         {
-            var value = String(decoding: data, as: UTF8.self)
-            while value.hasSuffix("\n") || value.hasSuffix("\r") { value.removeLast() }
-            if !value.isEmpty { return value }
+            return value
         }
         return fallback
     }

@@ -1,3 +1,4 @@
+import CommerceSupport
 import Foundation
 import WorkerRuntime
 
@@ -44,15 +45,9 @@ public enum SecretFiles {
                 throw WorkerConfigurationError(
                     key: variable + "_FILE", problem: "is set together with \(variable): set one of them")
             }
-            guard let data = FileManager.default.contents(atPath: path) else {
+            guard let value = SecretFile.contents(atPath: path) else {
                 throw WorkerConfigurationError(
                     key: variable + "_FILE", problem: "names a file that cannot be read: \(path)")
-            }
-            var value = String(decoding: data, as: UTF8.self)
-            if value.hasSuffix("\r\n") {
-                value.removeLast()
-            } else if value.hasSuffix("\n") {
-                value.removeLast()
             }
             guard !value.isEmpty else {
                 throw WorkerConfigurationError(key: variable + "_FILE", problem: "names an empty file: \(path)")

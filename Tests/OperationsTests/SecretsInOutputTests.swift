@@ -15,18 +15,6 @@ struct SecretsInOutputTests {
         prefix + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
     }
 
-    /// Runs a local administration command (`rabbitmqctl`), as `scripts/services.sh` does.
-    static func run(_ program: String, _ arguments: [String]) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [program] + arguments
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        try #require(process.terminationStatus == 0, "\(program) \(arguments.first ?? "") failed")
-    }
-
     /// Runs `sql` as the PostgreSQL superuser, as `scripts/services.sh` does (the tests' own role
     /// may not create roles).
     static func superuser(_ sql: String) throws {
@@ -80,9 +68,9 @@ struct SecretsInOutputTests {
             let brokerPassword = Self.secret("bp")
             let role = "leak_\(id)"
             let rolePassword = Self.secret("dp")
-            try Self.run("rabbitmqctl", ["add_user", brokerUser, brokerPassword])
-            defer { try? Self.run("rabbitmqctl", ["delete_user", brokerUser]) }
-            try Self.run("rabbitmqctl", ["set_permissions", "-p", "/", brokerUser, ".*", ".*", ".*"])
+            try run("rabbitmqctl", "add_user", brokerUser, brokerPassword)
+            defer { _ = try? run("rabbitmqctl", "delete_user", brokerUser) }
+            try run("rabbitmqctl", "set_permissions", "-p", "/", brokerUser, "'.*'", "'.*'", "'.*'")
             try Self.superuser("create role \(role) login password '\(rolePassword)'")
             defer { try? Self.superuser("drop role if exists \(role)") }
 

@@ -1,6 +1,7 @@
 import AMQP
 import Chaos
 import CommerceMessages
+import FleetOperations
 import Foundation
 import LocalProcess
 import Ordering
@@ -379,10 +380,11 @@ final class ChaosRun {
         defer { amqp.close() }
         for topology in fleet.topologies {
             while let delivery = try? amqp.get(channel: channel, queue: topology.deadLetterQueue, autoAck: false) {
-                let headers = delivery.properties.headers
-                let reason =
-                    headers[DeadLetterHeader.errorReason]?.stringValue
-                    ?? "x-death: " + (headers["x-death"].map { "\($0)" }.map { String($0.prefix(60)) } ?? "?")
+                // Read as `commerce dlq` reads it: the runtime's x-error-reason, else the broker's x-death.
+                let reason = DeadLetter(
+                    queue: topology.deadLetterQueue, deliveryTag: delivery.deliveryTag,
+                    properties: delivery.properties, body: delivery.body
+                ).reason
                 letters.byReason[reason, default: 0] += 1
                 let id = delivery.properties.messageID ?? "?"
                 if expected[id] != nil {
