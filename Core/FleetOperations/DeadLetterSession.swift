@@ -20,6 +20,10 @@ public final class DeadLetterSession {
     private var publishChannel: UInt16?
     private var highestTag: UInt64 = 0
     private var settled: Set<UInt64> = []
+    /// The queue each delivery held came from, by delivery tag.
+    private var queueOfTag: [UInt64: String] = [:]
+    /// Delivery tags returned to their queues with ``returnAll(except:)``.
+    private var returned: Set<UInt64> = []
     /// Messages acked since the session last waited for the broker to apply its acks (``finish()``).
     private var recentlyAcked = 0
 
@@ -71,6 +75,7 @@ public final class DeadLetterSession {
             }
             guard let delivery else { break }
             highestTag = max(highestTag, delivery.deliveryTag)
+            queueOfTag[delivery.deliveryTag] = queue
             let letter = DeadLetter(
                 queue: queue, deliveryTag: delivery.deliveryTag, properties: delivery.properties, body: delivery.body)
             if isWanted(letter) { wanted += 1 }
@@ -122,6 +127,7 @@ public final class DeadLetterSession {
             for tag in 1...highestTag where !settled.contains(tag) && !keep.contains(tag) {
                 try connection.nack(channel: readChannel, deliveryTag: tag, requeue: true)
                 settled.insert(tag)
+                returned.insert(tag)
             }
         } catch {
             throw DeadLetterSessionError(
@@ -161,7 +167,8 @@ public final class DeadLetterSession {
         }
     }
 
-    /// Returns every message read and not removed to its queue, then closes the connection.
+    /// Returns every message read and not removed to its queue, waits until the queues show them
+    /// again, then closes the connection.
     ///
     /// Before closing, it gives the broker time to apply the session's last acks. A quorum
     /// queue's channel sends the settlements of `basic.get` deliveries about 32 at a time, each
@@ -172,6 +179,13 @@ public final class DeadLetterSession {
     /// 20 ms per 32 acks not yet waited for. This is a mitigation measured on this broker, not a
     /// guarantee AMQP gives: a dead letter left behind this way was replayed (its copy
     /// confirmed), so a second replay only makes a duplicate, which the worker's inbox drops.
+    ///
+    /// A quorum queue also applies returns asynchronously: just after the nack, a passive declare
+    /// can count fewer ready messages than the queue holds, and the next command (a `list`
+    /// followed at once by a `purge` or a depth check) would miss some. So the session waits, up
+    /// to ``returnDeadline``, until each queue read counts at least as many ready messages as
+    /// were returned to it; past the deadline it closes anyway (the letters are safe, only not
+    /// yet visible — another reader may be holding them).
     public func finish() throws {
         defer { connection.close() }
         if recentlyAcked > 0 {
@@ -181,16 +195,44 @@ public final class DeadLetterSession {
             }
             recentlyAcked = 0
         }
-        guard highestTag > 0, settled.count < Int(highestTag) else { return }
-        do {
-            // Delivery tags of a channel run 1, 2, 3 …: a multiple nack up to the highest covers
-            // every one not acked.
-            try connection.nack(channel: readChannel, deliveryTag: highestTag, multiple: true, requeue: true)
-            connection.closeChannel(readChannel)
-        } catch {
-            throw DeadLetterSessionError(
-                "could not return the dead letters read to their queues at \(address) (\(error)); "
-                    + "the broker requeues them when the connection closes")
+        let unsettled = highestTag == 0 ? [] : (1...highestTag).filter { !settled.contains($0) }
+        if !unsettled.isEmpty {
+            do {
+                // Delivery tags of a channel run 1, 2, 3 …: a multiple nack up to the highest
+                // covers every one not acked.
+                try connection.nack(channel: readChannel, deliveryTag: highestTag, multiple: true, requeue: true)
+                connection.closeChannel(readChannel)
+            } catch {
+                throw DeadLetterSessionError(
+                    "could not return the dead letters read to their queues at \(address) (\(error)); "
+                        + "the broker requeues them when the connection closes")
+            }
+        }
+        var expected: [String: Int] = [:]
+        for tag in returned.union(unsettled) {
+            if let queue = queueOfTag[tag] { expected[queue, default: 0] += 1 }
+        }
+        waitUntilReady(expected)
+    }
+
+    /// How long ``finish()`` waits for the queues to show the letters it returned.
+    public var returnDeadline: Duration = .seconds(5)
+
+    private func waitUntilReady(_ expected: [String: Int]) {
+        guard !expected.isEmpty else { return }
+        let clock = ContinuousClock()
+        let deadline = clock.now.advanced(by: returnDeadline)
+        var waiting = expected
+        while !waiting.isEmpty, clock.now < deadline {
+            for (queue, count) in waiting {
+                if controlChannel == nil || !connection.isChannelOpen(controlChannel!) {
+                    guard let channel = try? connection.openChannel() else { return }
+                    controlChannel = channel
+                }
+                guard let status = try? connection.queueStatus(channel: controlChannel!, name: queue) else { return }
+                if Int(status.messageCount) >= count { waiting[queue] = nil }
+            }
+            if !waiting.isEmpty { Thread.sleep(forTimeInterval: 0.02) }
         }
     }
 }
