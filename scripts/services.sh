@@ -323,10 +323,17 @@ status() {
   return $rc
 }
 
+secantus_gone() { ! pgrep -f "secantus --host 127.0.0.1 --port $MONGO_PORT" >/dev/null; }
+
 down() {
   log "stopping"
   if [ -f "$state/secantus.pid" ]; then kill "$(cat "$state/secantus.pid")" 2>/dev/null || true; rm -f "$state/secantus.pid"; fi
   pkill -f "secantus --host 127.0.0.1 --port $MONGO_PORT" 2>/dev/null || true
+  # SecantusDB flushes on SIGTERM: wait for it, so that an `up` right after finds the port free
+  # and the data files closed; after 30 s it is killed.
+  if ! wait_for 30 "SecantusDB to exit" secantus_gone; then
+    pkill -KILL -f "secantus --host 127.0.0.1 --port $MONGO_PORT" 2>/dev/null || true
+  fi
   /etc/init.d/rabbitmq-server stop >/dev/null 2>&1 || true
   for c in $(pg_lsclusters -h 2>/dev/null | awk '{print $1"/"$2}'); do pg_ctlcluster "${c%/*}" "${c#*/}" stop 2>/dev/null || true; done
 }
@@ -364,6 +371,32 @@ restart() {
   esac
 }
 
+# freeze SERVICE SECONDS: what a frozen VM or a silent partition looks like to clients. Every
+# process of the server is stopped (SIGSTOP) for SECONDS, then continued (SIGCONT): connections
+# stay open and the kernel still acknowledges TCP, but nothing answers, so only a client-side
+# deadline notices. SIGCONT is sent even when the script is interrupted.
+freeze() {
+  local service=${1:-} seconds=${2:-}
+  if ! [[ "$seconds" =~ ^[0-9]+$ ]] || ((seconds < 1 || seconds > 600)); then
+    echo "usage: $0 freeze rabbitmq|postgresql|mongodb SECONDS (1 to 600)" >&2; exit 2
+  fi
+  local pids
+  case "$service" in
+    rabbitmq) pids=$(pgrep -x beam.smp || true) ;;
+    postgresql) pids=$(pgrep -x postgres || true) ;;
+    mongodb) pids=$(pgrep -f "secantus --host 127.0.0.1 --port $MONGO_PORT" || true) ;;
+    *) echo "usage: $0 freeze rabbitmq|postgresql|mongodb SECONDS (1 to 600)" >&2; exit 2 ;;
+  esac
+  if [ -z "$pids" ]; then log "no $service process to freeze"; return 1; fi
+  trap 'kill -CONT $pids 2>/dev/null || true' EXIT INT TERM
+  log "freezing $service for ${seconds}s (pids $(echo $pids | tr '\n' ' '))"
+  kill -STOP $pids
+  sleep "$seconds"
+  kill -CONT $pids 2>/dev/null || true
+  trap - EXIT INT TERM
+  log "$service continued"
+}
+
 case "${1:-}" in
   up) install_missing; certificates; pg_up; rabbit_up; mongo_up; status ;;
   certificates) certificates ;;
@@ -371,5 +404,6 @@ case "${1:-}" in
   down) down ;;
   status) status ;;
   restart) restart "${2:-}" ;;
-  *) echo "usage: $0 up|down|status|certificates|reset-stores|restart SERVICE" >&2; exit 2 ;;
+  freeze) freeze "${2:-}" "${3:-}" ;;
+  *) echo "usage: $0 up|down|status|certificates|reset-stores|restart SERVICE|freeze SERVICE SECONDS" >&2; exit 2 ;;
 esac
