@@ -81,6 +81,21 @@ install_missing() {
 }
 
 # --- TLS certificates ---------------------------------------------------------
+# issue_certificate NAME SUBJECT EXTENSIONS: NAME.pem and NAME.key in $TLS_DIR, signed by the local
+# CA; kept while it still verifies against the CA.
+issue_certificate() {
+  (
+    cd "$TLS_DIR"
+    if [ -s "$1.pem" ] && [ -s "$1.key" ] && openssl verify -CAfile ca.pem "$1.pem" >/dev/null 2>&1; then return; fi
+    log "issuing $TLS_DIR/$1.pem"
+    openssl req -newkey rsa:2048 -nodes -subj "$2" -keyout "$1.key" -out "$1.csr" 2>/dev/null
+    printf '%s\n' "$3" >"$1.ext"
+    openssl x509 -req -in "$1.csr" -CA ca.pem -CAkey ca.key -CAcreateserial -days 825 \
+      -extfile "$1.ext" -out "$1.pem" 2>/dev/null
+    rm -f "$1.csr" "$1.ext"
+  )
+}
+
 # ca.pem is what clients trust (amqp.tls.caFile, sslrootcert); server.pem names localhost and
 # 127.0.0.1 (as a DNS entry too: rabbitmq-c compares DNS names only); each server reads its own
 # copy of the key. client.pem/client.key are for trying mutual TLS. Made once; a certificate that
@@ -99,18 +114,9 @@ certificates() {
     fi
     chmod 600 ca.key
     chmod 644 ca.pem
-    issue() { # issue NAME SUBJECT EXTENSIONS
-      if [ -s "$1.pem" ] && [ -s "$1.key" ] && openssl verify -CAfile ca.pem "$1.pem" >/dev/null 2>&1; then return; fi
-      log "issuing $TLS_DIR/$1.pem"
-      openssl req -newkey rsa:2048 -nodes -subj "$2" -keyout "$1.key" -out "$1.csr" 2>/dev/null
-      printf '%s\n' "$3" >"$1.ext"
-      openssl x509 -req -in "$1.csr" -CA ca.pem -CAkey ca.key -CAcreateserial -days 825 \
-        -extfile "$1.ext" -out "$1.pem" 2>/dev/null
-      rm -f "$1.csr" "$1.ext"
-    }
-    issue server "/CN=localhost" "subjectAltName=DNS:localhost,DNS:127.0.0.1,IP:127.0.0.1
+    issue_certificate server "/CN=localhost" "subjectAltName=DNS:localhost,DNS:127.0.0.1,IP:127.0.0.1
 extendedKeyUsage=serverAuth"
-    issue client "/CN=commerce-client" "extendedKeyUsage=clientAuth"
+    issue_certificate client "/CN=commerce-client" "extendedKeyUsage=clientAuth"
     chmod 644 server.pem client.pem client.key
     chmod 600 server.key
     # Each server reads the key as its own user, and both insist that nobody else can.
@@ -397,6 +403,8 @@ freeze() {
   log "$service continued"
 }
 
+# Sourced (scripts/cluster.sh uses these functions), it defines them and does nothing else.
+if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
 case "${1:-}" in
   up) install_missing; certificates; pg_up; rabbit_up; mongo_up; status ;;
   certificates) certificates ;;
@@ -407,3 +415,4 @@ case "${1:-}" in
   freeze) freeze "${2:-}" "${3:-}" ;;
   *) echo "usage: $0 up|down|status|certificates|reset-stores|restart SERVICE|freeze SERVICE SECONDS" >&2; exit 2 ;;
 esac
+fi

@@ -12,7 +12,8 @@
 #    one per area, docs/architecture.md "Tests") except the disruptive tests, in parallel;
 # 5. runs the disruptive tests (any test whose suite or name contains `Disruptive`: they restart
 #    RabbitMQ or stop PostgreSQL) on their own, one at a time, because they would break every
-#    test running beside them.
+#    test running beside them;
+# 6. checks the local cluster script (scripts/cluster_check.sh, docs/cluster.md).
 # Exits non-zero if the build, the map check or either run fails. Test output goes to the console.
 #
 # Integration tests find the built executables (probe-worker, commerce, commerce-lab …) in
@@ -82,6 +83,19 @@ if grep -q Disruptive <<<"$tests"; then
   status=$((status | disruptive))
 else
   results+=("Disruptive: none defined yet")
+fi
+
+# The local cluster (docs/cluster.md): up from nothing, reached over TLS, replicating, a partition
+# seen and healed, and down leaving nothing behind. Where network namespaces cannot be made (no
+# root, a sandbox without them), the step says so and is skipped.
+log "cluster (scripts/cluster_check.sh)"
+if [ "$(id -u)" = 0 ] && ip netns add cm-probe 2>/dev/null && ip netns del cm-probe; then
+  clustercheck=0
+  scripts/cluster_check.sh || clustercheck=1
+  results+=("cluster: $([ $clustercheck -eq 0 ] && echo passed || echo FAILED)")
+  status=$((status | clustercheck))
+else
+  results+=("cluster: SKIPPED (network namespaces cannot be made here)")
 fi
 
 # A disruptive test that fails half-way may leave a server stopped: say so rather than leave

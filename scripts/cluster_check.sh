@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Checks scripts/cluster.sh end to end, as CI runs it (a step of scripts/test.sh): the cluster
+# comes up from nothing with three running RabbitMQ nodes and a streaming standby; a client
+# reaches it over verified TLS (`commerce smoke`, when COMMERCE_BIN_PATH names the built
+# executables); a row written on the primary is read on the standby; a partitioned node is
+# seen as gone by the other two and back after `heal`; and `down` leaves nothing behind (no
+# namespace, link, hosts line, PostgreSQL cluster, data directory, certificate or process).
+# Exits non-zero with the reason on the first failure; the cluster is taken down either way.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+cluster="$here/cluster.sh"
+TLS_DIR=${COMMERCE_TLS_DIR:-/etc/commerce/tls}
+CA="$TLS_DIR/ca.pem"
+
+fail() { printf 'cluster_check: %s\n' "$*" >&2; exit 1; }
+step() { printf '[cluster_check] %s\n' "$*" >&2; }
+# until SECONDS DESCRIPTION COMMAND...: COMMAND succeeds within SECONDS, or the check fails.
+until_true() {
+  local seconds=$1 what=$2; shift 2
+  local deadline=$((SECONDS + seconds))
+  until "$@" >/dev/null 2>&1; do
+    ((SECONDS < deadline)) || fail "$what: not within ${seconds}s"
+    sleep 1
+  done
+}
+running_nodes() { "$cluster" status 2>/dev/null | grep -c "^$1 .*$2 of 3 nodes running" || true; }
+seen_running() { [ "$(running_nodes "$1" "$2")" -eq 1 ]; }
+
+beams_before=$(pgrep -c -x beam.smp || true)
+trap '"$cluster" down >/dev/null 2>&1 || true' EXIT
+
+step "up"
+"$cluster" up >/dev/null
+status=$("$cluster" status) || fail "status after up: $status"
+for node in rabbit1 rabbit2 rabbit3; do
+  grep -q "^$node .*3 of 3 nodes running" <<<"$status" || fail "$node is not one of 3 running nodes: $status"
+done
+grep -q "^pg-primary up .*(primary)" <<<"$status" || fail "no primary: $status"
+grep -q "^pg-standby up .*(standby)" <<<"$status" || fail "no standby: $status"
+
+pg_url="postgres://order_worker:commerce@10.77.0.22:5432,10.77.0.21:5432/orders?target_session_attrs=read-write&sslmode=verify-full&sslrootcert=$CA"
+if [ -n "${COMMERCE_BIN_PATH:-}" ] && [ -x "$COMMERCE_BIN_PATH/commerce" ]; then
+  step "commerce smoke over TLS: nodes 2 and 3, the PostgreSQL hosts standby first"
+  amqp_url="amqps://commerce:commerce@cm-rabbit2:5671/%2F?cacertfile=$CA,amqps://commerce:commerce@cm-rabbit3:5671/%2F?cacertfile=$CA"
+  smoke=$("$COMMERCE_BIN_PATH/commerce" smoke --amqp-url "$amqp_url" --database-url "$pg_url" --json 2>/dev/null || true)
+  python3 - "$smoke" <<'PY' || fail "commerce smoke against the cluster: $smoke"
+import json, sys
+report = json.loads(sys.argv[1])
+steps = [s for s in report.get("steps", []) if s.get("component") in ("rabbitmq", "postgresql")]
+components = {s["component"] for s in steps}
+sys.exit(0 if components == {"rabbitmq", "postgresql"} and all(s.get("passed") for s in steps) else 1)
+PY
+fi
+
+step "a row written on the primary is read on the standby"
+marker="check-$RANDOM$RANDOM"
+PGPASSWORD=commerce psql -X -q "$pg_url" -c "create table if not exists cluster_check (marker text); insert into cluster_check values ('$marker')"
+standby_has() {
+  [ "$(PGPASSWORD=commerce psql -X -tA "host=10.77.0.22 dbname=orders user=order_worker sslmode=verify-full sslrootcert=$CA" \
+    -c "select count(*) from cluster_check where marker = '$marker'")" = 1 ]
+}
+until_true 20 "the row on the standby" standby_has
+
+step "partition rabbit3: the other two see 2 of 3 nodes"
+"$cluster" partition rabbit3
+until_true 90 "rabbit1 seeing rabbit3 gone" seen_running rabbit1 2
+"$cluster" heal
+until_true 90 "rabbit1 seeing rabbit3 back" seen_running rabbit1 3
+
+step "down leaves nothing behind"
+"$cluster" down >/dev/null 2>&1
+trap - EXIT
+left=()
+ip netns list | grep -q '^cm-' && left+=("network namespaces: $(ip netns list | grep '^cm-' | tr '\n' ' ')")
+ip link show cm-cluster0 >/dev/null 2>&1 && left+=("the bridge cm-cluster0")
+grep -q "commerce cluster" /etc/hosts && left+=("lines in /etc/hosts")
+pg_lsclusters -h 2>/dev/null | awk '$2 ~ /^cm_/' | grep -q . && left+=("PostgreSQL clusters: $(pg_lsclusters -h | awk '$2 ~ /^cm_/ {print $2}' | tr '\n' ' ')")
+ls -d /etc/postgresql/*/cm_* /var/lib/postgresql/*/cm_* >/dev/null 2>&1 && left+=("PostgreSQL directories")
+[ -e /var/lib/commerce-cluster ] && left+=("/var/lib/commerce-cluster")
+ls "$TLS_DIR"/cluster* >/dev/null 2>&1 && left+=("certificates $TLS_DIR/cluster*")
+beams_after=$(pgrep -c -x beam.smp || true)
+[ "$beams_after" -gt "$beams_before" ] && left+=("$((beams_after - beams_before)) RabbitMQ node process(es)")
+if [ ${#left[@]} -gt 0 ]; then fail "down left: ${left[*]}"; fi
+step "passed"
