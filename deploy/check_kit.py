@@ -301,6 +301,11 @@ def metric_names(expr):
     return {w for w in re.findall(r"\b[a-zA-Z_:][a-zA-Z0-9_:]*\b", expr) if w not in PROMQL_WORDS and not w.isdigit()}
 
 
+def github_anchor(heading):
+    """The fragment GitHub gives a Markdown heading: lower case, punctuation dropped, spaces as -."""
+    return re.sub(r"[^a-z0-9 _-]", "", heading.strip().lower()).replace(" ", "-")
+
+
 def check_metrics(argv):
     import yaml
 
@@ -319,9 +324,14 @@ def check_metrics(argv):
         for target in panel.get("targets", []):
             report.check(bool(target.get("expr")) and bool(target.get("refId")), f"dashboard: {title}: a target without expr or refId")
             queries.append((f"dashboard: {title}", target.get("expr", "")))
+    anchors = {github_anchor(h) for h in re.findall(r"^#+ (.+)$", (ROOT / "docs/operations.md").read_text(), re.M)}
     for group in yaml.safe_load((DEPLOY / "prometheus/commerce-alerts.yml").read_text())["groups"]:
         for rule in group["rules"]:
             queries.append((f"alert {rule['alert']}", rule["expr"]))
+            runbook = rule.get("annotations", {}).get("runbook_url", "")
+            report.check(
+                runbook.startswith("docs/operations.md#") and runbook.split("#", 1)[1] in anchors,
+                f"alert {rule['alert']}: runbook_url {runbook!r} is no section of docs/operations.md")
     for label, expr in queries:
         for name in sorted(metric_names(expr)):
             report.check(name in exported or name in EXTERNAL_METRICS,
