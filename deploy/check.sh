@@ -176,11 +176,14 @@ if [ $image -eq 1 ]; then
   if [ $status -eq 0 ] && ! podman image exists "$base"; then
     # The mirror the machine's apt uses (the only registry reachable), not a name written here.
     mirror=$(grep -hE '^(URIs:|deb )' /etc/apt/sources.list.d/*.sources /etc/apt/sources.list 2>/dev/null \
-      | grep -v security | sed -E 's/^URIs: *//; s/^deb +(\[[^]]*\] +)?//; s/ .*//' | head -1)
-    debootstrap --variant=minbase bookworm "$scratch/rootfs" "$mirror" >"$scratch/debootstrap.log" 2>&1 \
-      && tar -C "$scratch/rootfs" -c . | podman import -q - "$base" >/dev/null \
-      || { echo "check.sh: debootstrap or podman import failed:" >&2; tail -5 "$scratch/debootstrap.log" >&2; status=1; }
-    rm -rf "$scratch/rootfs"
+      | sed -E 's/^URIs: *//; s/^deb +(\[[^]]*\] +)?//; s/ .*//' | grep -E '/debian/?$' | head -1)
+    [ -n "$mirror" ] || { echo "check.sh: no Debian mirror found in the apt sources for debootstrap" >&2; status=1; }
+    if [ $status -eq 0 ]; then
+      debootstrap --variant=minbase bookworm "$scratch/rootfs" "$mirror" >"$scratch/debootstrap.log" 2>&1 \
+        && tar -C "$scratch/rootfs" -c . | podman import -q - "$base" >/dev/null \
+        || { echo "check.sh: debootstrap or podman import failed:" >&2; tail -5 "$scratch/debootstrap.log" >&2; status=1; }
+      rm -rf "$scratch/rootfs"
+    fi
   fi
   if [ $status -eq 0 ] && { [ -z "$bin" ] || [ ! -x "$bin/probe-worker" ]; }; then
     echo "check.sh: --image needs the built executables in COMMERCE_BIN_PATH" >&2
