@@ -237,6 +237,8 @@ if [ $image -eq 1 ]; then
     container_id=
     remove_topology "$smoke_queue"
   fi
+  # The image and the executables' image are rebuilt each time; only the base is kept.
+  podman rmi -f localhost/commerce:check localhost/commerce-binaries:check >/dev/null 2>&1
   step image $status "runtime stage built on a debootstrap base; probe-worker ready, exit 0 on SIGTERM $([ $status -eq 0 ] && echo passed || echo FAILED)"
 fi
 
