@@ -8,13 +8,18 @@
 # 2. builds every target and test target (debug);
 # 3. checks that docs/architecture.md's module map is the one Package.swift gives
 #    (scripts/module_map.py);
-# 4. runs every test target (DomainTests, RuntimeTests, ServiceTests, OperationsTests, CardProcessorTests:
+# 4. checks the deployment kit with each ecosystem's tool (deploy/check.sh: systemd-analyze,
+#    promtool, hadolint, the Kubernetes and KEDA schemas; COMMERCE_DEPLOY_IMAGE=1 also builds the
+#    image with podman and runs a worker in it, a few minutes more on a fresh machine);
+# 5. runs every test target (DomainTests, RuntimeTests, ServiceTests, OperationsTests, CardProcessorTests:
 #    one per area, docs/architecture.md "Tests") except the disruptive tests, in parallel;
-# 5. runs the disruptive tests (any test whose suite or name contains `Disruptive`: they restart
+# 6. runs the disruptive tests (any test whose suite or name contains `Disruptive`: they restart
 #    RabbitMQ or stop PostgreSQL) on their own, one at a time, because they would break every
 #    test running beside them;
-# 6. checks the local cluster script (scripts/cluster_check.sh, docs/cluster.md).
-# Exits non-zero if the build, the map check or either run fails. Test output goes to the console.
+# 7. checks the local cluster script and runs the cluster drills (scripts/cluster_check.sh
+#    --drills, docs/cluster.md).
+# Exits non-zero if the build, the map check, the kit's check, a test run or the cluster check
+# fails. Test output goes to the console.
 #
 # Integration tests find the built executables (probe-worker, commerce, commerce-lab …) in
 # COMMERCE_BIN_PATH.
@@ -70,10 +75,18 @@ mapcheck=0
 python3 scripts/module_map.py --check docs/architecture.md || mapcheck=1
 status=$mapcheck
 
+log "deployment kit (deploy/check.sh)"
+kitcheck=0
+deploy/check.sh $([ "${COMMERCE_DEPLOY_IMAGE:-0}" = 1 ] && echo --image) || kitcheck=1
+status=$((status | kitcheck))
+
 log "tests (all but Disruptive)"
-swift test "${swiftpm[@]}" --skip-build --skip Disruptive || status=1
+testrun=0
+swift test "${swiftpm[@]}" --skip-build --skip Disruptive || testrun=1
+status=$((status | testrun))
 results=("module map: $([ $mapcheck -eq 0 ] && echo matches || echo DIFFERS)")
-results+=("all but Disruptive: $([ $status -eq 0 ] && echo passed || echo FAILED)")
+results+=("deployment kit: $([ $kitcheck -eq 0 ] && echo passed || echo FAILED)")
+results+=("all but Disruptive: $([ $testrun -eq 0 ] && echo passed || echo FAILED)")
 
 if grep -q Disruptive <<<"$tests"; then
   log "tests (Disruptive, one at a time)"
@@ -91,7 +104,7 @@ fi
 log "cluster (scripts/cluster_check.sh)"
 if [ "$(id -u)" = 0 ] && ip netns add cm-probe 2>/dev/null && ip netns del cm-probe; then
   clustercheck=0
-  scripts/cluster_check.sh || clustercheck=1
+  scripts/cluster_check.sh --drills || clustercheck=1
   results+=("cluster: $([ $clustercheck -eq 0 ] && echo passed || echo FAILED)")
   status=$((status | clustercheck))
 else
