@@ -12,6 +12,10 @@
 #   scripts/cluster.sh status   what answers (exit 1 if anything does not)
 #   scripts/cluster.sh partition NODE   cut NODE's link to the network (its processes keep running)
 #   scripts/cluster.sh heal [NODE]      restore NODE's link (every node's without NODE)
+#   scripts/cluster.sh stop NODE        a crash: a RabbitMQ node's application stopped (its clients
+#                                       disconnected), or PostgreSQL stopped in immediate mode
+#   scripts/cluster.sh start NODE       start it again
+#   scripts/cluster.sh promote          the standby becomes the primary (after the primary is lost)
 #   scripts/cluster.sh addresses        the URLs a client uses (AMQP list, PostgreSQL multi-host)
 #
 # NODE is rabbit1, rabbit2, rabbit3, pg-primary or pg-standby. Traffic goes only to the
@@ -310,6 +314,11 @@ do \$\$ begin
   end if;
 end \$\$;
 SQL
+  for db in "${PG_DATABASES[@]}"; do
+    if ! su postgres -c "psql -X -tAc \"select 1 from pg_database where datname = '$db'\"" | grep -q 1; then
+      psql_admin "-c \"create database $db owner $PG_ROLE\""
+    fi
+  done
   pg_service_roles
   unset PGHOST
 }
@@ -341,6 +350,27 @@ pg_nodes_down() {
     rm -rf "/etc/postgresql/$PG_VERSION/$cluster" "/var/lib/postgresql/$PG_VERSION/$cluster"
     rm -rf "$(pg_socket_dir "$node")"
   done
+}
+
+node_stop() {
+  case "$1" in
+    rabbit*) log "stopping RabbitMQ on $1 (stop_app: its clients are disconnected)"; node_ctl "$1" stop_app ;;
+    pg-*) log "stopping PostgreSQL $1 (immediate: as a crash)"
+      pg_ctlcluster "$PG_VERSION" "$(pg_cluster_name "$1")" stop -m immediate ;;
+  esac
+}
+node_start() {
+  case "$1" in
+    rabbit*) log "starting RabbitMQ on $1"; node_ctl "$1" start_app; node_ctl "$1" await_startup ;;
+    pg-*) in_ns "$(namespace_of "$1")" pg_ctlcluster "$PG_VERSION" "$(pg_cluster_name "$1")" start
+      wait_for 60 "PostgreSQL $1" pg_node_answers "$1" ;;
+  esac
+}
+promote() {
+  log "promoting the standby"
+  pg_ctlcluster "$PG_VERSION" "$(pg_cluster_name pg-standby)" promote
+  is_primary() { [ "$(PGHOST=$(pg_socket_dir pg-standby) su postgres -c "psql -X -tAc 'select pg_is_in_recovery()'")" = f ]; }
+  wait_for 30 "the promoted standby to accept writes" is_primary
 }
 
 # --- commands -------------------------------------------------------------------------
@@ -404,5 +434,7 @@ case "${1:-}" in
   addresses) addresses ;;
   partition) [ -n "${2:-}" ] || { echo "usage: $0 partition NODE" >&2; exit 2; }; address_of "$2" >/dev/null; partition "$2" ;;
   heal) if [ -n "${2:-}" ]; then address_of "$2" >/dev/null; fi; heal "${2:-}" ;;
-  *) echo "usage: $0 up|down|status|addresses|partition NODE|heal [NODE]" >&2; exit 2 ;;
+  stop|start) [ -n "${2:-}" ] || { echo "usage: $0 $1 NODE" >&2; exit 2; }; address_of "$2" >/dev/null; "node_$1" "$2" ;;
+  promote) promote ;;
+  *) echo "usage: $0 up|down|status|addresses|partition NODE|heal [NODE]|stop NODE|start NODE|promote" >&2; exit 2 ;;
 esac

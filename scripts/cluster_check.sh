@@ -5,6 +5,8 @@
 # executables); a row written on the primary is read on the standby; a partitioned node is
 # seen as gone by the other two and back after `heal`; and `down` leaves nothing behind (no
 # namespace, link, hosts line, PostgreSQL cluster, data directory, certificate or process).
+# With --drills, it also runs the saga through the cluster's faults (ClusterDrillDisruptiveTests) before
+# taking it down; the tests must be built (COMMERCE_BIN_PATH).
 # Exits non-zero with the reason on the first failure; the cluster is taken down either way.
 set -euo pipefail
 
@@ -67,6 +69,21 @@ step "partition rabbit3: the other two see 2 of 3 nodes"
 until_true 90 "rabbit1 seeing rabbit3 gone" seen_running rabbit1 2
 "$cluster" heal
 until_true 90 "rabbit1 seeing rabbit3 back" seen_running rabbit1 3
+
+if [ "${1:-}" = --drills ]; then
+  # The saga through node loss, a partition and a database failover (ClusterDrillDisruptiveTests), with
+  # the test servers' URLs pointing here: rabbit3 first for the test's own connection.
+  step "the cluster drills (Tests/ServiceTests/ClusterDrillDisruptiveTests.swift)"
+  drill_log=$(mktemp)
+  COMMERCE_TEST_CLUSTER=1 \
+    COMMERCE_TEST_AMQP_URL="amqp://commerce:commerce@10.77.0.13:5672/%2F,amqp://commerce:commerce@10.77.0.12:5672/%2F,amqp://commerce:commerce@10.77.0.11:5672/%2F" \
+    COMMERCE_TEST_POSTGRES_URL="postgresql://commerce:commerce@10.77.0.21:5432,10.77.0.22:5432/commerce_test?target_session_attrs=read-write&connect_timeout=5" \
+    swift test --package-path "$here/.." --scratch-path "${COMMERCE_SCRATCH_PATH:-$here/../.build}" --skip-build \
+    --filter ClusterDrillDisruptiveTests 2>&1 | tee "$drill_log" || true
+  # A filter that matches nothing passes with 0 tests: the drill must have run.
+  grep -qE "Test run with [1-9][0-9]* tests? .*passed" "$drill_log" || { rm -f "$drill_log"; fail "the cluster drills failed or did not run"; }
+  rm -f "$drill_log"
+fi
 
 step "down leaves nothing behind"
 "$cluster" down >/dev/null 2>&1

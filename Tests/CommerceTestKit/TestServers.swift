@@ -36,14 +36,19 @@ public enum TestServers {
             ?? "postgresql://commerce:commerce@127.0.0.1:5432/commerce_test?connect_timeout=5"
     }
 
-    /// ``postgresURL`` with its database replaced by `database`: same server, user and options.
+    /// ``postgresURL`` with its database replaced by `database`: same servers, user and options.
+    /// A libpq URL may name several hosts (`postgresql://u:p@h1:5432,h2:5432/db?…`, the cluster
+    /// of docs/cluster.md), which is no URL Foundation parses: the path is replaced as text.
     public static func postgresURL(database: String) -> String {
-        guard var components = URLComponents(string: postgresURL) else {
+        let url = postgresURL
+        guard let scheme = url.range(of: "://"),
+            let pathStart = url[scheme.upperBound...].firstIndex(of: "/")
+        else {
             Issue.record("COMMERCE_TEST_POSTGRES_URL is not a URL (postgresql://user:password@host:port/database)")
-            return postgresURL
+            return url
         }
-        components.path = "/\(database)"
-        return components.string ?? postgresURL
+        let pathEnd = url[pathStart...].firstIndex(of: "?") ?? url.endIndex
+        return url.replacingCharacters(in: pathStart..<pathEnd, with: "/\(database)")
     }
 
     /// The MongoDB server (SecantusDB) of the notification store and the message journal.
