@@ -84,5 +84,16 @@ struct ClusterDrillDisruptiveTests {
         for worker in ["order-worker", "stock-worker", "payment-worker", "notification-worker"] {
             #expect(try fixture.deadLetters(of: worker).isEmpty, "\(worker) dead-lettered something")
         }
+        // The faults reached the workers: each started on rabbit1, moved to rabbit2 when rabbit1
+        // stopped, and off rabbit2 when it was partitioned.
+        for worker in fixture.workers {
+            let endpoints = worker.log.split(separator: "\n").filter { $0.contains("connected to broker") }.compactMap {
+                line in line.split(separator: " ").first { $0.hasPrefix("endpoint=") }.map { String($0.dropFirst(9)) }
+            }
+            let name = worker.logURL.lastPathComponent
+            #expect(endpoints.first == "10.77.0.11:5672", "\(name): \(endpoints)")
+            #expect(endpoints.contains("10.77.0.12:5672"), "\(name): \(endpoints)")
+            #expect(endpoints.count >= 3 && endpoints.last != "10.77.0.12:5672", "\(name): \(endpoints)")
+        }
     }
 }
