@@ -49,12 +49,7 @@ public enum WorkerApplication {
         makeWorker: (WorkerConfiguration, ConfigReader, Logger) throws -> WorkerService
     ) async -> Never {
         let environment = ProcessInfo.processInfo.environment
-        let level = Logger.Level(rawValue: environment["LOG_LEVEL"]?.lowercased() ?? "info") ?? .info
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
+        LogOutput.bootstrap(environment)
         let logger = Logger(label: appID)
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))

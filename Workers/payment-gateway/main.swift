@@ -15,12 +15,7 @@ import WorkerApp
 import WorkerRuntime
 
 let environment = ProcessInfo.processInfo.environment
-let level = Logger.Level(rawValue: environment["LOG_LEVEL"]?.lowercased() ?? "info") ?? .info
-LoggingSystem.bootstrap { label in
-    var handler = StreamLogHandler.standardError(label: label)
-    handler.logLevel = level
-    return handler
-}
+LogOutput.bootstrap(environment)
 let logger = Logger(label: "payment-gateway")
 let registry = PrometheusCollectorRegistry()
 MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
