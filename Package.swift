@@ -147,7 +147,12 @@ let package = Package(
         // What an operator does, as an API with no command line and no printing (docs/architecture.md):
         // `commerce` and `commerce-lab` are commands over it.
         .target(
-            name: "FleetOperations", dependencies: ["AMQP", "CommerceMessages", "WorkerRuntime"],
+            name: "FleetOperations",
+            dependencies: [
+                "AMQP", "Postgres", "Mongo", "CommerceMessages", "CommerceSupport", "WorkerRuntime", "Ordering",
+                "Inventory", "Payments", "PaymentsHTTP", "Notifications", "SagaAudit",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             path: "Core/FleetOperations"),
 
         // What the command-line tools share (docs/architecture.md): option groups (broker, stores,
@@ -156,6 +161,7 @@ let package = Package(
             name: "CommandLineSupport",
             dependencies: [
                 "AMQP", "Postgres", "Mongo", "SagaAudit", "Payments", "PaymentsHTTP", "CommerceSupport",
+                "FleetOperations",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

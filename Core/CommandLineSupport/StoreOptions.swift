@@ -1,4 +1,5 @@
 import ArgumentParser
+import FleetOperations
 import Foundation
 import Mongo
 import Postgres
@@ -72,6 +73,15 @@ public struct StoreOptions: ParsableArguments {
     /// The MongoDB URL in effect: option, then `MONGO_URL`, then the local default.
     public var resolvedMongoURL: String {
         Setting.resolve(mongoURL, variable: "MONGO_URL", default: MongoClient.Configuration.defaultURI)
+    }
+
+    /// The four stores in effect, each PostgreSQL database as `role` unless `owners`: then as the
+    /// role that owns it (``Store/owner``), for a command that migrates them.
+    public func fleet(owners: Bool = false) -> FleetStores {
+        func resolved(_ store: Store) -> String { owners ? url(store, role: store.owner) : url(store) }
+        return FleetStores(
+            orders: resolved(.orders), inventory: resolved(.inventory), payments: resolved(.payments),
+            mongoURL: resolvedMongoURL, mongoDatabase: mongoDatabase)
     }
 
     /// Runs ``SagaAudit`` over the four stores (read-only), invariant 6 against `processor`, the
