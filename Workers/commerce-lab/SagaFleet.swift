@@ -1,10 +1,12 @@
 import AMQP
 import CommandLineSupport
 import CommerceSupport
+import FleetOperations
 import Foundation
 import Inventory
 import LocalProcess
 import Mongo
+import Payments
 import Postgres
 import SagaAudit
 import WorkerRuntime
@@ -237,16 +239,15 @@ final class SagaFleet {
     func auditSettled(
         within: Duration, applicationName: String, toleratingErrors: Bool = false
     ) throws -> SagaAuditReport? {
-        let stores = try StoreOptions.parse([
-            "--orders-database", databaseURLs["orders"]!, "--inventory-database", databaseURLs["inventory"]!,
-            "--payments-database", databaseURLs["payments"]!, "--mongo-url", mongoURL,
-            "--mongo-database", mongoDatabase,
-        ])
+        let stores = FleetStores(
+            orders: databaseURLs["orders"]!, inventory: databaseURLs["inventory"]!, payments: databaseURLs["payments"]!,
+            mongoURL: mongoURL, mongoDatabase: mongoDatabase)
         let deadline = ContinuousClock.now + within
         var report: SagaAuditReport?
         while true {
             do {
-                report = try stores.audit(applicationName: applicationName, processor: try processorBooks())
+                report = try FleetAudit.run(
+                    stores: stores, applicationName: applicationName, processor: processorBooks())
             } catch {
                 if !toleratingErrors { throw error }
             }
@@ -255,13 +256,12 @@ final class SagaFleet {
         }
     }
 
-    /// The card processor's books as the audit reads them (``ProcessorOptions/books()``): the
-    /// gateway's charges through its listing with `http`, not consulted with the sandbox.
-    func processorBooks() throws -> SagaAudit.ProcessorBooks {
-        try ProcessorOptions.parse(
-            ProcessorOptions.arguments(
-                kind: shape.gateway, url: gatewayURL, apiKey: shape.gateway == "http" ? settings.gatewayAPIKey : nil)
-        ).books()
+    /// The card processor's books as the audit reads them (``FleetAudit/processorBooks(gateway:url:apiKey:)``):
+    /// the gateway's charges through its listing with `http`, not consulted with the sandbox.
+    func processorBooks() -> SagaAudit.ProcessorBooks {
+        FleetAudit.processorBooks(
+            gateway: PaymentGatewayKind(rawValue: shape.gateway) ?? .sandbox, url: gatewayURL ?? "",
+            apiKey: settings.gatewayAPIKey)
     }
 
     /// Stops every process (SIGTERM, 60 s) and says how each ended.
