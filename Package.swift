@@ -155,6 +155,18 @@ let package = Package(
             ],
             path: "Core/FleetOperations"),
 
+        // The lab's runs without a command line (docs/benchmarks.md, docs/chaos.md): fleets of its own
+        // (SagaFleet), the saga and runtime benchmarks, the chaos run and its faults, the reference
+        // runs and the latency figures. `commerce-lab` is commands over it.
+        .target(
+            name: "Lab",
+            dependencies: [
+                "AMQP", "Postgres", "Mongo", "CommerceMessages", "WorkerRuntime", "CommerceSupport", "LocalProcess",
+                "SagaAudit", "Ordering", "Inventory", "Payments", "Chaos", "Resilience", "FleetOperations",
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ],
+            path: "Core/Lab"),
+
         // What the command-line tools share (docs/architecture.md): option groups (broker, stores,
         // output, card processor), the text table, error rendering and connection settings.
         .target(
@@ -177,15 +189,15 @@ let package = Package(
             ],
             path: "Workers/commerce"),
         // The lab (docs/benchmarks.md, docs/chaos.md): benchmarks, fault injection and the sample-order
-        // demo, apart from the operator tool.
+        // demo, apart from the operator tool. The logic is the `Lab` library; the executable holds the
+        // commands and their options.
         .executableTarget(
             name: "commerce-lab",
             dependencies: [
                 "AMQP", "Postgres", "Mongo", "CommerceDomain", "CommerceMessages", "WorkerRuntime", "CommerceSupport",
-                "LocalProcess", "SagaAudit", "Ordering", "Inventory", "Payments", "PaymentsHTTP", "Chaos", "Resilience",
-                "CommandLineSupport", "FleetOperations",
+                "LocalProcess", "SagaAudit", "Payments", "PaymentsHTTP", "Resilience", "CommandLineSupport",
+                "FleetOperations", "Lab",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Workers/commerce-lab"),

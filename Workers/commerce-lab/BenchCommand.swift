@@ -2,6 +2,7 @@ import AMQP
 import ArgumentParser
 import CommandLineSupport
 import Foundation
+import Lab
 import LocalProcess
 import Postgres
 import WorkerRuntime

@@ -3,6 +3,7 @@ import ArgumentParser
 import CommandLineSupport
 import CommerceMessages
 import Foundation
+import Lab
 import LocalProcess
 import Postgres
 import WorkerRuntime

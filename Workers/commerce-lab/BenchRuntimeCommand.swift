@@ -2,6 +2,7 @@ import AMQP
 import ArgumentParser
 import CommandLineSupport
 import Foundation
+import Lab
 import Postgres
 
 /// `commerce-lab bench-runtime`: throughput and batch sizes of the worker runtime under a burst, for
