@@ -277,13 +277,13 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Tests/ServiceTests"),
-        // The `commerce` operator tool, run as a process: dlq, order, setup and stock, status,
-        // completion, bench, chaos.
+        // The `commerce` operator tool, run as a process (dlq, order, setup and stock, status,
+        // completion, bench, chaos), and FleetOperations, the library under it, called directly.
         .testTarget(
             name: "OperationsTests",
             dependencies: [
                 "CommerceTestKit", "AMQP", "Postgres", "Mongo", "WorkerRuntime", "CommerceMessages", "Inventory",
-                "Ordering", "SagaAudit", "FleetOperations",
+                "Ordering", "SagaAudit", "FleetOperations", "LocalProcess",
             ],
             path: "Tests/OperationsTests"),
         // The card processor: payment-gateway over HTTP, the payment worker's HTTP adapter, the
