@@ -96,7 +96,7 @@ struct BenchPaymentsCommand: ParsableCommand {
 
     func run() throws {
         let bin =
-            binPath.map { URL(fileURLWithPath: $0).standardizedFileURL } ?? BenchRuntimeCommand.executableDirectory()
+            binPath.map { URL(fileURLWithPath: $0).standardizedFileURL } ?? BenchHost.executableDirectory()
         for executable in ["payment-worker", "payment-gateway"]
         where !FileManager.default.isExecutableFile(atPath: bin.appendingPathComponent(executable).path) {
             throw CommandFailure(
