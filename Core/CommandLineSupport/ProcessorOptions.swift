@@ -57,7 +57,7 @@ public struct ProcessorOptions: ParsableArguments {
     /// which the audit reports as a violation of invariant 6.
     public func books() -> SagaAudit.ProcessorBooks {
         FleetAudit.processorBooks(
-            gateway: PaymentGatewayKind(rawValue: resolvedKind) ?? .http, url: resolvedURL,
+            gateway: resolvedKind == PaymentGatewayKind.http.rawValue ? .http : .sandbox, url: resolvedURL,
             apiKey: Setting.resolve(paymentGatewayAPIKey, variable: "PAYMENT_HTTP_API_KEY", default: Self.localAPIKey))
     }
 }
