@@ -147,8 +147,25 @@ let package = Package(
         // What an operator does, as an API with no command line and no printing (docs/architecture.md):
         // `commerce` and `commerce-lab` are commands over it.
         .target(
-            name: "FleetOperations", dependencies: ["AMQP", "CommerceMessages", "WorkerRuntime"],
+            name: "FleetOperations",
+            dependencies: [
+                "AMQP", "Postgres", "Mongo", "CommerceMessages", "CommerceSupport", "WorkerRuntime", "Ordering",
+                "Inventory", "Payments", "PaymentsHTTP", "Notifications", "SagaAudit",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             path: "Core/FleetOperations"),
+
+        // The lab's runs without a command line (docs/benchmarks.md, docs/chaos.md): fleets of its own
+        // (SagaFleet), the saga and runtime benchmarks, the chaos run and its faults, the reference
+        // runs and the latency figures. `commerce-lab` is commands over it.
+        .target(
+            name: "Lab",
+            dependencies: [
+                "AMQP", "Postgres", "Mongo", "CommerceMessages", "WorkerRuntime", "CommerceSupport", "LocalProcess",
+                "SagaAudit", "Ordering", "Inventory", "Payments", "Chaos", "Resilience", "FleetOperations",
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ],
+            path: "Core/Lab"),
 
         // What the command-line tools share (docs/architecture.md): option groups (broker, stores,
         // output, card processor), the text table, error rendering and connection settings.
@@ -156,6 +173,7 @@ let package = Package(
             name: "CommandLineSupport",
             dependencies: [
                 "AMQP", "Postgres", "Mongo", "SagaAudit", "Payments", "PaymentsHTTP", "CommerceSupport",
+                "FleetOperations",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -171,15 +189,15 @@ let package = Package(
             ],
             path: "Workers/commerce"),
         // The lab (docs/benchmarks.md, docs/chaos.md): benchmarks, fault injection and the sample-order
-        // demo, apart from the operator tool.
+        // demo, apart from the operator tool. The logic is the `Lab` library; the executable holds the
+        // commands and their options.
         .executableTarget(
             name: "commerce-lab",
             dependencies: [
                 "AMQP", "Postgres", "Mongo", "CommerceDomain", "CommerceMessages", "WorkerRuntime", "CommerceSupport",
-                "LocalProcess", "SagaAudit", "Ordering", "Inventory", "Payments", "PaymentsHTTP", "Chaos", "Resilience",
-                "CommandLineSupport", "FleetOperations",
+                "LocalProcess", "SagaAudit", "Payments", "PaymentsHTTP", "Resilience", "CommandLineSupport",
+                "FleetOperations", "Lab",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Workers/commerce-lab"),
@@ -259,13 +277,13 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Tests/ServiceTests"),
-        // The `commerce` operator tool, run as a process: dlq, order, setup and stock, status,
-        // completion, bench, chaos.
+        // The `commerce` operator tool, run as a process (dlq, order, setup and stock, status,
+        // completion, bench, chaos), and FleetOperations, the library under it, called directly.
         .testTarget(
             name: "OperationsTests",
             dependencies: [
                 "CommerceTestKit", "AMQP", "Postgres", "Mongo", "WorkerRuntime", "CommerceMessages", "Inventory",
-                "Ordering", "SagaAudit", "FleetOperations",
+                "Ordering", "SagaAudit", "FleetOperations", "LocalProcess",
             ],
             path: "Tests/OperationsTests"),
         // The card processor: payment-gateway over HTTP, the payment worker's HTTP adapter, the

@@ -1,9 +1,7 @@
 import ArgumentParser
-import CommerceSupport
+import FleetOperations
 import Foundation
-import Logging
 import Payments
-import PaymentsHTTP
 import SagaAudit
 
 /// Where the audit reads the card processor's books for invariant 6, the reconciliation
@@ -58,35 +56,8 @@ public struct ProcessorOptions: ParsableArguments {
     /// Never throws: a processor that cannot be read is ``SagaAudit/ProcessorBooks/unreadable(_:)``,
     /// which the audit reports as a violation of invariant 6.
     public func books() -> SagaAudit.ProcessorBooks {
-        guard resolvedKind == PaymentGatewayKind.http.rawValue else {
-            return .notConsulted(
-                "the fleet uses the sandbox card processor (payment.gateway = sandbox), whose books are the "
-                    + "payment-worker's memory: no other process can read them")
-        }
-        let key = Setting.resolve(paymentGatewayAPIKey, variable: "PAYMENT_HTTP_API_KEY", default: Self.localAPIKey)
-        var logger = Logger(label: "commerce.reconciliation")
-        logger.logLevel = .critical
-        let gateway = HTTPPaymentGateway(
-            configuration: HTTPPaymentGateway.Configuration(baseURL: resolvedURL, apiKey: key, timeout: .seconds(10)),
-            logger: logger)
-        let url = Setting.redacted(resolvedURL)
-        let books: SagaAudit.ProcessorBooks
-        do {
-            books = .charges(try runBlocking { try await gateway.listCharges(createdFrom: nil, createdBefore: nil) })
-        } catch {
-            books = .unreadable("\(url): \(error)")
-        }
-        // AsyncHTTPClient requires a shutdown before release; a failure here changes nothing read.
-        try? runBlocking { try await gateway.shutdown() }
-        return books
-    }
-
-    /// The arguments that select `kind` (`http` or `sandbox`) at `url` with `apiKey`: for code
-    /// that audits a fleet it started (``SagaFleet``).
-    public static func arguments(kind: String, url: String?, apiKey: String?) -> [String] {
-        var arguments = ["--payment-gateway", kind]
-        if let url { arguments += ["--payment-gateway-url", url] }
-        if let apiKey { arguments += ["--payment-gateway-api-key", apiKey] }
-        return arguments
+        FleetAudit.processorBooks(
+            gateway: resolvedKind == PaymentGatewayKind.http.rawValue ? .http : .sandbox, url: resolvedURL,
+            apiKey: Setting.resolve(paymentGatewayAPIKey, variable: "PAYMENT_HTTP_API_KEY", default: Self.localAPIKey))
     }
 }

@@ -1,4 +1,5 @@
 import CommerceSupport
+import FleetOperations
 import Foundation
 
 /// One connection setting: the command-line option if given, else the environment variable,
@@ -27,12 +28,7 @@ public enum Setting {
     /// `text` with every password replaced by `***`, for printing: the user info of each URL in it
     /// (`postgresql://user:secret@host`; every URL of a comma-separated cluster list) and
     /// `password=` parameters (query or conninfo form).
-    public static func redacted(_ text: String) -> String {
-        text.replacing(/(?<scheme>[a-z][a-z0-9+.-]*:\/\/)(?<user>[^\/\s:@,?#]*):(?<password>[^\/\s@,?#]*)@/) {
-            "\($0.output.scheme)\($0.output.user):***@"
-        }
-        .replacing(/password=[^&\s,]*/, with: "password=***")
-    }
+    public static func redacted(_ text: String) -> String { OperationFailure.redacted(text) }
 
     /// The local default of a setting as a help text shows it: its password masked.
     public static func shown(_ url: String) -> String { redacted(url).replacing(/\?connect_timeout=\d+/, with: "") }

@@ -1,7 +1,7 @@
 import ArgumentParser
+import FleetOperations
 import Foundation
 import Mongo
-import Postgres
 import SagaAudit
 
 /// The fleet's four stores (`--orders-database`, `--inventory-database`, `--payments-database`,
@@ -74,44 +74,19 @@ public struct StoreOptions: ParsableArguments {
         Setting.resolve(mongoURL, variable: "MONGO_URL", default: MongoClient.Configuration.defaultURI)
     }
 
-    /// Runs ``SagaAudit`` over the four stores (read-only), invariant 6 against `processor`, the
-    /// card processor's books (``ProcessorOptions/books()``).
+    /// The four stores in effect, each PostgreSQL database as `role` unless `owners`: then as the
+    /// role that owns it (``Store/owner``), for a command that migrates them.
+    public func fleet(owners: Bool = false) -> FleetStores {
+        func resolved(_ store: Store) -> String { owners ? url(store, role: store.owner) : url(store) }
+        return FleetStores(
+            orders: resolved(.orders), inventory: resolved(.inventory), payments: resolved(.payments),
+            mongoURL: resolvedMongoURL, mongoDatabase: mongoDatabase)
+    }
+
+    /// Runs the saga audit (``FleetOperations/FleetAudit``) over the four stores (read-only),
+    /// invariant 6 against `processor`, the card processor's books (``ProcessorOptions/books()``).
     /// - Throws: ``CommandFailure`` naming the store that could not be reached or read (passwords redacted).
     public func audit(applicationName: String, processor: SagaAudit.ProcessorBooks) throws -> SagaAuditReport {
-        func connect(_ service: String, _ url: String) throws -> PostgresConnection {
-            do {
-                return try PostgresConnection(url: url, applicationName: applicationName)
-            } catch {
-                throw CommandFailure(
-                    "cannot reach the \(service) database at \(Setting.redacted(url)): \(CommandFailure.describe(error))"
-                )
-            }
-        }
-        let orders = try connect("orders", url(.orders))
-        defer { orders.close() }
-        let inventory = try connect("inventory", url(.inventory))
-        defer { inventory.close() }
-        let payments = try connect("payments", url(.payments))
-        defer { payments.close() }
-        let mongo: MongoClient
-        do {
-            mongo = try MongoClient(
-                configuration: .init(
-                    uri: resolvedMongoURL, appName: applicationName, serverSelectionTimeout: .seconds(5)))
-        } catch {
-            throw CommandFailure(
-                "cannot reach MongoDB at \(Setting.redacted(resolvedMongoURL)): \(CommandFailure.describe(error))")
-        }
-        do {
-            return try SagaAudit.run(
-                orders: orders, inventory: inventory, payments: payments,
-                notifications: mongo.collection("notifications", in: mongoDatabase), processor: processor)
-        } catch {
-            throw CommandFailure(
-                "the audit could not read the stores (orders \(Setting.redacted(url(.orders))), inventory "
-                    + "\(Setting.redacted(url(.inventory))), payments \(Setting.redacted(url(.payments))), MongoDB "
-                    + "\(Setting.redacted(resolvedMongoURL)) database \(mongoDatabase)): \(CommandFailure.describe(error)); "
-                    + "has the fleet run `commerce setup` or started once?")
-        }
+        try FleetAudit.run(stores: fleet(), applicationName: applicationName, processor: processor)
     }
 }

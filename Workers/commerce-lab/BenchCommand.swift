@@ -2,6 +2,7 @@ import AMQP
 import ArgumentParser
 import CommandLineSupport
 import Foundation
+import Lab
 import LocalProcess
 import Postgres
 import WorkerRuntime
@@ -266,7 +267,7 @@ struct BenchCommand: ParsableCommand {
                 settle: .seconds(settle), keepStores: keepStores),
             log: progress)
 
-        let loadBefore = BenchRuntimeCommand.loadAverage()
+        let loadBefore = BenchHost.loadAverage()
         let date = Date()
         progress(
             "bench: \(rate.map { String(format: "%.0f orders/s", $0) } ?? "flood") of \(orders) orders, shape copies "
@@ -284,8 +285,8 @@ struct BenchCommand: ParsableCommand {
         let svgFile = locations.output.appendingPathComponent("bench.svg")
         let report = Report(
             date: ISO8601DateFormatter().string(from: date), command: BenchRuntimeCommand.commandLine(),
-            build: BenchRuntimeCommand.buildConfiguration, processors: ProcessInfo.processInfo.activeProcessorCount,
-            loadAverageBefore: loadBefore, loadAverageAfter: BenchRuntimeCommand.loadAverage(), postgres: postgres,
+            build: BenchHost.buildConfiguration, processors: ProcessInfo.processInfo.activeProcessorCount,
+            loadAverageBefore: loadBefore, loadAverageAfter: BenchHost.loadAverage(), postgres: postgres,
             shape: shape, orders: orders, rate: rate, loadFraction: loadFraction, publishWindow: publishWindow,
             repetitions: repetitions,
             mongo: mongoURL == nil
@@ -316,7 +317,7 @@ struct BenchCommand: ParsableCommand {
         let here = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
         let bin =
             binPath.map { URL(fileURLWithPath: $0, relativeTo: here).standardizedFileURL }
-            ?? BenchRuntimeCommand.executableDirectory()
+            ?? BenchHost.executableDirectory()
         for worker in FleetCatalog.workers.map(\.name) {
             guard FileManager.default.isExecutableFile(atPath: bin.appendingPathComponent(worker).path) else {
                 throw CommandFailure(
@@ -368,11 +369,7 @@ struct BenchCommand: ParsableCommand {
             admin.close()
             amqp.close()
         }
-        var postgres: [String: String] = [:]
-        for setting in ["server_version", "fsync", "synchronous_commit", "shared_buffers"] {
-            postgres[setting] = (try? admin.query("show \(setting)").rows.first?.string(setting)) ?? "?"
-        }
-        return postgres
+        return BenchHost.postgresSettings(admin)
     }
 
     /// One repetition: the fleet run (flood or at `--rate`), the references with `--references`,

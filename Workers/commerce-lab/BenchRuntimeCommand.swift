@@ -2,6 +2,7 @@ import AMQP
 import ArgumentParser
 import CommandLineSupport
 import Foundation
+import Lab
 import Postgres
 
 /// `commerce-lab bench-runtime`: throughput and batch sizes of the worker runtime under a burst, for
@@ -156,7 +157,7 @@ struct BenchRuntimeCommand: ParsableCommand {
                 amqpURL: broker.resolvedURL, adminDatabaseURL: adminURL, probeWorkers: workers, messages: messages,
                 events: events, workDirectory: workDirectory),
             amqp: amqp, admin: admin)
-        let loadBefore = Self.loadAverage()
+        let loadBefore = BenchHost.loadAverage()
         let date = Date()
         let postgresVersion = (try? admin.query("show server_version").rows.first?.string("server_version")) ?? "?"
         progress(
@@ -176,9 +177,9 @@ struct BenchRuntimeCommand: ParsableCommand {
         let failures = runs.flatMap { run in run.problems.map { "\(run.setup) repetition \(run.repetition): \($0)" } }
         let report = Report(
             date: ISO8601DateFormatter().string(from: date), command: Self.commandLine(),
-            build: Self.buildConfiguration,
+            build: BenchHost.buildConfiguration,
             processors: ProcessInfo.processInfo.activeProcessorCount, loadAverageBefore: loadBefore,
-            loadAverageAfter: Self.loadAverage(), postgresVersion: postgresVersion, messages: messages,
+            loadAverageAfter: BenchHost.loadAverage(), postgresVersion: postgresVersion, messages: messages,
             repeats: repeats, summary: BenchmarkSummary(runs: runs, setups: setups), runs: runs, failures: failures)
         if output.json {
             output.printJSON(report)
@@ -308,31 +309,11 @@ struct BenchRuntimeCommand: ParsableCommand {
 
     /// `probe-worker` in the directory of this executable.
     private func probeWorkerURL() -> URL {
-        Self.executableDirectory().appendingPathComponent("probe-worker")
+        BenchHost.executableDirectory().appendingPathComponent("probe-worker")
     }
 
-    /// The directory of this executable (symbolic links resolved, so a `commerce` linked into
-    /// `PATH` still finds its build directory and the executables built beside it).
-    static func executableDirectory() -> URL {
-        let executable =
-            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
-            .map { URL(fileURLWithPath: $0) }
-            ?? URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-        return executable.deletingLastPathComponent()
-    }
-
-    static func loadAverage() -> [Double] {
-        let text = (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8)) ?? ""
-        return text.split(separator: " ").prefix(3).compactMap { Double($0) }
-    }
-
+    /// The command line as a report records it.
     static func commandLine() -> String {
         (["commerce-lab"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
     }
-
-    #if DEBUG
-        static let buildConfiguration = "debug"
-    #else
-        static let buildConfiguration = "release"
-    #endif
 }

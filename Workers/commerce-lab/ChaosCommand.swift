@@ -2,6 +2,7 @@ import AMQP
 import ArgumentParser
 import CommandLineSupport
 import Foundation
+import Lab
 import Mongo
 import Postgres
 import WorkerRuntime
@@ -131,7 +132,7 @@ struct ChaosCommand: ParsableCommand {
         let here = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
         let bin =
             binPath.map { URL(fileURLWithPath: $0, relativeTo: here).standardizedFileURL }
-            ?? BenchRuntimeCommand.executableDirectory()
+            ?? BenchHost.executableDirectory()
         let needed = FleetCatalog.workers.map(\.name) + (gateway == "http" ? ["payment-gateway"] : [])
         for executable in needed
         where !FileManager.default.isExecutableFile(atPath: bin.appendingPathComponent(executable).path) {

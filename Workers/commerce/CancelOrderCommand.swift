@@ -1,6 +1,7 @@
 import ArgumentParser
 import CommandLineSupport
 import CommerceMessages
+import FleetOperations
 import Foundation
 
 /// `commerce cancel-order`: publishes one `order.cancel` as the customer's system would (before

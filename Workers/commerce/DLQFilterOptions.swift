@@ -1,7 +1,6 @@
 import ArgumentParser
 import FleetOperations
 import Foundation
-import WorkerRuntime
 
 /// The options that choose dead letters, shared by the `commerce dlq` subcommands.
 struct DLQFilterOptions: ParsableArguments {
@@ -53,12 +52,5 @@ struct DLQFilterOptions: ParsableArguments {
     var deadLetterQueues: [String] { Self.deadLetterQueues(of: queues) }
 
     /// `<queue>.dlq` of each of `queues`, or of the fleet's queues when there are none.
-    static func deadLetterQueues(of queues: [String]) -> [String] {
-        var result: [String] = []
-        for queue in queues.isEmpty ? FleetCatalog.workers.map(\.queue) : queues {
-            let name = Topology(queue: queue, bindings: []).deadLetterQueue
-            if !result.contains(name) { result.append(name) }
-        }
-        return result
-    }
+    static func deadLetterQueues(of queues: [String]) -> [String] { DeadLetterSession.deadLetterQueues(of: queues) }
 }

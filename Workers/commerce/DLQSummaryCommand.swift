@@ -3,7 +3,8 @@ import CommandLineSupport
 import FleetOperations
 import Foundation
 
-/// `commerce dlq summary`: dead letters grouped by queue, error class and normalised message.
+/// `commerce dlq summary`: dead letters grouped by queue, error class and normalised message
+/// (``FleetOperations/DeadLetterGroup``).
 struct DLQSummaryCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "summary",
@@ -40,28 +41,15 @@ struct DLQSummaryCommand: ParsableCommand {
                 filters.deadLetterQueues, filter: filter, limit: filters.limit)
             try session.finish()
 
-            struct Key: Hashable {
-                var queue, errorClass, reason, message: String
-            }
-            var order: [Key] = []
-            var members: [Key: [DeadLetter]] = [:]
-            for letter in matching {
-                let key = Key(
-                    queue: letter.queue, errorClass: letter.errorClass, reason: letter.reason,
-                    message: ErrorMessageNormaliser.normalise(letter.message))
-                if members[key] == nil { order.append(key) }
-                members[key, default: []].append(letter)
-            }
-            let groups = order.map { key in
-                let times = members[key]!.compactMap(\.failedAt)
-                return (
+            let groups = DeadLetterGroup.groups(of: matching).map { group in
+                (
                     Group(
-                        queue: key.queue, errorClass: key.errorClass, reason: key.reason, message: key.message,
-                        count: members[key]!.count, oldest: RelativeTime.iso8601(times.min()),
-                        newest: RelativeTime.iso8601(times.max())),
-                    times.min(), times.max()
+                        queue: group.queue, errorClass: group.errorClass, reason: group.reason,
+                        message: group.message, count: group.count, oldest: RelativeTime.iso8601(group.oldest),
+                        newest: RelativeTime.iso8601(group.newest)),
+                    group.oldest, group.newest
                 )
-            }.sorted { $0.0.count > $1.0.count }
+            }
             if output.json {
                 output.printJSON(
                     Report(

@@ -2,7 +2,8 @@ import CommandLineSupport
 import FleetOperations
 import Foundation
 
-/// `commerce dlq replay ID --edit`: the dead letter's body in the user's editor, before it goes back.
+/// `commerce dlq replay ID --edit`: the dead letter's body in the user's editor, before it goes back
+/// (what may be sent is ``FleetOperations/EditedBody``'s rule).
 ///
 /// The dead letter is read and returned to its queue at once (so it is not held unacknowledged,
 /// on a connection whose heartbeats nobody answers, while someone edits); the replay that follows
@@ -22,7 +23,7 @@ enum DeadLetterEditor {
                 "no dead letter with message id '\(BodyText.escaped(Array(id.utf8)))' matching the filters in "
                     + queues.joined(separator: ", "))
         }
-        let original = pretty(letter.body)
+        let original = EditedBody.editable(letter.body)
         let environment = ProcessInfo.processInfo.environment
         guard
             let editor = [environment["VISUAL"], environment["EDITOR"]].compactMap({ $0 }).first(where: { !$0.isEmpty })
@@ -54,33 +55,21 @@ enum DeadLetterEditor {
         guard let edited = FileManager.default.contents(atPath: file.path) else {
             throw CommandFailure("cannot read the edited body back from \(file.path); nothing replayed")
         }
-        if edited.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) {
+        switch EditedBody.rejection(of: Array(edited), original: original) {
+        case .empty:
             try? FileManager.default.removeItem(at: file)
             throw CommandFailure("the edited body is empty; nothing replayed")
-        }
-        if Array(edited) == original {
+        case .unchanged:
             try? FileManager.default.removeItem(at: file)
             throw CommandFailure(
                 "the body was not changed; nothing replayed (`commerce dlq replay \(id)` replays it as it is)")
-        }
-        do {
-            _ = try JSONSerialization.jsonObject(with: edited, options: [.fragmentsAllowed])
-        } catch {
-            throw CommandFailure(
-                "the edited body is not valid JSON (\(error.localizedDescription)); nothing replayed" + keep)
+        case .notJSON(let reason):
+            throw CommandFailure("the edited body is not valid JSON (\(reason)); nothing replayed" + keep)
+        case nil:
+            break
         }
         try? FileManager.default.removeItem(at: file)
         return Array(edited)
-    }
-
-    /// The body pretty-printed if it is JSON (easier to edit), else as it is.
-    private static func pretty(_ body: [UInt8]) -> [UInt8] {
-        guard let object = try? JSONSerialization.jsonObject(with: Data(body), options: [.fragmentsAllowed]),
-            let data = try? JSONSerialization.data(
-                withJSONObject: object,
-                options: [.prettyPrinted, .sortedKeys, .fragmentsAllowed, .withoutEscapingSlashes])
-        else { return body }
-        return Array(data) + [0x0A]
     }
 
     /// `id` reduced to characters safe in a file name.

@@ -2,10 +2,6 @@ import ArgumentParser
 import CommandLineSupport
 import FleetOperations
 import Foundation
-import Mongo
-import Ordering
-import Postgres
-import WorkerRuntime
 
 /// `commerce order show ID`: the order as the order-worker stored it, and its saga as a timeline
 /// across the fleet, from the message journal of each of the four stores and the dead letters of
@@ -61,54 +57,19 @@ struct OrderShowCommand: ParsableCommand {
 
     func run() throws {
         let now = Date()
-        var problems: [String] = []
-        var order: OrderDetails?
-        var sources: [SagaTimeline.Source] = []
-        let databases = [
-            ("orders", stores.url(.orders)), ("inventory", stores.url(.inventory)),
-            ("payments", stores.url(.payments)),
-        ]
-        for (name, url) in databases {
-            do {
-                let connection = try PostgresConnection(url: url, applicationName: "commerce-order-show")
-                defer { connection.close() }
-                if name == "orders" {
-                    if try OrderView.tableExists(in: connection) {
-                        order = try OrderView.read(id, from: connection).map(OrderDetails.init)
-                    }
-                }
-                sources.append(
-                    .init(name: name, entries: try MessageJournal.entries(correlationID: id, on: connection)))
-            } catch {
-                problems.append("the \(name) database at \(Setting.redacted(url)): \(CommandFailure.describe(error))")
-            }
-        }
-        do {
-            let client = try MongoClient(
-                configuration: .init(
-                    uri: stores.resolvedMongoURL, appName: "commerce-order-show", serverSelectionTimeout: .seconds(5)))
-            let collection = client.collection(MessageJournal.collection, in: stores.mongoDatabase)
-            sources.append(
-                .init(name: "notifications", entries: try MessageJournal.entries(correlationID: id, in: collection)))
-        } catch {
-            problems.append(
-                "MongoDB at \(Setting.redacted(stores.resolvedMongoURL)) (database \(stores.mongoDatabase)): "
-                    + CommandFailure.describe(error))
-        }
-        var deadLetters: [DeadLetter] = []
-        if !skipDeadLetters {
-            do {
-                let session = try DeadLetterSession(broker: broker, name: "commerce order show")
-                let (letters, _) = try session.readAll(
-                    DLQFilterOptions.deadLetterQueues(of: queues), filter: DeadLetterFilter())
-                try session.finish()
-                deadLetters = letters.filter { $0.properties.correlationID == id }
-            } catch {
-                problems.append("the dead-letter queues: \(error)")
-            }
-        }
-        let timeline = SagaTimeline(correlationID: id, sources: sources, deadLetters: deadLetters)
-        if order == nil, timeline.steps.isEmpty, problems.isEmpty {
+        let history = OrderHistory.read(
+            id, stores: stores.fleet(), applicationName: "commerce-order-show",
+            deadLetters: skipDeadLetters
+                ? nil
+                : {
+                    let session = try DeadLetterSession(broker: broker, name: "commerce order show")
+                    let (letters, _) = try session.readAll(
+                        DLQFilterOptions.deadLetterQueues(of: queues), filter: DeadLetterFilter())
+                    try session.finish()
+                    return letters
+                })
+        let (order, timeline, problems) = (history.order, history.timeline, history.problems)
+        if history.isUnknown {
             let message =
                 "no order '\(BodyText.escaped(Array(id.utf8)))' in the orders database at "
                 + "\(Setting.redacted(stores.url(.orders))), and no message of that correlation id in the "

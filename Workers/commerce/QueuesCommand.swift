@@ -1,60 +1,27 @@
 import AMQP
 import ArgumentParser
 import CommandLineSupport
-import WorkerRuntime
+import FleetOperations
 
 /// `commerce queues`: ready messages and consumers of the worker queues and their dead-letter
-/// queues, read with a passive `queue.declare` (which creates nothing).
+/// queues (``FleetOperations/QueueDepth``), as a table or JSON.
 ///
-/// A queue that does not exist is reported as missing, not as a failure: before the workers
-/// have run once, that is the expected state. The command fails only when the broker cannot be
-/// reached or refuses a check for another reason (access refused, for instance).
+/// A queue that does not exist is reported as missing, not as a failure. The command exits 1
+/// when the broker cannot be reached or refuses a check for another reason (access refused, for
+/// instance).
 struct QueuesCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "queues",
         abstract: "Show ready messages and consumers of the worker queues and their dead-letter queues.",
         discussion: """
-            Checks \(standardQueues.joined(separator: ", ")) and every --queue, each with its \
+            Checks \(QueueDepth.fleetQueues.joined(separator: ", ")) and every --queue, each with its \
             dead-letter queue (<queue>.dlq). Counts come from a passive queue.declare: "ready" \
             does not include messages delivered and not yet acknowledged.
             """)
 
-    /// The queues of the saga's workers, in pipeline order.
-    static let standardQueues = FleetCatalog.workers.map(\.queue)
-
-    /// What a passive declare found.
-    struct QueueReport: Encodable {
-        enum State: String, Encodable {
-            case present, missing, failed
-        }
-
-        var name: String
-        /// The worker queue this one holds the dead letters of; `nil` for a worker queue.
-        var deadLettersOf: String?
-        var state: State
-        var ready: UInt32?
-        var consumers: UInt32?
-        var error: String?
-
-        // Every key always present (null when unknown), so scripts need no existence checks.
-        func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encode(name, forKey: .name)
-            try container.encode(deadLettersOf, forKey: .deadLettersOf)
-            try container.encode(state, forKey: .state)
-            try container.encode(ready, forKey: .ready)
-            try container.encode(consumers, forKey: .consumers)
-            try container.encode(error, forKey: .error)
-        }
-
-        private enum CodingKeys: String, CodingKey {
-            case name, deadLettersOf, state, ready, consumers, error
-        }
-    }
-
     struct Report: Encodable {
         var broker: String
-        var queues: [QueueReport]
+        var queues: [QueueDepth]
     }
 
     @OptionGroup var broker: BrokerOptions
@@ -77,7 +44,7 @@ struct QueuesCommand: ParsableCommand {
 
     func run() throws {
         var workerQueues: [String] = []
-        for name in Self.standardQueues + extraQueues where !workerQueues.contains(name) {
+        for name in QueueDepth.fleetQueues + extraQueues where !workerQueues.contains(name) {
             workerQueues.append(name)
         }
         let address = Setting.redacted(broker.resolvedURL)
@@ -89,27 +56,11 @@ struct QueuesCommand: ParsableCommand {
         }
         defer { connection.close() }
 
-        var reports: [QueueReport] = []
-        var channel: UInt16?
-        for queue in workerQueues {
-            let deadLetterQueue = Topology(queue: queue, bindings: []).deadLetterQueue
-            for (name, owner) in [(queue, nil), (deadLetterQueue, queue)] {
-                do {
-                    // A 404 closes the channel (not the connection): open another for the next one.
-                    if channel == nil || !connection.isChannelOpen(channel!) { channel = try connection.openChannel() }
-                    let status = try connection.queueStatus(channel: channel!, name: name)
-                    reports.append(
-                        QueueReport(
-                            name: name, deadLettersOf: owner, state: .present, ready: status.messageCount,
-                            consumers: status.consumerCount))
-                } catch let error where error.replyCode == 404 {
-                    reports.append(QueueReport(name: name, deadLettersOf: owner, state: .missing))
-                } catch let error where error.connectionIsUsable {
-                    reports.append(QueueReport(name: name, deadLettersOf: owner, state: .failed, error: "\(error)"))
-                } catch {
-                    try fail("lost RabbitMQ at \(address) while checking '\(name)': \(error)")
-                }
-            }
+        let reports: [QueueDepth]
+        do {
+            reports = try QueueDepth.read(workerQueues, on: connection, address: address)
+        } catch let failure as OperationFailure {
+            try fail(failure.description)
         }
 
         if output.json {
@@ -120,7 +71,7 @@ struct QueuesCommand: ParsableCommand {
         if reports.contains(where: { $0.state == .failed }) { throw ExitCode.failure }
     }
 
-    private func printTable(_ reports: [QueueReport], broker address: String) {
+    private func printTable(_ reports: [QueueDepth], broker address: String) {
         let width = max(24, reports.map(\.name.count).max() ?? 0) + 2
         func pad(_ text: String) -> String { text + String(repeating: " ", count: max(0, width - text.count)) }
         func right(_ text: String, _ width: Int) -> String {

@@ -1,57 +1,57 @@
 /// What `commerce-lab chaos` found, as `--json` prints it and chaos.json holds it (docs/chaos.md).
-struct ChaosReport: Encodable {
-    var fleet: String
-    var shape: SagaFleet.Shape
-    var seed: UInt64
-    var orders: Int
-    var rate: Double
+public struct ChaosReport: Encodable {
+    public var fleet: String
+    public var shape: SagaFleet.Shape
+    public var seed: UInt64
+    public var orders: Int
+    public var rate: Double
     /// Orders published (each confirmed by the broker).
-    var placed: Int
+    public var placed: Int
     /// Placed orders that ended CONFIRMED, CANCELLED or REJECTED in the orders database.
-    var terminal: Int
+    public var terminal: Int
     /// Placed orders by status in the orders database.
-    var statuses: [String: Int]
+    public var statuses: [String: Int]
     /// Placed orders not terminal after the drain (absent or still open).
-    var lost: [String]
+    public var lost: [String]
     /// Effects found twice (a second capture, refund or stock movement for one order).
-    var duplicatedEffects: [String]
+    public var duplicatedEffects: [String]
     /// Every dead letter, by reason (`x-error-reason`, or the broker's `x-death`).
-    var deadLetters: [String: Int]
+    public var deadLetters: [String: Int]
     /// Dead letters that are the hostile messages published on purpose.
-    var hostileDeadLetters: Int
+    public var hostileDeadLetters: Int
     /// Dead letters that are not: each is something the fleet gave up on.
-    var unexpectedDeadLetters: [String]
+    public var unexpectedDeadLetters: [String]
     /// Hostile messages that should be dead letters and are not.
-    var missingHostileDeadLetters: [String]
-    var faults: [ChaosRun.FaultRecord]
-    var plannedKills: [String]
+    public var missingHostileDeadLetters: [String]
+    public var faults: [ChaosRun.FaultRecord]
+    public var plannedKills: [String]
     /// Processes that died without being killed (each was started again).
-    var unplannedExits: [String]
+    public var unplannedExits: [String]
     /// Orders paid with a slow charge and cancelled by the customer while it was in flight.
-    var racingCancels: Int
+    public var racingCancels: Int
     /// How those orders ended, by status (each must be CANCELLED, with nothing kept by the processor).
-    var racingCancelOutcomes: [String: Int]
+    public var racingCancelOutcomes: [String: Int]
     /// What the processor did with their charges (`captured, refunded`, `never charged` …; empty
     /// with the sandbox).
-    var racingCancelCharges: [String: Int]
+    public var racingCancelCharges: [String: Int]
     /// How invariant 6, the reconciliation with the card processor's books, was checked.
-    var reconciliation: String
-    var publisherReconnections: Int
-    var auditClean: Bool
-    var auditViolations: [String]
-    var seconds: Double
+    public var reconciliation: String
+    public var publisherReconnections: Int
+    public var auditClean: Bool
+    public var auditViolations: [String]
+    public var seconds: Double
 
     /// The run passed: nothing lost, nothing doubled, no unexpected dead letter, every hostile
     /// message dead-lettered, no crash but those caused on purpose, the audit clean (the
     /// reconciliation with the processor included), every racing cancel CANCELLED.
-    var passed: Bool {
+    public var passed: Bool {
         lost.isEmpty && duplicatedEffects.isEmpty && unexpectedDeadLetters.isEmpty && missingHostileDeadLetters.isEmpty
             && unplannedExits.isEmpty && auditClean && faults.allSatisfy(\.ok)
             && racingCancelOutcomes.keys.allSatisfy { $0 == "CANCELLED" }
     }
 
     /// The one line: placed, terminal, lost, duplicated, dead letters by class, invariants.
-    var line: String {
+    public var line: String {
         let letters = deadLetters.sorted { $0.value > $1.value || ($0.value == $1.value && $0.key < $1.key) }
             .map { "\($0.key) \($0.value)" }.joined(separator: ", ")
         return "chaos: placed \(placed), terminal \(terminal), lost \(lost.count), duplicated effects "

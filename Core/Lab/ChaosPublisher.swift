@@ -1,5 +1,5 @@
 import AMQP
-import CommandLineSupport
+import FleetOperations
 import Foundation
 
 /// Publishes as an upstream system that rides out a broker restart: persistent, `mandatory`, under
@@ -34,7 +34,7 @@ final class ChaosPublisher {
 
     /// Publishes `messages` and returns once the broker confirmed every one of them, reconnecting
     /// as often as needed until `deadline`.
-    /// - Throws: ``CommandFailure`` when the broker did not take them all by `deadline`.
+    /// - Throws: ``OperationFailure`` when the broker did not take them all by `deadline`.
     func publish(_ messages: [Message], deadline: ContinuousClock.Instant) throws {
         var pending = messages
         while !pending.isEmpty {
@@ -59,13 +59,13 @@ final class ChaosPublisher {
                 if !pending.isEmpty { Thread.sleep(forTimeInterval: 0.2) }
             } catch {
                 if ContinuousClock.now >= deadline {
-                    throw CommandFailure("the broker did not take \(pending.count) message(s) in time: \(error)")
+                    throw OperationFailure("the broker did not take \(pending.count) message(s) in time: \(error)")
                 }
                 disconnect()
                 Thread.sleep(forTimeInterval: 0.5)
             }
             if !pending.isEmpty, ContinuousClock.now >= deadline {
-                throw CommandFailure(
+                throw OperationFailure(
                     "the broker did not confirm \(pending.count) message(s) in time (last answer: \(lastRefusal ?? "none"); "
                         + "first: \(pending[0].routingKey) \(pending[0].properties.messageID ?? "no id"))")
             }

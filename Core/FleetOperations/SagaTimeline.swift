@@ -1,5 +1,3 @@
-import CommandLineSupport
-import FleetOperations
 import Foundation
 import WorkerRuntime
 
@@ -12,58 +10,65 @@ import WorkerRuntime
 /// commit time); each names the step that caused it: for a message handled or failed, the step
 /// that emitted it (none for an upstream command); for a message emitted, the step of the same
 /// worker copy that handled its cause. Times come from each worker's clock.
-struct SagaTimeline: Encodable {
-    struct Step: Encodable {
-        var step: Int
+public struct SagaTimeline: Encodable, Sendable {
+    public struct Step: Encodable, Sendable {
+        public var step: Int
         /// `handled`, `emitted`, `retry_scheduled` or `dead_lettered`.
-        var event: String
-        var type: String
-        var messageId: String
-        var causationId: String?
+        public var event: String
+        public var type: String
+        public var messageId: String
+        public var causationId: String?
         /// The step that caused this one, if the timeline holds it.
-        var causedByStep: Int?
+        public var causedByStep: Int?
         /// ISO 8601, to the millisecond.
-        var at: String
-        var elapsedMs: Int
-        var sincePreviousMs: Int
+        public var at: String
+        public var elapsedMs: Int
+        public var sincePreviousMs: Int
         /// From the causing step to this one: delivery and queueing, for a message handled.
-        var sinceCauseMs: Int?
+        public var sinceCauseMs: Int?
         /// From the delivery's arrival at the worker to the commit, for a message handled.
-        var handlingMs: Int?
-        var queue: String
-        var app: String
-        var host: String
-        var pid: Int
-        var version: String
+        public var handlingMs: Int?
+        public var queue: String
+        public var app: String
+        public var host: String
+        public var pid: Int
+        public var version: String
         /// Who sent the message (`app_id`), for a message received.
-        var sender: String?
+        public var sender: String?
         /// The attempt this was (1 for the first delivery), for a message received.
-        var attempt: Int?
-        var errorClass: String?
-        var reason: String?
-        var errorMessage: String?
-        var retryDelayMs: Int?
+        public var attempt: Int?
+        public var errorClass: String?
+        public var reason: String?
+        public var errorMessage: String?
+        public var retryDelayMs: Int?
         /// Whether the message is in a dead-letter queue now (read from the queue itself).
-        var inDeadLetterQueue: Bool
+        public var inDeadLetterQueue: Bool
         /// Where the step was read: a store (`orders`, `inventory`, `payments`, `notifications`)
         /// or `dlq` for a dead letter no journal recorded (one the broker made itself, say).
-        var source: String
+        public var source: String
 
-        var worker: String { "\(app)@\(host) (pid \(pid))" }
+        public var worker: String { "\(app)@\(host) (pid \(pid))" }
     }
 
-    var correlationId: String
-    var steps: [Step]
+    public var correlationId: String
+    public var steps: [Step]
     /// From the first step to the last.
-    var durationMs: Int
+    public var durationMs: Int
 
     /// The journal entries of one store, and the name it is shown under.
-    struct Source {
-        var name: String
-        var entries: [JournalEntry]
+    public struct Source: Sendable {
+        public var name: String
+        public var entries: [JournalEntry]
+
+        public init(name: String, entries: [JournalEntry]) {
+            self.name = name
+            self.entries = entries
+        }
     }
 
-    init(correlationID: String, sources: [Source], deadLetters: [DeadLetter]) {
+    /// The timeline of the saga `correlationID` from the journal entries of `sources` (entries of
+    /// other sagas are left out) and `deadLetters` (those of other sagas too).
+    public init(correlationID: String, sources: [Source], deadLetters: [DeadLetter]) {
         correlationId = correlationID
         struct Raw {
             var entry: JournalEntry
@@ -145,74 +150,5 @@ struct SagaTimeline: Encodable {
         }
         self.steps = steps
         durationMs = Timestamp.milliseconds(from: start, to: ordered.last?.entry.committedAt ?? start)
-    }
-
-    /// The readable form: one aligned row per step.
-    func printText() {
-        guard !steps.isEmpty else {
-            print("Saga \(correlationId): no journaled message and no dead letter")
-            return
-        }
-        print(
-            "Saga \(correlationId): \(steps.count) step(s) over \(Self.duration(durationMs))"
-                + " (times UTC, from each worker's clock)")
-        var table = TextTable(
-            ["#", "AT", "+MS", "ΔMS", "EVENT", "TYPE", "MESSAGE", "CAUSE", "WORKER COPY", "NOTE"],
-            rightAligned: ["#", "+MS", "ΔMS"])
-        for step in steps {
-            let cause: String
-            if let number = step.causedByStep {
-                cause = "#\(number)"
-            } else if step.event == "emitted" {
-                cause = step.causationId == nil ? "periodic" : "?"
-            } else {
-                cause = step.causationId == nil ? "upstream" : "?"
-            }
-            table.append([
-                "\(step.step)", Timestamp.timeOfDay(Self.date(step.at)), "\(step.elapsedMs)", "\(step.sincePreviousMs)",
-                Self.eventLabel(step.event), step.type, String(step.messageId.prefix(8)), cause,
-                step.source == "dlq" ? "\(step.app), \(step.queue)" : "\(step.worker)", note(step),
-            ])
-        }
-        table.print(indent: "  ")
-    }
-
-    private func note(_ step: Step) -> String {
-        var parts: [String] = []
-        switch step.event {
-        case "handled":
-            if let attempt = step.attempt, attempt > 1 { parts.append("attempt \(attempt)") }
-            if let handling = step.handlingMs { parts.append("\(handling) ms in worker") }
-            if step.causedByStep == nil, let sender = step.sender { parts.append("from \(sender)") }
-        case "retry_scheduled":
-            parts.append("attempt \(step.attempt ?? 1) failed: \(step.errorClass ?? "?")/\(step.reason ?? "?")")
-            if let delay = step.retryDelayMs { parts.append("retry in \(Self.duration(delay))") }
-        case "dead_lettered":
-            parts.append("\(step.errorClass ?? "?")/\(step.reason ?? "?")")
-            parts.append(step.inDeadLetterQueue ? "in \(step.queue).dlq now" : "no longer in the DLQ")
-        default:
-            break
-        }
-        if let message = step.errorMessage, step.event != "handled" {
-            parts.append("\"\(message.count > 60 ? message.prefix(59) + "…" : Substring(message))\"")
-        }
-        return parts.joined(separator: "; ")
-    }
-
-    private static func eventLabel(_ event: String) -> String {
-        switch event {
-        case "retry_scheduled": "retry"
-        case "dead_lettered": "DEAD-LETTERED"
-        default: event
-        }
-    }
-
-    private static func date(_ iso: String) -> Date { DeadLetter.parseDate(iso) ?? Date() }
-
-    /// `850 ms`, `2.41 s`, `3 min 5 s`.
-    static func duration(_ milliseconds: Int) -> String {
-        if milliseconds < 1000 { return "\(milliseconds) ms" }
-        if milliseconds < 60_000 { return String(format: "%.2f s", Double(milliseconds) / 1000) }
-        return "\(milliseconds / 60_000) min \((milliseconds % 60_000) / 1000) s"
     }
 }

@@ -1,20 +1,19 @@
-import FleetOperations
 import Foundation
 import Glibc
 
-/// A worker's HTTP endpoint (`/health`, `/metrics`) at `http://host:port`, for `commerce status`.
+/// A worker's HTTP endpoint (`/health`, `/metrics`) at `http://host:port`, for `commerce status` (``FleetStatus``).
 ///
 /// One blocking `GET` per call with a connect and read timeout, so that a copy that does not
 /// answer costs at most `timeout`. Plain HTTP only, as the workers serve it.
-struct WorkerEndpoint: Sendable, Hashable {
-    var host: String
-    var port: Int
+public struct WorkerEndpoint: Sendable, Hashable {
+    public var host: String
+    public var port: Int
 
     /// The URL as given back to the user (`http://host:port`).
-    var url: String { "http://\(host):\(port)" }
+    public var url: String { "http://\(host):\(port)" }
 
     /// Parses `http://host:port` (a trailing `/` is allowed); `nil` for anything else.
-    init?(url text: String) {
+    public init?(url text: String) {
         guard let components = URLComponents(string: text), components.scheme?.lowercased() == "http",
             let host = components.host, !host.isEmpty, let port = components.port, (1...65535).contains(port),
             components.path.isEmpty || components.path == "/", components.query == nil, components.user == nil
@@ -23,13 +22,15 @@ struct WorkerEndpoint: Sendable, Hashable {
         self.port = port
     }
 
-    init(host: String, port: Int) {
+    public init(host: String, port: Int) {
         self.host = host
         self.port = port
     }
 
     /// `GET path`: the status code and body, or an error saying why there was no answer.
-    func get(_ path: String, timeout: Duration = .seconds(2)) -> Result<(status: Int, body: String), EndpointError> {
+    public func get(_ path: String, timeout: Duration = .seconds(2)) -> Result<
+        (status: Int, body: String), EndpointError
+    > {
         var hints = addrinfo()
         hints.ai_family = AF_INET
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
@@ -83,7 +84,7 @@ struct WorkerEndpoint: Sendable, Hashable {
 }
 
 /// Why an endpoint did not answer.
-struct EndpointError: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
+public struct EndpointError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
 }

@@ -1,34 +1,9 @@
 import CommandLineSupport
-import CommerceMessages
+import FleetOperations
 import Foundation
-import Ordering
 
-/// One order as the order-worker stored it (``Ordering/OrderView``): what `commerce order show`
-/// prints above the saga's timeline.
-struct OrderDetails: Encodable {
-    var orderId: String
-    var status: String
-    var reason: String?
-    var customer: Customer?
-    var currency: String?
-    var lines: [OrderLine]
-    var shippingAddress: ShippingAddress?
-    var couponCode: String?
-    var amounts: PriceBreakdown?
-    var violations: [Violation]?
-    var paymentId: String?
-    /// ISO 8601, to the millisecond (in the JSON report).
-    var createdAt: String
-    var updatedAt: String
-    /// The same times, for the text report.
-    var created: Date
-    var updated: Date
-
-    private enum CodingKeys: String, CodingKey {
-        case orderId, status, reason, customer, currency, lines, shippingAddress, couponCode, amounts, violations
-        case paymentId, createdAt, updatedAt
-    }
-
+/// The readable form of ``FleetOperations/OrderDetails``, for `commerce order show` and `order list`.
+extension OrderDetails {
     /// The readable form: status, customer, lines, the price breakdown and the address.
     func printText(now: Date) {
         let money = { (amount: Int) in Self.amount(amount, currency: currency) }
@@ -79,17 +54,5 @@ struct OrderDetails: Encodable {
             grouped.append(character)
         }
         return (value < 0 ? "-" : "") + grouped
-    }
-}
-
-extension OrderDetails {
-    /// The report of `view`, the order as ``Ordering/OrderView`` reads it.
-    init(_ view: OrderView) {
-        self.init(
-            orderId: view.orderID, status: view.status, reason: view.reason, customer: view.customer,
-            currency: view.currency, lines: view.lines, shippingAddress: view.shippingAddress,
-            couponCode: view.couponCode, amounts: view.amounts, violations: view.violations,
-            paymentId: view.paymentID, createdAt: Timestamp.iso8601(view.createdAt),
-            updatedAt: Timestamp.iso8601(view.updatedAt), created: view.createdAt, updated: view.updatedAt)
     }
 }

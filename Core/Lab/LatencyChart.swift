@@ -4,7 +4,7 @@ import Foundation
 /// order's latency over the run (the fleet's flood and fixed-rate runs of the first repetition),
 /// on the right the latency percentile curves of every fleet run, with the references' reported
 /// percentiles (p50, p90, p99, max) as markers beside them. Both latency axes are logarithmic.
-enum LatencyChart {
+public enum LatencyChart {
     /// One series of points in data units.
     struct Series {
         var label: String
@@ -17,7 +17,7 @@ enum LatencyChart {
     static let palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"]
 
     /// The whole SVG document.
-    static func svg(title: String, fleet: [FleetRun], references: [ReferenceRun]) -> String {
+    public static func svg(title: String, fleet: [FleetRun], references: [ReferenceRun]) -> String {
         let shown = fleet.filter { $0.repetition == (fleet.map(\.repetition).min() ?? 1) }
         var timelines: [Series] = []
         var curves: [Series] = []

@@ -17,8 +17,8 @@ import WorkerRuntime
 /// Two threads: this one publishes the orders; the fault thread owns the fleet (``LocalFleet`` is
 /// not thread-safe) and runs the faults at evenly spaced moments of the publishing time, watching
 /// between them for worker copies that died without being killed.
-final class ChaosRun {
-    struct Settings {
+public final class ChaosRun {
+    public struct Settings {
         var fleet: SagaFleet.Settings
         var shape: SagaFleet.Shape
         var orders: Int
@@ -33,16 +33,32 @@ final class ChaosRun {
         var keepStores: Bool
         /// Fault names to leave out (`ChaosRun.faultNames`).
         var skip: Set<String>
+
+        public init(
+            fleet: SagaFleet.Settings, shape: SagaFleet.Shape, orders: Int, rate: Double, drainTimeout: Duration,
+            seed: UInt64, servicesScript: URL, amqp: AMQPConfiguration, keepStores: Bool, skip: Set<String>
+        ) {
+            self.fleet = fleet
+            self.shape = shape
+            self.orders = orders
+            self.rate = rate
+            self.drainTimeout = drainTimeout
+            self.seed = seed
+            self.servicesScript = servicesScript
+            self.amqp = amqp
+            self.keepStores = keepStores
+            self.skip = skip
+        }
     }
 
     /// A fault as it happened.
-    struct FaultRecord: Encodable {
-        var name: String
-        var detail: String
+    public struct FaultRecord: Encodable {
+        public var name: String
+        public var detail: String
         /// Seconds since the first order was published.
-        var at: Double
-        var seconds: Double
-        var ok: Bool
+        public var at: Double
+        public var seconds: Double
+        public var ok: Bool
     }
 
     /// The faults, in the order they are injected.
@@ -50,7 +66,7 @@ final class ChaosRun {
     /// `kill-payment-worker` comes three times: customer cancels race slow charges all along the
     /// run (``OrderPlan/racing``), and a payment-worker copy killed with such a charge in flight
     /// is the moment a capture could be kept for a cancelled order.
-    static let faultNames = [
+    public static let faultNames = [
         "kill-worker", "crash-after-commit", "kill-payment-worker", "hostile-messages", "restart-rabbitmq",
         "crash-before-ack", "kill-worker", "restart-postgresql", "kill-payment-worker", "memory-alarm",
         "restart-mongodb", "restart-gateway", "kill-worker", "kill-payment-worker", "replay-old-events",
@@ -59,7 +75,7 @@ final class ChaosRun {
     /// The payment token of the orders whose cancel races their charge: the gateway captures it
     /// after 1.5 s (`tok_slow_MS`), so the cancel, sent 0.15 to 1.05 s after the order, arrives
     /// while the charge is in flight.
-    static let racingToken = "tok_slow_1500"
+    public static let racingToken = "tok_slow_1500"
 
     let settings: Settings
     private let amqp: AMQPConnection
@@ -67,7 +83,7 @@ final class ChaosRun {
     let log: (String) -> Void
     private var random: SplitMix64
 
-    init(settings: Settings, amqp: AMQPConnection, admin: PostgresConnection, log: @escaping (String) -> Void) {
+    public init(settings: Settings, amqp: AMQPConnection, admin: PostgresConnection, log: @escaping (String) -> Void) {
         self.settings = settings
         self.amqp = amqp
         self.admin = admin
@@ -77,7 +93,7 @@ final class ChaosRun {
 
     // MARK: - The run
 
-    func run() throws -> ChaosReport {
+    public func run() throws -> ChaosReport {
         let fleet = try SagaFleet(shape: settings.shape, settings: settings.fleet, admin: admin)
         defer {
             // The run restarts the broker: the connection we started with is gone by now.
@@ -312,7 +328,7 @@ final class ChaosRun {
     /// charged (the cancel came first). Evidence that the race was run both ways; empty with the
     /// sandbox, whose books no other process can read.
     private func racingChargeOutcomes(_ plan: OrderPlan, fleet: SagaFleet) -> [String: Int] {
-        guard case .charges(let charges)? = try? fleet.processorBooks() else { return [:] }
+        guard case .charges(let charges) = fleet.processorBooks() else { return [:] }
         let byOrder = Dictionary(grouping: charges, by: \.orderReference)
         var outcomes: [String: Int] = [:]
         for index in plan.racing {

@@ -1,14 +1,14 @@
 /// One histogram read from a Prometheus text exposition (`/metrics`): its cumulative buckets,
 /// `_sum` and `_count`, summed over every label set it appears with.
-struct PrometheusHistogram: Encodable {
+public struct PrometheusHistogram: Encodable {
     /// A cumulative bucket: observations less than or equal to `upperBound`.
-    struct Bucket: Encodable {
+    public struct Bucket: Encodable {
         /// The `le` label; `nil` (JSON `null`) for `+Inf`.
-        var upperBound: Double?
-        var count: Int
+        public var upperBound: Double?
+        public var count: Int
 
         // `upperBound` always present, null for +Inf, so scripts need no existence checks.
-        func encode(to encoder: any Encoder) throws {
+        public func encode(to encoder: any Encoder) throws {
             var container = encoder.container(keyedBy: CodingKeys.self)
             try container.encode(upperBound, forKey: .upperBound)
             try container.encode(count, forKey: .count)
@@ -20,15 +20,15 @@ struct PrometheusHistogram: Encodable {
     }
 
     /// Sorted by upper bound, `+Inf` last.
-    var buckets: [Bucket]
-    var sum: Double
-    var count: Int
+    public var buckets: [Bucket]
+    public var sum: Double
+    public var count: Int
 
     /// The observations' mean, or `nil` when there were none.
-    var mean: Double? { count > 0 ? sum / Double(count) : nil }
+    public var mean: Double? { count > 0 ? sum / Double(count) : nil }
 
     /// Reads histogram `name` from `exposition`; `nil` when it has no `_count` line.
-    init?(name: String, in exposition: String) {
+    public init?(name: String, in exposition: String) {
         var buckets: [Double?: Int] = [:]
         var sum = 0.0
         var count: Int?

@@ -1,7 +1,7 @@
 import AMQP
 import Chaos
-import CommandLineSupport
 import CommerceMessages
+import FleetOperations
 import Foundation
 import Glibc
 import LocalProcess
@@ -172,7 +172,7 @@ extension ChaosRun {
             case "replay-old-events":
                 return try replayOldEvents()
             default:
-                throw CommandFailure("unknown fault \(fault)")
+                throw OperationFailure("unknown fault \(fault)")
             }
         }
 
@@ -214,7 +214,7 @@ extension ChaosRun {
             }
             let victim = candidates[Int(random.next() % UInt64(candidates.count))].name
             guard let member = fleet.processes.memberList.first(where: { $0.name == victim }) else {
-                throw CommandFailure("no member \(victim)")
+                throw OperationFailure("no member \(victim)")
             }
             kill(victim)
             let doomed = "\(victim)~crash-\(outcome.records.count)"
@@ -309,7 +309,7 @@ extension ChaosRun {
             let status = try spawnAndWait(argv, standardOutput: file.path)
             let text = (try? String(contentsOf: file, encoding: .utf8)) ?? ""
             guard status == 0 else {
-                throw CommandFailure("\(argv.joined(separator: " ")) exited \(status): \(text.suffix(500))")
+                throw OperationFailure("\(argv.joined(separator: " ")) exited \(status): \(text.suffix(500))")
             }
             return text
         }

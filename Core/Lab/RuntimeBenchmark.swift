@@ -1,6 +1,6 @@
 import AMQP
-import CommandLineSupport
 import CommerceSupport
+import FleetOperations
 import Foundation
 import LocalProcess
 import Postgres
@@ -12,8 +12,8 @@ import WorkerRuntime
 ///
 /// Everything runs on the caller's thread with blocking connections (one broker connection and
 /// one admin database connection for the whole benchmark).
-final class RuntimeBenchmark {
-    struct Settings {
+public final class RuntimeBenchmark {
+    public struct Settings {
         var amqpURL: String
         /// A database the benchmark may create and drop databases from.
         var adminDatabaseURL: String
@@ -25,26 +25,38 @@ final class RuntimeBenchmark {
         var events: Bool
         /// Where worker logs go; a directory without `config/`, the workers' working directory.
         var workDirectory: URL
+
+        public init(
+            amqpURL: String, adminDatabaseURL: String, probeWorkers: [String: URL], messages: Int, events: Bool,
+            workDirectory: URL
+        ) {
+            self.amqpURL = amqpURL
+            self.adminDatabaseURL = adminDatabaseURL
+            self.probeWorkers = probeWorkers
+            self.messages = messages
+            self.events = events
+            self.workDirectory = workDirectory
+        }
     }
 
     /// What the probe worker consumes: `probe.work`, one row in `probe_effects` per message.
     static let routingKey = "probe.work"
     static let body = Array(#"{"action":"ok"}"#.utf8)
     static let bodyWithEvent = Array(#"{"action":"ok","emit":true}"#.utf8)
-    static let tables = ["probe_effects", "runtime_inbox", "runtime_outbox"]
+    public static let tables = ["probe_effects", "runtime_inbox", "runtime_outbox"]
     /// A run whose effect count has not moved for this long has stalled.
     static let stallTimeout: Duration = .seconds(60)
     /// Environment variables passed through from ours to the worker: what a process needs to start
     /// (the toolchain's libraries, a home, a locale). Nothing else is inherited, so a `QUEUE_*` or
     /// `CONSUMER_*` variable set in the operator's shell cannot skew what the worker is told.
-    static let inheritedVariables = ["PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "LD_LIBRARY_PATH"]
+    public static let inheritedVariables = ["PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "LD_LIBRARY_PATH"]
 
     let settings: Settings
     private let amqp: AMQPConnection
     private var channel: UInt16
     private let admin: PostgresConnection
 
-    init(settings: Settings, amqp: AMQPConnection, admin: PostgresConnection) throws {
+    public init(settings: Settings, amqp: AMQPConnection, admin: PostgresConnection) throws {
         self.settings = settings
         self.amqp = amqp
         self.admin = admin
@@ -54,7 +66,7 @@ final class RuntimeBenchmark {
 
     /// One run. Throws when the servers or the worker cannot be used at all; correctness failures
     /// of the run itself are returned in ``BenchmarkRun/problems``.
-    func run(_ setup: BenchmarkRun.Setup, repetition: Int) throws -> BenchmarkRun {
+    public func run(_ setup: BenchmarkRun.Setup, repetition: Int) throws -> BenchmarkRun {
         // Hex digits only: the suffix also names a database.
         let suffix = String(UUID().uuidString.lowercased().filter(\.isHexDigit).prefix(10))
         let topology = Topology(
@@ -84,7 +96,7 @@ final class RuntimeBenchmark {
         let port = try LocalPorts.free()
         let inherited = ProcessInfo.processInfo.environment.filter { Self.inheritedVariables.contains($0.key) }
         guard let executable = settings.probeWorkers[setup.worker] else {
-            throw CommandFailure("no probe-worker labelled '\(setup.worker)'")
+            throw OperationFailure("no probe-worker labelled '\(setup.worker)'")
         }
         let worker = try ChildProcess(
             executable: executable,
@@ -202,12 +214,12 @@ final class RuntimeBenchmark {
             }
             let outcomes = try amqp.waitForConfirms(channel: channel, timeout: .seconds(60))
             if let bad = outcomes.values.first(where: { $0 != .confirmed }) {
-                throw CommandFailure("the broker did not take a benchmark message: \(bad)")
+                throw OperationFailure("the broker did not take a benchmark message: \(bad)")
             }
         }
         let depth = try amqp.queueStatus(channel: channel, name: topology.queue).messageCount
         guard depth == settings.messages else {
-            throw CommandFailure(
+            throw OperationFailure(
                 "queue '\(topology.queue)' holds \(depth) messages after publishing \(settings.messages)")
         }
     }
@@ -217,12 +229,12 @@ final class RuntimeBenchmark {
         let deadline = ContinuousClock.now + .seconds(60)
         while LoopbackHTTP.get(port: port, path: "/health")?.status != 200 {
             guard worker.isRunning else {
-                throw CommandFailure(
+                throw OperationFailure(
                     "the probe worker exited with status \(worker.terminationStatus) before it was ready:\n"
                         + worker.logTail())
             }
             guard ContinuousClock.now < deadline else {
-                throw CommandFailure("the probe worker was not ready after 60 s:\n" + worker.logTail())
+                throw OperationFailure("the probe worker was not ready after 60 s:\n" + worker.logTail())
             }
             Thread.sleep(forTimeInterval: 0.01)
         }
@@ -338,14 +350,14 @@ final class RuntimeBenchmark {
 
     /// `url` pointing at `database` instead: the path of a `postgresql://` URL, or a `dbname=`
     /// appended to a conninfo string (libpq takes the last value of a repeated keyword).
-    static func databaseURL(_ url: String, database: String) throws -> String {
+    public static func databaseURL(_ url: String, database: String) throws -> String {
         guard url.contains("://") else { return "\(url) dbname=\(database)" }
         guard var components = URLComponents(string: url) else {
-            throw CommandFailure("cannot read the database URL '\(Setting.redacted(url))'")
+            throw OperationFailure("cannot read the database URL '\(OperationFailure.redacted(url))'")
         }
         components.path = "/\(database)"
         guard let result = components.string else {
-            throw CommandFailure("cannot build a database URL from '\(Setting.redacted(url))'")
+            throw OperationFailure("cannot build a database URL from '\(OperationFailure.redacted(url))'")
         }
         return result
     }

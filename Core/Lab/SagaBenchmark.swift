@@ -1,5 +1,4 @@
 import AMQP
-import CommandLineSupport
 import CommerceMessages
 import CommerceSupport
 import FleetOperations
@@ -18,8 +17,8 @@ import WorkerRuntime
 ///
 /// Everything but the ``OrderOutcomeCollector`` runs on the caller's thread with blocking
 /// connections.
-final class SagaBenchmark {
-    struct Settings {
+public final class SagaBenchmark {
+    public struct Settings {
         var fleet: SagaFleet.Settings
         var shape: SagaFleet.Shape
         /// Orders published before waiting for their confirms (the ceiling's `-w`).
@@ -30,6 +29,18 @@ final class SagaBenchmark {
         var settle: Duration
         /// Leave the fleet's queues, databases and MongoDB data in place (for inspection).
         var keepStores: Bool
+
+        public init(
+            fleet: SagaFleet.Settings, shape: SagaFleet.Shape, publishWindow: Int, stallTimeout: Duration,
+            settle: Duration, keepStores: Bool
+        ) {
+            self.fleet = fleet
+            self.shape = shape
+            self.publishWindow = publishWindow
+            self.stallTimeout = stallTimeout
+            self.settle = settle
+            self.keepStores = keepStores
+        }
     }
 
     /// A paced run's largest burst: orders due at one wake-up beyond this wait for the next.
@@ -38,15 +49,15 @@ final class SagaBenchmark {
     let settings: Settings
     private let log: (String) -> Void
 
-    init(settings: Settings, log: @escaping (String) -> Void) {
+    public init(settings: Settings, log: @escaping (String) -> Void) {
         self.settings = settings
         self.log = log
     }
 
     /// One run of `orders` orders, paced at `rate` orders/s or as fast as possible.
-    /// - Throws: ``CommandFailure`` when the fleet or the servers cannot be used at all; what went
+    /// - Throws: ``OperationFailure`` when the fleet or the servers cannot be used at all; what went
     ///   wrong within the run (an order that did not end, a dirty audit, a crash) is in ``FleetRun/problems``.
-    func run(orders count: Int, rate: Double?, repetition: Int) throws -> FleetRun {
+    public func run(orders count: Int, rate: Double?, repetition: Int) throws -> FleetRun {
         // Connections of the run's own: a server restarted by someone else between runs costs
         // that run at most, not the rest of the invocation.
         let admin: PostgresConnection
@@ -58,7 +69,7 @@ final class SagaBenchmark {
             configuration.connectTimeout = .seconds(5)
             amqp = try AMQPConnection(configuration: configuration)
         } catch {
-            throw CommandFailure("cannot reach the servers: \(CommandFailure.describe(error))")
+            throw OperationFailure("cannot reach the servers: \(OperationFailure.describe(error))")
         }
         defer {
             admin.close()
@@ -131,7 +142,7 @@ final class SagaBenchmark {
             }
             let outcomes = try amqp.waitForConfirms(channel: channel, timeout: .seconds(60))
             guard outcomes.values.allSatisfy({ $0 == .confirmed }) else {
-                throw CommandFailure(
+                throw OperationFailure(
                     "the broker did not take every order.place: \(Set(outcomes.values.map { "\($0)" })) "
                         + "(are the fleet's queues declared?)")
             }
@@ -340,13 +351,13 @@ final class SagaBenchmark {
     private func mongoDescription(_ fleet: SagaFleet) -> String {
         fleet.secantus != nil
             ? "a fresh SecantusDB (--sync-on-commit) started for this run"
-            : "the running server at \(Setting.redacted(fleet.mongoURL)) (its history may slow it)"
+            : "the running server at \(OperationFailure.redacted(fleet.mongoURL)) (its history may slow it)"
     }
 }
 
 extension Double {
     /// Rounded to `places` decimals, for JSON that people read.
-    func rounded(toPlaces places: Int) -> Double {
+    public func rounded(toPlaces places: Int) -> Double {
         let scale = Foundation.pow(10, Double(places))
         return (self * scale).rounded() / scale
     }

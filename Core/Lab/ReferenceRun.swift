@@ -1,47 +1,47 @@
-import CommandLineSupport
+import FleetOperations
 import Foundation
 
 /// One run of a reference instrument (the benchmark references folder, `../shared/bench` by
 /// default): the C ceiling of the saga flow (`ceiling/run.sh`), the raw broker
 /// (`ceiling/run.sh raw`) or the Celery peer (`peer-celery/run.sh`). Each prints `RESULT {json}`
 /// as its last line; the instruments are called as they are, never copied.
-struct ReferenceRun: Encodable {
+public struct ReferenceRun: Encodable {
     /// `ceiling`, `ceiling-rate`, `raw` or `celery`.
-    var name: String
-    var repetition: Int
+    public var name: String
+    public var repetition: Int
     /// The command line as run (environment overrides first).
-    var command: String
+    public var command: String
     /// The instrument's own `RESULT` object, whole.
-    var result: JSONValue?
-    var ok: Bool
-    var error: String?
+    public var result: JSONValue?
+    public var ok: Bool
+    public var error: String?
     /// Wall time of the whole script (build, setup and teardown included).
-    var wallSeconds: Double
+    public var wallSeconds: Double
     /// Its output, kept in the benchmark's output folder.
-    var log: String
+    public var log: String
 
     /// A number of ``result`` (`orders_per_s`, `p99_ms` …).
-    func number(_ key: String) -> Double? {
+    public func number(_ key: String) -> Double? {
         guard case .object(let fields)? = result, case .number(let value)? = fields[key] else { return nil }
         return value
     }
 
     /// `cpu_s` of ``result``: CPU seconds per process group.
-    var cpuSeconds: [String: Double] {
+    public var cpuSeconds: [String: Double] {
         guard case .object(let fields)? = result, case .object(let cpu)? = fields["cpu_s"] else { return [:] }
         return cpu.compactMapValues { if case .number(let value) = $0 { value } else { nil } }
     }
 
     /// Runs `script` (relative to `directory`) with `arguments` under bash, its output to `log`,
     /// for at most `timeout`, and reads its last `RESULT` line.
-    static func run(
+    public static func run(
         name: String, repetition: Int, directory: URL, script: String, arguments: [String],
         environment extra: [String: String], log: URL, timeout: Duration
     ) -> ReferenceRun {
         // As the report shows it: URLs' passwords and every *PASSWORD* variable masked.
         let command =
             extra.sorted { $0.key < $1.key }.map {
-                "\($0.key)=\($0.key.uppercased().contains("PASSWORD") ? "***" : Setting.redacted($0.value))"
+                "\($0.key)=\($0.key.uppercased().contains("PASSWORD") ? "***" : OperationFailure.redacted($0.value))"
             }.joined(separator: " ")
             + (extra.isEmpty ? "" : " ") + ([script] + arguments).joined(separator: " ")
         var run = ReferenceRun(
@@ -100,10 +100,24 @@ struct ReferenceRun: Encodable {
         }
         return run
     }
+
+    public init(
+        name: String, repetition: Int, command: String, result: JSONValue?, ok: Bool, error: String?,
+        wallSeconds: Double, log: String
+    ) {
+        self.name = name
+        self.repetition = repetition
+        self.command = command
+        self.result = result
+        self.ok = ok
+        self.error = error
+        self.wallSeconds = wallSeconds
+        self.log = log
+    }
 }
 
 /// Any JSON value, to carry an instrument's `RESULT` object into the benchmark's own JSON whole.
-enum JSONValue: Codable, Hashable {
+public enum JSONValue: Codable, Hashable {
     case null
     case bool(Bool)
     case number(Double)
@@ -112,7 +126,7 @@ enum JSONValue: Codable, Hashable {
     case object([String: JSONValue])
 
     /// Booleans and numbers stay apart: each kind is tried in turn, and JSON's `true` is no number.
-    init(from decoder: any Decoder) throws {
+    public init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
         if container.decodeNil() {
             self = .null
@@ -129,7 +143,7 @@ enum JSONValue: Codable, Hashable {
         }
     }
 
-    func encode(to encoder: any Encoder) throws {
+    public func encode(to encoder: any Encoder) throws {
         var container = encoder.singleValueContainer()
         switch self {
         case .null: try container.encodeNil()

@@ -3,25 +3,25 @@ import Histogram
 /// The latency figures of one run, from an HdrHistogram of every order's milliseconds (three
 /// significant digits, values recorded in microseconds), in the shape the references report
 /// (`p50_ms` … `max_ms`), plus the percentile curve for the picture.
-struct LatencyFigures: Codable, Hashable {
+public struct LatencyFigures: Codable, Hashable {
     /// One point of the percentile curve: `percentile` % of the orders ended within `milliseconds`.
-    struct Point: Codable, Hashable {
-        var percentile: Double
-        var milliseconds: Double
+    public struct Point: Codable, Hashable {
+        public var percentile: Double
+        public var milliseconds: Double
     }
 
-    var count: Int
-    var p50Ms: Double
-    var p90Ms: Double
-    var p99Ms: Double
-    var p999Ms: Double
-    var maxMs: Double
-    var meanMs: Double
+    public var count: Int
+    public var p50Ms: Double
+    public var p90Ms: Double
+    public var p99Ms: Double
+    public var p999Ms: Double
+    public var maxMs: Double
+    public var meanMs: Double
     /// From the histogram's percentile iteration (5 ticks per half distance), up to 100 %.
-    var curve: [Point]
+    public var curve: [Point]
 
     /// `nil` without any value.
-    init?(microseconds values: [UInt64]) {
+    public init?(microseconds values: [UInt64]) {
         guard !values.isEmpty else { return nil }
         // Up to an hour; anything longer is clamped rather than dropped.
         var histogram = Histogram<UInt64>(highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: .three)

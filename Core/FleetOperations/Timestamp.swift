@@ -1,7 +1,7 @@
 import Foundation
 
-/// Times to the millisecond, for the saga timeline and the order reports (the relative form of
-/// the other reports, "3 min ago", is ``RelativeTime``).
+/// Times to the millisecond, for the saga timeline and the order reports (the command-line tools
+/// show other times relative to now, "3 min ago").
 public enum Timestamp {
     /// `2026-11-30T10:00:00.123Z`.
     public static func iso8601(_ date: Date) -> String {

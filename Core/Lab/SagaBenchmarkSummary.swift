@@ -3,31 +3,31 @@
 /// (its runs shared the machine's load) and then median'd.
 ///
 /// Runs with a problem are left out: a run whose audit failed is an error, not a figure.
-struct SagaBenchmarkSummary: Encodable {
+public struct SagaBenchmarkSummary: Encodable {
     /// Medians of one kind of run over repetitions.
-    struct RunSummary: Encodable {
-        var runs: Int
-        var ordersPerSecond: Spread
-        var sagaMessagesPerSecond: Spread?
+    public struct RunSummary: Encodable {
+        public var runs: Int
+        public var ordersPerSecond: Spread
+        public var sagaMessagesPerSecond: Spread?
         /// The paced runs' rate (median).
-        var targetRate: Double?
-        var p50Ms: Double?
-        var p90Ms: Double?
-        var p99Ms: Double?
-        var maxMs: Double?
+        public var targetRate: Double?
+        public var p50Ms: Double?
+        public var p90Ms: Double?
+        public var p99Ms: Double?
+        public var maxMs: Double?
         /// CPU seconds per party, medians.
-        var cpuSeconds: [String: Double]
+        public var cpuSeconds: [String: Double]
         /// Mean batch size per worker, medians.
-        var meanBatchSize: [String: Double]
+        public var meanBatchSize: [String: Double]
     }
 
     /// A median with the lowest and highest value it was taken from.
-    struct Spread: Encodable {
-        var median: Double
-        var minimum: Double
-        var maximum: Double
+    public struct Spread: Encodable {
+        public var median: Double
+        public var minimum: Double
+        public var maximum: Double
 
-        init?(_ values: [Double]) {
+        public init?(_ values: [Double]) {
             guard !values.isEmpty else { return nil }
             median = SagaBenchmarkSummary.median(values)
             minimum = values.min()!
@@ -36,25 +36,25 @@ struct SagaBenchmarkSummary: Encodable {
     }
 
     /// The fleet against a reference (or a target on its own), per repetition and median'd.
-    struct Ratio: Encodable {
-        var name: String
-        var perRepetition: [Double]
-        var median: Double
+    public struct Ratio: Encodable {
+        public var name: String
+        public var perRepetition: [Double]
+        public var median: Double
         /// The target, as text (`≥ 0.5`), and whether the median meets it.
-        var target: String?
-        var met: Bool?
+        public var target: String?
+        public var met: Bool?
     }
 
-    var fleetFlood: RunSummary?
-    var fleetRate: RunSummary?
-    var ceilingFlood: RunSummary?
-    var ceilingRate: RunSummary?
-    var celery: RunSummary?
-    var rawPublishMessagesPerSecond: Spread?
-    var rawConsumeMessagesPerSecond: Spread?
-    var ratios: [Ratio]
+    public var fleetFlood: RunSummary?
+    public var fleetRate: RunSummary?
+    public var ceilingFlood: RunSummary?
+    public var ceilingRate: RunSummary?
+    public var celery: RunSummary?
+    public var rawPublishMessagesPerSecond: Spread?
+    public var rawConsumeMessagesPerSecond: Spread?
+    public var ratios: [Ratio]
 
-    init(fleet: [FleetRun], references: [ReferenceRun]) {
+    public init(fleet: [FleetRun], references: [ReferenceRun]) {
         let good = fleet.filter(\.problems.isEmpty)
         let goodReferences = references.filter(\.ok)
         func summary(_ runs: [FleetRun]) -> RunSummary? {
@@ -173,7 +173,7 @@ struct SagaBenchmarkSummary: Encodable {
         self.ratios = ratios
     }
 
-    static func median(_ values: [Double]) -> Double {
+    public static func median(_ values: [Double]) -> Double {
         BenchmarkSummary.median(values)
     }
 }

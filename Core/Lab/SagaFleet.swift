@@ -1,10 +1,11 @@
 import AMQP
-import CommandLineSupport
 import CommerceSupport
+import FleetOperations
 import Foundation
 import Inventory
 import LocalProcess
 import Mongo
+import Payments
 import Postgres
 import SagaAudit
 import WorkerRuntime
@@ -21,9 +22,9 @@ import WorkerRuntime
 /// other tests. The workers read the repository's `config/<worker>.json` (the working directory
 /// is the parent of the configuration folder) and get the benchmark's settings as environment
 /// overrides (docs/operations.md, "Running one worker by hand").
-final class SagaFleet {
+public final class SagaFleet {
     /// What the fleet looks like: the parameters of a run.
-    struct Shape: Encodable, Hashable {
+    public struct Shape: Encodable, Hashable {
         /// Processes of every worker.
         var copies: Int
         /// `consumer.prefetch`.
@@ -37,17 +38,29 @@ final class SagaFleet {
         /// More configuration for every worker process, as environment variables
         /// (`DATABASE_PLANNING=per-execution`): what a before-and-after run varies.
         var workerEnvironment: [String: String] = [:]
+
+        public init(
+            copies: Int, prefetch: Int, batchSize: Int, queueType: String, gateway: String,
+            workerEnvironment: [String: String] = [:]
+        ) {
+            self.copies = copies
+            self.prefetch = prefetch
+            self.batchSize = batchSize
+            self.queueType = queueType
+            self.gateway = gateway
+            self.workerEnvironment = workerEnvironment
+        }
     }
 
     /// Where the notification-worker's MongoDB comes from.
-    enum MongoServer {
+    public enum MongoServer {
         /// A SecantusDB started for this fleet, run with this Python (see ``FreshSecantus``).
         case fresh(python: URL)
         /// A server that is already running.
         case existing(url: String)
     }
 
-    struct Settings {
+    public struct Settings {
         var amqpURL: String
         /// A database from which the fleet's databases are created and dropped.
         var adminDatabaseURL: String
@@ -64,6 +77,21 @@ final class SagaFleet {
         var gatewayEnvironment: [String: String]
         /// Units of each of ``stockKeepingUnits`` to seed.
         var stockPerSKU: Int
+
+        public init(
+            amqpURL: String, adminDatabaseURL: String, binDirectory: URL, configDirectory: URL, logDirectory: URL,
+            mongo: MongoServer, gatewayAPIKey: String, gatewayEnvironment: [String: String], stockPerSKU: Int
+        ) {
+            self.amqpURL = amqpURL
+            self.adminDatabaseURL = adminDatabaseURL
+            self.binDirectory = binDirectory
+            self.configDirectory = configDirectory
+            self.logDirectory = logDirectory
+            self.mongo = mongo
+            self.gatewayAPIKey = gatewayAPIKey
+            self.gatewayEnvironment = gatewayEnvironment
+            self.stockPerSKU = stockPerSKU
+        }
     }
 
     /// The SKUs the benchmark's orders use, as the C ceiling spreads its orders over 100.
@@ -96,7 +124,7 @@ final class SagaFleet {
 
     /// Creates the stores and starts the fleet (the gateway first, for `http`), waiting until
     /// every process reports ready on `/health`.
-    /// - Throws: ``CommandFailure`` when a store cannot be created or a process does not start;
+    /// - Throws: ``OperationFailure`` when a store cannot be created or a process does not start;
     ///   what was started is stopped again by ``tearDown(amqp:)``, which the caller must call
     ///   in every case, or released with this value.
     init(shape: Shape, settings: Settings, admin: PostgresConnection) throws {
@@ -137,7 +165,7 @@ final class SagaFleet {
             do {
                 try admin.query("create database \(name)")
             } catch {
-                throw CommandFailure("cannot create the database \(name): \(CommandFailure.describe(error))")
+                throw OperationFailure("cannot create the database \(name): \(OperationFailure.describe(error))")
             }
             createdDatabases.append(name)
         }
@@ -153,7 +181,7 @@ final class SagaFleet {
         var paymentSettings = ["PAYMENT_GATEWAY": shape.gateway]
         if shape.gateway == "http" {
             guard processes.hasExecutable("payment-gateway") else {
-                throw CommandFailure(
+                throw OperationFailure(
                     "--gateway http needs the payment-gateway executable in \(settings.binDirectory.path); build it "
                         + "(`swift build -c release --product payment-gateway`) or use --gateway sandbox")
             }
@@ -202,7 +230,7 @@ final class SagaFleet {
     /// the port it serves on. Its configuration keys (docs/payment-gateway.md): `api.key`,
     /// `http.port`, `admin.port` (loopback), `database.url`, `database.poolSize`; `environment`
     /// adds more (`FAULTS_LATENCY_MS`).
-    static func gateway(
+    public static func gateway(
         databaseURL: String, apiKey: String, environment: [String: String] = [:]
     ) throws -> (LocalFleet.Member, port: Int) {
         let port = try LocalPorts.free()
@@ -237,16 +265,15 @@ final class SagaFleet {
     func auditSettled(
         within: Duration, applicationName: String, toleratingErrors: Bool = false
     ) throws -> SagaAuditReport? {
-        let stores = try StoreOptions.parse([
-            "--orders-database", databaseURLs["orders"]!, "--inventory-database", databaseURLs["inventory"]!,
-            "--payments-database", databaseURLs["payments"]!, "--mongo-url", mongoURL,
-            "--mongo-database", mongoDatabase,
-        ])
+        let stores = FleetStores(
+            orders: databaseURLs["orders"]!, inventory: databaseURLs["inventory"]!, payments: databaseURLs["payments"]!,
+            mongoURL: mongoURL, mongoDatabase: mongoDatabase)
         let deadline = ContinuousClock.now + within
         var report: SagaAuditReport?
         while true {
             do {
-                report = try stores.audit(applicationName: applicationName, processor: try processorBooks())
+                report = try FleetAudit.run(
+                    stores: stores, applicationName: applicationName, processor: processorBooks())
             } catch {
                 if !toleratingErrors { throw error }
             }
@@ -255,13 +282,12 @@ final class SagaFleet {
         }
     }
 
-    /// The card processor's books as the audit reads them (``ProcessorOptions/books()``): the
-    /// gateway's charges through its listing with `http`, not consulted with the sandbox.
-    func processorBooks() throws -> SagaAudit.ProcessorBooks {
-        try ProcessorOptions.parse(
-            ProcessorOptions.arguments(
-                kind: shape.gateway, url: gatewayURL, apiKey: shape.gateway == "http" ? settings.gatewayAPIKey : nil)
-        ).books()
+    /// The card processor's books as the audit reads them (``FleetAudit/processorBooks(gateway:url:apiKey:)``):
+    /// the gateway's charges through its listing with `http`, not consulted with the sandbox.
+    func processorBooks() -> SagaAudit.ProcessorBooks {
+        FleetAudit.processorBooks(
+            gateway: PaymentGatewayKind(rawValue: shape.gateway) ?? .sandbox, url: gatewayURL ?? "",
+            apiKey: settings.gatewayAPIKey)
     }
 
     /// Stops every process (SIGTERM, 60 s) and says how each ended.

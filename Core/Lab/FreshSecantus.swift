@@ -1,4 +1,4 @@
-import CommandLineSupport
+import FleetOperations
 import Foundation
 import LocalProcess
 import Mongo
@@ -11,10 +11,10 @@ import Mongo
 /// long-running server on 27017 are not comparable with each other or with a reference that
 /// starts from another state. Every measured run of `commerce-lab bench` starts from this same
 /// state instead. Started with `--sync-on-commit`, as `scripts/services.sh` starts the shared one.
-final class FreshSecantus {
+public final class FreshSecantus {
     let port: Int
     /// `mongodb://127.0.0.1:<port>/?retryWrites=false`.
-    let url: String
+    public let url: String
     private let process: ChildProcess
     private let storage: URL
 
@@ -22,10 +22,10 @@ final class FreshSecantus {
     /// - Parameters:
     ///   - python: an interpreter with the `secantusdb` package (`scripts/services.sh` makes `.venv/bin/python`).
     ///   - logDirectory: where `secantus-<port>.log` goes.
-    /// - Throws: ``CommandFailure`` when it cannot start or does not answer within 60 s.
-    init(python: URL, logDirectory: URL) throws {
+    /// - Throws: ``OperationFailure`` when it cannot start or does not answer within 60 s.
+    public init(python: URL, logDirectory: URL) throws {
         guard FileManager.default.isExecutableFile(atPath: python.path) else {
-            throw CommandFailure(
+            throw OperationFailure(
                 "no Python with SecantusDB at \(python.path): run `scripts/services.sh up` (it makes .venv/), pass "
                     + "--secantus-python, or --mongo-url to use a running server instead of a fresh one")
         }
@@ -45,7 +45,7 @@ final class FreshSecantus {
         let deadline = ContinuousClock.now + .seconds(60)
         while true {
             if !process.isRunning {
-                throw CommandFailure(
+                throw OperationFailure(
                     "SecantusDB exited at start (status \(process.terminationStatus)):\n\(process.logTail())")
             }
             if let client = try? MongoClient(
@@ -56,7 +56,7 @@ final class FreshSecantus {
             }
             if ContinuousClock.now >= deadline {
                 stop()
-                throw CommandFailure("SecantusDB did not answer on \(url) within 60 s:\n\(process.logTail())")
+                throw OperationFailure("SecantusDB did not answer on \(url) within 60 s:\n\(process.logTail())")
             }
             Thread.sleep(forTimeInterval: 0.2)
         }
@@ -68,7 +68,7 @@ final class FreshSecantus {
     var processIdentifier: Int32 { process.processIdentifier }
 
     /// Stops the server (SIGTERM, then SIGKILL after 20 s) and removes its storage. Idempotent.
-    func stop() {
+    public func stop() {
         if process.isRunning {
             process.terminate()
             if process.waitForExit(timeout: .seconds(20)) == nil {

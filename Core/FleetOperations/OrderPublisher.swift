@@ -1,66 +1,50 @@
 import AMQP
-import ArgumentParser
-import CommandLineSupport
 import CommerceMessages
 import Foundation
 import WorkerRuntime
 
-/// `--amqp-url` and `--exchange`, shared by `commerce place-order` and `commerce cancel-order`.
-struct PublishOptions: ParsableArguments {
-    @OptionGroup var broker: BrokerOptions
-
-    @Option(help: ArgumentHelp("The topic exchange (the workers' EXCHANGE_NAME).", valueName: "name"))
-    var exchange = FleetCatalog.exchange
-
-    func validate() throws {
-        guard !exchange.isEmpty, exchange.utf8.count <= 255 else {
-            throw ValidationError("--exchange needs a name of 1 to 255 bytes")
-        }
-    }
-}
-
 /// Publishes upstream commands (`order.place`, `order.cancel`) exactly as an upstream system would:
 /// persistent, `mandatory`, under publisher confirms, with the contract's properties (`message_id`,
 /// `correlation_id` = the order id, `type`, `timestamp`, `app_id` `commerce`, content type
-/// `application/json`), the message type as routing key.
-final class OrderPublisher {
-    static let appID = "commerce"
+/// `application/json`), the message type as routing key. What `commerce place-order` and
+/// `cancel-order` do.
+public final class OrderPublisher {
+    /// The `app_id` of what it publishes.
+    public static let appID = "commerce"
 
     /// One command as published.
-    struct Published: Encodable {
-        var orderID: String
-        var messageID: String
+    public struct Published: Encodable, Sendable {
+        public var orderID: String
+        public var messageID: String
     }
 
-    let exchange: String
+    public let exchange: String
     private let address: String
     private let connection: AMQPConnection
     private let channel: UInt16
 
-    init(_ options: PublishOptions, command: String) throws {
-        exchange = options.exchange
-        address = Setting.redacted(options.broker.resolvedURL)
-        do {
-            connection = try AMQPConnection(
-                configuration: options.broker.configuration(connectionName: "commerce \(command)"))
-        } catch {
-            throw CommandFailure("cannot reach RabbitMQ at \(address): \(CommandFailure.describe(error))")
-        }
+    /// A publisher to `exchange` on `connection`, which it owns from now on (its deinit closes
+    /// it); `address` names the broker in errors (give it with its password redacted).
+    /// - Throws: ``OperationFailure`` when the broker refuses a confirm channel.
+    public init(connection: AMQPConnection, exchange: String, address: String) throws {
+        self.exchange = exchange
+        self.address = address
+        self.connection = connection
         do {
             channel = try connection.openChannel()
             try connection.enableConfirms(channel: channel)
         } catch {
             connection.close()
-            throw CommandFailure("RabbitMQ at \(address) refused a confirm channel: \(error)")
+            throw OperationFailure("RabbitMQ at \(address) refused a confirm channel: \(error)")
         }
     }
 
     deinit { connection.close() }
 
     /// Publishes `bodies` (order id and JSON body of each) as `type`, then waits for every confirm.
-    /// - Throws: ``CommandFailure`` if the broker returned a message as unroutable (the fleet's
+    /// - Throws: ``OperationFailure`` if the broker returned a message as unroutable (the fleet's
     ///   topology is not declared), refused one, the exchange does not exist, or confirms did not come.
-    func publish(_ bodies: [(orderID: String, body: [UInt8])], type: MessageType) throws -> [Published] {
+    public func publish(_ bodies: [(orderID: String, body: [UInt8])], type: MessageType) throws -> [Published] {
         var published: [Published] = []
         var sequences: [UInt64: Int] = [:]
         let setupHint =
@@ -89,25 +73,25 @@ final class OrderPublisher {
                 }
             }
             if !returned.isEmpty {
-                throw CommandFailure(
+                throw OperationFailure(
                     "RabbitMQ returned \(returned.count) \(type.rawValue) as unroutable (no queue bound to "
                         + "'\(type.rawValue)' on exchange '\(exchange)'; order(s) \(returned.sorted().joined(separator: ", "))): "
                         + setupHint)
             }
             if !refused.isEmpty {
-                throw CommandFailure(
+                throw OperationFailure(
                     "RabbitMQ at \(address) refused \(refused.count) \(type.rawValue) (order(s) "
                         + "\(refused.sorted().joined(separator: ", "))); nothing else was lost, publish them again")
             }
-        } catch let failure as CommandFailure {
+        } catch let failure as OperationFailure {
             throw failure
         } catch {
             if let amqp = error as? AMQPError, amqp.replyCode == 404 {
-                throw CommandFailure("exchange '\(exchange)' does not exist on RabbitMQ at \(address): \(setupHint)")
+                throw OperationFailure("exchange '\(exchange)' does not exist on RabbitMQ at \(address): \(setupHint)")
             }
-            throw CommandFailure(
+            throw OperationFailure(
                 "could not publish \(type.rawValue) to '\(exchange)' on RabbitMQ at \(address): "
-                    + CommandFailure.describe(error))
+                    + OperationFailure.describe(error))
         }
         return published
     }

@@ -3,44 +3,44 @@
 /// one repetition ran back to back, so they shared the machine's load) and then median'd.
 ///
 /// Runs with a correctness problem are left out: their timing means nothing.
-struct BenchmarkSummary: Encodable {
-    struct SetupSummary: Encodable {
-        var setup: BenchmarkRun.Setup
-        var runs: Int
-        var medianMessagesPerSecond: Double
-        var minimumMessagesPerSecond: Double
-        var maximumMessagesPerSecond: Double
+public struct BenchmarkSummary: Encodable {
+    public struct SetupSummary: Encodable {
+        public var setup: BenchmarkRun.Setup
+        public var runs: Int
+        public var medianMessagesPerSecond: Double
+        public var minimumMessagesPerSecond: Double
+        public var maximumMessagesPerSecond: Double
         /// Median of ``BenchmarkRun/publishMessagesPerSecond``.
-        var medianPublishMessagesPerSecond: Double
+        public var medianPublishMessagesPerSecond: Double
         /// Total `_sum` over total `_count` of the batch-size histograms of every run.
-        var meanBatchSize: Double?
+        public var meanBatchSize: Double?
         /// Transactions and messages per batch-size range, over every run.
-        var batchSizes: [BenchmarkRun.BatchSizeRange]
+        public var batchSizes: [BenchmarkRun.BatchSizeRange]
         /// The highest `seq_scan` seen in one run, per table, index builds left out
         /// (``BenchmarkRun/queryScans``).
-        var maximumQueryScans: [String: Int]
+        public var maximumQueryScans: [String: Int]
         /// Median over repetitions of ``BenchmarkRun/cpuSecondsPerMessage``, per party.
-        var medianCPUSecondsPerMessage: [String: Double]
+        public var medianCPUSecondsPerMessage: [String: Double]
         /// Mean over runs of ``BenchmarkRun/meanRoundTripsPerBatch``.
-        var meanRoundTripsPerBatch: Double?
+        public var meanRoundTripsPerBatch: Double?
     }
 
     /// `numerator` throughput ÷ `denominator` throughput.
-    struct Ratio: Encodable {
+    public struct Ratio: Encodable {
         /// `consume`: the worker's messages/s; `publish`: the benchmark's publishing rate.
-        var measure: String
-        var name: String
-        var numerator: BenchmarkRun.Setup
-        var denominator: BenchmarkRun.Setup
+        public var measure: String
+        public var name: String
+        public var numerator: BenchmarkRun.Setup
+        public var denominator: BenchmarkRun.Setup
         /// One value per repetition (for `publish`: per repetition and batch maximum).
-        var perRepetition: [Double]
-        var median: Double
+        public var perRepetition: [Double]
+        public var median: Double
     }
 
-    var setups: [SetupSummary]
-    var ratios: [Ratio]
+    public var setups: [SetupSummary]
+    public var ratios: [Ratio]
 
-    init(runs: [BenchmarkRun], setups order: [BenchmarkRun.Setup]) {
+    public init(runs: [BenchmarkRun], setups order: [BenchmarkRun.Setup]) {
         let good = runs.filter(\.problems.isEmpty)
         setups = order.compactMap { setup in
             let mine = good.filter { $0.setup == setup }
@@ -129,7 +129,7 @@ struct BenchmarkSummary: Encodable {
         }
     }
 
-    static func median(_ values: [Double]) -> Double {
+    public static func median(_ values: [Double]) -> Double {
         let sorted = values.sorted()
         let middle = sorted.count / 2
         return sorted.count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2

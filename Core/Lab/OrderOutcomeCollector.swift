@@ -1,6 +1,6 @@
 import AMQP
-import CommandLineSupport
 import CommerceMessages
+import FleetOperations
 import Foundation
 import Synchronization
 
@@ -34,7 +34,7 @@ final class OrderOutcomeCollector: Sendable {
 
     /// Starts the thread: declares `queue` (exclusive, auto-delete) bound to the terminal events on
     /// `exchange`, and consumes it. Returns once it consumes.
-    /// - Throws: ``CommandFailure`` when the queue cannot be set up within 30 s.
+    /// - Throws: ``OperationFailure`` when the queue cannot be set up within 30 s.
     init(amqp configuration: AMQPConfiguration, exchange: String, queue: String, orderIDs: [String]) throws {
         indexByOrder = Dictionary(uniqueKeysWithValues: orderIDs.enumerated().map { ($1, $0) })
         state = Mutex(
@@ -47,10 +47,10 @@ final class OrderOutcomeCollector: Sendable {
         let deadline = ContinuousClock.now + .seconds(30)
         while true {
             let (ready, failure) = state.withLock { ($0.ready, $0.failure) }
-            if let failure { throw CommandFailure("cannot hear the orders' outcomes: \(failure)") }
+            if let failure { throw OperationFailure("cannot hear the orders' outcomes: \(failure)") }
             if ready { return }
             if ContinuousClock.now >= deadline {
-                throw CommandFailure("the outcome queue \(queue) was not ready in 30 s")
+                throw OperationFailure("the outcome queue \(queue) was not ready in 30 s")
             }
             Thread.sleep(forTimeInterval: 0.01)
         }
@@ -80,7 +80,7 @@ final class OrderOutcomeCollector: Sendable {
             try connection.setPrefetch(channel: channel, count: 2000)
             try connection.consume(channel: channel, queue: queue, exclusive: true)
         } catch {
-            state.withLock { $0.failure = CommandFailure.describe(error) }
+            state.withLock { $0.failure = OperationFailure.describe(error) }
             return
         }
         defer { connection.close() }
@@ -92,7 +92,7 @@ final class OrderOutcomeCollector: Sendable {
             do {
                 event = try connection.nextEvent(timeout: .milliseconds(100))
             } catch {
-                state.withLock { $0.failure = CommandFailure.describe(error) }
+                state.withLock { $0.failure = OperationFailure.describe(error) }
                 return
             }
             guard case .delivery(let delivery)? = event else {
