@@ -47,6 +47,9 @@ extension ChaosRun {
         private var downOnPurpose: Set<String> = []
         /// Set by ``stop()`` (from the publishing thread, when the run fails): no more faults.
         private let stopRequested = Mutex(false)
+        /// How long `freeze-postgresql` and `freeze-rabbitmq` keep the server stopped: longer
+        /// than the deadlines the chaos fleet runs with (``SagaFleet``), so that they pass.
+        static let freezeSeconds = 12
 
         init(run: ChaosRun, fleet: SagaFleet, capture: String, publishingTime: Double, seed: UInt64) {
             self.run = run
@@ -145,6 +148,12 @@ extension ChaosRun {
                 return try services("restart", "postgresql")
             case "restart-mongodb":
                 return try services("restart", "mongodb")
+            case "freeze-postgresql", "freeze-rabbitmq":
+                // Every process of the server stopped (SIGSTOP), then continued: connections stay
+                // open and the kernel still acknowledges TCP, so only the workers' deadlines notice.
+                let server = fault == "freeze-postgresql" ? "postgresql" : "rabbitmq"
+                return try services("freeze", server, "\(Self.freezeSeconds)")
+                    + " (every process stopped, then continued)"
             case "memory-alarm":
                 // Set back to what it was; 0.4 (RabbitMQ's default) if the broker does not say.
                 let original = try? command(
