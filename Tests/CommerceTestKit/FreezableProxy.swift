@@ -155,9 +155,11 @@ public final class FreezableProxy: @unchecked Sendable {
                 continue  // the state may have changed: frozen connections must not be read
             }
             guard !isFrozen else { continue }
+            // The pairs polled; one accepted below is polled from the next round on.
+            let polled = pairs
             if descriptors[1].revents != 0 { acceptOne() }
             var closed: Set<Int> = []
-            for (index, pair) in pairs.enumerated() {
+            for (index, pair) in polled.enumerated() {
                 let clientEvents = descriptors[2 + 2 * index].revents
                 let serverEvents = descriptors[3 + 2 * index].revents
                 var alive = true
