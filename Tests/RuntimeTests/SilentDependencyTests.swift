@@ -4,6 +4,8 @@ import Foundation
 import Postgres
 import Testing
 
+@testable import WorkerRuntime
+
 /// Dependencies that go silent (a frozen server, a half-open connection, a partition) without
 /// closing anything: every wait on them has a deadline (docs/architecture.md, "Deadlines"). Each
 /// test puts a ``FreezableProxy`` of its own between the client and the shared server and freezes
@@ -171,6 +173,61 @@ struct SilentDependencyTests {
             #expect(error != nil, "256 MB written to a frozen peer without an error")
             #expect(waited < .seconds(60), "the write failed only after \(waited)")
             print("silent RabbitMQ: write failed after \(waited), \(sent / 1_048_576) MiB buffered")
+        }
+    }
+
+    @Test(
+        "a consumer's publish stuck in a write to a silent broker is answered within the reply deadline; the link then reconnects"
+    )
+    func brokerLinkReplyDeadline() async throws {
+        try await offThePool {
+            let fixture = try ProbeFixture()
+            let proxy = try FreezableProxy(forwardingTo: TestServers.amqpURL)
+            defer { proxy.stop() }
+            var amqp = try AMQPConfiguration(
+                urls: proxy.redirect(TestServers.amqpURL), connectionName: "silent-link-test")
+            // No write deadline: only the reply deadline can end the stuck write.
+            amqp.writeTimeout = nil
+            let topology = Topology(exchange: fixture.exchange, queue: fixture.queue, bindings: ["probe.work"])
+            let link = BrokerLink(
+                configuration: BrokerLink.Configuration(
+                    amqp: amqp, topology: topology, declareTopology: true, prefetch: 10, publishTimeout: .seconds(2),
+                    reconnectDelays: .init(initialDelay: .milliseconds(50), maximumDelay: .milliseconds(200)),
+                    replyTimeout: .seconds(4)),
+                logger: .init(label: "silent-link-test"))
+            link.start()
+            defer { link.stop() }
+            try waitUntil("the link to connect", { link.isConnected }) { $0 }
+
+            proxy.freeze()
+            var thawed = false
+            defer { if !thawed { proxy.thaw() } }
+            // More than the socket buffers on both sides hold: the I/O thread blocks in the write.
+            let big = BrokerLink.Publication(
+                exchange: fixture.exchange, routingKey: "probe.nobody", properties: AMQPProperties(messageID: "big"),
+                body: [UInt8](repeating: 7, count: 32 * 1024 * 1024))
+            let started = ContinuousClock.now
+            let result = link.publish([big])
+            let waited = started.duration(to: .now)
+            guard case .failure(let error) = result else {
+                Issue.record("a publish to a frozen broker succeeded: \(result)")
+                return
+            }
+            #expect(error.code == .timeout, "\(error)")
+            #expect(waited < .seconds(30), "the publish was answered only after \(waited)")
+            print("silent RabbitMQ: a stuck publish answered after \(waited)")
+
+            proxy.thaw()
+            thawed = true
+            let small = BrokerLink.Publication(
+                exchange: fixture.exchange, routingKey: "probe.nobody", properties: AMQPProperties(messageID: "small"),
+                body: [1])
+            try waitUntil("a publish to succeed once the broker answers", timeout: .seconds(30)) {
+                if case .success = link.publish([small]) { return true }
+                return false
+            } until: {
+                $0
+            }
         }
     }
 }
