@@ -9,7 +9,9 @@ import Glibc
 ///
 /// Point a client at it with ``redirect(_:)``. Only the client's own connections go through it,
 /// so a test can silence one worker's database or broker without touching the shared servers.
-/// One thread serves every connection with `poll(2)`; ``stop()`` (or `deinit`) ends it.
+/// One thread serves every connection with `poll(2)` and writes with blocking sends, so an end
+/// that stops reading stalls every connection of the proxy: one proxy per silenced link.
+/// ``stop()`` ends the thread (which holds the proxy until then).
 public final class FreezableProxy: @unchecked Sendable {
     // @unchecked: `frozen`, `dropping` and `stopping` are guarded by `lock`; `pairs` belongs to
     // the proxy's thread alone.
