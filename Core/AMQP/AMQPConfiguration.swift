@@ -104,6 +104,12 @@ public struct AMQPConfiguration: Sendable, CustomStringConvertible {
     public var connectTimeout: Duration
     /// Deadline of each synchronous call (declare, bind, consume …); a dead peer cannot hang it.
     public var rpcTimeout: Duration
+    /// Longest time sent data may stay unacknowledged by the broker's host, or its receive window
+    /// closed, before the kernel drops the connection (`TCP_USER_TIMEOUT`, and `SO_SNDTIMEO` for
+    /// a blocking write). rabbitmq-c writes without a deadline of its own, so without this a
+    /// broker that stops reading (frozen, partitioned) would hold a publish or an ack for ever.
+    /// `nil` leaves the system's default (about 15 minutes of retransmissions).
+    public var writeTimeout: Duration? = .seconds(30)
     public var tls: TLS?
     /// Shown by `rabbitmqctl list_connections client_properties`.
     public var connectionName: String

@@ -1,4 +1,5 @@
 import CRabbitMQ
+import CommerceSupport
 import Foundation
 import Glibc
 
@@ -136,6 +137,9 @@ public final class AMQPConnection {
             }
             throw error
         }
+        if let writeTimeout = configuration.writeTimeout {
+            try Self.limitWrites(of: amqp_socket_get_sockfd(socket), to: writeTimeout, context: context)
+        }
         var rpcTimeout = timeval(configuration.rpcTimeout)
         amqp_set_rpc_timeout(state, &rpcTimeout)
         amqp_set_handshake_timeout(state, &connectTimeout)
@@ -164,6 +168,26 @@ public final class AMQPConnection {
         }
         handedOver = true
         return state
+    }
+
+    /// Bounds how long a write may go unanswered on the socket `descriptor` (TLS included: the
+    /// options are on the TCP socket beneath). `TCP_USER_TIMEOUT` is what ends a write to a peer
+    /// that stopped reading: rabbitmq-c's socket is non-blocking and polls without a deadline,
+    /// so it is the kernel that drops the connection, and the poll then reports the error.
+    /// `SO_SNDTIMEO` bounds a write made while the socket is blocking.
+    static func limitWrites(of descriptor: Int32, to timeout: Duration, context: String) throws(AMQPError) {
+        var milliseconds = UInt32(clamping: max(1, timeout.milliseconds))
+        var sendTimeout = timeval(timeout)
+        let userTimeout = setsockopt(
+            descriptor, Int32(IPPROTO_TCP), TCP_USER_TIMEOUT, &milliseconds, socklen_t(MemoryLayout<UInt32>.size))
+        let sendTimeoutSet = setsockopt(
+            descriptor, SOL_SOCKET, SO_SNDTIMEO, &sendTimeout, socklen_t(MemoryLayout<timeval>.size))
+        guard userTimeout == 0, sendTimeoutSet == 0 else {
+            throw AMQPError(
+                code: .connectionFailed,
+                message: "cannot set the socket's write deadline: \(String(cString: strerror(errno)))",
+                context: context)
+        }
     }
 
     /// Closes the connection politely (`connection.close`) and frees the handle. Idempotent.

@@ -28,7 +28,8 @@ extension PostgresConnection {
         guard PQenterPipelineMode(connection) == 1 else {
             throw PostgresError.wrapping(result: nil, connection: connection, statement: "enter pipeline mode")
         }
-        defer { PQexitPipelineMode(connection) }
+        // Through `self`: a round trip past its deadline has already dropped (and freed) the handle.
+        defer { if let connection = self.connection { PQexitPipelineMode(connection) } }
         roundTrips += 1
 
         // What each result read back belongs to: a preparation (of this statement text) or a statement.
@@ -74,11 +75,13 @@ extension PostgresConnection {
 
         var results = [PostgresResult?](repeating: nil, count: statements.count)
         var firstFailure = sendFailure
+        let deadline = roundTripDeadline()
+        let label = "pipeline of \(statements.count) statement(s)"
         for item in expected {
-            let result = PQgetResult(connection)
+            let result = try nextResult(connection, deadline: deadline, statement: label)
             defer { PQclear(result) }
             // Each statement's results end with a NULL.
-            if result != nil { PQclear(PQgetResult(connection)) }
+            if result != nil { PQclear(try nextResult(connection, deadline: deadline, statement: label)) }
             let status = result.map { PQresultStatus($0) } ?? PGRES_FATAL_ERROR
             let ok = status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK
             switch item {
@@ -104,7 +107,7 @@ extension PostgresConnection {
             }
         }
         // The sync point's own result, then the connection is idle again.
-        while let result = PQgetResult(connection) {
+        while let result = try nextResult(connection, deadline: deadline, statement: label) {
             let status = PQresultStatus(result)
             PQclear(result)
             if status == PGRES_PIPELINE_SYNC { break }

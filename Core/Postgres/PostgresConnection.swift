@@ -1,5 +1,6 @@
 import CLibPQ
 import Foundation
+import Glibc
 
 /// One libpq connection (`PGconn`).
 ///
@@ -7,12 +8,79 @@ import Foundation
 /// connection at a time), so an instance is confined to one thread; it is deliberately not
 /// `Sendable`. Only parameterized statements are offered, apart from ``executeScript(_:)`` for
 /// migrations, whose SQL is static text of the program. Each distinct statement text is prepared
-/// once per connection (`PQprepare`, named `s1`, `s2` …) and then executed by name
-/// (`PQexecPrepared`), so the server parses it once; ``StatementPlanning`` says whether it is
+/// once per connection (`PQsendPrepare`, named `s1`, `s2` …) and then executed by name
+/// (`PQsendQueryPrepared`), so the server parses it once; ``StatementPlanning`` says whether it is
 /// also planned once or for each execution.
+///
+/// No call waits without a deadline (``Timeouts``): statements are sent with libpq's asynchronous
+/// calls on a non-blocking socket, and the reply is awaited with `poll(2)` until
+/// ``Timeouts/roundTrip`` passes. A server that stops answering (frozen, half-open TCP, a
+/// partition) then costs the connection, not the thread: it is dropped (`PQfinish`) and the call
+/// throws ``PostgresError/Code/timedOut``, an infrastructure failure the caller reconnects from.
 ///
 /// The handle is freed exactly once, with `PQfinish`, in ``close()`` or `deinit`.
 public final class PostgresConnection {
+    /// How long each stage of talking to the server may take, so that a server that goes silent
+    /// cannot hold the calling thread for ever.
+    ///
+    /// The libpq keywords (`connect_timeout`, `keepalives*`, `tcp_user_timeout`) are defaults
+    /// under the connection string: a keyword the operator's URL or string sets wins. The
+    /// server-side `statement_timeout` is set for the session only when the server's own value
+    /// (from the role, the database or the URL's `options`) is 0, that is unset.
+    public struct Timeouts: Sendable, Equatable {
+        /// Whole connection set-up, TLS and authentication included (`connect_timeout`, whole
+        /// seconds, at least 2 as libpq requires).
+        public var connect: Duration?
+        /// Client-side deadline of each round trip (a statement, a preparation, a pipeline),
+        /// measured from when it is sent. When it passes the connection is dropped. `nil` waits
+        /// as long as the server takes.
+        public var roundTrip: Duration?
+        /// Server-side `statement_timeout`: the server cancels a statement running longer
+        /// (SQLSTATE 57014), so a slow statement fails alone before ``roundTrip`` drops the
+        /// connection. Keep it below ``roundTrip``. `nil` leaves the server's setting.
+        public var statement: Duration?
+        /// Unacknowledged sent data (or a closed receive window) longer than this makes the
+        /// kernel drop the connection (`tcp_user_timeout`).
+        public var tcpUser: Duration?
+        /// TCP keepalive probes on an idle connection (`keepalives_idle`, `keepalives_interval`,
+        /// `keepalives_count`), so a peer that vanished is noticed by an idle connection too.
+        public var keepaliveIdle: Duration?
+        public var keepaliveInterval: Duration
+        public var keepaliveCount: Int
+
+        public init(
+            connect: Duration? = .seconds(10), roundTrip: Duration? = nil, statement: Duration? = nil,
+            tcpUser: Duration? = .seconds(30), keepaliveIdle: Duration? = .seconds(30),
+            keepaliveInterval: Duration = .seconds(10), keepaliveCount: Int = 3
+        ) {
+            self.connect = connect
+            self.roundTrip = roundTrip
+            self.statement = statement
+            self.tcpUser = tcpUser
+            self.keepaliveIdle = keepaliveIdle
+            self.keepaliveInterval = keepaliveInterval
+            self.keepaliveCount = keepaliveCount
+        }
+
+        /// The libpq keywords these timeouts set, in the order given to `PQconnectdbParams`.
+        var keywords: [(String, String)] {
+            func seconds(_ duration: Duration) -> Int { Int((duration.wholeMilliseconds + 999) / 1000) }
+            var keywords: [(String, String)] = []
+            if let connect { keywords.append(("connect_timeout", "\(max(2, seconds(connect)))")) }
+            if let tcpUser { keywords.append(("tcp_user_timeout", "\(max(1, tcpUser.wholeMilliseconds))")) }
+            if let keepaliveIdle {
+                keywords += [
+                    ("keepalives", "1"), ("keepalives_idle", "\(max(1, seconds(keepaliveIdle)))"),
+                    ("keepalives_interval", "\(max(1, seconds(keepaliveInterval)))"),
+                    ("keepalives_count", "\(max(1, keepaliveCount))"),
+                ]
+            }
+            return keywords
+        }
+    }
+
+    /// The deadlines of this connection.
+    public let timeouts: Timeouts
     // Internal rather than private: `PostgresConnection+Pipeline.swift` uses them too.
     var connection: OpaquePointer?
     /// Statement text → prepared statement name, for this session.
@@ -26,13 +94,21 @@ public final class PostgresConnection {
     /// Connects with a libpq connection string or URL (`postgresql://user:pass@host:5432/db`).
     ///
     /// Each session is set up with `planning` (``StatementPlanning``; per execution unless the
-    /// caller runs the same statements many times, as the workers do) and with `application_name`
-    /// so that `pg_stat_activity` names the worker.
+    /// caller runs the same statements many times, as the workers do), with `application_name`
+    /// so that `pg_stat_activity` names the worker, and with `timeouts` (``Timeouts``; the
+    /// connection string's own keywords win over them).
     /// - Throws: ``PostgresError/Code/connectionFailed`` with libpq's message (never the password).
     public init(
-        url: String, applicationName: String = "commerce", planning: StatementPlanning = .perExecution
+        url: String, applicationName: String = "commerce", planning: StatementPlanning = .perExecution,
+        timeouts: Timeouts = Timeouts()
     ) throws(PostgresError) {
-        let conn = PQconnectdb(url)
+        self.timeouts = timeouts
+        // Later keywords override earlier ones, and `dbname` comes last and is expanded
+        // (expand_dbname = 1): whatever the operator's string sets wins over these defaults.
+        let keywords = timeouts.keywords + [("dbname", url)]
+        let conn = Self.withCStrings(keywords.map(\.0)) { names in
+            Self.withCStrings(keywords.map(\.1)) { values in PQconnectdbParams(names, values, 1) }
+        }
         guard let conn, PQstatus(conn) == CONNECTION_OK else {
             let message = conn.flatMap { PQerrorMessage($0).map { String(cString: $0) } } ?? "out of memory"
             PQfinish(conn)
@@ -42,9 +118,24 @@ public final class PostgresConnection {
         connection = conn
         // Server notices ("relation already exists, skipping") would go to stderr unasked.
         PQsetNoticeProcessor(conn, { _, _ in }, nil)
+        // Sends never block: a full socket buffer is waited for with poll(2) and the deadline.
+        guard PQsetnonblocking(conn, 1) == 0 else {
+            let error = PostgresError.wrapping(result: nil, connection: conn, statement: "set non-blocking")
+            close()
+            throw error
+        }
+        let statementTimeout = timeouts.statement.map { "\(max(1, $0.wholeMilliseconds))ms" } ?? "0"
         _ = try query(
-            "select set_config('plan_cache_mode', $1, false), set_config('enable_seqscan', $2, false)",
-            [.text(planning.planCacheMode), .text(planning.sequentialScans ? "on" : "off")])
+            """
+            select set_config('plan_cache_mode', $1, false), set_config('enable_seqscan', $2, false),
+                set_config('statement_timeout',
+                    case when current_setting('statement_timeout') = '0' then $3
+                         else current_setting('statement_timeout') end, false)
+            """,
+            [
+                .text(planning.planCacheMode), .text(planning.sequentialScans ? "on" : "off"),
+                .text(statementTimeout),
+            ])
         _ = try query("select set_config('application_name', $1, false)", [.text(applicationName)])
     }
 
@@ -93,13 +184,15 @@ public final class PostgresConnection {
         try Self.checkParameters(parameters, statement: sql)
         let name = try preparedName(for: sql, parameterCount: parameters.count, connection: connection)
         roundTrips += 1
-        let result: OpaquePointer? = ParameterBuffers(parameters).withPointers { count, values, lengths, formats in
+        let sent = ParameterBuffers(parameters).withPointers { count, values, lengths, formats in
             if let name {
-                PQexecPrepared(connection, name, count, values, lengths, formats, 0)
+                PQsendQueryPrepared(connection, name, count, values, lengths, formats, 0)
             } else {
-                PQexecParams(connection, sql, count, nil, values, lengths, formats, 0)
+                PQsendQueryParams(connection, sql, count, nil, values, lengths, formats, 0)
             }
         }
+        guard sent == 1 else { throw PostgresError.wrapping(result: nil, connection: connection, statement: sql) }
+        let result = try onlyResult(connection, statement: sql)
         defer { PQclear(result) }
         let status = result.map { PQresultStatus($0) } ?? PGRES_FATAL_ERROR
         guard status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK else {
@@ -116,14 +209,29 @@ public final class PostgresConnection {
         }
     }
 
-    /// Runs static SQL that may hold several statements (`PQexec`). For migrations only: it takes
+    /// Runs static SQL that may hold several statements (`PQsendQuery`). For migrations only: it takes
     /// no parameters.
     public func executeScript(_ sql: StaticString) throws(PostgresError) {
         guard let connection else {
             throw PostgresError(code: .invalidState, message: "the connection is closed", statement: "\(sql)")
         }
         roundTrips += 1
-        let result = PQexec(connection, sql.description)
+        guard PQsendQuery(connection, sql.description) == 1 else {
+            throw PostgresError.wrapping(result: nil, connection: connection, statement: "\(sql)")
+        }
+        // A script holds several statements, each with its result: the first failure counts,
+        // else the last result.
+        let deadline = roundTripDeadline()
+        var result: OpaquePointer?
+        while let next = try nextResult(connection, deadline: deadline, statement: "\(sql)") {
+            let failed = result.map { Self.failed($0) } ?? false
+            if failed {
+                PQclear(next)
+            } else {
+                PQclear(result)
+                result = next
+            }
+        }
         defer { PQclear(result) }
         let status = result.map { PQresultStatus($0) } ?? PGRES_FATAL_ERROR
         guard status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK else {
@@ -159,13 +267,116 @@ public final class PostgresConnection {
         let name = "s\(prepared.count + 1)"
         // Parameter types are left to the server (nil), as with PQexecParams.
         roundTrips += 1
-        let result = PQprepare(connection, name, sql, Int32(parameterCount), nil)
+        guard PQsendPrepare(connection, name, sql, Int32(parameterCount), nil) == 1 else {
+            throw PostgresError.wrapping(result: nil, connection: connection, statement: sql)
+        }
+        let result = try onlyResult(connection, statement: sql)
         defer { PQclear(result) }
         guard let result, PQresultStatus(result) == PGRES_COMMAND_OK else {
             throw PostgresError.wrapping(result: result, connection: connection, statement: sql)
         }
         prepared[sql] = name
         return name
+    }
+
+    // MARK: - Waiting with a deadline
+
+    /// When the round trip starting now must be answered by, if ever.
+    func roundTripDeadline() -> ContinuousClock.Instant? {
+        timeouts.roundTrip.map { ContinuousClock.now + $0 }
+    }
+
+    /// Whether `result` is a failure (anything but a command or rows).
+    static func failed(_ result: OpaquePointer) -> Bool {
+        let status = PQresultStatus(result)
+        return status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK
+    }
+
+    /// The one result of a statement sent outside pipeline mode (the NULL that ends it read too),
+    /// awaited until the round trip's deadline.
+    func onlyResult(_ connection: OpaquePointer, statement: String) throws(PostgresError) -> OpaquePointer? {
+        let deadline = roundTripDeadline()
+        let result = try nextResult(connection, deadline: deadline, statement: statement)
+        while let extra = try nextResult(connection, deadline: deadline, statement: statement) { PQclear(extra) }
+        return result
+    }
+
+    /// `PQgetResult` without blocking past `deadline`: flushes what is queued to send, then reads
+    /// until libpq holds a whole result. When the deadline passes the connection is dropped and
+    /// ``PostgresError/Code/timedOut`` thrown. No cancel request is sent: with libpq 15,
+    /// `PQcancel` itself blocks on a server that does not answer; the server's
+    /// `statement_timeout` ends the statement instead, and the dropped session ends with it
+    /// once the server notices.
+    func nextResult(
+        _ connection: OpaquePointer, deadline: ContinuousClock.Instant?, statement: String
+    ) throws(PostgresError) -> OpaquePointer? {
+        while true {
+            let flushed = PQflush(connection)
+            if flushed == 0 { break }
+            if flushed < 0 { throw lost(connection, statement: statement) }
+            let events = try waitForSocket(
+                connection, events: POLLIN | POLLOUT, deadline: deadline, statement: statement)
+            if events & Int16(POLLIN) != 0, PQconsumeInput(connection) != 1 {
+                throw lost(connection, statement: statement)
+            }
+        }
+        while PQisBusy(connection) == 1 {
+            _ = try waitForSocket(connection, events: POLLIN, deadline: deadline, statement: statement)
+            guard PQconsumeInput(connection) == 1 else { throw lost(connection, statement: statement) }
+        }
+        return PQgetResult(connection)
+    }
+
+    /// Waits in `poll(2)` until the socket is ready for `events` (or reports an error, which the
+    /// libpq call after it reads) or the deadline passes.
+    private func waitForSocket(
+        _ connection: OpaquePointer, events: Int32, deadline: ContinuousClock.Instant?, statement: String
+    ) throws(PostgresError) -> Int16 {
+        let socket = PQsocket(connection)
+        guard socket >= 0 else { throw lost(connection, statement: statement) }
+        while true {
+            var timeout: Int32 = -1
+            if let deadline {
+                let remaining = deadline - ContinuousClock.now
+                if remaining <= .zero { throw timedOut(statement: statement) }
+                timeout = Int32(clamping: max(1, remaining.wholeMilliseconds))
+            }
+            var descriptor = pollfd(fd: socket, events: Int16(events), revents: 0)
+            let ready = poll(&descriptor, 1, timeout)
+            if ready > 0 { return descriptor.revents }
+            if ready < 0, errno != EINTR {
+                let message = String(cString: strerror(errno))
+                close()
+                throw PostgresError(code: .connectionLost, message: "poll failed: \(message)", statement: statement)
+            }
+        }
+    }
+
+    /// The error of a failed read or write on the socket.
+    private func lost(_ connection: OpaquePointer, statement: String) -> PostgresError {
+        var error = PostgresError.wrapping(result: nil, connection: connection, statement: statement)
+        error.code = .connectionLost
+        return error
+    }
+
+    /// Drops the connection whose round trip passed its deadline, and says so.
+    private func timedOut(statement: String) -> PostgresError {
+        close()
+        let limit = timeouts.roundTrip.map { "\($0.wholeMilliseconds) ms" } ?? "its deadline"
+        return PostgresError(
+            code: .timedOut,
+            message: "no reply from the server within \(limit); the connection was dropped", statement: statement)
+    }
+
+    /// Calls `body` with a C array of C strings for `strings`, NULL-terminated, as libpq's
+    /// keyword and value arrays are.
+    private static func withCStrings<R>(
+        _ strings: [String], _ body: (UnsafePointer<UnsafePointer<CChar>?>) -> R
+    ) -> R {
+        let copies = strings.map { strdup($0) }
+        defer { copies.forEach { free($0) } }
+        let pointers = copies.map { UnsafePointer($0) } + [nil]
+        return pointers.withUnsafeBufferPointer { body($0.baseAddress!) }
     }
 
     static func copy(_ result: OpaquePointer) -> PostgresResult {
@@ -241,5 +452,13 @@ struct ParameterBuffers {
                 }
             }
         }
+    }
+}
+
+extension Duration {
+    /// Whole milliseconds, rounded down (the module has no dependency to take this from).
+    var wholeMilliseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
     }
 }

@@ -16,6 +16,10 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible, CustomDeb
         /// The connection broke (server restart, network); the statement's outcome is unknown
         /// unless it was inside a transaction, which then rolled back.
         public static let connectionLost = Code("connectionLost")
+        /// The server did not answer within the connection's round-trip deadline
+        /// (``PostgresConnection/Timeouts/roundTrip``): frozen, half-open or cut off. The
+        /// connection was dropped; the statement's outcome is unknown, as for ``connectionLost``.
+        public static let timedOut = Code("timedOut")
         /// The server refused the statement; ``PostgresError/sqlState`` says why.
         public static let serverError = Code("serverError")
         /// A value could not be read as the requested Swift type.
@@ -53,10 +57,11 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible, CustomDeb
     public var isUniqueViolation: Bool { sqlState == "23505" }
     /// SQLSTATE 40001 or 40P01: the transaction can simply be run again.
     public var isRetryableConflict: Bool { sqlState == "40001" || sqlState == "40P01" }
-    /// The server or the network failed rather than the statement: classes 08 (connection),
+    /// The server or the network failed rather than the statement: no answer within the deadline,
+    /// classes 08 (connection),
     /// 57P0x (admin shutdown, crash shutdown, cannot connect now) and 53 (insufficient resources).
     public var isInfrastructureFailure: Bool {
-        if code == .connectionFailed || code == .connectionLost { return true }
+        if code == .connectionFailed || code == .connectionLost || code == .timedOut { return true }
         guard let sqlState else { return false }
         return sqlState.hasPrefix("08") || sqlState.hasPrefix("57P0") || sqlState.hasPrefix("53")
     }

@@ -32,6 +32,9 @@ final class BrokerLink: @unchecked Sendable {
         var prefetch: UInt16
         var publishTimeout: Duration
         var reconnectDelays: Backoff
+        /// Longest wait of the processing thread for the I/O thread's answer to a command
+        /// (`consumer.brokerReplyTimeoutMs`); when it passes, the connection is dropped.
+        var replyTimeout: Duration = .seconds(60)
         /// Told of each delivery the connection refused unread for a body over
         /// `amqp.maximumBodySize` (already rejected to the dead-letter queue).
         var refused: @Sendable (AMQPRefusedDelivery) -> Void = { _ in }
@@ -68,6 +71,10 @@ final class BrokerLink: @unchecked Sendable {
     private var lastError: String?
     private var thread: Thread?
     private var finished = false
+    /// The socket of the connection being served, -1 between connections: shut down when a
+    /// command's answer is overdue. Cleared before the connection is closed, so it never names a
+    /// descriptor that was reused.
+    private var servedSocket: Int32 = -1
 
     init(configuration: Configuration, logger: Logger) {
         self.configuration = configuration
@@ -138,7 +145,7 @@ final class BrokerLink: @unchecked Sendable {
         if publications.isEmpty { return .success([]) }
         let reply = Reply<Result<[AMQPConnection.PublishOutcome], AMQPError>>()
         submit(.publish(publications, reply))
-        return reply.wait()
+        return reply.wait(timeout: configuration.replyTimeout) ?? .failure(overdue("publish"))
     }
 
     /// Acknowledges or requeues deliveries of `generation`. Refused when the connection
@@ -149,7 +156,7 @@ final class BrokerLink: @unchecked Sendable {
         if ack.isEmpty && requeue.isEmpty { return .success(()) }
         let reply = Reply<Result<Void, AMQPError>>()
         submit(.acknowledge(ack: ack, requeue: requeue, generation: generation, reply))
-        return reply.wait()
+        return reply.wait(timeout: configuration.replyTimeout) ?? .failure(overdue("basic.ack"))
     }
 
     /// Stops (`basic.cancel`, then every delivery not yet acknowledged is requeued) or resumes
@@ -158,7 +165,23 @@ final class BrokerLink: @unchecked Sendable {
     func setConsuming(_ consuming: Bool) -> Result<Void, AMQPError> {
         let reply = Reply<Result<Void, AMQPError>>()
         submit(.setConsuming(consuming, reply))
-        return reply.wait()
+        return reply.wait(timeout: configuration.replyTimeout) ?? .failure(overdue("basic.consume/cancel"))
+    }
+
+    /// A command whose answer did not come within the reply timeout: the I/O thread is stuck on
+    /// a broker that stopped reading. Its socket is shut down, which fails that write at once;
+    /// the thread then reconnects, and the broker requeues every unacknowledged delivery of the
+    /// dropped connection.
+    private func overdue(_ command: String) -> AMQPError {
+        condition.lock()
+        if servedSocket >= 0 { _ = shutdown(servedSocket, Int32(SHUT_RDWR)) }
+        condition.unlock()
+        logger.error(
+            "no answer from the broker connection in time; dropping it",
+            metadata: ["command": "\(command)", "timeout": "\(configuration.replyTimeout)"])
+        return AMQPError(
+            code: .timeout, message: "no answer within \(configuration.replyTimeout); the connection was dropped",
+            context: command)
     }
 
     private func submit(_ command: Command) {
@@ -208,6 +231,14 @@ final class BrokerLink: @unchecked Sendable {
 
     /// Sets up channels and serves commands and events until the connection fails or the link stops.
     private func serve(_ connection: AMQPConnection, ready: inout Bool) throws {
+        condition.lock()
+        servedSocket = connection.socketDescriptor
+        condition.unlock()
+        defer {
+            condition.lock()
+            servedSocket = -1
+            condition.unlock()
+        }
         let control = try connection.openChannel()
         if configuration.declareTopology {
             try configuration.topology.declare(on: connection, channel: control)

@@ -31,7 +31,12 @@ final class DocumentStore<Handler: DocumentHandler>: BatchStore {
     }
 
     func connect() throws {
-        let client = try MongoClient(uri: configuration.databaseURL, appName: configuration.appID)
+        let client = try MongoClient(
+            configuration: MongoClient.Configuration(
+                uri: configuration.databaseURL, appName: configuration.appID,
+                connectTimeout: configuration.databaseConnectTimeout,
+                socketTimeout: configuration.databaseRoundTripTimeout,
+                serverSelectionTimeout: configuration.databaseServerSelectionTimeout))
         try client.ping()
         let collection = client.collection(handler.collection, in: configuration.documentDatabase)
         try handler.prepare(collection)

@@ -63,7 +63,7 @@ final class PostgresStore<Handler: MessageHandler>: BatchStore {
     func connect() throws {
         let connection = try PostgresConnection(
             url: configuration.databaseURL, applicationName: configuration.appID,
-            planning: configuration.statementPlanning)
+            planning: configuration.statementPlanning, timeouts: configuration.postgresTimeouts)
         try RuntimeSchema.migrate(connection, then: handler.migrate)
         // Held for the session's life: while this consumer is alive, no other relay takes its
         // outbox rows (Outbox.relayable); when its session ends, the lock goes with it. Taken

@@ -1,3 +1,4 @@
+import CommerceSupport
 import Foundation
 
 /// A one-shot reply from the I/O thread to a waiting processing thread.
@@ -13,10 +14,16 @@ final class Reply<Value>: @unchecked Sendable {
         condition.unlock()
     }
 
-    func wait() -> Value {
+    /// The value, or `nil` when it has not come within `timeout`: the I/O thread is stuck (a
+    /// write to a broker that stopped reading), and the waiter must not be stuck with it. A value
+    /// put after that is dropped with the reply.
+    func wait(timeout: Duration) -> Value? {
         condition.lock()
         defer { condition.unlock() }
-        while value == nil { condition.wait() }
-        return value!
+        let deadline = Date().addingTimeInterval(timeout.seconds)
+        while value == nil {
+            if !condition.wait(until: deadline) { break }
+        }
+        return value
     }
 }

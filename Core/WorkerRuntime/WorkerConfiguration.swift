@@ -33,6 +33,27 @@ public struct WorkerConfiguration: Sendable {
     /// one plan per statement, sequential scans priced out), `auto` or `per-execution`
     /// (docs/architecture.md, "Planning").
     public var statementPlanning: StatementPlanning
+    /// Connecting to the database, TLS and login included (`database.connectTimeoutMs`):
+    /// PostgreSQL's `connect_timeout` (whole seconds, at least 2), MongoDB's `connectTimeoutMS`.
+    public var databaseConnectTimeout: Duration
+    /// Client-side deadline of one round trip to the database (`database.roundTripTimeoutMs`):
+    /// past it, a PostgreSQL connection is dropped and the consumer pauses for an outage
+    /// (``PostgresConnection/Timeouts/roundTrip``, also its `tcp_user_timeout`); MongoDB's
+    /// `socketTimeoutMS`. This is what catches a server that stops answering without closing
+    /// the connection.
+    public var databaseRoundTripTimeout: Duration
+    /// PostgreSQL's server-side `statement_timeout` for the worker's sessions
+    /// (`database.statementTimeoutMs`), unless the role, the database or the URL's `options`
+    /// set one: a slow statement is cancelled and fails alone, before the round-trip deadline
+    /// drops the connection. Below ``databaseRoundTripTimeout``.
+    public var databaseStatementTimeout: Duration
+    /// How long a MongoDB operation waits for a usable server (`database.serverSelectionTimeoutMs`).
+    public var databaseServerSelectionTimeout: Duration
+    /// Longest wait of a consumer for its broker connection's answer to a publish, an ack or a
+    /// consume (`consumer.brokerReplyTimeoutMs`): past it the connection is dropped, so a write
+    /// stuck on a broker that stopped reading cannot hold the consumer. Above
+    /// ``publishTimeout``, which bounds the wait for confirms itself.
+    public var brokerReplyTimeout: Duration
     public var topology: Topology
     /// Declare the exchange and queues at start and on every reconnect (on by default; off for a
     /// least-privilege deployment where an operator declares them with `commerce setup`).
@@ -117,6 +138,11 @@ public struct WorkerConfiguration: Sendable {
         retentionInterval = .seconds(600)
         journalEnabled = true
         statementPlanning = .generic
+        databaseConnectTimeout = .seconds(10)
+        databaseRoundTripTimeout = .seconds(30)
+        databaseStatementTimeout = .seconds(20)
+        databaseServerSelectionTimeout = .seconds(5)
+        brokerReplyTimeout = .seconds(60)
         journalRetention = .seconds(7 * 24 * 3600)
         reconnectDelays = Backoff(initialDelay: .milliseconds(200), maximumDelay: .seconds(10), jitter: .equal)
         httpPort = nil
@@ -130,12 +156,15 @@ public struct WorkerConfiguration: Sendable {
     /// Reads the configuration. Keys (each also an environment variable, see the type's docs):
     /// `amqp.url` (comma-separated list, secret), `amqp.heartbeat`, `amqp.tls.caFile`,
     /// `amqp.tls.certificateFile`, `amqp.tls.keyFile`, `amqp.tls.verifyPeer`,
-    /// `amqp.tls.verifyHostname` (with an `amqps://` URL), `database.url` (secret),
-    /// `database.name` (MongoDB only), `database.planning` (PostgreSQL only), `exchange.name`,
+    /// `amqp.tls.verifyHostname` (with an `amqps://` URL), `amqp.rpcTimeoutMs`, `amqp.writeTimeoutMs`,
+    /// `database.url` (secret), `database.name` (MongoDB only), `database.planning` (PostgreSQL
+    /// only), `database.connectTimeoutMs`, `database.roundTripTimeoutMs`,
+    /// `database.statementTimeoutMs` (PostgreSQL only), `database.serverSelectionTimeoutMs`
+    /// (MongoDB only), `exchange.name`,
     /// `queue.name`, `queue.bindings`, `queue.type` (`quorum`|`classic`), `queue.retryDelaysMs`,
     /// `queue.deliveryLimit`, `queue.declare`, `consumer.prefetch`, `consumer.concurrency`,
     /// `consumer.batchSize`, `consumer.maxAttempts`, `consumer.prepareConcurrency`, `consumer.maxBodyBytes`,
-    /// `consumer.publishTimeoutMs`, `outbox.relayIntervalMs`, `outbox.relayGraceMs`,
+    /// `consumer.publishTimeoutMs`, `consumer.brokerReplyTimeoutMs`, `outbox.relayIntervalMs`, `outbox.relayGraceMs`,
     /// `inbox.retentionMs` (7 days), `retention.intervalMs` (10 min), `journal.enabled` (true),
     /// `journal.retentionMs` (7 days),
     /// `http.port` (-1 = off), `http.host`, `health.batchDeadlineMs`, `health.liveDeadlineMs`,
@@ -155,6 +184,8 @@ public struct WorkerConfiguration: Sendable {
         }
         amqp.heartbeat = reader.int(forKey: "amqp.heartbeat", default: amqp.heartbeat)
         amqp.tls = try Self.tls(reader, url: amqp.tls)
+        amqp.rpcTimeout = .milliseconds(try Self.positive(reader, "amqp.rpcTimeoutMs", 30_000))
+        amqp.writeTimeout = .milliseconds(try Self.positive(reader, "amqp.writeTimeoutMs", 30_000))
         guard let databaseURL = reader.string(forKey: "database.url", isSecret: true) else {
             throw WorkerConfigurationError(key: "database.url", problem: "is required (env DATABASE_URL)")
         }
@@ -176,6 +207,18 @@ public struct WorkerConfiguration: Sendable {
                 key: "database.planning", problem: "must be 'generic', 'auto' or 'per-execution', not '\(planning)'")
         }
         self.statementPlanning = statementPlanning
+        databaseConnectTimeout = .milliseconds(try positive(reader, "database.connectTimeoutMs", 10_000))
+        databaseRoundTripTimeout = .milliseconds(try positive(reader, "database.roundTripTimeoutMs", 30_000))
+        databaseStatementTimeout = .milliseconds(try positive(reader, "database.statementTimeoutMs", 20_000))
+        guard databaseStatementTimeout < databaseRoundTripTimeout else {
+            throw WorkerConfigurationError(
+                key: "database.statementTimeoutMs",
+                problem:
+                    "must be below database.roundTripTimeoutMs (the server cancels a slow statement before the client drops the connection)"
+            )
+        }
+        databaseServerSelectionTimeout = .milliseconds(
+            try positive(reader, "database.serverSelectionTimeoutMs", 5_000))
         let delays = reader.intArray(forKey: "queue.retryDelaysMs", default: [1000, 5000, 30000])
         guard !delays.isEmpty, delays.allSatisfy({ $0 > 0 }) else {
             throw WorkerConfigurationError(key: "queue.retryDelaysMs", problem: "needs one or more positive delays")
@@ -190,6 +233,12 @@ public struct WorkerConfiguration: Sendable {
         prepareConcurrency = try positive(reader, "consumer.prepareConcurrency", prepareConcurrency)
         maximumBodySize = try positive(reader, "consumer.maxBodyBytes", maximumBodySize)
         publishTimeout = .milliseconds(try positive(reader, "consumer.publishTimeoutMs", 30_000))
+        brokerReplyTimeout = .milliseconds(try positive(reader, "consumer.brokerReplyTimeoutMs", 60_000))
+        guard brokerReplyTimeout > publishTimeout else {
+            throw WorkerConfigurationError(
+                key: "consumer.brokerReplyTimeoutMs",
+                problem: "must be above consumer.publishTimeoutMs (the wait for confirms runs inside it)")
+        }
         relayInterval = .milliseconds(try positive(reader, "outbox.relayIntervalMs", 5_000))
         relayGrace = .milliseconds(reader.int(forKey: "outbox.relayGraceMs", default: 10_000))
         inboxRetention = .milliseconds(try positive(reader, "inbox.retentionMs", 7 * 24 * 3_600_000))
@@ -245,12 +294,23 @@ public struct WorkerConfiguration: Sendable {
         return tls
     }
 
+    /// The deadlines of the worker's PostgreSQL sessions (docs/architecture.md, "Deadlines").
+    public var postgresTimeouts: PostgresConnection.Timeouts {
+        PostgresConnection.Timeouts(
+            connect: databaseConnectTimeout, roundTrip: databaseRoundTripTimeout, statement: databaseStatementTimeout,
+            tcpUser: databaseRoundTripTimeout)
+    }
+
     /// The retry and dead-letter rules these settings make.
     public var recoverability: RecoverabilityPolicy {
         RecoverabilityPolicy(maximumAttempts: maximumAttempts, retryDelays: topology.retryDelays)
     }
 
     private func positive(_ reader: ConfigReader, _ key: ConfigKey, _ fallback: Int) throws -> Int {
+        try Self.positive(reader, key, fallback)
+    }
+
+    private static func positive(_ reader: ConfigReader, _ key: ConfigKey, _ fallback: Int) throws -> Int {
         let value = reader.int(forKey: key, default: fallback)
         guard value > 0 else {
             throw WorkerConfigurationError(key: "\(key)", problem: "must be positive, not \(value)")

@@ -69,6 +69,7 @@ public final class WorkerService: Service, Sendable {
                     amqp: amqp, topology: configuration.topology,
                     declareTopology: configuration.declareTopology, prefetch: configuration.prefetch,
                     publishTimeout: configuration.publishTimeout, reconnectDelays: configuration.reconnectDelays,
+                    replyTimeout: configuration.brokerReplyTimeout,
                     refused: { metrics.deadLettered(type: $0.properties.type ?? "unknown", reason: "body_too_large") }),
                 logger: logger)
             let consumer = BatchConsumer(

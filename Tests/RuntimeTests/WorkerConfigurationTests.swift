@@ -133,3 +133,53 @@ struct AMQPTLSConfigurationTests {
         #expect(url?.key == "amqp.url")
     }
 }
+
+@Suite("Worker configuration: deadlines")
+struct DeadlineConfigurationTests {
+    private func configuration(_ environment: [String: String]) throws -> WorkerConfiguration {
+        let all = ["DATABASE_URL": "postgresql://127.0.0.1/x"].merging(environment) { $1 }
+        return try WorkerConfiguration(
+            reader: ConfigReader(provider: EnvironmentVariablesProvider(environmentVariables: all)),
+            appID: "probe-worker", defaultQueue: "probe-worker", defaultBindings: [])
+    }
+
+    @Test("every deadline has a default, and the environment sets each")
+    func settings() throws {
+        let defaults = try configuration([:])
+        #expect(defaults.postgresTimeouts.connect == .seconds(10))
+        #expect(defaults.postgresTimeouts.roundTrip == .seconds(30))
+        #expect(defaults.postgresTimeouts.statement == .seconds(20))
+        #expect(defaults.databaseServerSelectionTimeout == .seconds(5))
+        #expect(defaults.amqp.rpcTimeout == .seconds(30))
+        #expect(defaults.amqp.writeTimeout == .seconds(30))
+        #expect(defaults.brokerReplyTimeout == .seconds(60))
+        let set = try configuration([
+            "DATABASE_CONNECT_TIMEOUT_MS": "2000", "DATABASE_ROUND_TRIP_TIMEOUT_MS": "3000",
+            "DATABASE_STATEMENT_TIMEOUT_MS": "2500", "DATABASE_SERVER_SELECTION_TIMEOUT_MS": "1500",
+            "AMQP_RPC_TIMEOUT_MS": "4000", "AMQP_WRITE_TIMEOUT_MS": "5000", "CONSUMER_PUBLISH_TIMEOUT_MS": "3000",
+            "CONSUMER_BROKER_REPLY_TIMEOUT_MS": "6000",
+        ])
+        #expect(set.postgresTimeouts.connect == .seconds(2))
+        #expect(set.postgresTimeouts.roundTrip == .seconds(3))
+        #expect(set.postgresTimeouts.tcpUser == .seconds(3))
+        #expect(set.postgresTimeouts.statement == .milliseconds(2500))
+        #expect(set.databaseServerSelectionTimeout == .milliseconds(1500))
+        #expect(set.amqp.rpcTimeout == .seconds(4))
+        #expect(set.amqp.writeTimeout == .seconds(5))
+        #expect(set.brokerReplyTimeout == .seconds(6))
+    }
+
+    @Test("a statement timeout not below the round trip, or a reply timeout not above the publish timeout, is refused")
+    func ordering() throws {
+        let statement = #expect(throws: WorkerConfigurationError.self) {
+            try configuration(["DATABASE_ROUND_TRIP_TIMEOUT_MS": "3000", "DATABASE_STATEMENT_TIMEOUT_MS": "3000"])
+        }
+        #expect(statement?.key == "database.statementTimeoutMs")
+        let reply = #expect(throws: WorkerConfigurationError.self) {
+            try configuration(["CONSUMER_BROKER_REPLY_TIMEOUT_MS": "30000"])
+        }
+        #expect(reply?.key == "consumer.brokerReplyTimeoutMs")
+        let zero = #expect(throws: WorkerConfigurationError.self) { try configuration(["AMQP_WRITE_TIMEOUT_MS": "0"]) }
+        #expect(zero?.key == "amqp.writeTimeoutMs")
+    }
+}
