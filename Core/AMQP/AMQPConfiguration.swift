@@ -3,7 +3,10 @@ import Foundation
 /// How to reach and log in to a RabbitMQ broker.
 ///
 /// ``endpoints`` is a list: ``AMQPConnection`` tries them in turn, so losing one node of a
-/// cluster costs a reconnect, not an outage (docs/architecture.md, "A message's path").
+/// cluster costs a reconnect, not an outage (docs/architecture.md, "A message's path"). By
+/// default each connection tries them in an order of its own (``EndpointOrder/random``), so a
+/// fleet spreads over the cluster's nodes instead of piling onto the first one, and the copies
+/// that lose a node spread over the others.
 public struct AMQPConfiguration: Sendable, CustomStringConvertible {
     /// One broker address.
     public struct Endpoint: Sendable, Hashable, CustomStringConvertible {
@@ -93,7 +96,16 @@ public struct AMQPConfiguration: Sendable, CustomStringConvertible {
         }
     }
 
+    /// In which order a connection tries ``endpoints``.
+    public enum EndpointOrder: String, Sendable, CaseIterable {
+        /// A new random order for every connection.
+        case random
+        /// The order of the list, first to last (a test that must know where it connects).
+        case listed
+    }
+
     public var endpoints: [Endpoint]
+    public var endpointOrder: EndpointOrder = .random
     public var virtualHost: String
     public var username: String
     /// Never logged: ``description`` leaves it out.
@@ -140,7 +152,8 @@ public struct AMQPConfiguration: Sendable, CustomStringConvertible {
     }
 
     /// Parses one or more AMQP URLs separated by commas, all naming the same vhost and user:
-    /// `amqp://user:password@host:5672/vhost,amqp://host2:5672/vhost`. `amqps://` turns on TLS
+    /// `amqp://user:password@host:5672/vhost,amqp://host2:5672/vhost`. A later URL that names
+    /// another user, password, vhost or option than the first is refused. `amqps://` turns on TLS
     /// with peer and host name verification (port 5671 by default). The vhost is the
     /// percent-decoded path; an empty path means `/`. The first URL's query may carry
     /// `heartbeat`, `connection_timeout` (ms) and RabbitMQ's TLS parameters `cacertfile`,
@@ -150,6 +163,7 @@ public struct AMQPConfiguration: Sendable, CustomStringConvertible {
         var endpoints: [Endpoint] = []
         var schemes: Set<String> = []
         var tlsParameters: [String: String] = [:]
+        var firstQuery: [String: String?] = [:]
         for (index, text) in urls.split(separator: ",").enumerated() {
             let trimmed = text.trimmingCharacters(in: .whitespaces)
             guard let components = URLComponents(string: trimmed), let scheme = components.scheme,
@@ -161,7 +175,33 @@ public struct AMQPConfiguration: Sendable, CustomStringConvertible {
             }
             schemes.insert(scheme)
             endpoints.append(Endpoint(host: host, port: components.port ?? (scheme == "amqps" ? 5671 : 5672)))
+            if index > 0 {
+                // The nodes of one cluster share the user, vhost and options of the first URL; a
+                // later URL may leave them out or repeat them, but not name others.
+                let path = components.percentEncodedPath
+                let virtualHostHere = path.count > 1 ? String(path.dropFirst()).removingPercentEncoding : nil
+                var differs: [String] = []
+                if let user = components.user, (user.removingPercentEncoding ?? user) != username {
+                    differs.append("user")
+                }
+                if let password = components.password, (password.removingPercentEncoding ?? password) != self.password {
+                    differs.append("password")
+                }
+                if let virtualHostHere, virtualHostHere != virtualHost { differs.append("vhost") }
+                for item in components.queryItems ?? [] where firstQuery[item.name] != item.value {
+                    differs.append(item.name)
+                }
+                if !differs.isEmpty {
+                    throw AMQPError(
+                        code: .invalidState,
+                        message:
+                            "URL \(index + 1) of the list names another \(differs.joined(separator: ", ")) than the "
+                            + "first: every node of a cluster is reached with the first URL's user, vhost and options",
+                        context: "parse broker URL")
+                }
+            }
             if index == 0 {
+                for item in components.queryItems ?? [] { firstQuery[item.name] = item.value }
                 if let user = components.user { username = user.removingPercentEncoding ?? user }
                 if let password = components.password { self.password = password.removingPercentEncoding ?? password }
                 let path = components.percentEncodedPath

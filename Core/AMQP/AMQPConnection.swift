@@ -60,13 +60,15 @@ public final class AMQPConnection {
         var outcomes: [UInt64: PublishOutcome] = [:]
     }
 
-    /// Connects to the first endpoint that answers, logs in and negotiates heartbeats.
+    /// Connects to the first endpoint that answers, in the configuration's
+    /// ``AMQPConfiguration/endpointOrder``, logs in and negotiates heartbeats.
     /// - Throws: ``AMQPError`` with ``AMQPError/Code/connectionFailed`` when no endpoint
     ///   answers (the message lists each endpoint's failure) or ``AMQPError/Code/loginFailed``.
     public init(configuration: AMQPConfiguration) throws(AMQPError) {
         self.configuration = configuration
         var failures: [String] = []
-        for endpoint in configuration.endpoints {
+        var generator = SystemRandomNumberGenerator()
+        for endpoint in Self.connectionOrder(configuration, using: &generator) {
             do {
                 state = try Self.open(endpoint, configuration)
                 self.endpoint = endpoint
@@ -85,6 +87,17 @@ public final class AMQPConnection {
 
     deinit {
         close()
+    }
+
+    /// The order in which a connection tries `configuration`'s endpoints: the list's own, or a
+    /// shuffle of it from `generator` for ``AMQPConfiguration/EndpointOrder/random``.
+    public static func connectionOrder(
+        _ configuration: AMQPConfiguration, using generator: inout some RandomNumberGenerator
+    ) -> [AMQPConfiguration.Endpoint] {
+        switch configuration.endpointOrder {
+        case .listed: configuration.endpoints
+        case .random: configuration.endpoints.shuffled(using: &generator)
+        }
     }
 
     private static func open(

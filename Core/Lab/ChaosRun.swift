@@ -66,6 +66,14 @@ public final class ChaosRun {
     /// `kill-payment-worker` comes three times: customer cancels race slow charges all along the
     /// run (``OrderPlan/racing``), and a payment-worker copy killed with such a charge in flight
     /// is the moment a capture could be kept for a cancelled order.
+    /// The workers' deadlines in the run, shorter than the defaults so that the 12 s freezes
+    /// outlast them (docs/architecture.md, "Deadlines"): a frozen broker is noticed after two
+    /// missed 5 s heartbeats, a frozen database after an 8 s round trip. The shape's own
+    /// environment wins over these.
+    static let deadlines = [
+        "AMQP_HEARTBEAT": "5", "DATABASE_ROUND_TRIP_TIMEOUT_MS": "8000", "DATABASE_STATEMENT_TIMEOUT_MS": "7000",
+    ]
+
     public static let faultNames = [
         "kill-worker", "crash-after-commit", "kill-payment-worker", "hostile-messages", "restart-rabbitmq",
         "crash-before-ack", "kill-worker", "restart-postgresql", "kill-payment-worker", "memory-alarm",
@@ -95,7 +103,9 @@ public final class ChaosRun {
     // MARK: - The run
 
     public func run() throws -> ChaosReport {
-        let fleet = try SagaFleet(shape: settings.shape, settings: settings.fleet, admin: admin)
+        var shape = settings.shape
+        shape.workerEnvironment.merge(Self.deadlines) { own, _ in own }
+        let fleet = try SagaFleet(shape: shape, settings: settings.fleet, admin: admin)
         defer {
             // The run restarts the broker: the connection we started with is gone by now.
             if settings.keepStores {

@@ -154,7 +154,8 @@ public struct WorkerConfiguration: Sendable {
     }
 
     /// Reads the configuration. Keys (each also an environment variable, see the type's docs):
-    /// `amqp.url` (comma-separated list, secret), `amqp.heartbeat`, `amqp.tls.caFile`,
+    /// `amqp.url` (comma-separated list, secret), `amqp.endpointOrder` (`random`|`listed`),
+    /// `amqp.heartbeat`, `amqp.tls.caFile`,
     /// `amqp.tls.certificateFile`, `amqp.tls.keyFile`, `amqp.tls.verifyPeer`,
     /// `amqp.tls.verifyHostname` (with an `amqps://` URL), `amqp.rpcTimeoutMs`, `amqp.writeTimeoutMs`,
     /// `database.url` (secret), `database.name` (MongoDB only), `database.planning` (PostgreSQL
@@ -183,6 +184,12 @@ public struct WorkerConfiguration: Sendable {
             throw WorkerConfigurationError(key: "amqp.url", problem: error.message)
         }
         amqp.heartbeat = reader.int(forKey: "amqp.heartbeat", default: amqp.heartbeat)
+        let order = reader.string(forKey: "amqp.endpointOrder", default: "random")
+        guard let endpointOrder = AMQPConfiguration.EndpointOrder(rawValue: order) else {
+            throw WorkerConfigurationError(
+                key: "amqp.endpointOrder", problem: "must be 'random' or 'listed', not '\(order)'")
+        }
+        amqp.endpointOrder = endpointOrder
         amqp.tls = try Self.tls(reader, url: amqp.tls)
         amqp.rpcTimeout = .milliseconds(try Self.positive(reader, "amqp.rpcTimeoutMs", 30_000))
         amqp.writeTimeout = .milliseconds(try Self.positive(reader, "amqp.writeTimeoutMs", 30_000))

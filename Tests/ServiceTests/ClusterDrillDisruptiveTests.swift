@@ -34,7 +34,8 @@ struct ClusterDrillDisruptiveTests {
         let workerBroker =
             "amqp://commerce:commerce@10.77.0.11:5672/%2F,amqp://commerce:commerce@10.77.0.12:5672/%2F,"
             + "amqp://commerce:commerce@10.77.0.13:5672/%2F"
-        let fast: [String: String] = ["AMQP_URL": workerBroker, "AMQP_HEARTBEAT": "5"]
+        // Listed, not the default random order: the drill must know where they are.
+        let fast: [String: String] = ["AMQP_URL": workerBroker, "AMQP_HEARTBEAT": "5", "AMQP_ENDPOINT_ORDER": "listed"]
         let extra = Dictionary(
             uniqueKeysWithValues: ["order-worker", "stock-worker", "payment-worker", "notification-worker"].map {
                 ($0, fast)
