@@ -147,7 +147,7 @@ let package = Package(
         // What an operator does, as an API with no command line and no printing (docs/architecture.md):
         // `commerce` and `commerce-lab` are commands over it.
         .target(
-            name: "FleetOperations", dependencies: ["AMQP", "CommerceMessages", "WorkerRuntime"],
+            name: "FleetOperations", dependencies: ["AMQP", "Postgres", "CommerceMessages", "WorkerRuntime"],
             path: "Core/FleetOperations"),
 
         // What the command-line tools share (docs/architecture.md): option groups (broker, stores,
@@ -166,7 +166,8 @@ let package = Package(
             name: "commerce",
             dependencies: [
                 "AMQP", "Postgres", "Mongo", "CommerceDomain", "CommerceMessages", "WorkerRuntime", "CommerceSupport",
-                "SagaAudit", "Ordering", "Inventory", "Payments", "Notifications", "CommandLineSupport", "FleetOperations",
+                "SagaAudit", "Ordering", "Inventory", "Payments", "Notifications", "CommandLineSupport",
+                "FleetOperations",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Workers/commerce"),
