@@ -65,6 +65,11 @@ public struct ParkedOutbox {
                 "\(address) has no runtime outbox (runtime_outbox): is it a worker's database, and has that worker "
                     + "started once?")
         }
+        if let postgres = error as? PostgresError, postgres.sqlState == "42703" {
+            return ParkedOutboxError(
+                "the runtime outbox of \(address) has no parked_at column: its worker has not started since parking "
+                    + "was introduced; start it once (its migration adds the columns), or run `commerce setup`")
+        }
         if let postgres = error as? PostgresError, postgres.sqlState == "42501" {
             return ParkedOutboxError(
                 "could not \(action) \(address): permission denied (\(postgres.message)); retrying writes the "

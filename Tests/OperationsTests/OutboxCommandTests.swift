@@ -7,8 +7,10 @@ import Testing
 /// process on the fixture's database (given as `--orders-database`), its `--json` output checked.
 @Suite("commerce outbox")
 struct OutboxCommandTests {
+    /// `commerce outbox SUBCOMMAND orders ARGUMENTS… --orders-database <the fixture's database>`.
     private func outbox(_ fixture: ProbeFixture, _ arguments: [String], json: Bool = true) throws -> CommerceRun {
-        var all = ["outbox"] + arguments + ["orders", "--orders-database", fixture.databaseURL]
+        var all = ["outbox", arguments[0], "orders"] + arguments.dropFirst()
+        all += ["--orders-database", fixture.databaseURL]
         if json { all.append("--json") }
         return try runCommerce(all)
     }
@@ -28,7 +30,7 @@ struct OutboxCommandTests {
             """
             insert into runtime_outbox
                 (message_id, exchange, routing_key, correlation_id, message_type, app_id, body, created_at)
-            select 'later-' || g, $1, $2, 'order-outbox', 'probe.later', 'runtime-test', convert_to('{}', 'UTF8'),
+            select 'later-' || g, $1, $2, 'order-outbox', $2, 'runtime-test', convert_to('{}', 'UTF8'),
                    now() - interval '1 hour'
             from generate_series(1, 3) g
             """, [.text(fixture.exchange), .text(key)])
@@ -84,10 +86,9 @@ struct OutboxCommandTests {
         let badLimit = try runCommerce(["outbox", "list", "orders", "--limit", "0"])
         #expect(badLimit.status != 0)
 
-        // A database without a runtime outbox: the admin database of the test server.
-        let foreign = try runCommerce([
-            "outbox", "list", "orders", "--orders-database", TestServers.postgresURL, "--json",
-        ])
+        // A database without a runtime outbox: a fresh one.
+        let empty = try TestDatabase(prefix: "outbox_none")
+        let foreign = try runCommerce(["outbox", "list", "orders", "--orders-database", empty.url, "--json"])
         #expect(foreign.status == 1)
         #expect((foreign.json["error"] as? String)?.contains("no runtime outbox") == true, "\(foreign.stdout)")
 
