@@ -67,8 +67,8 @@ public struct ParkedOutbox {
         }
         if let postgres = error as? PostgresError, postgres.sqlState == "42703" {
             return ParkedOutboxError(
-                "the runtime outbox of \(address) has no parked_at column: its worker has not started since parking "
-                    + "was introduced; start it once (its migration adds the columns), or run `commerce setup`")
+                "the runtime outbox of \(address) has no parked_at column: start its worker once (its migration "
+                    + "adds the column), or run `commerce setup`")
         }
         if let postgres = error as? PostgresError, postgres.sqlState == "42501" {
             return ParkedOutboxError(

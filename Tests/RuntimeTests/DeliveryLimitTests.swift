@@ -10,7 +10,7 @@ import WorkerRuntime
 @Suite("Delivery limit")
 struct DeliveryLimitTests {
     @Test(
-        "a message requeued by 25 dependency outages (more than the old limit of 20) is processed once, not dead-lettered"
+        "a message requeued by 25 dependency outages (more than 20) is processed once, not dead-lettered"
     )
     func outagesDoNotDeadLetter() throws {
         let fixture = try ProbeFixture()
