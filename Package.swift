@@ -184,7 +184,8 @@ let package = Package(
             name: "commerce",
             dependencies: [
                 "AMQP", "Postgres", "Mongo", "CommerceDomain", "CommerceMessages", "WorkerRuntime", "CommerceSupport",
-                "SagaAudit", "Ordering", "Inventory", "Payments", "Notifications", "CommandLineSupport", "FleetOperations",
+                "SagaAudit", "Ordering", "Inventory", "Payments", "Notifications", "CommandLineSupport",
+                "FleetOperations",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Workers/commerce"),

@@ -5,8 +5,9 @@ import Foundation
 /// is taken with `basic.get` without auto-ack and stays unacknowledged on one channel until
 /// ``finish()``, which acks the ones removed and returns all others with one `basic.nack`
 /// (multiple, requeue). A crash in between returns them too: the broker requeues whatever an
-/// unacknowledged channel held. The dead-letter queues have no delivery limit, so the
-/// redeliveries a quorum queue counts cost nothing.
+/// unacknowledged channel held. A quorum queue counts each return as a delivery; the runtime
+/// declares its dead-letter queues with a delivery limit no reading reaches
+/// (`Topology.deadLetterDeliveryLimit`), so reading a letter any number of times never drops it.
 ///
 /// Blocking, like its `AMQPConnection`: use a session on one thread. Every failure is a
 /// ``DeadLetterSessionError`` saying what the session was doing and on which broker.

@@ -5,13 +5,17 @@ import Glibc
 import Logging
 import Resilience
 
-/// One broker connection, owned by a dedicated thread, shared with one processing thread.
+/// A consumer's two broker connections, each owned by a dedicated thread, shared with one
+/// processing thread: the consuming connection (topology, consuming, acks) here, and the
+/// publishing one (``PublishingLink``), so that a resource alarm that blocks publishing never
+/// holds back acks, requeues or heartbeats (RabbitMQ blocks only connections that publish).
 ///
 /// rabbitmq-c connections are not thread-safe and only service heartbeats inside library calls,
 /// so the connection lives on this link's own I/O thread, which never runs handler code: it reads
-/// deliveries into a mailbox, runs the publish/ack/nack commands the processing thread sends it,
-/// and keeps heartbeats flowing while a handler waits on a lock or a slow gateway. A command
-/// wakes the I/O thread through a pipe that it polls beside the socket, so nothing spins.
+/// deliveries into a mailbox, runs the ack/nack commands the processing thread sends it, and keeps
+/// heartbeats flowing while a handler waits on a lock or a slow gateway. A command wakes the I/O
+/// thread through a pipe that it polls beside the socket, so nothing spins. Publishes go to the
+/// publishing link's thread the same way.
 ///
 /// When the connection fails, the thread reconnects with backoff (trying every configured
 /// endpoint), redeclares the topology and consumes again. Deliveries of the dead connection are
@@ -49,7 +53,6 @@ final class BrokerLink: @unchecked Sendable {
     }
 
     private enum Command {
-        case publish([Publication], Reply<Result<[AMQPConnection.PublishOutcome], AMQPError>>)
         case acknowledge(
             ack: [UInt64], requeue: [UInt64], generation: UInt64, Reply<Result<Void, AMQPError>>)
         case setConsuming(Bool, Reply<Result<Void, AMQPError>>)
@@ -75,10 +78,13 @@ final class BrokerLink: @unchecked Sendable {
     /// command's answer is overdue. Cleared before the connection is closed, so it never names a
     /// descriptor that was reused.
     private var servedSocket: Int32 = -1
+    /// The connection every publish goes through.
+    private let publisher: PublishingLink
 
     init(configuration: Configuration, logger: Logger) {
         self.configuration = configuration
         self.logger = logger
+        publisher = PublishingLink(configuration: configuration, logger: logger)
         // A self-pipe: the I/O thread polls its read end beside the broker socket.
         var ends: [Int32] = [-1, -1]
         if pipe(&ends) != 0 { fatalError("pipe(2) failed: \(String(cString: strerror(errno)))") }
@@ -92,15 +98,16 @@ final class BrokerLink: @unchecked Sendable {
         close(wakeWriter)
     }
 
-    /// Starts the I/O thread.
+    /// Starts the I/O threads.
     func start() {
+        publisher.start()
         let thread = Thread { [self] in run() }
         thread.name = "amqp-\(configuration.topology.queue)"
         self.thread = thread
         thread.start()
     }
 
-    /// Asks the I/O thread to close the connection and exit; returns once it has.
+    /// Asks the I/O threads to close their connections and exit; returns once they have.
     func stop() {
         condition.lock()
         stopping = true
@@ -110,20 +117,23 @@ final class BrokerLink: @unchecked Sendable {
         condition.lock()
         while !finished { condition.wait() }
         condition.unlock()
+        publisher.stop()
     }
 
-    /// Whether the connection is up and set up.
+    /// Whether both connections are up and set up.
     var isConnected: Bool {
         condition.lock()
-        defer { condition.unlock() }
-        return connected
+        let consuming = connected
+        condition.unlock()
+        return consuming && publisher.isConnected
     }
 
-    /// The last connection error, for `/health`.
+    /// The last connection error of either connection, for `/health`.
     var lastConnectionError: String? {
         condition.lock()
-        defer { condition.unlock() }
-        return lastError
+        let consuming = lastError
+        condition.unlock()
+        return consuming ?? publisher.lastConnectionError.map { "publishing connection: \($0)" }
     }
 
     // MARK: - Processing-thread side
@@ -140,12 +150,13 @@ final class BrokerLink: @unchecked Sendable {
         return mailbox.take(maximum: maximum)
     }
 
-    /// Publishes to the broker under publisher confirms and waits for every outcome.
+    /// Whether a resource alarm blocks the publishing connection now.
+    var isPublishingBlocked: Bool { publisher.isBlocked }
+
+    /// Publishes to the broker under publisher confirms, on the publishing connection, and waits
+    /// for every outcome (at most about the publish timeout).
     func publish(_ publications: [Publication]) -> Result<[AMQPConnection.PublishOutcome], AMQPError> {
-        if publications.isEmpty { return .success([]) }
-        let reply = Reply<Result<[AMQPConnection.PublishOutcome], AMQPError>>()
-        submit(.publish(publications, reply))
-        return reply.wait(timeout: configuration.replyTimeout) ?? .failure(overdue("publish"))
+        publisher.publish(publications)
     }
 
     /// Acknowledges or requeues deliveries of `generation`. Refused when the connection
@@ -239,12 +250,14 @@ final class BrokerLink: @unchecked Sendable {
             servedSocket = -1
             condition.unlock()
         }
-        let control = try connection.openChannel()
         if configuration.declareTopology {
-            try configuration.topology.declare(on: connection, channel: control)
+            let control = try connection.openChannel()
+            for kept in try configuration.topology.declare(on: connection, channel: control) {
+                logger.warning(
+                    "queue kept with the delivery limit it was created with; re-create it to take the configured one",
+                    metadata: ["queue": "\(kept.queue)", "broker": "\(kept.brokerError.message)"])
+            }
         }
-        let publishing = try connection.openChannel()
-        try connection.enableConfirms(channel: publishing)
         let consuming = try connection.openChannel()
         try connection.setPrefetch(channel: consuming, count: configuration.prefetch)
 
@@ -315,15 +328,6 @@ final class BrokerLink: @unchecked Sendable {
         /// Runs one command and answers it; throws when the connection can no longer be used.
         func execute(_ command: Command) throws {
             switch command {
-            case .publish(let publications, let reply):
-                let result = publish(publications, on: connection, channel: publishing, dispatch: dispatch)
-                reply.put(result)
-                // A refused publish (404 for a deleted exchange) closes the publishing channel:
-                // start over, which redeclares the topology, rather than limp on without it.
-                if !connection.isOpen || !connection.isChannelOpen(publishing) {
-                    if case .failure(let error) = result { throw error }
-                    throw AMQPError(code: .socketError, message: "publishing channel lost", context: "publish")
-                }
             case .acknowledge(let acks, let requeue, let generation, let reply):
                 switch consumer.acknowledge(ack: acks, requeue: requeue, generation: generation) {
                 case .refuse:
@@ -391,45 +395,11 @@ final class BrokerLink: @unchecked Sendable {
                     metadata: ["queue": "\(configuration.topology.queue)"])
                 consumer.cancelledByBroker()
                 if wantsConsuming { try startConsuming() }
-            case .connectionBlocked(let reason):
-                logger.warning("broker blocked publishing", metadata: ["reason": "\(reason)"])
-            case .connectionUnblocked:
-                logger.info("broker unblocked publishing")
+            case .connectionBlocked, .connectionUnblocked:
+                // This connection never publishes, so the broker has no reason to block it; the
+                // publishing link reports its own alarms.
+                break
             }
-        }
-    }
-
-    private func publish(
-        _ publications: [Publication], on connection: AMQPConnection, channel: UInt16,
-        dispatch: (AMQPEvent) throws -> Void
-    ) -> Result<[AMQPConnection.PublishOutcome], AMQPError> {
-        do {
-            // A resource alarm stops the broker reading our socket; wait for it to clear rather
-            // than block in a write, up to the publish timeout.
-            let deadline = ContinuousClock.now + configuration.publishTimeout
-            while connection.isBlocked {
-                if ContinuousClock.now >= deadline {
-                    return .failure(
-                        AMQPError(
-                            code: .timeout, message: "the broker has blocked publishing (resource alarm)",
-                            context: "publish"))
-                }
-                if let event = try connection.nextEvent(timeout: .milliseconds(200)) { try dispatch(event) }
-            }
-            var sequences: [UInt64] = []
-            sequences.reserveCapacity(publications.count)
-            for publication in publications {
-                sequences.append(
-                    try connection.publish(
-                        channel: channel, exchange: publication.exchange, routingKey: publication.routingKey,
-                        mandatory: true, properties: publication.properties, body: publication.body))
-            }
-            let outcomes = try connection.waitForConfirms(channel: channel, timeout: configuration.publishTimeout)
-            return .success(sequences.map { outcomes[$0] ?? .refused })
-        } catch let error as AMQPError {
-            return .failure(error)
-        } catch {
-            return .failure(AMQPError(code: .libraryError, message: "\(error)", context: "publish"))
         }
     }
 
@@ -469,7 +439,6 @@ final class BrokerLink: @unchecked Sendable {
     private func fail(_ pending: [Command], _ error: AMQPError) {
         for command in pending {
             switch command {
-            case .publish(_, let reply): reply.put(.failure(error))
             case .acknowledge(_, _, _, let reply): reply.put(.failure(error))
             case .setConsuming(let consume, let reply):
                 condition.lock()

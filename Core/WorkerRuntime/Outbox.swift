@@ -79,7 +79,9 @@ enum Outbox {
     /// `owner`'s own rows at any age; another owner's rows only when they are older than `grace`
     /// and that owner's session is gone (its advisory lock can be taken), so a live consumer's
     /// rows, even in a publish that waits on a blocked broker, are never published by another;
-    /// and rows without an owner (written before owners were recorded) after the grace.
+    /// and rows without an owner (written before owners were recorded) after the grace. A row
+    /// waiting out its backoff (`next_attempt_at`) or parked (`parked_at`) is not taken, so rows
+    /// that keep failing never hold back the rows written after them.
     static func relayable(owner: String, grace: Duration, limit: Int, on database: PostgresConnection) throws
         -> [OutboxRow]
     {
@@ -89,7 +91,8 @@ enum Outbox {
                    message_type, app_id,
                    coalesce(message_timestamp, extract(epoch from created_at)::bigint) as created, body
             from runtime_outbox
-            where (owner = $1
+            where parked_at is null and (next_attempt_at is null or next_attempt_at <= now())
+              and (owner = $1
                    or (created_at < now() - make_interval(secs => $2)
                        and (owner is null or pg_try_advisory_xact_lock($4, hashtext(owner)))))
             order by id limit $3
@@ -114,15 +117,52 @@ enum Outbox {
         PostgresStatement("delete from runtime_outbox where id = any($1::bigint[])", [.intArray(ids)])
     }
 
-    static func markFailed(_ id: Int64, error: String) -> PostgresStatement {
+    /// Records a failed publish of each row: one more attempt, its error, the time before the relay
+    /// tries it again (``OutboxRetry``: `base` doubled per earlier attempt, at most `maximum`), and
+    /// parks the row once it has failed `parkAfter` times: the relay leaves it alone until an
+    /// operator retries it (`commerce outbox retry`). Returns the parked rows
+    /// (``parkedRows(_:)``).
+    static func markFailed(_ failures: [OutboxPublishPlan.Failure], retry: OutboxRetry) -> PostgresStatement {
         PostgresStatement(
-            "update runtime_outbox set publish_attempts = publish_attempts + 1, last_error = $2 where id = $1",
-            [.int(id), .text(error)])
+            """
+            update runtime_outbox o
+            set publish_attempts = o.publish_attempts + 1, last_error = f.e,
+                next_attempt_at = now() + make_interval(
+                    secs => least($3::float8, $2::float8 * power(2, least(o.publish_attempts, 30)))),
+                parked_at = case when o.publish_attempts + 1 >= $4 then now() end
+            from unnest($1::bigint[], $5::text[]) as f(i, e)
+            where o.id = f.i
+            returning o.id, o.message_id, o.routing_key, o.publish_attempts, o.parked_at is not null as parked
+            """,
+            [
+                .intArray(failures.map(\.id)), .double(retry.base.seconds), .double(retry.maximum.seconds),
+                .int(Int64(retry.parkAfter)), .textArray(failures.map(\.error)),
+            ])
     }
 
-    /// Rows not yet published.
-    static func backlog(on database: PostgresConnection) throws -> Int {
-        Int(try database.query("select count(*) as n from runtime_outbox").rows[0].int("n"))
+    /// A row ``markFailed(_:retry:)`` parked.
+    struct ParkedRow: Equatable {
+        var id: Int64
+        var messageID: String
+        var routingKey: String
+        var attempts: Int64
+    }
+
+    /// The rows a ``markFailed(_:retry:)`` statement parked, from its result.
+    static func parkedRows(_ result: PostgresResult) throws -> [ParkedRow] {
+        try result.rows.filter { try $0.bool("parked") }.map {
+            ParkedRow(
+                id: try $0.int("id"), messageID: try $0.string("message_id"), routingKey: try $0.string("routing_key"),
+                attempts: try $0.int("publish_attempts"))
+        }
+    }
+
+    /// Rows not yet published, and how many of them are parked.
+    static func backlog(on database: PostgresConnection) throws -> (rows: Int, parked: Int) {
+        let row = try database.query(
+            "select count(*) as n, count(*) filter (where parked_at is not null) as parked from runtime_outbox"
+        ).rows[0]
+        return (Int(try row.int("n")), Int(try row.int("parked")))
     }
 
     private static func hex(_ bytes: [UInt8]) -> String {

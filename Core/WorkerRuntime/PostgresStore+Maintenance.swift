@@ -28,12 +28,14 @@ extension PostgresStore {
             logger.error(
                 "outbox message not delivered; the relay retries it",
                 metadata: ["outbox_id": "\(failure.id)", "error": "\(failure.error)"])
-            statements.append(Outbox.markFailed(failure.id, error: failure.error))
         }
+        let marking = plan.markFailed.isEmpty ? nil : statements.count
+        if !plan.markFailed.isEmpty { statements.append(Outbox.markFailed(plan.markFailed, retry: outboxRetry)) }
         if !plan.delete.isEmpty { statements.append(Outbox.remove(plan.delete)) }
         statements.append(PostgresStatement("commit"))
         do {
-            try database.pipeline(statements)
+            let results = try database.pipeline(statements)
+            if let marking { reportParked(try Outbox.parkedRows(results[marking])) }
         } catch {
             rollback(database)
             // The relay republishes unmarked rows; downstream inboxes drop the duplicates.
@@ -103,7 +105,14 @@ extension PostgresStore {
     private func relayOutbox(using link: BrokerLink) throws {
         schedule.ran(.relay, at: .now)
         guard let database else { return }
+        // Under a resource alarm a page would only wait out the publish timeout, holding up the
+        // batches (whose acks still flow); the next run after the alarm takes it.
+        if link.isPublishingBlocked {
+            logger.debug("relay skipped: the broker blocks publishing")
+            return
+        }
         let limit = 256
+        var parked: [Outbox.ParkedRow] = []
         while true {
             let full = try database.transaction { tx -> Bool in
                 let rows = try Outbox.relayable(owner: owner, grace: configuration.relayGrace, limit: limit, on: tx)
@@ -111,9 +120,14 @@ extension PostgresStore {
                 switch link.publish(rows.map(\.publication)) {
                 case .success(let outcomes):
                     let plan = OutboxPublishPlan(ids: rows.map(\.id), outcomes: outcomes)
-                    for failure in plan.markFailed {
-                        let failed = Outbox.markFailed(failure.id, error: failure.error)
-                        try tx.query(failed.sql, failed.parameters)
+                    if !plan.markFailed.isEmpty {
+                        let failed = Outbox.markFailed(plan.markFailed, retry: outboxRetry)
+                        parked += try Outbox.parkedRows(tx.query(failed.sql, failed.parameters))
+                        logger.warning(
+                            "relay could not deliver outbox rows; each waits out its backoff",
+                            metadata: [
+                                "count": "\(plan.markFailed.count)", "first_error": "\(plan.markFailed[0].error)",
+                            ])
                     }
                     if !plan.delete.isEmpty {
                         let removed = Outbox.remove(plan.delete)
@@ -123,15 +137,41 @@ extension PostgresStore {
                     if !plan.delete.isEmpty {
                         logger.info("relay published outbox rows", metadata: ["count": "\(plan.delete.count)"])
                     }
-                    return OutboxPublishPlan.relayContinues(taken: rows.count, limit: limit, deleted: plan.delete.count)
+                    return OutboxPublishPlan.relayContinues(taken: rows.count, limit: limit, published: true)
                 case .failure(let error):
                     logger.warning("relay could not publish", metadata: ["error": "\(error)"])
                     return false
                 }
             }
+            // Reported once committed: a rolled-back page parked nothing.
+            reportParked(parked)
+            parked = []
             if !full { break }
         }
-        metrics.outboxBacklog.record(try Outbox.backlog(on: database))
+        let backlog = try Outbox.backlog(on: database)
+        metrics.outboxBacklog.record(backlog.rows)
+        metrics.outboxParkedRows.record(backlog.parked)
+    }
+
+    /// The relay's backoff and parking rules, from the configuration.
+    var outboxRetry: OutboxRetry {
+        OutboxRetry(
+            base: configuration.relayInterval, maximum: configuration.outboxRetryMaxDelay,
+            parkAfter: configuration.outboxParkAfterAttempts)
+    }
+
+    /// Logs and counts rows the relay gave up on.
+    private func reportParked(_ rows: [Outbox.ParkedRow]) {
+        guard !rows.isEmpty else { return }
+        metrics.outboxParked.increment(by: rows.count)
+        for row in rows {
+            logger.error(
+                "outbox row parked: the relay stops publishing it until an operator retries it (commerce outbox)",
+                metadata: [
+                    "outbox_id": "\(row.id)", "message_id": "\(row.messageID)", "routing_key": "\(row.routingKey)",
+                    "attempts": "\(row.attempts)",
+                ])
+        }
     }
 
     /// Deletes inbox rows past their retention, a bounded number per run so that a large backlog

@@ -38,6 +38,11 @@ public enum RuntimeSchema {
                 );
                 alter table runtime_outbox add column if not exists owner text;
                 alter table runtime_outbox add column if not exists message_timestamp bigint;
+                -- A row that failed waits until next_attempt_at; one that failed too often is
+                -- parked (parked_at) until an operator retries it (commerce outbox retry).
+                alter table runtime_outbox add column if not exists next_attempt_at timestamptz;
+                alter table runtime_outbox add column if not exists parked_at timestamptz;
+                create index if not exists runtime_outbox_parked on runtime_outbox (id) where parked_at is not null;
                 -- Rows are appended in time order, so a BRIN index finds old inbox rows for
                 -- retention at a fraction of a B-tree's cost per insert.
                 drop index if exists runtime_inbox_processed_at;

@@ -19,12 +19,27 @@ public struct Topology: Sendable, Hashable {
     /// Delays of the retry tiers, shortest first (``RecoverabilityPolicy`` picks the tier).
     public var retryDelays: [Duration]
     /// Quorum queues only: deliveries of one message after which the broker itself dead-letters
-    /// it to `Q.dlq` (a second guard behind the runtime's own attempt count).
+    /// it to `Q.dlq`. The runtime's own attempt count (``RecoverabilityPolicy``) is the real limit
+    /// of a failing message; this one only catches a message that never gets settled at all (one
+    /// that kills the worker every time). RabbitMQ counts every return, an outage's requeue, a
+    /// closed channel and a lost connection included, so it is set far above what outages reach
+    /// (docs/architecture.md, "Failures").
     public var deliveryLimit: Int
+
+    /// The default ``deliveryLimit``.
+    public static let defaultDeliveryLimit = 1_000
+
+    /// The delivery limit of a quorum dead-letter queue: as good as none. RabbitMQ 4 gives a quorum
+    /// queue without one a limit of 20 and `commerce dlq` hands every letter it reads back with a
+    /// requeue, so reading a letter often enough would drop it; RabbitMQ 3.x reads -1 (4.x's
+    /// "unlimited") as a limit that drops a letter on its first return, so only a large number
+    /// means "never" on every version.
+    public static let deadLetterDeliveryLimit: Int64 = 2_147_483_647
 
     public init(
         exchange: String = "commerce", queue: String, bindings: [String], queueType: QueueType = .quorum,
-        retryDelays: [Duration] = [.seconds(1), .seconds(5), .seconds(30)], deliveryLimit: Int = 20
+        retryDelays: [Duration] = [.seconds(1), .seconds(5), .seconds(30)],
+        deliveryLimit: Int = Topology.defaultDeliveryLimit
     ) {
         self.exchange = exchange
         self.queue = queue
@@ -69,8 +84,12 @@ public struct Topology: Sendable, Hashable {
             return arguments
         }
         var main = deadLettering(to: deadLetterQueue)
-        if queueType == .quorum { main["x-delivery-limit"] = .int(Int64(deliveryLimit)) }
-        var result: [(name: String, arguments: AMQPTable)] = [(deadLetterQueue, typeArgument), (queue, main)]
+        var deadLetters = typeArgument
+        if queueType == .quorum {
+            main["x-delivery-limit"] = .int(Int64(deliveryLimit))
+            deadLetters["x-delivery-limit"] = .int(Self.deadLetterDeliveryLimit)
+        }
+        var result: [(name: String, arguments: AMQPTable)] = [(deadLetterQueue, deadLetters), (queue, main)]
         for tier in retryDelays.indices {
             var arguments = deadLettering(to: queue)
             arguments["x-message-ttl"] = .int(retryDelays[tier].milliseconds)
@@ -81,19 +100,37 @@ public struct Topology: Sendable, Hashable {
 
     /// Declares everything on `channel`. Safe to run any number of times, from any number of
     /// worker copies.
+    ///
+    /// A queue that exists with another `x-delivery-limit` (or none: a queue declared before the
+    /// limits above) is kept as it is: RabbitMQ cannot change a queue's argument, and refusing to
+    /// start would stop every worker on upgrade. The queue is checked passively on a fresh
+    /// channel instead, and returned, so that the caller can warn that it keeps its old limit
+    /// until an operator re-creates it (docs/operations.md, "Delivery limits").
+    /// - Returns: the queues kept with a delivery limit other than the one declared.
     /// - Throws: ``TopologyError`` naming the queue and the conflicting argument when an object
     ///   exists with other arguments (the broker's 406 PRECONDITION_FAILED), or the
     ///   ``AMQPError`` of any other failure. The channel is closed by a 406; the connection is not.
-    public func declare(on connection: AMQPConnection, channel: UInt16) throws {
+    @discardableResult
+    public func declare(on connection: AMQPConnection, channel: UInt16) throws -> [TopologyError] {
+        var channel = channel
+        var kept: [TopologyError] = []
         try connection.declareExchange(channel: channel, name: exchange, type: "topic", durable: true)
         for (name, arguments) in queues {
-            try declareQueue(connection, channel, name, arguments)
+            do {
+                try declareQueue(connection, channel, name, arguments)
+            } catch let conflict as TopologyError where conflict.argument == "x-delivery-limit" {
+                // The 406 closed the channel; the queue exists, so a passive declaration suffices.
+                channel = try connection.openChannel()
+                _ = try connection.queueStatus(channel: channel, name: name)
+                kept.append(conflict)
+            }
             if name == queue {
                 for key in bindings {
                     try connection.bindQueue(channel: channel, queue: queue, exchange: exchange, routingKey: key)
                 }
             }
         }
+        return kept
     }
 
     private func declareQueue(

@@ -78,6 +78,13 @@ public struct WorkerConfiguration: Sendable {
     /// Unpublished outbox rows of a consumer that is gone are relayed by another once older than
     /// this (a live consumer's rows are only ever its own to publish).
     public var relayGrace: Duration
+    /// Failed publishes of one outbox row after which the relay parks it (stops publishing it
+    /// until `commerce outbox retry`), so that a row that can never be delivered does not cost a
+    /// publish for ever.
+    public var outboxParkAfterAttempts: Int
+    /// The longest wait between two publishes of a failing outbox row (the first is
+    /// ``relayInterval``, doubled per failure).
+    public var outboxRetryMaxDelay: Duration
     /// How long processed message ids stay in the inbox. A copy of a message redelivered later
     /// than this would take effect again, so keep it well above the longest redelivery delay
     /// (retry tiers, an outage, a replay from the DLQ).
@@ -134,6 +141,8 @@ public struct WorkerConfiguration: Sendable {
         publishTimeout = .seconds(30)
         relayInterval = .seconds(5)
         relayGrace = .seconds(10)
+        outboxParkAfterAttempts = 10
+        outboxRetryMaxDelay = .seconds(300)
         inboxRetention = .seconds(7 * 24 * 3600)
         retentionInterval = .seconds(600)
         journalEnabled = true
@@ -166,6 +175,7 @@ public struct WorkerConfiguration: Sendable {
     /// `queue.deliveryLimit`, `queue.declare`, `consumer.prefetch`, `consumer.concurrency`,
     /// `consumer.batchSize`, `consumer.maxAttempts`, `consumer.prepareConcurrency`, `consumer.maxBodyBytes`,
     /// `consumer.publishTimeoutMs`, `consumer.brokerReplyTimeoutMs`, `outbox.relayIntervalMs`, `outbox.relayGraceMs`,
+    /// `outbox.parkAfterAttempts` (10), `outbox.retryMaxDelayMs` (5 min),
     /// `inbox.retentionMs` (7 days), `retention.intervalMs` (10 min), `journal.enabled` (true),
     /// `journal.retentionMs` (7 days),
     /// `http.port` (-1 = off), `http.host`, `health.batchDeadlineMs`, `health.liveDeadlineMs`,
@@ -248,6 +258,8 @@ public struct WorkerConfiguration: Sendable {
         }
         relayInterval = .milliseconds(try positive(reader, "outbox.relayIntervalMs", 5_000))
         relayGrace = .milliseconds(reader.int(forKey: "outbox.relayGraceMs", default: 10_000))
+        outboxParkAfterAttempts = try positive(reader, "outbox.parkAfterAttempts", outboxParkAfterAttempts)
+        outboxRetryMaxDelay = .milliseconds(try positive(reader, "outbox.retryMaxDelayMs", 300_000))
         inboxRetention = .milliseconds(try positive(reader, "inbox.retentionMs", 7 * 24 * 3_600_000))
         retentionInterval = .milliseconds(try positive(reader, "retention.intervalMs", 600_000))
         journalEnabled = reader.bool(forKey: "journal.enabled", default: true)

@@ -11,7 +11,9 @@ import Synchronization
 ///   `commerce_batch_duration_seconds{queue}` (per batch: admission, decoding, the phase outside the
 ///   transaction, the transaction, publish with confirms and ack);
 /// - `commerce_outbox_backlog{queue}` (unsent outbox rows), `commerce_outbox_relayed_total{queue}`,
-///   `commerce_database_outages_total{queue}`;
+///   `commerce_outbox_parked_total{queue}` (rows the relay gave up on after
+///   `outbox.parkAfterAttempts` failures), `commerce_outbox_parked{queue}` (parked rows in the
+///   outbox, after each relay run), `commerce_database_outages_total{queue}`;
 /// - `commerce_message_latency_seconds{queue}`: per message, from the delivery reaching the worker
 ///   to its acknowledgement (prefetch wait, handler, commit, publish with confirms, ack);
 /// - `commerce_retention_deleted_total{queue,table}`: inbox rows removed by retention;
@@ -31,6 +33,8 @@ final class WorkerMetrics: Sendable {
     let batchDuration: Metrics.Timer
     let outboxBacklog: Gauge
     let relayed: Counter
+    let outboxParked: Counter
+    let outboxParkedRows: Gauge
     let databaseOutages: Counter
     let dependencyOutages: Counter
     let messageLatency: Metrics.Timer
@@ -59,6 +63,8 @@ final class WorkerMetrics: Sendable {
             label: "commerce_batch_duration_seconds", dimensions: dimensions, preferredDisplayUnit: .seconds)
         outboxBacklog = Gauge(label: "commerce_outbox_backlog", dimensions: dimensions)
         relayed = Counter(label: "commerce_outbox_relayed_total", dimensions: dimensions)
+        outboxParked = Counter(label: "commerce_outbox_parked_total", dimensions: dimensions)
+        outboxParkedRows = Gauge(label: "commerce_outbox_parked", dimensions: dimensions)
         databaseOutages = Counter(label: "commerce_database_outages_total", dimensions: dimensions)
         dependencyOutages = Counter(label: "commerce_dependency_outages_total", dimensions: dimensions)
         messageLatency = Metrics.Timer(

@@ -21,12 +21,22 @@ struct PostgresStorePlanTests {
             ])
     }
 
-    @Test("the relay takes another page only after a full page that was all confirmed")
+    @Test("the relay takes another page after any full page it could publish, failures or not")
     func relayContinues() {
-        #expect(OutboxPublishPlan.relayContinues(taken: 256, limit: 256, deleted: 256))
         #expect(
-            !OutboxPublishPlan.relayContinues(taken: 256, limit: 256, deleted: 255), "a failure waits for the next run")
-        #expect(!OutboxPublishPlan.relayContinues(taken: 12, limit: 256, deleted: 12), "the backlog is drained")
+            OutboxPublishPlan.relayContinues(taken: 256, limit: 256, published: true),
+            "rows that failed wait out their backoff, so the next page holds newer rows")
+        #expect(!OutboxPublishPlan.relayContinues(taken: 256, limit: 256, published: false), "the publish failed")
+        #expect(!OutboxPublishPlan.relayContinues(taken: 12, limit: 256, published: true), "the backlog is drained")
+    }
+
+    @Test("a failing outbox row waits the relay interval doubled per failure, capped, and is parked after its budget")
+    func outboxRetry() {
+        let retry = OutboxRetry(base: .seconds(5), maximum: .seconds(60), parkAfter: 4)
+        #expect((1...6).map(retry.delay(afterAttempts:)) == [5, 10, 20, 40, 60, 60].map { .seconds($0) })
+        #expect(retry.delay(afterAttempts: 500) == .seconds(60), "no overflow on a row retried for a long time")
+        #expect(!retry.parks(attempts: 3))
+        #expect(retry.parks(attempts: 4))
     }
 
     @Test("the relay runs at the first turn; periodic work and retention wait for their interval")

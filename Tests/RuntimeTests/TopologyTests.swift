@@ -53,9 +53,12 @@ struct TopologyTests {
         #expect(arguments(topology(.quorum), of: name) == expected)
     }
 
-    @Test("the dead-letter queue has only its type", arguments: [Topology.QueueType.quorum, .classic])
-    func deadLetterQueue(queueType: Topology.QueueType) {
-        #expect(arguments(topology(queueType), of: "orders.dlq") == ["x-queue-type": .string(queueType.rawValue)])
+    @Test("a quorum dead-letter queue has a delivery limit no reading of letters reaches; a classic one only its type")
+    func deadLetterQueue() {
+        #expect(
+            arguments(topology(.quorum), of: "orders.dlq")
+                == ["x-queue-type": "quorum", "x-delivery-limit": .int(2_147_483_647)])
+        #expect(arguments(topology(.classic), of: "orders.dlq") == ["x-queue-type": "classic"])
     }
 
     @Test("classic queues have no dead-letter strategy, overflow setting or delivery limit")
@@ -91,12 +94,12 @@ struct TopologyTests {
         #expect(topology.deadLetterQueue == "Q.dlq")
     }
 
-    @Test("the defaults: exchange commerce, quorum queues, tiers of 1 s, 5 s and 30 s, delivery limit 20")
+    @Test("the defaults: exchange commerce, quorum queues, tiers of 1 s, 5 s and 30 s, delivery limit 1,000")
     func defaults() {
         let topology = Topology(queue: "q", bindings: ["a.b"])
         #expect(topology.exchange == "commerce")
         #expect(topology.queueType == .quorum)
         #expect(topology.retryDelays == [.seconds(1), .seconds(5), .seconds(30)])
-        #expect(arguments(topology, of: "q")?["x-delivery-limit"] == 20)
+        #expect(arguments(topology, of: "q")?["x-delivery-limit"] == 1_000)
     }
 }

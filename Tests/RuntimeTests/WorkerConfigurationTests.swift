@@ -183,3 +183,33 @@ struct DeadlineConfigurationTests {
         #expect(zero?.key == "amqp.writeTimeoutMs")
     }
 }
+
+@Suite("Worker configuration: outbox parking and delivery limit")
+struct OutboxConfigurationTests {
+    private func configuration(_ values: [AbsoluteConfigKey: ConfigValue]) throws -> WorkerConfiguration {
+        var all: [AbsoluteConfigKey: ConfigValue] = ["database.url": "postgresql://127.0.0.1/x"]
+        all.merge(values) { $1 }
+        return try WorkerConfiguration(
+            reader: ConfigReader(provider: InMemoryProvider(values: all)), appID: "test-worker",
+            defaultQueue: "test-worker", defaultBindings: [])
+    }
+
+    @Test("defaults: parked after 10 failures, at most 5 min between tries, delivery limit 1,000")
+    func defaults() throws {
+        let configuration = try configuration([:])
+        #expect(configuration.outboxParkAfterAttempts == 10)
+        #expect(configuration.outboxRetryMaxDelay == .seconds(300))
+        #expect(configuration.topology.deliveryLimit == 1_000)
+    }
+
+    @Test("outbox.parkAfterAttempts and outbox.retryMaxDelayMs are read; zero is refused, naming the key")
+    func read() throws {
+        let configuration = try configuration(["outbox.parkAfterAttempts": 3, "outbox.retryMaxDelayMs": 60_000])
+        #expect(configuration.outboxParkAfterAttempts == 3)
+        #expect(configuration.outboxRetryMaxDelay == .seconds(60))
+        let error = #expect(throws: WorkerConfigurationError.self) {
+            try self.configuration(["outbox.parkAfterAttempts": 0])
+        }
+        #expect(error?.key == "outbox.parkAfterAttempts")
+    }
+}

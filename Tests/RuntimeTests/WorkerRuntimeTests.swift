@@ -291,9 +291,11 @@ struct WorkerRuntimeTests {
         try fixture.publish([message], toQueue: true)
         try fixture.waitForEffects(1)
         try waitUntil("the 404 in the log", { worker.log }) { $0.contains("404") }
-        try waitUntil("a second connection", { worker.log.components(separatedBy: "connected to broker").count - 1 }) {
-            $0 >= 2
-        }
+        // The publishing connection is the one the 404 closed: it reconnects on its own.
+        try waitUntil(
+            "a second publishing connection",
+            { worker.log.components(separatedBy: "publishing connection open").count - 1 }
+        ) { $0 >= 2 }
         // The worker redeclared the exchange and its binding; the relay publishes the kept event.
         try fixture.amqp.bindQueue(
             channel: channel, queue: fixture.doneQueue, exchange: fixture.exchange, routingKey: "probe.done")

@@ -16,6 +16,6 @@ struct CommerceCommand: ParsableCommand {
         subcommands: [
             SmokeCommand.self, QueuesCommand.self, SetupCommand.self, StockCommand.self, DLQCommand.self,
             StatusCommand.self, AuditCommand.self, PlaceOrderCommand.self,
-            CancelOrderCommand.self, OrderCommand.self,
+            CancelOrderCommand.self, OrderCommand.self, OutboxCommand.self,
         ])
 }

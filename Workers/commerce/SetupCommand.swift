@@ -39,7 +39,7 @@ struct SetupCommand: ParsableCommand {
     var retryDelaysMs = "1000,5000,30000"
 
     @Option(help: ArgumentHelp("Quorum delivery limit (the workers' QUEUE_DELIVERY_LIMIT).", valueName: "n"))
-    var deliveryLimit = 20
+    var deliveryLimit = Topology.defaultDeliveryLimit
 
     @Option(
         help: ArgumentHelp(

@@ -1,6 +1,7 @@
 import CommerceMessages
 import Foundation
 import Postgres
+import Synchronization
 import WorkerRuntime
 
 /// The probe worker's handler: a stand-in for a real saga worker that the runtime's integration
@@ -112,11 +113,30 @@ struct ProbeHandler: MessageHandler {
 ///
 /// With `PROBE_DEPENDENCY_DOWN_FILE`, the dependency it stands for is down while that file exists:
 /// `prepare` throws ``DependencyOutage`` and ``probeDependencies()`` fails, so a test can switch an
-/// outage on and off from outside the process.
+/// outage on and off from outside the process. With `PROBE_OUTAGES_PER_MESSAGE=N`, the dependency
+/// flaps: the first N preparations of each message meet an outage (the worker requeues the
+/// message and pauses), and every probe finds it back, so one message is requeued N times by
+/// outages that are not its fault.
 struct PreparingProbeHandler: MessageHandler {
     let probe: ProbeHandler
     let delay: Duration
     var dependencyDownFile: String?
+    var outagesPerMessage = 0
+    /// Preparations met with an outage so far, by message id.
+    let outagesMet = OutageCount()
+
+    final class OutageCount: Sendable {
+        private let counts = Mutex<[String: Int]>([:])
+
+        /// Counts one more outage for `messageID` unless it has had `limit`; true if it meets one now.
+        func meetOutage(_ messageID: String, limit: Int) -> Bool {
+            counts.withLock { counts in
+                guard counts[messageID, default: 0] < limit else { return false }
+                counts[messageID, default: 0] += 1
+                return true
+            }
+        }
+    }
 
     private var dependencyIsDown: Bool {
         dependencyDownFile.map { FileManager.default.fileExists(atPath: $0) } ?? false
@@ -133,6 +153,9 @@ struct PreparingProbeHandler: MessageHandler {
     func prepare(_ work: ProbeHandler.Work, envelope: Envelope, attempts: Int) async throws -> String {
         try await Task.sleep(for: delay)
         if dependencyIsDown { throw DependencyOutage(dependency: "probe dependency", message: "down on purpose") }
+        if outagesPerMessage > 0, outagesMet.meetOutage(envelope.messageID, limit: outagesPerMessage) {
+            throw DependencyOutage(dependency: "probe dependency", message: "flapping on purpose")
+        }
         if work.action == "fail_prepare" {
             throw HandlingFailure.permanent("probe_prepare", "preparing failed on purpose")
         }

@@ -3,7 +3,8 @@
 // PROBE_STORE=mongo it records each message as a MongoDB document instead (no events); with
 // PROBE_PREPARE_MS=N each message first goes through a phase outside the transaction that waits
 // N ms (the shape of the payment worker's call to its card processor), and with
-// PROBE_DEPENDENCY_DOWN_FILE=PATH that phase meets a dependency outage while PATH exists.
+// PROBE_DEPENDENCY_DOWN_FILE=PATH that phase meets a dependency outage while PATH exists, and
+// with PROBE_OUTAGES_PER_MESSAGE=N the first N preparations of each message meet one.
 import Foundation
 import Glibc
 import WorkerApp
@@ -29,7 +30,8 @@ if ProcessInfo.processInfo.environment["PROBE_STORE"] == "mongo" {
     ) { _, _ in
         PreparingProbeHandler(
             probe: ProbeHandler(appID: "probe-worker"), delay: .milliseconds(milliseconds),
-            dependencyDownFile: ProcessInfo.processInfo.environment["PROBE_DEPENDENCY_DOWN_FILE"])
+            dependencyDownFile: ProcessInfo.processInfo.environment["PROBE_DEPENDENCY_DOWN_FILE"],
+            outagesPerMessage: ProcessInfo.processInfo.environment["PROBE_OUTAGES_PER_MESSAGE"].flatMap(Int.init) ?? 0)
     }
 } else {
     await WorkerApplication.run(
