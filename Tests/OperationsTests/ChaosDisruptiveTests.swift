@@ -30,7 +30,10 @@ struct ChaosDisruptiveTests {
         #expect((report["unplanned_exits"] as? [Any])?.isEmpty == true)
         #expect(report["audit_clean"] as? Bool == true)
         let faults = (report["faults"] as? [[String: Any]]) ?? []
-        #expect(faults.count == 15)
+        #expect(faults.count == 17)
+        #expect(
+            faults.filter { ($0["name"] as? String)?.hasPrefix("freeze-") == true && $0["ok"] as? Bool == true }.count
+                == 2, "\(faults)")
         #expect(faults.filter { $0["name"] as? String == "kill-payment-worker" }.count == 3)
         #expect((report["racing_cancels"] as? Int ?? 0) > 0, "seed 7 places orders whose cancel races a slow charge")
         #expect(

@@ -93,6 +93,53 @@ struct FleetOperationsLibraryTests {
         }
     }
 
+    @Test("count, replay and purge over sessions: a letter refused for its sender is never replayed")
+    func replayAndPurge() async throws {
+        try await offThePool {
+            let amqp = try TestServers.amqp("fleet-ops-dlq-test")
+            defer { amqp.close() }
+            let channel = try amqp.openChannel()
+            try amqp.enableConfirms(channel: channel)
+            let queue = TestServers.uniqueName("fleet-ops-dlq")
+            let deadLetters = queue + ".dlq"
+            for name in [queue, deadLetters] {
+                try amqp.declareQueue(channel: channel, name: name, arguments: ["x-queue-type": "classic"])
+            }
+            defer {
+                for name in [queue, deadLetters] { _ = try? amqp.deleteQueue(channel: channel, name: name) }
+            }
+            for (id, reason) in [("a", "probe_permanent"), ("b", "probe_permanent"), ("c", "forbidden_sender")] {
+                let headers: AMQPTable = [
+                    DeadLetterHeader.errorClass: "permanent", DeadLetterHeader.errorReason: .string(reason),
+                    DeadLetterHeader.attempts: 1, DeadLetterHeader.originalQueue: .string(queue),
+                ]
+                _ = try amqp.publish(
+                    channel: channel, exchange: "", routingKey: deadLetters,
+                    properties: AMQPProperties(headers: headers, messageID: "\(queue)-\(id)"), body: Array("{}".utf8))
+            }
+            _ = try amqp.waitForConfirms(channel: channel, timeout: .seconds(10))
+            func session() throws -> DeadLetterSession {
+                try DeadLetterSession(connection: try TestServers.amqp("fleet-ops-dlq-session"), address: "the test broker")
+            }
+
+            #expect(try session().count([deadLetters], filter: DeadLetterFilter(), limit: nil) == 3)
+            #expect(try session().count([deadLetters], filter: DeadLetterFilter(), limit: 2) == 2)
+            let run = try session().replay([deadLetters, queue + "-none.dlq"], filter: DeadLetterFilter(), limit: nil)
+            #expect(run.replayed == 2 && run.failed == 1)
+            #expect(run.missingQueues == [queue + "-none.dlq"])
+            let refused = run.outcomes.first { $0.messageId == "\(queue)-c" }
+            #expect(refused?.error?.contains("forbidden_sender") == true)
+            #expect(run.outcomes.allSatisfy { $0.to == queue && $0.from == deadLetters })
+            #expect(try amqp.queueStatus(channel: channel, name: queue).messageCount == 2, "the two copies")
+            #expect(
+                try amqp.queueStatus(channel: channel, name: deadLetters).messageCount == 1, "the refused one stays")
+            #expect(
+                try session().purge([deadLetters], filter: DeadLetterFilter(messageID: "\(queue)-x"), limit: nil) == 0)
+            #expect(try session().purge([deadLetters], filter: DeadLetterFilter(), limit: nil) == 1)
+            #expect(try amqp.queueStatus(channel: channel, name: deadLetters).messageCount == 0)
+        }
+    }
+
     @Test("queue depths and the fleet status read ready messages, dead letters and missing queues")
     func depthsAndStatus() async throws {
         try await offThePool {

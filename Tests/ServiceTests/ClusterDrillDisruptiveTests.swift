@@ -10,8 +10,8 @@ import Testing
 /// order ends once and the audit is clean.
 ///
 /// Runs only where `scripts/cluster_check.sh` runs it: with `COMMERCE_TEST_CLUSTER=1` and the
-/// test servers' URLs pointing at the cluster (`COMMERCE_TEST_AMQP_URL` listing the nodes with
-/// rabbit3 first, so that the test's own connection is not the one the drill breaks;
+/// test servers' URLs pointing at the cluster (`COMMERCE_TEST_AMQP_URL` naming rabbit3 alone, the
+/// node the drill leaves alone, so that the test's own connection survives it;
 /// `COMMERCE_TEST_POSTGRES_URL` naming both PostgreSQL hosts with
 /// `target_session_attrs=read-write`). It drives `scripts/cluster.sh`, which needs root.
 @Suite(

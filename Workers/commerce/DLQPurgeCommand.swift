@@ -34,12 +34,8 @@ struct DLQPurgeCommand: ParsableCommand {
             if !yes {
                 // Count on one pass and return everything before asking: no message stays held
                 // (and no heartbeat is missed) while a person thinks.
-                let filter = filters.filter()
                 let session = try DeadLetterSession(broker: broker, name: "commerce dlq purge")
-                let (letters, _) = try session.readAll(queues, filter: filter, limit: filters.limit)
-                try session.finish()
-                var count = letters.filter(filter.matches).count
-                if let limit = filters.limit { count = min(count, limit) }
+                let count = try session.count(queues, filter: filters.filter(), limit: filters.limit)
                 if count == 0 {
                     report(session.address, matched: 0, removed: 0)
                     return
@@ -56,19 +52,9 @@ struct DLQPurgeCommand: ParsableCommand {
                     return
                 }
             }
-            let filter = filters.filter()
             let session = try DeadLetterSession(broker: broker, name: "commerce dlq purge")
-            let (chosen, _) = try session.readMatching(queues, filter: filter, limit: filters.limit)
-            do {
-                // The others go back first, so that the chosen go with one `multiple` ack.
-                try session.returnAll(except: chosen)
-                try session.remove(chosen)
-            } catch {
-                try? session.finish()
-                throw error
-            }
-            try session.finish()
-            report(session.address, matched: chosen.count, removed: chosen.count)
+            let removed = try session.purge(queues, filter: filters.filter(), limit: filters.limit)
+            report(session.address, matched: removed, removed: removed)
         }
     }
 

@@ -25,21 +25,11 @@ struct DLQReplayCommand: ParsableCommand {
             never replayed: it stays in its queue, reported as not replayed (docs/security.md).
             """)
 
-    /// The dead-letter reason of a message refused for its sender (the runtime's `Admission`).
-    static let forbiddenSender = "forbidden_sender"
-
-    struct Replayed: Encodable {
-        var messageId: String
-        var from: String
-        var to: String
-        var error: String?
-    }
-
     struct Report: Encodable {
         var broker: String
         var replayed: Int
         var failed: Int
-        var messages: [Replayed]
+        var messages: [ReplayOutcome]
     }
 
     @OptionGroup var broker: BrokerOptions
@@ -93,61 +83,21 @@ struct DLQReplayCommand: ParsableCommand {
                 body = try DeadLetterEditor.edit(id, queues: filters.deadLetterQueues, filter: filter, broker: broker)
             }
             let session = try DeadLetterSession(broker: broker, name: "commerce dlq replay")
-            let (matching, missing) = try session.readMatching(
-                filters.deadLetterQueues, filter: filter, limit: filters.limit)
-            if let id, matching.isEmpty {
-                try session.finish()
+            let run = try session.replay(filters.deadLetterQueues, filter: filter, limit: filters.limit, body: body)
+            if let id, run.outcomes.isEmpty {
                 throw CommandFailure(
                     "no dead letter with message id '\(BodyText.escaped(Array(id.utf8)))' matching the filters in "
                         + filters.deadLetterQueues.joined(separator: ", ")
-                        + (missing.isEmpty ? "" : " (" + missing.joined(separator: ", ") + " does not exist)"))
+                        + (run.missingQueues.isEmpty
+                            ? "" : " (" + run.missingQueues.joined(separator: ", ") + " does not exist)"))
             }
-            // A copy goes out under this tool's broker user, which workers accept for every type
-            // (docs/security.md): replaying a message refused for its sender would launder it.
-            let refused = matching.filter { $0.reason == Self.forbiddenSender }
-            let chosen = matching.filter { $0.reason != Self.forbiddenSender }
-            // Only the chosen stay held, so that each window's dead letters go with one ack.
-            try session.returnAll(except: chosen)
-            var results: [Replayed] = refused.map { letter in
-                Replayed(
-                    messageId: letter.messageID, from: letter.queue, to: letter.originalQueue,
-                    error: "not replayed: its sender may not send it (forbidden_sender); a replay would send it "
-                        + "as the operator's; purge it instead")
-            }
-            var removeFailure: CommandFailure?
-            // Windows of 200: each window's copies are confirmed before its dead letters are acked.
-            for start in stride(from: 0, to: chosen.count, by: 200) {
-                let window = Array(chosen[start..<min(start + 200, chosen.count)])
-                let copies = window.map { letter in
-                    let copy = letter.replayCopy(body: body)
-                    return (queue: letter.originalQueue, properties: copy.properties, body: copy.body)
-                }
-                let errors = try session.publish(copies)
-                // Only the dead letters whose copy the broker confirmed are removed.
-                do {
-                    try session.remove(zip(window, errors).filter { $0.1 == nil }.map(\.0))
-                } catch {
-                    removeFailure = error as? CommandFailure ?? CommandFailure("\(error)")
-                }
-                for (letter, error) in zip(window, errors) {
-                    var outcome = error
-                    if error == nil, removeFailure != nil {
-                        outcome = "replayed, but its dead letter could not be removed: it may be replayed again"
-                    }
-                    results.append(
-                        Replayed(
-                            messageId: letter.messageID, from: letter.queue, to: letter.originalQueue, error: outcome))
-                }
-                if removeFailure != nil { break }
-            }
-            try session.finish()
-            let failed = results.filter { $0.error != nil }.count
+            let results = run.outcomes
+            let failed = run.failed
             if output.json {
                 output.printJSON(
-                    Report(broker: session.address, replayed: results.count - failed, failed: failed, messages: results)
-                )
+                    Report(broker: session.address, replayed: run.replayed, failed: failed, messages: results))
             } else {
-                print("RabbitMQ \(session.address): replayed \(results.count - failed), failed \(failed)")
+                print("RabbitMQ \(session.address): replayed \(run.replayed), failed \(failed)")
                 for result in results {
                     let line = "\(result.messageId)  \(result.from) → \(result.to)"
                     print(result.error.map { "✗ \(line): \($0)" } ?? "✓ \(line)")
