@@ -333,11 +333,12 @@ secantus_gone() { ! pgrep -f "secantus --host 127.0.0.1 --port $MONGO_PORT" >/de
 
 down() {
   log "stopping"
-  if [ -f "$state/secantus.pid" ]; then kill "$(cat "$state/secantus.pid")" 2>/dev/null || true; rm -f "$state/secantus.pid"; fi
-  pkill -f "secantus --host 127.0.0.1 --port $MONGO_PORT" 2>/dev/null || true
-  # SecantusDB flushes on SIGTERM: wait for it, so that an `up` right after finds the port free
-  # and the data files closed; after 30 s it is killed.
-  if ! wait_for 30 "SecantusDB to exit" secantus_gone; then
+  # SecantusDB shuts down cleanly on SIGINT (its data files closed, in a few seconds) and not
+  # promptly on SIGTERM: interrupted, then waited for, so that an `up` right after finds the port
+  # free; after 30 s it is killed.
+  if [ -f "$state/secantus.pid" ]; then kill -INT "$(cat "$state/secantus.pid")" 2>/dev/null || true; rm -f "$state/secantus.pid"; fi
+  pkill -INT -f "secantus --host 127.0.0.1 --port $MONGO_PORT" 2>/dev/null || true
+  if ! wait_for 30 "SecantusDB (stopping)" secantus_gone; then
     pkill -KILL -f "secantus --host 127.0.0.1 --port $MONGO_PORT" 2>/dev/null || true
   fi
   /etc/init.d/rabbitmq-server stop >/dev/null 2>&1 || true
