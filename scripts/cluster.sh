@@ -28,6 +28,9 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=services.sh
 source "$here/services.sh"
 log() { printf '[cluster] %s\n' "$*" >&2; }
+# The servers' own users (rabbitmq, postgres) run commands here, and a checkout may be a directory
+# only root can enter (mktemp -d): Erlang then fails to read its working directory.
+cd /
 
 NET_PREFIX=${COMMERCE_CLUSTER_NET:-10.77.0}
 BRIDGE=cm-cluster0
@@ -167,7 +170,7 @@ rabbit_env() { # rabbit_env NODE: the environment a node and its CLI run with
 node_ctl() {
   local node=$1; shift
   # shellcheck disable=SC2046
-  in_ns "$(namespace_of "$node")" runuser -u rabbitmq -- env $(rabbit_env "$node") \
+  in_ns "$(namespace_of "$node")" runuser -u rabbitmq -- env -C /var/lib/rabbitmq $(rabbit_env "$node") \
     /usr/lib/rabbitmq/bin/rabbitmqctl -q -n "rabbit@$(namespace_of "$node")" "$@"
 }
 rabbit_node_answers() { node_ctl "$1" status >/dev/null 2>&1 && nc -z "$(address_of "$1")" 5672; }
@@ -197,7 +200,7 @@ CONF
   if rabbit_node_answers "$node"; then return; fi
   log "starting RabbitMQ node rabbit@$(namespace_of "$node") on $address"
   # shellcheck disable=SC2046
-  in_ns "$(namespace_of "$node")" runuser -u rabbitmq -- env $(rabbit_env "$node") \
+  in_ns "$(namespace_of "$node")" runuser -u rabbitmq -- env -C /var/lib/rabbitmq $(rabbit_env "$node") \
     setsid /usr/lib/rabbitmq/bin/rabbitmq-server >>"$dir/log/console.log" 2>&1 </dev/null &
   wait_for 120 "RabbitMQ node $node" rabbit_node_answers "$node" || { tail -20 "$dir/log/console.log" >&2; return 1; }
 }
