@@ -253,6 +253,16 @@ rabbit_nodes_down() {
       for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$pid" 2>/dev/null || true; done
     fi
   done
+  # A killed process is gone only once the kernel has reaped it: wait, so that `down` returns
+  # with no node left running.
+  namespaces_empty() {
+    local entry name ns address
+    for entry in "${NODES[@]}"; do
+      read -r name ns address <<<"$entry"
+      if ip netns list | grep -qw "$ns" && [ -n "$(ip netns pids "$ns" 2>/dev/null)" ]; then return 1; fi
+    done
+  }
+  wait_for 20 "the cluster's processes to exit" namespaces_empty || true
 }
 
 # --- PostgreSQL -------------------------------------------------------------------
