@@ -263,6 +263,11 @@ rabbit_nodes_down() {
     done
   }
   wait_for 20 "the cluster's processes to exit" namespaces_empty || true
+  # And by name, where `ip netns pids` cannot see into a namespace (some sandboxes): every
+  # process of a node named rabbit@cm-rabbitN, until none is left.
+  pkill -9 -f "rabbit@cm-rabbit[0-9]" 2>/dev/null || true
+  nodes_gone() { ! pgrep -f "rabbit@cm-rabbit[0-9]" >/dev/null; }
+  wait_for 20 "the cluster's RabbitMQ nodes to exit" nodes_gone || true
 }
 
 # --- PostgreSQL -------------------------------------------------------------------
