@@ -29,7 +29,9 @@ until_true() {
 running_nodes() { "$cluster" status 2>/dev/null | grep -c "^$1 .*$2 of 3 nodes running" || true; }
 seen_running() { [ "$(running_nodes "$1" "$2")" -eq 1 ]; }
 
-beams_before=$(pgrep -c -x beam.smp || true)
+# Live RabbitMQ node processes (a killed one is a zombie until reaped, and counts no more).
+beams() { ps -eo stat=,comm= | awk '$2 == "beam.smp" && $1 !~ /^Z/' | wc -l; }
+beams_before=$(beams)
 trap '"$cluster" down >/dev/null 2>&1 || true' EXIT
 
 step "up"
@@ -100,7 +102,11 @@ pg_lsclusters -h 2>/dev/null | awk '$2 ~ /^cm_/' | grep -q . && left+=("PostgreS
 ls -d /etc/postgresql/*/cm_* /var/lib/postgresql/*/cm_* >/dev/null 2>&1 && left+=("PostgreSQL directories")
 [ -e /var/lib/commerce-cluster ] && left+=("/var/lib/commerce-cluster")
 ls "$TLS_DIR"/cluster* >/dev/null 2>&1 && left+=("certificates $TLS_DIR/cluster*")
-beams_after=$(pgrep -c -x beam.smp || true)
+# A SIGKILLed node may take a moment to go: 30 s at most.
+nodes_gone() { [ "$(beams)" -le "$beams_before" ]; }
+deadline=$((SECONDS + 30))
+until nodes_gone || ((SECONDS >= deadline)); do sleep 1; done
+beams_after=$(beams)
 [ "$beams_after" -gt "$beams_before" ] && left+=("$((beams_after - beams_before)) RabbitMQ node process(es)")
 if [ ${#left[@]} -gt 0 ]; then fail "down left: ${left[*]}"; fi
 step "passed"
