@@ -21,14 +21,21 @@ extension ChaosRun {
         var records: [FaultRecord] = []
         /// Hostile messages the workers must dead-letter: message id → kind.
         var expectedDeadLetters: [String: String] = [:]
-        /// Hostile messages without a message id (they cannot be told apart by id): how many.
-        var expectedDeadLettersWithoutID = 0
+        /// Hostile messages without a message id, told apart by their queue and body instead:
+        /// the worker queue's dead-letter queue and the body → kind.
+        var expectedDeadLettersWithoutID: [UnidentifiedLetter: String] = [:]
         /// Members that end by design (the fault-injected crash copies).
         var expectedToExit: Set<String> = []
         /// Worker copies killed on purpose, by name.
         var plannedKills: [String] = []
         /// Members that died without being killed, and were started again.
         var unplannedExits: [String] = []
+    }
+
+    /// A dead letter without a message id, known by where it lies and what it carries.
+    struct UnidentifiedLetter: Hashable {
+        var deadLetterQueue: String
+        var body: [UInt8]
     }
 
     /// The thread that owns the fleet during the run and injects the faults (see ``ChaosRun``).
@@ -260,7 +267,10 @@ extension ChaosRun {
                 if let id = message.properties.messageID {
                     outcome.expectedDeadLetters[id] = "\(message.name) → \(message.queue)"
                 } else {
-                    outcome.expectedDeadLettersWithoutID += 1
+                    let topology = fleet.topologies.first { $0.queue == message.queue }
+                    let letter = UnidentifiedLetter(
+                        deadLetterQueue: topology?.deadLetterQueue ?? "\(message.queue).dlq", body: message.body)
+                    outcome.expectedDeadLettersWithoutID[letter] = "\(message.name) → \(message.queue)"
                 }
             }
             let publisher = ChaosPublisher(configuration: run.settings.amqp)

@@ -391,10 +391,12 @@ public final class ChaosRun {
     /// Reads every dead-letter queue of the fleet without taking anything (the channel closes with
     /// the messages unacknowledged, so they stay for `commerce dlq`): counts by reason, and tells
     /// the hostile messages, which belong there, from anything else, which does not.
-    private func deadLetters(_ fleet: SagaFleet, expected: [String: String], withoutID: Int) -> Letters {
+    private func deadLetters(
+        _ fleet: SagaFleet, expected: [String: String], withoutID: [UnidentifiedLetter: String]
+    ) -> Letters {
         var letters = Letters()
-        var withoutIDLeft = withoutID
         var seen: Set<String> = []
+        var seenWithoutID: Set<UnidentifiedLetter> = []
         // A connection of its own: the run restarted the broker under the first one.
         guard let amqp = try? AMQPConnection(configuration: settings.amqp), let channel = try? amqp.openChannel() else {
             letters.unexpected.append("could not read the dead-letter queues")
@@ -410,12 +412,18 @@ public final class ChaosRun {
                 ).reason
                 letters.byReason[reason, default: 0] += 1
                 let id = delivery.properties.messageID ?? "?"
+                let unidentified = UnidentifiedLetter(
+                    deadLetterQueue: topology.deadLetterQueue, body: delivery.body)
+                // Dead-lettering is at least once, like every move between queues: a copy killed
+                // after the dead letter's confirm and before its ack gets the message again from
+                // the broker and dead-letters it a second time. Two letters of one hostile message
+                // are that, not a new failure.
                 if expected[id] != nil {
                     letters.hostile += 1
                     seen.insert(id)
-                } else if delivery.properties.messageID == nil, withoutIDLeft > 0 {
+                } else if delivery.properties.messageID == nil, withoutID[unidentified] != nil {
                     letters.hostile += 1
-                    withoutIDLeft -= 1
+                    seenWithoutID.insert(unidentified)
                 } else {
                     letters.unexpected.append(
                         "\(topology.deadLetterQueue): \(delivery.properties.type ?? "?") \(id) "
@@ -424,7 +432,8 @@ public final class ChaosRun {
             }
         }
         letters.missing = expected.filter { !seen.contains($0.key) }.map { "\($0.value) (\($0.key))" }.sorted()
-        if withoutIDLeft > 0 { letters.missing.append("\(withoutIDLeft) hostile message(s) without a message id") }
+        letters.missing += withoutID.filter { !seenWithoutID.contains($0.key) }.map { "\($0.value) (no message id)" }
+            .sorted()
         return letters
     }
 }

@@ -94,6 +94,12 @@ enum PaymentSagaState {
             // has now refunded: both are recorded, and the row keeps the order from being
             // charged again.
             return .steps([.insert(.refunded), .ledger(.capture), .ledger(.refund), .emitRefunded])
+        case (nil, .refund(_, .refused(let code, let explanation))):
+            // The processor holds a capture that nothing here recorded yet and refuses to give it
+            // back: a tombstone would hide the capture, so a person must look, as below.
+            return .fail(
+                .permanent, reason: "refund_refused",
+                message: "the processor refused the refund: \(code): \(explanation)")
         case (nil, _):
             // The tombstone: a `stock.reserved` arriving later charges nothing (or, if another
             // copy captured meanwhile, is refunded by the sweeper with this reason).

@@ -97,7 +97,7 @@ struct PaymentSagaStateTests {
                     nil,
                     [
                         "insert(cancelled)", "insert(cancelled)", "insert(cancelled)", "insert(cancelled)",
-                        "insert(refunded) ledger(capture) ledger(refund) emit(refunded)", "insert(cancelled)",
+                        "insert(refunded) ledger(capture) ledger(refund) emit(refunded)", refused,
                         "insert(cancelled)", "insert(cancelled)",
                     ]
                 ),
