@@ -42,9 +42,13 @@ public enum GatewayCircuit {
                 state.record(value(of: transition.to))
                 Counter(
                     label: "commerce_circuit_transitions_total",
-                    dimensions: [("circuit", label), ("from", name(of: transition.from)), ("to", name(of: transition.to))]
+                    dimensions: [
+                        ("circuit", label), ("from", name(of: transition.from)), ("to", name(of: transition.to)),
+                    ]
                 ).increment()
-                let metadata: Logger.Metadata = ["from": "\(name(of: transition.from))", "to": "\(name(of: transition.to))"]
+                let metadata: Logger.Metadata = [
+                    "from": "\(name(of: transition.from))", "to": "\(name(of: transition.to))",
+                ]
                 if transition.to == .open {
                     logger.error("payment gateway circuit opened", metadata: metadata)
                 } else {

@@ -75,6 +75,18 @@ extension PaymentHandler {
 
     // MARK: Refunds owed
 
+    /// The sweeper, every ``periodicInterval``: refunds what is owed back, then looks the charges of
+    /// tombstones due for it up again. Skipped while the circuit is open.
+    public func periodic(context: PeriodicContext) throws -> [OutgoingMessage] {
+        guard breaker.state != .open else { return [] }
+        let store = PaymentStore(database: context.database)
+        var events = try refundOwed(store, context: context)
+        if let tombstoneRecheck {
+            events += try recheckTombstones(store, recheck: tombstoneRecheck, context: context)
+        }
+        return events
+    }
+
     /// Refunds up to 32 `refund_due` rows (charges captured for orders already cancelled; see the
     /// type's documentation) and returns their `payment.refunded` events.
     ///
@@ -82,13 +94,11 @@ extension PaymentHandler {
     /// once, and the refund call is made with that lock held: an exception to "no network inside
     /// a transaction", accepted because such rows are rare (a race between copies) and the call is
     /// idempotent by `refund:<order_id>`, so a crash between the refund and the commit only
-    /// means the next sweep gets the same answer again. Skips the sweep while the circuit is open.
-    /// What the processor's answer writes and emits is ``PaymentSagaState/refundOwed(record:refund:)``'s
-    /// decision, carried out like a message's.
-    public func periodic(context: PeriodicContext) throws -> [OutgoingMessage] {
-        let store = PaymentStore(database: context.database)
+    /// means the next sweep gets the same answer again. What the processor's answer writes and
+    /// emits is ``PaymentSagaState/refundOwed(record:refund:)``'s decision, carried out like a
+    /// message's.
+    private func refundOwed(_ store: PaymentStore, context: PeriodicContext) throws -> [OutgoingMessage] {
         let due = try store.lockRefundsOwed(limit: 32)
-        guard !due.isEmpty, breaker.state != .open else { return [] }
         var events: [OutgoingMessage] = []
         for owed in due {
             guard let paymentID = owed.paymentID else { continue }
@@ -115,6 +125,41 @@ extension PaymentHandler {
             }
             events += try carryOut(
                 PaymentSagaState.refundOwed(record: .refundDue, refund: result), for: payment,
+                in: .sweep(context, store, appID: appID))
+        }
+        return events
+    }
+
+    /// Looks up the charge key of up to 32 tombstones due for it (``TombstoneRecheck``) and records
+    /// each as ``PaymentSagaState/tombstoneRechecked(record:found:)`` decides: a capture found is
+    /// owed back (`refund_due`, refunded by the next sweep), no capture schedules the next lookup.
+    /// The lookups are made with the rows locked, as the refunds are, and for the same reasons.
+    private func recheckTombstones(_ store: PaymentStore, recheck: TombstoneRecheck, context: PeriodicContext) throws
+        -> [OutgoingMessage]
+    {
+        var events: [OutgoingMessage] = []
+        for tombstone in try store.lockTombstonesDue(limit: 32) {
+            let key = ChargeRequest.idempotencyKey(orderID: tombstone.orderID)
+            let found: ChargeResult?
+            do {
+                found = try runBlocking { [gateway, breaker] in
+                    try await breaker.run(classifyError: Self.breakerOutcome) {
+                        try await gateway.lookup(idempotencyKey: key)
+                    }
+                }
+            } catch {
+                // A charge still in progress (409) or a processor that does not answer: the row
+                // stays due, and the next sweep looks again.
+                context.logger.info(
+                    "tombstone not looked up again yet; the next sweep tries again",
+                    metadata: ["order_id": "\(tombstone.orderID)", "error": "\(error)"])
+                break
+            }
+            var payment = Payment(orderID: tombstone.orderID, amount: tombstone.amount, currency: tombstone.currency)
+            payment.cancelReason = tombstone.cancelReason
+            if case .captured(let paymentID)? = found { payment.paymentID = paymentID }
+            events += try carryOut(
+                PaymentSagaState.tombstoneRechecked(record: .cancelled, found: found), for: payment,
                 in: .sweep(context, store, appID: appID))
         }
         return events
@@ -181,12 +226,14 @@ extension PaymentHandler {
         for step in steps {
             switch step {
             case .insert(let status):
+                // A tombstone keeps the order's amount: what is refunded if a recheck finds a capture.
                 var record = PaymentRecord(
                     status: status, paymentID: status == .cancelled || status == .declined ? nil : payment.paymentID,
-                    amount: status == .cancelled ? 0 : payment.amount, currency: payment.currency)
+                    amount: payment.amount, currency: payment.currency)
                 if status == .declined { record.declineCode = payment.decline?.code }
                 try store.insert(
-                    record, orderID: orderID, cancelReason: status == .cancelled ? payment.cancelReason : nil)
+                    record, orderID: orderID, cancelReason: status == .cancelled ? payment.cancelReason : nil,
+                    recheck: status == .cancelled ? tombstoneRecheck : nil)
             case .setStatus(.refundDue):
                 try store.setRefundDue(
                     orderID: orderID, paymentID: payment.paymentID, amount: payment.amount, currency: payment.currency)
@@ -196,12 +243,14 @@ extension PaymentHandler {
                 try store.setCancelReason(payment.cancelReason, orderID: orderID)
             case .postpone:
                 try store.postpone(orderID: orderID)
+            case .recheckLater:
+                try store.recheckLater(orderID: orderID, firstDelay: tombstoneRecheck?.firstDelay ?? .seconds(5))
             case .ledger(let kind):
                 try store.appendLedger(kind, orderID: orderID, amount: payment.amount, paymentID: payment.paymentID)
             case .warnRefundDue:
                 carrier.logger.warning(
                     "captured a charge for a cancelled order: recorded as refund_due",
-                    metadata: ["payment_id": "\(payment.paymentID ?? "-")"])
+                    metadata: ["order_id": "\(orderID)", "payment_id": "\(payment.paymentID ?? "-")"])
             case .logRefundOwedMade:
                 carrier.logger.info(
                     "refunded a charge captured after cancellation", metadata: ["order_id": "\(orderID)"])

@@ -31,7 +31,8 @@ import WorkerRuntime
 ///
 /// A charge that a copy captured for an order that another copy had already cancelled (the two
 /// raced outside their transactions) is recorded `refund_due`; ``periodic(context:)`` refunds such
-/// rows (docs/saga.md, "Races between copies"). The processor, not this process's memory, says
+/// rows, and looks the charges of recent tombstones up again, because a charge request can reach
+/// the processor after a lookup found none (docs/saga.md, "Races between copies"). The processor, not this process's memory, says
 /// whether an order was captured: a `stock.reserved` for an order known cancelled still looks its
 /// charge up, because an earlier attempt of the same message may have captured it; and a capture
 /// whose message turned out to be a duplicate (another delivery of it committed first) is
@@ -46,24 +47,29 @@ public struct PaymentHandler: MessageHandler {
     let breaker: CircuitBreaker
     private let cancelledOrders: CancelledOrders
     let appID: String
-    /// How often ``periodic(context:)`` looks for `refund_due` rows.
+    /// How often ``periodic(context:)`` looks for `refund_due` rows and tombstones due for another
+    /// lookup.
     public let periodicInterval: Duration?
+    /// How long and how often a tombstone's charge is looked up again (`nil`: never).
+    let tombstoneRecheck: TombstoneRecheck?
 
     /// The name of the processor in logs, `/health` and ``DependencyOutage``.
     public static let dependencyName = "payment gateway"
 
     /// A handler over `gateway`, guarded by `breaker`; `refundSweepInterval` is how often
-    /// `refund_due` rows are looked for (`nil`: never).
+    /// `refund_due` rows and tombstones due for a lookup are looked for (`nil`: never), and
+    /// `tombstoneRecheck` how tombstones are looked up again (`nil`: never).
     public init(
         gateway: any PaymentGateway, breaker: CircuitBreaker = CircuitBreaker(),
         cancelledOrders: CancelledOrders = CancelledOrders(), appID: String = FleetCatalog.paymentWorker.name,
-        refundSweepInterval: Duration? = .seconds(5)
+        refundSweepInterval: Duration? = .seconds(5), tombstoneRecheck: TombstoneRecheck? = TombstoneRecheck()
     ) {
         self.gateway = gateway
         self.breaker = breaker
         self.cancelledOrders = cancelledOrders
         self.appID = appID
         periodicInterval = refundSweepInterval
+        self.tombstoneRecheck = tombstoneRecheck
     }
 
     /// Creates `payments` (one row per order) and `payment_ledger` (every capture and refund).

@@ -2,9 +2,9 @@ import WorkerRuntime
 
 /// The payment worker's decisions, with no IO: given the order's `payments` row as it stands under
 /// its lock (or none) and what the card processor answered, what to write, what to emit, or why
-/// the message fails. There are three: ``reserved(record:prepared:)`` and
-/// ``cancelled(record:prepared:)`` for the two messages the worker handles, and
-/// ``refundOwed(record:refund:)`` for the refund sweeper. ``PaymentHandler`` carries the steps out
+/// the message fails. There are four: ``reserved(record:prepared:)`` and
+/// ``cancelled(record:prepared:)`` for the two messages the worker handles, and, for the sweeper,
+/// ``refundOwed(record:refund:)`` and ``tombstoneRechecked(record:found:)``. ``PaymentHandler`` carries the steps out
 /// (through ``PaymentStore``) in the batch's transaction or the sweeper's; every (status, answer)
 /// pair is pinned by a table test (`Tests/ServiceTests/PaymentSagaStateTests.swift`). The rules
 /// are docs/saga.md's (payment-worker, "Races between copies").
@@ -29,6 +29,8 @@ enum PaymentSagaState {
         case noteCancelReason
         /// Move the row to the back of the sweeper's queue.
         case postpone
+        /// Look the tombstone's charge up again later, or never again once its window has passed.
+        case recheckLater
         /// Append a ledger row of the message's payment.
         case ledger(LedgerKind)
         /// Log that a capture for a cancelled order is owed back.
@@ -139,6 +141,24 @@ enum PaymentSagaState {
             return .steps([.logRefundOwedRefused, .postpone])
         case (nil, _), (.captured?, _), (.declined?, _), (.refunded?, _), (.cancelled?, _):
             // The sweeper locks only `refund_due` rows: nothing else is owed back.
+            return .nothing
+        }
+    }
+
+    /// The sweeper, for a tombstone it locked: what a new lookup of the order's charge key found.
+    /// A charge request can still reach the processor after a lookup answered "none" (the
+    /// request of a copy that died was on its way, and the processor works on it regardless), so
+    /// a tombstone is looked at again for a while (docs/saga.md, "Races between copies").
+    static func tombstoneRechecked(record: PaymentRecord.Status?, found: ChargeResult?) -> Decision {
+        switch (record, found) {
+        case (.cancelled?, .captured?):
+            // A capture for the cancelled order after all: owed back, as a late `stock.reserved`'s.
+            return .steps([.warnRefundDue, .setStatus(.refundDue), .ledger(.capture)])
+        case (.cancelled?, .declined?), (.cancelled?, nil):
+            // Nothing kept by the processor (yet): look again later.
+            return .steps([.recheckLater])
+        case (nil, _), (.captured?, _), (.declined?, _), (.refunded?, _), (.refundDue?, _):
+            // The sweeper locks only tombstones.
             return .nothing
         }
     }

@@ -1,4 +1,5 @@
 import CommerceDomain
+import CommerceSupport
 import Postgres
 import WorkerRuntime
 
@@ -37,6 +38,11 @@ struct PaymentStore {
             create index if not exists payment_ledger_order on payment_ledger (order_id);
             alter table payments add column if not exists cancel_reason text;
             create index if not exists payments_refund_due on payments (updated_at) where status = 'refund_due';
+            alter table payments add column if not exists recheck_at timestamptz;
+            alter table payments add column if not exists recheck_until timestamptz;
+            alter table payments add column if not exists rechecks integer not null default 0;
+            create index if not exists payments_recheck on payments (recheck_at)
+                where status = 'cancelled' and recheck_at is not null;
             """)
     }
 
@@ -95,21 +101,58 @@ struct PaymentStore {
         }
     }
 
+    /// A tombstone whose charge key is due to be looked up again, as the sweeper needs it.
+    struct Tombstone {
+        var orderID: String
+        /// What the order's charge is (or would be): the amount a capture found is refunded.
+        var amount: Int
+        var currency: Currency
+        var cancelReason: OrderOutcomeReason
+    }
+
+    /// Up to `limit` tombstones due for another lookup, the longest waiting first, locked
+    /// `for update skip locked` like the refunds owed.
+    func lockTombstonesDue(limit: Int) throws -> [Tombstone] {
+        let due = try database.query(
+            """
+            select order_id, amount, currency, cancel_reason from payments
+            where status = 'cancelled' and recheck_at <= now()
+            order by recheck_at limit \(limit) for update skip locked
+            """)
+        return try due.rows.map { row in
+            Tombstone(
+                orderID: try row.string("order_id"), amount: Int(try row.int("amount")),
+                currency: (try? Currency(try row.string("currency"))) ?? .krw,
+                cancelReason: try row.text("cancel_reason").flatMap(OrderOutcomeReason.init(rawValue:))
+                    ?? .customerRequest)
+        }
+    }
+
     // MARK: Writing
 
     /// Inserts the order's row. The row was absent under ``lock(_:)``'s `select … for update`,
     /// which locks nothing: a second copy may have inserted it meanwhile, and then this message
     /// fails transiently (`payment_raced`) and is tried again, to find that row.
-    func insert(_ record: PaymentRecord, orderID: String, cancelReason: OrderOutcomeReason?) throws {
+    ///
+    /// A tombstone (`recheck` given) is looked up again from `recheck.firstDelay` on, until
+    /// `recheck.window` has passed (``TombstoneRecheck``).
+    func insert(
+        _ record: PaymentRecord, orderID: String, cancelReason: OrderOutcomeReason?, recheck: TombstoneRecheck? = nil
+    ) throws {
         let inserted = try database.query(
             """
-            insert into payments (order_id, status, payment_id, amount, currency, decline_code, cancel_reason)
-            values ($1, $2, $3, $4, $5, $6, $7) on conflict (order_id) do nothing
+            insert into payments (order_id, status, payment_id, amount, currency, decline_code, cancel_reason,
+                                  recheck_at, recheck_until)
+            values ($1, $2, $3, $4, $5, $6, $7,
+                    now() + $8::bigint * interval '1 millisecond', now() + $9::bigint * interval '1 millisecond')
+            on conflict (order_id) do nothing
             """,
             [
                 .text(orderID), .text(record.status.rawValue), record.paymentID.map { .text($0) } ?? .null,
                 .int(Int64(record.amount)), .text(record.currency.code), record.declineCode.map { .text($0) } ?? .null,
                 cancelReason.map { .text($0.rawValue) } ?? .null,
+                recheck.map { .int($0.firstDelay.milliseconds) } ?? .null,
+                recheck.map { .int($0.window.milliseconds) } ?? .null,
             ])
         guard inserted.affectedRows == 1 else {
             throw HandlingFailure.transient("payment_raced", "another message recorded order \(orderID) first")
@@ -128,7 +171,7 @@ struct PaymentStore {
         try database.enqueue(
             """
             update payments set status = 'refund_due', payment_id = $2, amount = $3, currency = $4,
-                updated_at = now()
+                recheck_at = null, updated_at = now()
             where order_id = $1
             """,
             [.text(orderID), paymentID.map { .text($0) } ?? .null, .int(Int64(amount)), .text(currency.code)])
@@ -139,6 +182,20 @@ struct PaymentStore {
         try database.enqueue(
             "update payments set cancel_reason = $2, updated_at = now() where order_id = $1",
             [.text(orderID), reason.map { .text($0.rawValue) } ?? .null])
+    }
+
+    /// Schedules the tombstone's next lookup: twice as long after this one as this one came after
+    /// the one before (the first delay, then doubling), and none once that would pass its window.
+    func recheckLater(orderID: String, firstDelay: Duration) throws {
+        try database.enqueue(
+            """
+            update payments set rechecks = rechecks + 1,
+                recheck_at = case
+                    when now() + $2::bigint * power(2, rechecks + 1) * interval '1 millisecond' <= recheck_until
+                    then now() + $2::bigint * power(2, rechecks + 1) * interval '1 millisecond' end
+            where order_id = $1
+            """,
+            [.text(orderID), .int(firstDelay.milliseconds)])
     }
 
     /// Moves the row to the back of the sweeper's queue (its `updated_at` is the sweep order).

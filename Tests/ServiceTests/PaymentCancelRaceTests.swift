@@ -158,9 +158,10 @@ struct PaymentCancelRaceTests {
             gated = GatedGateway(adapter)
         }
 
-        /// A handler of its own: one process's memory of cancellations.
-        func handler() -> PaymentHandler {
-            PaymentHandler(gateway: gated, refundSweepInterval: nil)
+        /// A handler of its own: one process's memory of cancellations. `recheck`: how its sweeper
+        /// looks tombstones up again.
+        func handler(recheck: TombstoneRecheck = TombstoneRecheck()) -> PaymentHandler {
+            PaymentHandler(gateway: gated, refundSweepInterval: nil, tombstoneRecheck: recheck)
         }
 
         func consumer(_ handler: PaymentHandler, _ name: String) throws -> Consumer {
@@ -466,6 +467,96 @@ struct PaymentCancelRaceTests {
                 return
             }
             try world.sweep(copy)
+        }
+        try await world.reconcileAndClose()
+    }
+
+    @Test(
+        "a charge that reaches the processor after the lookup that found none (the dying copy's request was still on its way) is found by the sweeper's next look at the tombstone, recorded as owed back and refunded"
+    )
+    func chargeArrivingAfterTheLookup() async throws {
+        let world = try await offThePool { try World("race-late-charge") }
+        world.gated.open()
+        let copy = try world.consumer(
+            world.handler(recheck: TombstoneRecheck(firstDelay: .zero, window: .seconds(60))), "copy-b")
+        let reservedID = Envelope.newMessageID()
+        try await offThePool {
+            // The copy handles the cancellation, then the redelivered stock.reserved: the processor
+            // has seen no charge, so it charges nothing and keeps its tombstone.
+            let (cancelPrepared, _) = try copy.process(
+                Self.delivery(world.cancelled, messageID: Envelope.newMessageID()))
+            #expect(cancelPrepared == .nothingCaptured)
+            let (prepared, outcome) = try copy.process(
+                Self.delivery(world.reserved, messageID: reservedID, redelivered: true))
+            #expect(prepared == .cancelledBeforeCharge)
+            guard case .applied = outcome else {
+                Issue.record("the redelivery was not applied: \(outcome)")
+                return
+            }
+            #expect(try world.status() == "cancelled")
+        }
+
+        // Only now does the dead copy's charge reach the processor, which captures it.
+        let late = try await world.adapter.charge(
+            ChargeRequest(
+                orderID: world.orderID, amount: world.reserved.amount, currency: .krw, paymentToken: "tok_approve",
+                idempotencyKey: ChargeRequest.idempotencyKey(orderID: world.orderID)))
+        guard case .captured = late else {
+            Issue.record("the late charge was not captured: \(late)")
+            return
+        }
+
+        try await offThePool {
+            // The sweeper looks the tombstone's charge up again and records the capture as owed
+            // back; its next run refunds it.
+            #expect(try copy.store.runPeriodic() == false, "recording refund_due emits nothing")
+            try world.sweep(copy)
+        }
+        try await world.reconcileAndClose()
+    }
+
+    @Test(
+        "a tombstone whose charge never comes is looked up again at doubling delays, and no more once its window has passed"
+    )
+    func tombstoneRecheckedUntilItsWindowEnds() async throws {
+        let world = try await offThePool { try World("race-no-charge") }
+        world.gated.open()
+        let copy = try world.consumer(
+            world.handler(recheck: TombstoneRecheck(firstDelay: .milliseconds(200), window: .seconds(2))), "copy-b")
+        try await offThePool {
+            _ = try copy.process(Self.delivery(world.cancelled, messageID: Envelope.newMessageID()))
+            func schedule() throws -> (rechecks: Int64, scheduled: Bool) {
+                let row = try world.connect().query(
+                    "select rechecks, recheck_at is not null as scheduled from payments where order_id = $1",
+                    [.text(world.orderID)]
+                ).rows[0]
+                return (try row.int("rechecks"), try row.bool("scheduled"))
+            }
+            #expect(try schedule().scheduled, "the tombstone has a lookup scheduled")
+            // Lookups 0.2 s after the tombstone, then 0.4 s and 0.8 s after the one before; the next
+            // would wait 1.6 s, past the 2 s window. The sweeper runs far more often than that (as
+            // it would with many tombstones), and still looks this one up only when it is due.
+            // How many lookups fit depends on how late the first sweep comes on a loaded machine:
+            // one to three; never more.
+            var lookups: [ContinuousClock.Instant] = []
+            let deadline = ContinuousClock.now + .seconds(20)
+            while try schedule().scheduled, ContinuousClock.now < deadline {
+                let before = try schedule().rechecks
+                _ = try copy.store.runPeriodic()
+                if try schedule().rechecks > before { lookups.append(.now) }
+                Thread.sleep(forTimeInterval: 0.05)
+            }
+            let final = try schedule()
+            #expect(!final.scheduled, "no lookup is scheduled once the window has passed")
+            #expect((1...3).contains(final.rechecks), "looked up \(final.rechecks) time(s)")
+            #expect(Int64(lookups.count) == final.rechecks)
+            for (index, pair) in zip(lookups, lookups.dropFirst()).enumerated() {
+                // The database's clock and the test's differ by a round trip: 60 ms of slack.
+                let delay = Duration.milliseconds(200 * (1 << (index + 1)) - 60)
+                #expect(pair.1 - pair.0 >= delay, "lookup \(index + 2) came \(pair.1 - pair.0) after the one before")
+            }
+            #expect(try world.status() == "cancelled")
+            #expect(try world.ledger().isEmpty)
         }
         try await world.reconcileAndClose()
     }

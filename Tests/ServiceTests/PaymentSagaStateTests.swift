@@ -33,6 +33,7 @@ struct PaymentSagaStateTests {
                 case .setStatus(let status): "set(\(status.rawValue))"
                 case .noteCancelReason: "noteReason"
                 case .postpone: "postpone"
+                case .recheckLater: "recheckLater"
                 case .ledger(let kind): "ledger(\(kind.rawValue))"
                 case .warnRefundDue: "warn"
                 case .logRefundOwedMade: "logMade"
@@ -137,6 +138,29 @@ struct PaymentSagaStateTests {
             for (answer, want) in zip(answers, expected) {
                 let got = Self.describe(PaymentSagaState.refundOwed(record: status, refund: answer))
                 #expect(got == want, "status \(status?.rawValue ?? "none"), answer \(answer)")
+            }
+        }
+    }
+
+    @Test("tombstone recheck: a capture found late is owed back; none found is looked for again; only tombstones")
+    func tombstoneRechecked() {
+        let answers: [ChargeResult?] = [
+            .captured(paymentID: "ch_1"), .declined(code: "card_declined", message: "The card was declined."), nil,
+        ]
+        let owed = "warn set(refund_due) ledger(capture)"
+        // captured | declined | none
+        let table: [(PaymentRecord.Status?, [String])] = [
+            (.cancelled, [owed, "recheckLater", "recheckLater"]),
+            (nil, ["-", "-", "-"]),
+            (.captured, ["-", "-", "-"]),
+            (.declined, ["-", "-", "-"]),
+            (.refunded, ["-", "-", "-"]),
+            (.refundDue, ["-", "-", "-"]),
+        ]
+        for (status, expected) in table {
+            for (answer, want) in zip(answers, expected) {
+                let got = Self.describe(PaymentSagaState.tombstoneRechecked(record: status, found: answer))
+                #expect(got == want, "status \(status?.rawValue ?? "none"), found \(String(describing: answer))")
             }
         }
     }

@@ -21,8 +21,18 @@ await WorkerApplication.run(
     guard sweep >= 0 else {
         throw WorkerConfigurationError(key: "payment.refundSweepIntervalMs", problem: "must be ≥ 0 (0: never)")
     }
+    let recheckWindow = reader.int(forKey: "payment.tombstoneRecheckWindowMs", default: 600_000)
+    let recheckDelay = reader.int(forKey: "payment.tombstoneRecheckFirstDelayMs", default: 5_000)
+    guard recheckWindow >= 0 else {
+        throw WorkerConfigurationError(key: "payment.tombstoneRecheckWindowMs", problem: "must be ≥ 0 (0: never)")
+    }
+    guard recheckDelay > 0 else {
+        throw WorkerConfigurationError(key: "payment.tombstoneRecheckFirstDelayMs", problem: "must be > 0")
+    }
     logger.info("payment gateway", metadata: ["gateway": "\(kind.rawValue)"])
     return PaymentHandler(
         gateway: gateway, breaker: breaker, appID: FleetCatalog.paymentWorker.name,
-        refundSweepInterval: sweep == 0 ? nil : .milliseconds(sweep))
+        refundSweepInterval: sweep == 0 ? nil : .milliseconds(sweep),
+        tombstoneRecheck: recheckWindow == 0
+            ? nil : TombstoneRecheck(firstDelay: .milliseconds(recheckDelay), window: .milliseconds(recheckWindow)))
 }
