@@ -69,6 +69,18 @@ for target in "${targets[@]}"; do
   if [ "$count" -eq 0 ]; then echo "test.sh: test target $target has no tests (or did not build)" >&2; exit 1; fi
 done
 
+# A test run that hangs (seen once: `swift test` stopped in sigsuspend while printing a failure)
+# would use up CI's whole time instead of failing: each run gets a bound far above its usual
+# time (3 and 5 minutes), then SIGTERM, and SIGKILL a minute later.
+bounded() {
+  local limit=$1
+  shift
+  local rc=0
+  timeout --kill-after=60 "$limit" "$@" || rc=$?
+  if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then echo "test.sh: '$*' did not end within ${limit} s: stopped" >&2; fi
+  return "$rc"
+}
+
 status=0
 log "module map (docs/architecture.md against Package.swift)"
 mapcheck=0
@@ -82,7 +94,7 @@ status=$((status | kitcheck))
 
 log "tests (all but Disruptive)"
 testrun=0
-swift test "${swiftpm[@]}" --skip-build --skip Disruptive || testrun=1
+bounded 1500 swift test "${swiftpm[@]}" --skip-build --skip Disruptive || testrun=1
 status=$((status | testrun))
 results=("module map: $([ $mapcheck -eq 0 ] && echo matches || echo DIFFERS)")
 results+=("deployment kit: $([ $kitcheck -eq 0 ] && echo passed || echo FAILED)")
@@ -91,7 +103,7 @@ results+=("all but Disruptive: $([ $testrun -eq 0 ] && echo passed || echo FAILE
 if grep -q Disruptive <<<"$tests"; then
   log "tests (Disruptive, one at a time)"
   disruptive=0
-  swift test "${swiftpm[@]}" --skip-build --filter Disruptive --no-parallel || disruptive=1
+  bounded 2400 swift test "${swiftpm[@]}" --skip-build --filter Disruptive --no-parallel || disruptive=1
   results+=("Disruptive: $([ $disruptive -eq 0 ] && echo passed || echo FAILED)")
   status=$((status | disruptive))
 else
