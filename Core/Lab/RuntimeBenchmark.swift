@@ -54,7 +54,7 @@ public final class RuntimeBenchmark {
     let settings: Settings
     private let amqp: AMQPConnection
     private var channel: UInt16
-    private let admin: PostgresConnection
+    let admin: PostgresConnection
 
     public init(settings: Settings, amqp: AMQPConnection, admin: PostgresConnection) throws {
         self.settings = settings

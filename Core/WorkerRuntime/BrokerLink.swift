@@ -10,24 +10,22 @@ import Resilience
 /// publishing one (``PublishingLink``), so that a resource alarm that blocks publishing never
 /// holds back acks, requeues or heartbeats (RabbitMQ blocks only connections that publish).
 ///
-/// rabbitmq-c connections are not thread-safe and only service heartbeats inside library calls,
-/// so the connection lives on this link's own I/O thread, which never runs handler code: it reads
-/// deliveries into a mailbox, runs the ack/nack commands the processing thread sends it, and keeps
-/// heartbeats flowing while a handler waits on a lock or a slow gateway. A command wakes the I/O
-/// thread through a pipe that it polls beside the socket, so nothing spins. Publishes go to the
-/// publishing link's thread the same way.
+/// Each connection lives on its own I/O thread (a ``ReconnectingLink``), which never runs handler
+/// code: this one reads deliveries into a mailbox, runs the ack/nack commands the processing
+/// thread sends it, and keeps heartbeats flowing while a handler waits on a lock or a slow
+/// gateway. Publishes go to the publishing link's thread the same way.
 ///
-/// When the connection fails, the thread reconnects with backoff (trying every configured
-/// endpoint), redeclares the topology and consumes again. Deliveries of the dead connection are
-/// dropped from the mailbox (the broker redelivers them) and commands that acknowledge them are
-/// refused, because their delivery tags mean nothing on the new channel.
+/// When the connection fails, the thread reconnects with backoff, redeclares the topology and
+/// consumes again. Deliveries of the dead connection are dropped from the mailbox (the broker
+/// redelivers them) and commands that acknowledge them are refused, because their delivery tags
+/// mean nothing on the new channel.
 ///
 /// The rules of the mailbox and of the consuming channel (which deliveries are accepted, which
 /// acks are sent, what stopping requeues) are pure values in `BrokerLink+StateMachine.swift`
 /// (``Mailbox``, ``ConsumingChannel``); this file does the I/O and the threading.
 final class BrokerLink: @unchecked Sendable {
-    // @unchecked: every mutable property below is read and written only with `condition` locked;
-    // the AMQPConnection itself never leaves the I/O thread (it is a local of `run()`).
+    // @unchecked: every mutable property below is read and written only with `link.condition`
+    // locked; the AMQPConnection itself never leaves the I/O thread.
 
     struct Configuration {
         var amqp: AMQPConfiguration
@@ -60,24 +58,13 @@ final class BrokerLink: @unchecked Sendable {
 
     private let configuration: Configuration
     private let logger: Logger
-    private let condition = NSCondition()
-    private let wakeDescriptor: Int32
-    private let wakeWriter: Int32
-    private var commands: [Command] = []
+    /// The consuming connection's thread; its lock also guards the state below.
+    private let link: ReconnectingLink<Command>
     private var mailbox = Mailbox<IncomingMessage>()
     private var generation: UInt64 = 0
-    private var connected = false
-    private var stopping = false
     /// Off until the consumer's store answers: a copy whose database is unreachable must not hold
     /// deliveries that healthy copies could take.
     private var wantConsuming = false
-    private var lastError: String?
-    private var thread: Thread?
-    private var finished = false
-    /// The socket of the connection being served, -1 between connections: shut down when a
-    /// command's answer is overdue. Cleared before the connection is closed, so it never names a
-    /// descriptor that was reused.
-    private var servedSocket: Int32 = -1
     /// The connection every publish goes through.
     private let publisher: PublishingLink
 
@@ -85,55 +72,34 @@ final class BrokerLink: @unchecked Sendable {
         self.configuration = configuration
         self.logger = logger
         publisher = PublishingLink(configuration: configuration, logger: logger)
-        // A self-pipe: the I/O thread polls its read end beside the broker socket.
-        var ends: [Int32] = [-1, -1]
-        if pipe(&ends) != 0 { fatalError("pipe(2) failed: \(String(cString: strerror(errno)))") }
-        for end in ends { _ = fcntl(end, F_SETFL, fcntl(end, F_GETFL) | O_NONBLOCK) }
-        wakeDescriptor = ends[0]
-        wakeWriter = ends[1]
-    }
-
-    deinit {
-        close(wakeDescriptor)
-        close(wakeWriter)
+        link = ReconnectingLink(
+            amqp: configuration.amqp, reconnectDelays: configuration.reconnectDelays, name: "broker connection",
+            stoppingContext: "broker link", logger: logger)
     }
 
     /// Starts the I/O threads.
     func start() {
         publisher.start()
-        let thread = Thread { [self] in run() }
-        thread.name = "amqp-\(configuration.topology.queue)"
-        self.thread = thread
-        thread.start()
+        link.start(
+            threadName: "amqp-\(configuration.topology.queue)",
+            role: .init(
+                setUp: { [self] in try setUp($0) },
+                refuse: { [self] in refuse($0, $1) },
+                connectionLost: { [self] in mailbox.drop(generation: generation) }))
     }
 
     /// Asks the I/O threads to close their connections and exit; returns once they have.
     func stop() {
-        condition.lock()
-        stopping = true
-        condition.broadcast()
-        condition.unlock()
-        wake()
-        condition.lock()
-        while !finished { condition.wait() }
-        condition.unlock()
+        link.stop()
         publisher.stop()
     }
 
     /// Whether both connections are up and set up.
-    var isConnected: Bool {
-        condition.lock()
-        let consuming = connected
-        condition.unlock()
-        return consuming && publisher.isConnected
-    }
+    var isConnected: Bool { link.isConnected && publisher.isConnected }
 
     /// The last connection error of either connection, for `/health`.
     var lastConnectionError: String? {
-        condition.lock()
-        let consuming = lastError
-        condition.unlock()
-        return consuming ?? publisher.lastConnectionError.map { "publishing connection: \($0)" }
+        link.lastConnectionError ?? publisher.lastConnectionError.map { "publishing connection: \($0)" }
     }
 
     // MARK: - Processing-thread side
@@ -141,10 +107,11 @@ final class BrokerLink: @unchecked Sendable {
     /// Takes up to `maximum` deliveries that are already here, waiting at most `timeout` for the
     /// first one; never waits for more once it has one (natural batching).
     func takeDeliveries(maximum: Int, timeout: Duration) -> [IncomingMessage] {
+        let condition = link.condition
         condition.lock()
         defer { condition.unlock() }
         let deadline = Date().addingTimeInterval(timeout.seconds)
-        while mailbox.isEmpty && !stopping {
+        while mailbox.isEmpty && !link.isStoppingLocked {
             if !condition.wait(until: deadline) { break }
         }
         return mailbox.take(maximum: maximum)
@@ -166,7 +133,7 @@ final class BrokerLink: @unchecked Sendable {
     ) -> Result<Void, AMQPError> {
         if ack.isEmpty && requeue.isEmpty { return .success(()) }
         let reply = Reply<Result<Void, AMQPError>>()
-        submit(.acknowledge(ack: ack, requeue: requeue, generation: generation, reply))
+        link.submit(.acknowledge(ack: ack, requeue: requeue, generation: generation, reply))
         return reply.wait(timeout: configuration.replyTimeout) ?? .failure(overdue("basic.ack"))
     }
 
@@ -175,7 +142,7 @@ final class BrokerLink: @unchecked Sendable {
     @discardableResult
     func setConsuming(_ consuming: Bool) -> Result<Void, AMQPError> {
         let reply = Reply<Result<Void, AMQPError>>()
-        submit(.setConsuming(consuming, reply))
+        link.submit(.setConsuming(consuming, reply))
         return reply.wait(timeout: configuration.replyTimeout) ?? .failure(overdue("basic.consume/cancel"))
     }
 
@@ -184,9 +151,7 @@ final class BrokerLink: @unchecked Sendable {
     /// the thread then reconnects, and the broker requeues every unacknowledged delivery of the
     /// dropped connection.
     private func overdue(_ command: String) -> AMQPError {
-        condition.lock()
-        if servedSocket >= 0 { _ = shutdown(servedSocket, Int32(SHUT_RDWR)) }
-        condition.unlock()
+        link.dropServedConnection()
         logger.error(
             "no answer from the broker connection in time; dropping it",
             metadata: ["command": "\(command)", "timeout": "\(configuration.replyTimeout)"])
@@ -195,61 +160,10 @@ final class BrokerLink: @unchecked Sendable {
             context: command)
     }
 
-    private func submit(_ command: Command) {
-        condition.lock()
-        commands.append(command)
-        condition.unlock()
-        wake()
-    }
-
-    private func wake() {
-        var one: UInt8 = 1
-        _ = write(wakeWriter, &one, 1)
-    }
-
     // MARK: - I/O thread
 
-    private func run() {
-        var attempt = 0
-        while !isStopping {
-            // Counts failures since the last connection that got fully set up, so that a broker
-            // refusing our topology backs off instead of being hammered.
-            var ready = false
-            do {
-                let connection = try AMQPConnection(configuration: configuration.amqp)
-                try serve(connection, ready: &ready)
-                connection.close()
-            } catch {
-                if ready { attempt = 0 }
-                attempt += 1
-                let delay = configuration.reconnectDelays.delay(forAttempt: attempt)
-                logger.warning(
-                    "broker connection lost; reconnecting",
-                    metadata: ["error": "\(error)", "attempt": "\(attempt)", "retry_in": "\(delay)"])
-                dropConnectionState(error: "\(error)")
-                sleepUnlessStopping(delay)
-            }
-        }
-        condition.lock()
-        connected = false
-        finished = true
-        let leftover = commands
-        commands.removeAll()
-        condition.broadcast()
-        condition.unlock()
-        fail(leftover, AMQPError(code: .invalidState, message: "the worker is stopping", context: "broker link"))
-    }
-
-    /// Sets up channels and serves commands and events until the connection fails or the link stops.
-    private func serve(_ connection: AMQPConnection, ready: inout Bool) throws {
-        condition.lock()
-        servedSocket = connection.socketDescriptor
-        condition.unlock()
-        defer {
-            condition.lock()
-            servedSocket = -1
-            condition.unlock()
-        }
+    /// Sets up a new connection's channels and consumer, and returns how to serve it.
+    private func setUp(_ connection: AMQPConnection) throws -> ReconnectingLink<Command>.Session {
         if configuration.declareTopology {
             let control = try connection.openChannel()
             for kept in try configuration.topology.declare(on: connection, channel: control) {
@@ -261,14 +175,12 @@ final class BrokerLink: @unchecked Sendable {
         let consuming = try connection.openChannel()
         try connection.setPrefetch(channel: consuming, count: configuration.prefetch)
 
-        ready = true
-        condition.lock()
-        generation += 1
-        let currentGeneration = generation
+        var currentGeneration: UInt64 = 0
+        link.markConnected {
+            generation += 1
+            currentGeneration = generation
+        }
         var consumer = ConsumingChannel(generation: currentGeneration)
-        connected = true
-        lastError = nil
-        condition.unlock()
         logger.info(
             "connected to broker",
             metadata: ["endpoint": "\(connection.endpoint)", "heartbeat": "\(connection.heartbeat)s"])
@@ -282,46 +194,11 @@ final class BrokerLink: @unchecked Sendable {
             let stop = consumer.stop()
             if let tag = stop.cancel { try connection.cancel(channel: consuming, consumerTag: tag) }
             // Deliveries still in the mailbox belong to the broker again.
-            condition.lock()
+            link.condition.lock()
             mailbox.drop(generation: currentGeneration)
-            condition.unlock()
+            link.condition.unlock()
             if let last = stop.requeueUpTo {
                 try connection.nack(channel: consuming, deliveryTag: last, multiple: true, requeue: true)
-            }
-        }
-
-        if wantsConsuming { try startConsuming() }
-
-        while true {
-            let commands = takeCommands()
-            for (position, command) in commands.enumerated() {
-                do {
-                    try execute(command)
-                } catch {
-                    // The connection is going; every command taken with this one still gets an
-                    // answer, or its caller would wait forever.
-                    let failure =
-                        error as? AMQPError
-                        ?? AMQPError(code: .socketError, message: "\(error)", context: "broker connection")
-                    fail(Array(commands[(position + 1)...]), failure)
-                    throw error
-                }
-            }
-            if isStopping {
-                logger.info("closing broker connection")
-                return
-            }
-            if let event = try connection.nextEvent(timeout: .seconds(1), wakeDescriptor: wakeDescriptor) {
-                try dispatch(event)
-            }
-            for refused in connection.takeRefusedDeliveries() {
-                logger.warning(
-                    "refused a delivery unread: its body is over consumer.maxBodyBytes; dead-lettered by the broker",
-                    metadata: [
-                        "message_id": "\(refused.properties.messageID ?? "-")", "routing_key": "\(refused.routingKey)",
-                        "body_bytes": "\(refused.bodySize)", "limit": "\(configuration.amqp.maximumBodySize ?? 0)",
-                    ])
-                configuration.refused(refused)
             }
         }
 
@@ -351,9 +228,7 @@ final class BrokerLink: @unchecked Sendable {
                     }
                 }
             case .setConsuming(let consume, let reply):
-                condition.lock()
-                wantConsuming = consume
-                condition.unlock()
+                setWantConsuming(consume)
                 do {
                     if consume { try startConsuming() } else { try stopConsuming() }
                     reply.put(.success(()))
@@ -381,10 +256,10 @@ final class BrokerLink: @unchecked Sendable {
                 let message = IncomingMessage(
                     delivery: delivery, generation: currentGeneration, topology: configuration.topology,
                     brokerUser: configuration.amqp.username)
-                condition.lock()
+                link.condition.lock()
                 mailbox.append(message, generation: currentGeneration)
-                condition.broadcast()
-                condition.unlock()
+                link.condition.broadcast()
+                link.condition.unlock()
             case .channelClosed(let channel, let error):
                 throw AMQPError(
                     code: .channelClosed, replyCode: error.replyCode, message: error.message,
@@ -401,58 +276,46 @@ final class BrokerLink: @unchecked Sendable {
                 break
             }
         }
+
+        /// Logs and reports the deliveries the connection refused unread.
+        func reportRefused() {
+            for refused in connection.takeRefusedDeliveries() {
+                logger.warning(
+                    "refused a delivery unread: its body is over consumer.maxBodyBytes; dead-lettered by the broker",
+                    metadata: [
+                        "message_id": "\(refused.properties.messageID ?? "-")", "routing_key": "\(refused.routingKey)",
+                        "body_bytes": "\(refused.bodySize)", "limit": "\(configuration.amqp.maximumBodySize ?? 0)",
+                    ])
+                configuration.refused(refused)
+            }
+        }
+
+        if wantsConsuming { try startConsuming() }
+        return .init(carryOut: execute, handle: dispatch, afterWait: reportRefused)
+    }
+
+    /// Answers a command the I/O thread will not carry out. A change of consuming is remembered
+    /// (the next connection consumes or not accordingly) and so succeeds; an acknowledgement fails.
+    private func refuse(_ command: Command, _ error: AMQPError) {
+        switch command {
+        case .acknowledge(_, _, _, let reply): reply.put(.failure(error))
+        case .setConsuming(let consume, let reply):
+            setWantConsuming(consume)
+            reply.put(.success(()))
+        }
     }
 
     // MARK: - State helpers
 
-    private var isStopping: Bool {
-        condition.lock()
-        defer { condition.unlock() }
-        return stopping
-    }
-
     private var wantsConsuming: Bool {
-        condition.lock()
-        defer { condition.unlock() }
+        link.condition.lock()
+        defer { link.condition.unlock() }
         return wantConsuming
     }
 
-    private func takeCommands() -> [Command] {
-        condition.lock()
-        defer { condition.unlock() }
-        let taken = commands
-        commands.removeAll()
-        return taken
-    }
-
-    private func dropConnectionState(error: String) {
-        condition.lock()
-        connected = false
-        lastError = error
-        mailbox.drop(generation: generation)
-        let pending = commands
-        commands.removeAll()
-        condition.unlock()
-        fail(pending, AMQPError(code: .socketError, message: error, context: "broker connection"))
-    }
-
-    private func fail(_ pending: [Command], _ error: AMQPError) {
-        for command in pending {
-            switch command {
-            case .acknowledge(_, _, _, let reply): reply.put(.failure(error))
-            case .setConsuming(let consume, let reply):
-                condition.lock()
-                wantConsuming = consume
-                condition.unlock()
-                reply.put(.success(()))
-            }
-        }
-    }
-
-    private func sleepUnlessStopping(_ delay: Duration) {
-        condition.lock()
-        defer { condition.unlock() }
-        let deadline = Date().addingTimeInterval(delay.seconds)
-        while !stopping && condition.wait(until: deadline) {}
+    private func setWantConsuming(_ value: Bool) {
+        link.condition.lock()
+        wantConsuming = value
+        link.condition.unlock()
     }
 }

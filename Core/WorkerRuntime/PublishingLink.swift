@@ -6,7 +6,7 @@ import Logging
 import Resilience
 
 /// The publishing half of a ``BrokerLink``: a broker connection of its own, with one channel in
-/// confirm mode, owned by its own I/O thread, reconnecting with backoff like the consuming one and
+/// confirm mode, owned by its own I/O thread (a ``ReconnectingLink``, as the consuming one is),
 /// as the same broker user.
 ///
 /// RabbitMQ blocks a connection that publishes while a memory or disk alarm lasts: it stops
@@ -21,8 +21,8 @@ import Resilience
 /// gives up on the publish and is told so; a command it gave up on is dropped when the thread comes
 /// to it, so a stall does not leave a queue of stale publishes behind it (``Gate``).
 final class PublishingLink: @unchecked Sendable {
-    // @unchecked: every mutable property below is read and written only with `condition` locked;
-    // the AMQPConnection never leaves the I/O thread (it is a local of `run()`).
+    // @unchecked: `blocked` is read and written only with `link.condition` locked; the
+    // AMQPConnection never leaves the I/O thread.
 
     typealias Outcomes = Result<[AMQPConnection.PublishOutcome], AMQPError>
 
@@ -35,78 +35,47 @@ final class PublishingLink: @unchecked Sendable {
 
     private let configuration: BrokerLink.Configuration
     private let logger: Logger
-    private let condition = NSCondition()
-    private let wakeDescriptor: Int32
-    private let wakeWriter: Int32
-    private var commands: [Command] = []
-    private var connected = false
+    /// The publishing connection's thread; its lock also guards `blocked`.
+    private let link: ReconnectingLink<Command>
     /// Whether the broker has blocked the connection (a resource alarm) and not unblocked it yet.
     private var blocked = false
-    private var stopping = false
-    private var finished = true
-    private var lastError: String?
-    private var thread: Thread?
 
     init(configuration: BrokerLink.Configuration, logger: Logger) {
         var configuration = configuration
         configuration.amqp.connectionName += " (publishing)"
         self.configuration = configuration
         self.logger = logger
-        var ends: [Int32] = [-1, -1]
-        if pipe(&ends) != 0 { fatalError("pipe(2) failed: \(String(cString: strerror(errno)))") }
-        for end in ends { _ = fcntl(end, F_SETFL, fcntl(end, F_GETFL) | O_NONBLOCK) }
-        wakeDescriptor = ends[0]
-        wakeWriter = ends[1]
-    }
-
-    deinit {
-        close(wakeDescriptor)
-        close(wakeWriter)
+        link = ReconnectingLink(
+            amqp: configuration.amqp, reconnectDelays: configuration.reconnectDelays,
+            name: "publishing connection", stoppingContext: "publish", logger: logger)
     }
 
     func start() {
-        condition.lock()
-        finished = false
-        condition.unlock()
-        let thread = Thread { [self] in run() }
-        thread.name = "amqp-publish-\(configuration.topology.queue)"
-        self.thread = thread
-        thread.start()
+        link.start(
+            threadName: "amqp-publish-\(configuration.topology.queue)",
+            role: .init(
+                setUp: { [self] in try setUp($0) },
+                refuse: { command, error in command.reply.put(.failure(error)) },
+                connectionLost: { [self] in blocked = false }))
     }
 
     /// Asks the I/O thread to close the connection and exit; returns once it has, or after the
     /// publish timeout if it is stuck in a write the broker does not read (the thread then exits
     /// on its own once the write returns).
     func stop() {
-        condition.lock()
-        stopping = true
-        condition.broadcast()
-        condition.unlock()
-        wake()
-        condition.lock()
-        let deadline = Date().addingTimeInterval(configuration.publishTimeout.seconds + 1)
-        while !finished && condition.wait(until: deadline) {}
-        condition.unlock()
+        link.stop(waitingAtMost: configuration.publishTimeout + .seconds(1))
     }
 
-    var isConnected: Bool {
-        condition.lock()
-        defer { condition.unlock() }
-        return connected
-    }
+    var isConnected: Bool { link.isConnected }
 
     /// Whether a resource alarm blocks publishing now: a publish would wait for it to clear.
     var isBlocked: Bool {
-        condition.lock()
-        defer { condition.unlock() }
+        link.condition.lock()
+        defer { link.condition.unlock() }
         return blocked
     }
 
-    var lastConnectionError: String? {
-        condition.lock()
-        defer { condition.unlock() }
-        return lastError
-    }
+    var lastConnectionError: String? { link.lastConnectionError }
 
     /// Publishes under confirms and waits for every outcome, at most the publish timeout (and a
     /// second for the answer).
@@ -114,10 +83,7 @@ final class PublishingLink: @unchecked Sendable {
         if publications.isEmpty { return .success([]) }
         let reply = TimedReply<Outcomes>()
         let deadline = ContinuousClock.now + configuration.publishTimeout
-        condition.lock()
-        commands.append(Command(publications: publications, reply: reply, deadline: deadline))
-        condition.unlock()
-        wake()
+        link.submit(Command(publications: publications, reply: reply, deadline: deadline))
         if let outcome = reply.wait(until: deadline + .seconds(1)) { return outcome }
         return .failure(
             AMQPError(
@@ -127,46 +93,10 @@ final class PublishingLink: @unchecked Sendable {
                 context: "publish"))
     }
 
-    private func wake() {
-        var one: UInt8 = 1
-        _ = write(wakeWriter, &one, 1)
-    }
-
     // MARK: - I/O thread
 
-    private func run() {
-        var attempt = 0
-        while !isStopping {
-            var ready = false
-            do {
-                let connection = try AMQPConnection(configuration: configuration.amqp)
-                try serve(connection, ready: &ready)
-                connection.close()
-            } catch {
-                if ready { attempt = 0 }
-                attempt += 1
-                let delay = configuration.reconnectDelays.delay(forAttempt: attempt)
-                logger.warning(
-                    "publishing connection lost; reconnecting",
-                    metadata: ["error": "\(error)", "attempt": "\(attempt)", "retry_in": "\(delay)"])
-                dropConnectionState(error: "\(error)")
-                sleepUnlessStopping(delay)
-            }
-        }
-        condition.lock()
-        connected = false
-        finished = true
-        let leftover = commands
-        commands.removeAll()
-        condition.broadcast()
-        condition.unlock()
-        for command in leftover {
-            command.reply.put(
-                .failure(AMQPError(code: .invalidState, message: "the worker is stopping", context: "publish")))
-        }
-    }
-
-    private func serve(_ connection: AMQPConnection, ready: inout Bool) throws {
+    /// Sets up a new connection's confirming channel, and returns how to serve it.
+    private func setUp(_ connection: AMQPConnection) throws -> ReconnectingLink<Command>.Session {
         if configuration.declareTopology {
             // A publish refused for a missing exchange closes the channel and brings us here:
             // declare again, as the consuming connection does when it reconnects.
@@ -176,45 +106,36 @@ final class PublishingLink: @unchecked Sendable {
         }
         let channel = try connection.openChannel()
         try connection.enableConfirms(channel: channel)
-        ready = true
-        condition.lock()
-        connected = true
-        lastError = nil
-        condition.unlock()
+        link.markConnected()
         logger.info("publishing connection open", metadata: ["endpoint": "\(connection.endpoint)"])
+        return .init(
+            carryOut: { [self] in try carryOut($0, on: connection, channel: channel) },
+            handle: { [self] in try note($0) })
+    }
 
-        while true {
-            let taken = takeCommands()
-            for (position, command) in taken.enumerated() {
-                let result: Outcomes
-                switch Gate.decide(
-                    abandoned: command.reply.isAbandoned, blocked: connection.isBlocked, now: .now,
-                    deadline: command.deadline)
-                {
-                case .drop:
-                    continue
-                case .timeOut:
-                    result = .failure(
-                        AMQPError(
-                            code: .timeout, message: "the broker has blocked publishing (resource alarm)",
-                            context: "publish"))
-                case .waitForUnblock, .publish:
-                    result = publish(command, on: connection, channel: channel)
-                }
-                command.reply.put(result)
-                // A refused publish (404 for a deleted exchange) closes the channel: start over,
-                // answering every command taken with this one, or its caller would wait in vain.
-                if !connection.isOpen || !connection.isChannelOpen(channel) {
-                    var failure = AMQPError(code: .socketError, message: "publishing channel lost", context: "publish")
-                    if case .failure(let error) = result { failure = error }
-                    for later in taken[(position + 1)...] { later.reply.put(.failure(failure)) }
-                    throw failure
-                }
-            }
-            if isStopping { return }
-            if let event = try connection.nextEvent(timeout: .seconds(1), wakeDescriptor: wakeDescriptor) {
-                try note(event)
-            }
+    /// Carries out one command and answers it; throws when the channel or the connection is lost.
+    private func carryOut(_ command: Command, on connection: AMQPConnection, channel: UInt16) throws {
+        let result: Outcomes
+        switch Gate.decide(
+            abandoned: command.reply.isAbandoned, blocked: connection.isBlocked, now: .now,
+            deadline: command.deadline)
+        {
+        case .drop:
+            return
+        case .timeOut:
+            result = .failure(
+                AMQPError(
+                    code: .timeout, message: "the broker has blocked publishing (resource alarm)",
+                    context: "publish"))
+        case .waitForUnblock, .publish:
+            result = publish(command, on: connection, channel: channel)
+        }
+        command.reply.put(result)
+        // A refused publish (404 for a deleted exchange) closes the channel: start over.
+        if !connection.isOpen || !connection.isChannelOpen(channel) {
+            var failure = AMQPError(code: .socketError, message: "publishing channel lost", context: "publish")
+            if case .failure(let error) = result { failure = error }
+            throw failure
         }
     }
 
@@ -278,44 +199,10 @@ final class PublishingLink: @unchecked Sendable {
 
     // MARK: - State helpers
 
-    private var isStopping: Bool {
-        condition.lock()
-        defer { condition.unlock() }
-        return stopping
-    }
-
     private func setBlocked(_ value: Bool) {
-        condition.lock()
+        link.condition.lock()
         blocked = value
-        condition.unlock()
-    }
-
-    private func takeCommands() -> [Command] {
-        condition.lock()
-        defer { condition.unlock() }
-        let taken = commands
-        commands.removeAll()
-        return taken
-    }
-
-    private func dropConnectionState(error: String) {
-        condition.lock()
-        connected = false
-        blocked = false
-        lastError = error
-        let pending = commands
-        commands.removeAll()
-        condition.unlock()
-        for command in pending {
-            command.reply.put(.failure(AMQPError(code: .socketError, message: error, context: "publishing connection")))
-        }
-    }
-
-    private func sleepUnlessStopping(_ delay: Duration) {
-        condition.lock()
-        defer { condition.unlock() }
-        let deadline = Date().addingTimeInterval(delay.seconds)
-        while !stopping && condition.wait(until: deadline) {}
+        link.condition.unlock()
     }
 }
 

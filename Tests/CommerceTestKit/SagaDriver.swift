@@ -107,4 +107,23 @@ public struct SagaDriver {
         ) { $0 >= count }
         return byOrder
     }
+
+    /// Waits until every order of `orders` has ended, and checks that each ended once and as its
+    /// payment token says: cancelled for a declined payment with `tok_decline`, confirmed with any
+    /// other. Each order that did not is recorded as an issue at the caller.
+    public func expectEnded(
+        orders: [PlaceOrder], in fixture: ServiceFixture, sourceLocation: SourceLocation = #_sourceLocation
+    ) throws {
+        let events = try terminalEvents(fixture, count: orders.count)
+        for (index, command) in orders.enumerated() {
+            let ended = events[command.orderID] ?? []
+            let declined = command.paymentToken == "tok_decline"
+            #expect(ended.count == 1, "\(command.orderID): \(ended)", sourceLocation: sourceLocation)
+            switch ended.last {
+            case .orderConfirmed? where !declined: break
+            case .orderCancelled(let cancelled)? where declined && cancelled.reason == .paymentDeclined: break
+            default: Issue.record("order \(index) ended with \(ended)", sourceLocation: sourceLocation)
+            }
+        }
+    }
 }

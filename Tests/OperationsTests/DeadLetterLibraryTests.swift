@@ -1,5 +1,5 @@
-import CommerceTestKit
 import AMQP
+import CommerceTestKit
 import FleetOperations
 import Foundation
 import Testing
@@ -52,6 +52,44 @@ struct DeadLetterLibraryTests {
         }
     }
 
+    @Test("the report shapes of a dead letter: relative failure time, a body as text or base64, export lines")
+    func reports() throws {
+        let headers: AMQPTable = [
+            DeadLetterHeader.errorClass: .string("permanent"), DeadLetterHeader.errorReason: .string("invalid_body"),
+            DeadLetterHeader.attempts: .int(2), DeadLetterHeader.failedAt: .string("2026-12-03T10:00:00Z"),
+        ]
+        let text = DeadLetter(
+            queue: "order-worker.dlq", deliveryTag: 1,
+            properties: AMQPProperties(headers: headers, messageID: "m-1", type: "order.place"),
+            body: Array(#"{"a":"b/c"}"#.utf8))
+        let failed = try #require(text.failedAt)
+
+        let report = DeadLetterReport(text, now: failed.addingTimeInterval(180))
+        #expect(report.failedAgo == "3 min ago")
+        #expect(report.failedAt == "2026-12-03T10:00:00Z")
+        #expect(report.originalQueue == "order-worker")
+        #expect(DeadLetterReport(text, now: failed.addingTimeInterval(2)).failedAgo == "just now")
+
+        let details = DeadLetterDetails(text, now: failed)
+        #expect(details.body == #"{"a":"b/c"}"# && details.bodyEncoding == "utf8")
+        #expect(details.properties.lines.map(\.0) == ["message_id", "type"])
+        let binary = DeadLetter(
+            queue: "order-worker.dlq", deliveryTag: 2, properties: AMQPProperties(messageID: "m-2"),
+            body: [0xFF, 0x00, 0x41])
+        let shown = DeadLetterDetails(binary, now: failed)
+        #expect(shown.body == "/wBB" && shown.bodyEncoding == "base64")
+
+        let lines = String(decoding: try DeadLetterExportLine.jsonLines([text, binary]), as: UTF8.self)
+        #expect(
+            lines
+                == #"{"body":"{\"a\":\"b/c\"}","body_encoding":"utf8","headers":{"#
+                + #""x-attempts":2,"x-error-class":"permanent","x-error-reason":"invalid_body","x-failed-at":"2026-12-03T10:00:00Z"},"#
+                + #""original_queue":"order-worker","properties":{"message_id":"m-1","type":"order.place"},"#
+                + #""queue":"order-worker.dlq"}"# + "\n"
+                + #"{"body":"/wBB","body_encoding":"base64","headers":{},"original_queue":"order-worker","#
+                + #""properties":{"message_id":"m-2"},"queue":"order-worker.dlq"}"# + "\n")
+    }
+
     @Test("a dead-letter session lists, replays one letter to its queue and purges the rest")
     func sessionListReplayPurge() async throws {
         try await offThePool {
@@ -61,10 +99,8 @@ struct DeadLetterLibraryTests {
             try amqp.enableConfirms(channel: channel)
             let queue = TestServers.uniqueName("fleet-ops")
             let dlq = queue + ".dlq"
-            for name in [queue, dlq] {
-                try amqp.declareQueue(channel: channel, name: name, arguments: ["x-queue-type": "quorum"])
-            }
-            defer { for name in [queue, dlq] { _ = try? amqp.deleteQueue(channel: channel, name: name) } }
+            try amqp.declareScratchQueues([queue, dlq], channel: channel, type: "quorum")
+            defer { amqp.deleteScratchQueues([queue, dlq], channel: channel) }
             for id in ["m-1", "m-2", "m-3"] {
                 let properties = AMQPProperties(
                     headers: [

@@ -29,12 +29,7 @@ struct FleetOperationsLibraryTests {
                 mongoDatabase: mongoDatabase)
             let amqp = try TestServers.amqp("fleet-ops-setup-test")
             defer {
-                if let channel = try? amqp.openChannel() {
-                    for (_, topology) in setup.topologies {
-                        for (name, _) in topology.queues { _ = try? amqp.deleteQueue(channel: channel, name: name) }
-                    }
-                    _ = try? amqp.deleteExchange(channel: channel, name: setup.exchange)
-                }
+                amqp.deleteFleet(setup.topologies.map(\.topology), exchange: setup.exchange)
                 amqp.close()
                 try? MongoClient(uri: TestServers.mongoURL).dropDatabase(mongoDatabase)
             }
@@ -72,12 +67,7 @@ struct FleetOperationsLibraryTests {
             let setup = FleetSetup(exchange: "fleet-ops-\(suffix)", queueSuffix: "-fo-\(suffix)")
             let amqp = try TestServers.amqp("fleet-ops-setup-test")
             defer {
-                if let channel = try? amqp.openChannel() {
-                    for (_, topology) in setup.topologies {
-                        for (name, _) in topology.queues { _ = try? amqp.deleteQueue(channel: channel, name: name) }
-                    }
-                    _ = try? amqp.deleteExchange(channel: channel, name: setup.exchange)
-                }
+                amqp.deleteFleet(setup.topologies.map(\.topology), exchange: setup.exchange)
                 amqp.close()
             }
             let port = try LocalPorts.free()
@@ -102,12 +92,8 @@ struct FleetOperationsLibraryTests {
             try amqp.enableConfirms(channel: channel)
             let queue = TestServers.uniqueName("fleet-ops-dlq")
             let deadLetters = queue + ".dlq"
-            for name in [queue, deadLetters] {
-                try amqp.declareQueue(channel: channel, name: name, arguments: ["x-queue-type": "classic"])
-            }
-            defer {
-                for name in [queue, deadLetters] { _ = try? amqp.deleteQueue(channel: channel, name: name) }
-            }
+            try amqp.declareScratchQueues([queue, deadLetters], channel: channel)
+            defer { amqp.deleteScratchQueues([queue, deadLetters], channel: channel) }
             for (id, reason) in [("a", "probe_permanent"), ("b", "probe_permanent"), ("c", "forbidden_sender")] {
                 let headers: AMQPTable = [
                     DeadLetterHeader.errorClass: "permanent", DeadLetterHeader.errorReason: .string(reason),
@@ -119,7 +105,8 @@ struct FleetOperationsLibraryTests {
             }
             _ = try amqp.waitForConfirms(channel: channel, timeout: .seconds(10))
             func session() throws -> DeadLetterSession {
-                try DeadLetterSession(connection: try TestServers.amqp("fleet-ops-dlq-session"), address: "the test broker")
+                try DeadLetterSession(
+                    connection: try TestServers.amqp("fleet-ops-dlq-session"), address: "the test broker")
             }
 
             #expect(try session().count([deadLetters], filter: DeadLetterFilter(), limit: nil) == 3)
@@ -149,14 +136,8 @@ struct FleetOperationsLibraryTests {
             try amqp.enableConfirms(channel: channel)
             let queue = TestServers.uniqueName("fleet-ops-status")
             let topology = Topology(queue: queue, bindings: [], retryDelays: [.seconds(1)])
-            for name in [queue, topology.deadLetterQueue] {
-                try amqp.declareQueue(channel: channel, name: name, arguments: ["x-queue-type": "classic"])
-            }
-            defer {
-                for name in [queue, topology.deadLetterQueue] {
-                    _ = try? amqp.deleteQueue(channel: channel, name: name)
-                }
-            }
+            try amqp.declareScratchQueues([queue, topology.deadLetterQueue], channel: channel)
+            defer { amqp.deleteScratchQueues([queue, topology.deadLetterQueue], channel: channel) }
             for (name, count) in [(queue, 3), (topology.deadLetterQueue, 1)] {
                 for index in 0..<count {
                     _ = try amqp.publish(

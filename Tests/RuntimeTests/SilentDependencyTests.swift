@@ -103,76 +103,81 @@ struct SilentDependencyTests {
         return try AMQPConnection(configuration: configuration)
     }
 
+    /// Runs `body` with a proxy of its own to the broker, a connection through it (2 s deadlines)
+    /// and an exclusive queue on a channel of that connection; the proxy is stopped and the
+    /// connection closed afterwards.
+    private func withQueueThroughProxy(
+        _ body: (FreezableProxy, AMQPConnection, UInt16, String) throws -> Void
+    ) throws {
+        let proxy = try FreezableProxy(forwardingTo: TestServers.amqpURL)
+        defer { proxy.stop() }
+        let connection = try brokerThrough(proxy)
+        defer { connection.close() }
+        let channel = try connection.openChannel()
+        let queue = TestServers.uniqueName("silent")
+        try connection.declareQueue(channel: channel, name: queue, durable: false, exclusive: true)
+        try body(proxy, connection, channel, queue)
+    }
+
     @Test("a wait for publisher confirms and a synchronous call to a silent broker fail within their deadlines")
     func brokerReplies() async throws {
         try await offThePool {
-            let proxy = try FreezableProxy(forwardingTo: TestServers.amqpURL)
-            defer { proxy.stop() }
-            let connection = try brokerThrough(proxy)
-            defer { connection.close() }
-            let channel = try connection.openChannel()
-            let queue = TestServers.uniqueName("silent")
-            try connection.declareQueue(channel: channel, name: queue, durable: false, exclusive: true)
-            try connection.enableConfirms(channel: channel)
+            try withQueueThroughProxy { proxy, connection, channel, queue in
+                try connection.enableConfirms(channel: channel)
 
-            proxy.freeze()
-            _ = try connection.publish(
-                channel: channel, exchange: "", routingKey: queue, properties: AMQPProperties(), body: [1, 2, 3])
-            let confirmStarted = ContinuousClock.now
-            let unconfirmed = #expect(throws: AMQPError.self) {
-                try connection.waitForConfirms(channel: channel, timeout: .seconds(2))
+                proxy.freeze()
+                _ = try connection.publish(
+                    channel: channel, exchange: "", routingKey: queue, properties: AMQPProperties(), body: [1, 2, 3])
+                let confirmStarted = ContinuousClock.now
+                let unconfirmed = #expect(throws: AMQPError.self) {
+                    try connection.waitForConfirms(channel: channel, timeout: .seconds(2))
+                }
+                #expect(unconfirmed?.code == .timeout)
+                #expect(confirmStarted.duration(to: .now) < .seconds(15))
+
+                let rpcStarted = ContinuousClock.now
+                let rpc = #expect(throws: AMQPError.self) { try connection.queueStatus(channel: channel, name: queue) }
+                let rpcWaited = rpcStarted.duration(to: .now)
+                #expect(rpc?.code == .timeout, "\(String(describing: rpc))")
+                #expect(rpcWaited < .seconds(15), "waited \(rpcWaited) for a 2 s RPC deadline")
+                #expect(!connection.isOpen, "a connection whose reply never came is not reused")
+                print(
+                    "silent RabbitMQ: confirm wait failed after \(confirmStarted.duration(to: rpcStarted)), rpc after \(rpcWaited)"
+                )
+
+                proxy.thaw()
+                let again = try brokerThrough(proxy)
+                defer { again.close() }
+                let status = try again.declareQueue(
+                    channel: try again.openChannel(), name: TestServers.uniqueName("silent"), durable: false,
+                    exclusive: true)
+                #expect(status.messageCount == 0)
             }
-            #expect(unconfirmed?.code == .timeout)
-            #expect(confirmStarted.duration(to: .now) < .seconds(15))
-
-            let rpcStarted = ContinuousClock.now
-            let rpc = #expect(throws: AMQPError.self) { try connection.queueStatus(channel: channel, name: queue) }
-            let rpcWaited = rpcStarted.duration(to: .now)
-            #expect(rpc?.code == .timeout, "\(String(describing: rpc))")
-            #expect(rpcWaited < .seconds(15), "waited \(rpcWaited) for a 2 s RPC deadline")
-            #expect(!connection.isOpen, "a connection whose reply never came is not reused")
-            print(
-                "silent RabbitMQ: confirm wait failed after \(confirmStarted.duration(to: rpcStarted)), rpc after \(rpcWaited)"
-            )
-
-            proxy.thaw()
-            let again = try brokerThrough(proxy)
-            defer { again.close() }
-            let status = try again.declareQueue(
-                channel: try again.openChannel(), name: TestServers.uniqueName("silent"), durable: false,
-                exclusive: true)
-            #expect(status.messageCount == 0)
         }
     }
 
     @Test("writes to a broker that stopped reading fail within the write deadline instead of blocking for ever")
     func brokerWrites() async throws {
         try await offThePool {
-            let proxy = try FreezableProxy(forwardingTo: TestServers.amqpURL)
-            defer { proxy.stop() }
-            let connection = try brokerThrough(proxy)
-            defer { connection.close() }
-            let channel = try connection.openChannel()
-            let queue = TestServers.uniqueName("silent")
-            try connection.declareQueue(channel: channel, name: queue, durable: false, exclusive: true)
-
-            proxy.freeze()
-            // Enough to fill both sides' socket buffers, after which only the deadline ends the write.
-            let body = [UInt8](repeating: 7, count: 256 * 1024)
-            let started = ContinuousClock.now
-            var sent = 0
-            let error = #expect(throws: AMQPError.self) {
-                for _ in 0..<1_000 {
-                    _ = try connection.publish(
-                        channel: channel, exchange: "", routingKey: queue, mandatory: false,
-                        properties: AMQPProperties(), body: body)
-                    sent += body.count
+            try withQueueThroughProxy { proxy, connection, channel, queue in
+                proxy.freeze()
+                // Enough to fill both sides' socket buffers, after which only the deadline ends the write.
+                let body = [UInt8](repeating: 7, count: 256 * 1024)
+                let started = ContinuousClock.now
+                var sent = 0
+                let error = #expect(throws: AMQPError.self) {
+                    for _ in 0..<1_000 {
+                        _ = try connection.publish(
+                            channel: channel, exchange: "", routingKey: queue, mandatory: false,
+                            properties: AMQPProperties(), body: body)
+                        sent += body.count
+                    }
                 }
+                let waited = started.duration(to: .now)
+                #expect(error != nil, "256 MB written to a frozen peer without an error")
+                #expect(waited < .seconds(60), "the write failed only after \(waited)")
+                print("silent RabbitMQ: write failed after \(waited), \(sent / 1_048_576) MiB buffered")
             }
-            let waited = started.duration(to: .now)
-            #expect(error != nil, "256 MB written to a frozen peer without an error")
-            #expect(waited < .seconds(60), "the write failed only after \(waited)")
-            print("silent RabbitMQ: write failed after \(waited), \(sent / 1_048_576) MiB buffered")
         }
     }
 

@@ -4,14 +4,27 @@ import Postgres
 import Testing
 import WorkerRuntime
 
+/// A worker's configuration from `values` over a database URL, as the in-memory provider reads them.
+private func workerConfiguration(values: [AbsoluteConfigKey: ConfigValue]) throws -> WorkerConfiguration {
+    var all: [AbsoluteConfigKey: ConfigValue] = ["database.url": "postgresql://127.0.0.1/x"]
+    all.merge(values) { $1 }
+    return try WorkerConfiguration(
+        reader: ConfigReader(provider: InMemoryProvider(values: all)), appID: "test-worker",
+        defaultQueue: "test-worker", defaultBindings: [])
+}
+
+/// A worker's configuration from `environment` over a database URL, for the worker `appID`.
+private func workerConfiguration(environment: [String: String], appID: String) throws -> WorkerConfiguration {
+    let all = ["DATABASE_URL": "postgresql://127.0.0.1/x"].merging(environment) { $1 }
+    return try WorkerConfiguration(
+        reader: ConfigReader(provider: EnvironmentVariablesProvider(environmentVariables: all)),
+        appID: appID, defaultQueue: appID, defaultBindings: [])
+}
+
 @Suite("Worker configuration: database.planning")
 struct WorkerConfigurationTests {
     private func configuration(_ values: [AbsoluteConfigKey: ConfigValue]) throws -> WorkerConfiguration {
-        var all: [AbsoluteConfigKey: ConfigValue] = ["database.url": "postgresql://127.0.0.1/x"]
-        all.merge(values) { $1 }
-        return try WorkerConfiguration(
-            reader: ConfigReader(provider: InMemoryProvider(values: all)), appID: "test-worker",
-            defaultQueue: "test-worker", defaultBindings: [])
+        try workerConfiguration(values: values)
     }
 
     @Test("generic by default; auto and per-execution on request")
@@ -35,10 +48,7 @@ struct WorkerConfigurationTests {
 @Suite("Worker configuration: identity.*")
 struct IdentityConfigurationTests {
     private func configuration(_ environment: [String: String]) throws -> WorkerConfiguration {
-        let all = ["DATABASE_URL": "postgresql://127.0.0.1/x"].merging(environment) { $1 }
-        return try WorkerConfiguration(
-            reader: ConfigReader(provider: EnvironmentVariablesProvider(environmentVariables: all)),
-            appID: "order-worker", defaultQueue: "order-worker", defaultBindings: [])
+        try workerConfiguration(environment: environment, appID: "order-worker")
     }
 
     @Test("by default each party is the local setup's user")
@@ -74,10 +84,7 @@ struct IdentityConfigurationTests {
 @Suite("Worker configuration: amqp.tls.*")
 struct AMQPTLSConfigurationTests {
     private func configuration(_ environment: [String: String]) throws -> WorkerConfiguration {
-        let all = ["DATABASE_URL": "postgresql://127.0.0.1/x"].merging(environment) { $1 }
-        return try WorkerConfiguration(
-            reader: ConfigReader(provider: EnvironmentVariablesProvider(environmentVariables: all)),
-            appID: "order-worker", defaultQueue: "order-worker", defaultBindings: [])
+        try workerConfiguration(environment: environment, appID: "order-worker")
     }
 
     /// A file that exists, to stand for a CA file.
@@ -137,10 +144,7 @@ struct AMQPTLSConfigurationTests {
 @Suite("Worker configuration: deadlines")
 struct DeadlineConfigurationTests {
     private func configuration(_ environment: [String: String]) throws -> WorkerConfiguration {
-        let all = ["DATABASE_URL": "postgresql://127.0.0.1/x"].merging(environment) { $1 }
-        return try WorkerConfiguration(
-            reader: ConfigReader(provider: EnvironmentVariablesProvider(environmentVariables: all)),
-            appID: "probe-worker", defaultQueue: "probe-worker", defaultBindings: [])
+        try workerConfiguration(environment: environment, appID: "probe-worker")
     }
 
     @Test("every deadline has a default, and the environment sets each")
@@ -187,11 +191,7 @@ struct DeadlineConfigurationTests {
 @Suite("Worker configuration: outbox parking and delivery limit")
 struct OutboxConfigurationTests {
     private func configuration(_ values: [AbsoluteConfigKey: ConfigValue]) throws -> WorkerConfiguration {
-        var all: [AbsoluteConfigKey: ConfigValue] = ["database.url": "postgresql://127.0.0.1/x"]
-        all.merge(values) { $1 }
-        return try WorkerConfiguration(
-            reader: ConfigReader(provider: InMemoryProvider(values: all)), appID: "test-worker",
-            defaultQueue: "test-worker", defaultBindings: [])
+        try workerConfiguration(values: values)
     }
 
     @Test("defaults: parked after 10 failures, at most 5 min between tries, delivery limit 1,000")

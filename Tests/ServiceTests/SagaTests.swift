@@ -181,16 +181,7 @@ struct SagaTests {
         for command in orders.dropFirst(100) { try fixture.publish(command) }
         try fixture.startWorker("stock-worker", settings["stock-worker"]!)
         try fixture.startWorker("order-worker", settings["order-worker"]!)
-        let events = try saga.terminalEvents(fixture, count: orders.count)
-        for (index, command) in orders.enumerated() {
-            let ended = events[command.orderID] ?? []
-            #expect(ended.count == 1, "\(command.orderID): \(ended)")
-            switch ended.last {
-            case .orderConfirmed? where index % 10 != 0: break
-            case .orderCancelled(let cancelled)? where index % 10 == 0 && cancelled.reason == .paymentDeclined: break
-            default: Issue.record("order \(index) ended with \(ended)")
-            }
-        }
+        try saga.expectEnded(orders: orders, in: fixture)
         let report = try saga.auditSettled(fixture)
         #expect(report.isClean, "\(report.violations)")
     }

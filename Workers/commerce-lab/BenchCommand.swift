@@ -3,7 +3,6 @@ import ArgumentParser
 import CommandLineSupport
 import Foundation
 import Lab
-import LocalProcess
 import Postgres
 import WorkerRuntime
 
@@ -200,32 +199,6 @@ struct BenchCommand: ParsableCommand {
         return environment
     }
 
-    /// Everything the command measured, as `--json` prints it and bench.json holds it.
-    struct Report: Encodable {
-        var date: String
-        var command: String
-        var build: String
-        var processors: Int
-        var loadAverageBefore: [Double]
-        var loadAverageAfter: [Double]
-        var postgres: [String: String]
-        var shape: SagaFleet.Shape
-        var orders: Int
-        var rate: Double?
-        var loadFraction: Double
-        var publishWindow: Int
-        var repetitions: Int
-        /// The state every measured run's MongoDB started from.
-        var mongo: String
-        /// What differs between the fleet and the references despite the like-for-like settings.
-        var notes: [String]
-        var summary: SagaBenchmarkSummary
-        var fleetRuns: [FleetRun]
-        var references: [ReferenceRun]
-        var failures: [String]
-        var files: [String: String]
-    }
-
     /// The folders a run reads and writes, checked before anything starts.
     private struct Locations {
         var bin: URL
@@ -233,14 +206,6 @@ struct BenchCommand: ParsableCommand {
         var references: URL
         var output: URL
         var logs: URL
-    }
-
-    /// What the repetitions produced: every fleet and reference run, and the runs that could not
-    /// be carried out at all.
-    private struct Runs {
-        var fleet: [FleetRun] = []
-        var references: [ReferenceRun] = []
-        var aborted: [String] = []
     }
 
     func run() throws {
@@ -255,53 +220,44 @@ struct BenchCommand: ParsableCommand {
         let shape = SagaFleet.Shape(
             copies: copies, prefetch: prefetch, batchSize: batchSize, queueType: queueType, gateway: gateway,
             workerEnvironment: Self.environment(workerEnvironment))
-        let benchmark = SagaBenchmark(
-            settings: SagaBenchmark.Settings(
-                fleet: SagaFleet.Settings(
-                    amqpURL: broker.resolvedURL, adminDatabaseURL: adminURL, binDirectory: locations.bin,
-                    configDirectory: locations.configuration, logDirectory: locations.logs, mongo: mongoServer,
-                    gatewayAPIKey: gatewayAPIKey ?? "sk_test_bench_\(UUID().uuidString.prefix(12).lowercased())",
-                    gatewayEnvironment: Self.environment(gatewayEnvironment),
-                    stockPerSKU: 1_000_000_000),
-                shape: shape, publishWindow: publishWindow, stallTimeout: .seconds(stallTimeout),
-                settle: .seconds(settle), keepStores: keepStores),
+        let bench = SagaBench(
+            settings: SagaBench.Settings(
+                benchmark: SagaBenchmark.Settings(
+                    fleet: SagaFleet.Settings(
+                        amqpURL: broker.resolvedURL, adminDatabaseURL: adminURL, binDirectory: locations.bin,
+                        configDirectory: locations.configuration, logDirectory: locations.logs, mongo: mongoServer,
+                        gatewayAPIKey: gatewayAPIKey ?? "sk_test_bench_\(UUID().uuidString.prefix(12).lowercased())",
+                        gatewayEnvironment: Self.environment(gatewayEnvironment),
+                        stockPerSKU: 1_000_000_000),
+                    shape: shape, publishWindow: publishWindow, stallTimeout: .seconds(stallTimeout),
+                    settle: .seconds(settle), keepStores: keepStores),
+                orders: orders, rate: rate, repetitions: repetitions, loadFraction: loadFraction,
+                rateSeconds: rateSeconds, references: references, referencesDirectory: locations.references,
+                celeryConcurrency: celeryConcurrency, celeryOrders: celeryOrders),
             log: progress)
 
-        let loadBefore = BenchHost.loadAverage()
-        let date = Date()
         progress(
             "bench: \(rate.map { String(format: "%.0f orders/s", $0) } ?? "flood") of \(orders) orders, shape copies "
                 + "\(copies) prefetch \(prefetch) batch \(batchSize) \(queueType) gateway \(gateway)"
                 + (workerEnvironment.isEmpty ? "" : " workers with " + workerEnvironment.joined(separator: " "))
                 + ", \(repetitions) "
                 + "repetition(s)\(references ? ", with references" : ""); output in \(locations.output.path)")
-        var runs = Runs()
-        for repetition in 1...repetitions {
-            try runRepetition(repetition, of: benchmark, mongo: mongoServer, locations: locations, into: &runs)
-        }
-
-        let failures = Self.failures(of: runs)
         let jsonFile = locations.output.appendingPathComponent("bench.json")
         let svgFile = locations.output.appendingPathComponent("bench.svg")
-        let report = Report(
-            date: ISO8601DateFormatter().string(from: date), command: BenchRuntimeCommand.commandLine(),
-            build: BenchHost.buildConfiguration, processors: ProcessInfo.processInfo.activeProcessorCount,
-            loadAverageBefore: loadBefore, loadAverageAfter: BenchHost.loadAverage(), postgres: postgres,
-            shape: shape, orders: orders, rate: rate, loadFraction: loadFraction, publishWindow: publishWindow,
-            repetitions: repetitions,
-            mongo: mongoURL == nil
-                ? "every fleet and ceiling run on a fresh SecantusDB (--sync-on-commit) of its own; the Celery peer starts its own fresh one"
-                : "the fleet on the running server \(Setting.redacted(mongoURL!)) (its history grows from run to run); "
-                    + "the ceiling too; the Celery peer on a fresh one of its own",
-            notes: notes(), summary: SagaBenchmarkSummary(fleet: runs.fleet, references: runs.references),
-            fleetRuns: runs.fleet, references: runs.references, failures: failures,
-            files: ["json": jsonFile.path, "svg": svgFile.path, "logs": locations.logs.path])
+        let report = try bench.run(
+            SagaBench.Context(
+                command: BenchRuntimeCommand.commandLine(), postgres: postgres,
+                mongo: mongoURL == nil
+                    ? "every fleet and ceiling run on a fresh SecantusDB (--sync-on-commit) of its own; the Celery peer starts its own fresh one"
+                    : "the fleet on the running server \(Setting.redacted(mongoURL!)) (its history grows from run to run); "
+                        + "the ceiling too; the Celery peer on a fresh one of its own",
+                files: ["json": jsonFile.path, "svg": svgFile.path, "logs": locations.logs.path]))
+        let failures = report.failures
         let title =
             "commerce-lab bench \(report.date): copies \(copies), prefetch \(prefetch), batch \(batchSize), \(queueType), "
             + "gateway \(gateway), \(report.build) build"
             + (workerEnvironment.isEmpty ? "" : ", workers with " + workerEnvironment.joined(separator: " "))
-        try Data(LatencyChart.svg(title: title, fleet: runs.fleet, references: runs.references).utf8).write(
-            to: svgFile)
+        try Data(report.chart(title: title).utf8).write(to: svgFile)
         try OutputOptions.encodeJSON(report).write(to: jsonFile)
         if outputOptions.json { outputOptions.printJSON(report) } else { printTable(report) }
         if !failures.isEmpty {
@@ -372,158 +328,6 @@ struct BenchCommand: ParsableCommand {
         return BenchHost.postgresSettings(admin)
     }
 
-    /// One repetition: the fleet run (flood or at `--rate`), the references with `--references`,
-    /// then, after a flood, the fleet and the ceiling again at `--load-fraction` of their peak.
-    /// A run that cannot be carried out at all (a server restarted under it) is recorded in
-    /// ``Runs/aborted`` and the invocation goes on: the other runs' figures still count.
-    /// - Throws: when no free port is found for the Celery peer.
-    private func runRepetition(
-        _ repetition: Int, of benchmark: SagaBenchmark, mongo mongoServer: SagaFleet.MongoServer,
-        locations: Locations, into runs: inout Runs
-    ) throws {
-        progress("repetition \(repetition) of \(repetitions)")
-        let main: FleetRun
-        do {
-            main = try benchmark.run(orders: orders, rate: rate, repetition: repetition)
-        } catch {
-            runs.aborted.append("fleet \(rate == nil ? "flood" : "rate") repetition \(repetition): \(error)")
-            progress("  fleet run FAILED: \(error)")
-            return
-        }
-        runs.fleet.append(main)
-        progress("  fleet \(main.mode): " + Self.runLine(main))
-        if references { runs.references += try runReferences(repetition, mongo: mongoServer, locations: locations) }
-        guard rate == nil, loadFraction > 0 else { return }
-        if main.problems.isEmpty {
-            let paced = loadFraction * main.ordersPerSecond
-            let count = max(1, Int(paced * rateSeconds))
-            do {
-                let run = try benchmark.run(orders: count, rate: paced, repetition: repetition)
-                runs.fleet.append(run)
-                progress(String(format: "  fleet at %.0f orders/s: ", paced) + Self.runLine(run))
-            } catch {
-                runs.aborted.append("fleet rate repetition \(repetition): \(error)")
-                progress("  fleet run FAILED: \(error)")
-            }
-        }
-        if references,
-            let ceiling = runs.references.last(where: { $0.name == "ceiling" && $0.repetition == repetition }),
-            let peak = ceiling.number("orders_per_s"), ceiling.ok
-        {
-            let paced = loadFraction * peak
-            let run = runCeiling(
-                rate: paced, orders: max(1, Int(paced * rateSeconds)), repetition: repetition,
-                folder: locations.references, logs: locations.logs, python: mongoServer)
-            runs.references.append(run)
-            progress(String(format: "  C ceiling at %.0f orders/s: ", paced) + Self.referenceLine(run))
-        }
-    }
-
-    /// The reference runs of one repetition: the C ceiling at the fleet's rate, and after a flood
-    /// the raw broker and the Celery peer.
-    private func runReferences(_ repetition: Int, mongo mongoServer: SagaFleet.MongoServer, locations: Locations)
-        throws -> [ReferenceRun]
-    {
-        var done: [ReferenceRun] = []
-        let ceiling = runCeiling(
-            rate: rate, orders: orders, repetition: repetition, folder: locations.references, logs: locations.logs,
-            python: mongoServer)
-        done.append(ceiling)
-        progress("  C ceiling \(ceiling.name): " + Self.referenceLine(ceiling))
-        guard rate == nil else { return done }
-        let raw = ReferenceRun.run(
-            name: "raw", repetition: repetition, directory: locations.references, script: "ceiling/run.sh",
-            arguments: ["raw"], environment: referenceEnvironment(),
-            log: locations.logs.appendingPathComponent("raw-\(repetition).log"), timeout: .seconds(600))
-        done.append(raw)
-        progress("  raw broker: " + Self.referenceLine(raw))
-        let celery = ReferenceRun.run(
-            name: "celery", repetition: repetition, directory: locations.references,
-            script: "peer-celery/run.sh", arguments: [],
-            environment: referenceEnvironment().merging([
-                "C": "\(celeryConcurrency)", "N": "\(celeryOrders)", "PEER_MONGO_PORT": "\(try LocalPorts.free())",
-            ]) { $1 }, log: locations.logs.appendingPathComponent("celery-\(repetition).log"),
-            timeout: .seconds(1800))
-        done.append(celery)
-        progress("  Celery peer: " + Self.referenceLine(celery))
-        return done
-    }
-
-    /// Every run that failed or could not be carried out, one line each.
-    private static func failures(of runs: Runs) -> [String] {
-        runs.aborted
-            + runs.fleet.flatMap { run in
-                run.problems.map { "fleet \(run.mode) repetition \(run.repetition): \($0)" }
-            }
-            + runs.references.filter { !$0.ok }.map {
-                "reference \($0.name) repetition \($0.repetition) failed: \($0.error ?? "?") (\($0.log))"
-            }
-    }
-
-    /// What a reader of the report must know to compare the fleet with the references.
-    private func notes() -> [String] {
-        var notes: [String] = []
-        if queueType != "quorum" { notes.append("the fleet ran \(queueType) queues; the references use quorum queues") }
-        if gateway == "http" {
-            notes.append(
-                "the fleet charged through a payment-gateway process over HTTP; the references have no card processor")
-        }
-        notes.append(
-            "per order the fleet also validates and prices the order, records stock.reserved in the order, and sells "
-                + "the reserved stock on order.confirmed (7 deliveries per order); the ceiling's flow has 5 and no sale"
-        )
-        return notes
-    }
-
-    // MARK: - References
-
-    /// The servers the references use, from our broker URL (their defaults are the same local servers).
-    private func referenceEnvironment() -> [String: String] {
-        guard let configuration = try? AMQPConfiguration(urls: broker.resolvedURL),
-            let endpoint = configuration.endpoints.first
-        else { return [:] }
-        let vhost = configuration.virtualHost == "/" ? "/" : configuration.virtualHost
-        return [
-            "CEIL_AMQP_HOST": endpoint.host, "CEIL_AMQP_PORT": "\(endpoint.port)",
-            "CEIL_AMQP_USER": configuration.username,
-            "CEIL_AMQP_PASSWORD": configuration.password,
-            "BROKER_URL":
-                "amqp://\(configuration.username):\(configuration.password)@\(endpoint.host):\(endpoint.port)/\(vhost == "/" ? "/" : vhost)",
-        ]
-    }
-
-    /// The C ceiling with the fleet's shape, on a fresh SecantusDB (or the running server with --mongo-url).
-    private func runCeiling(
-        rate: Double?, orders: Int, repetition: Int, folder: URL, logs: URL, python: SagaFleet.MongoServer
-    ) -> ReferenceRun {
-        var environment = referenceEnvironment()
-        var secantus: FreshSecantus?
-        let name = rate == nil ? "ceiling" : "ceiling-rate"
-        switch python {
-        case .fresh(let interpreter):
-            do {
-                let server = try FreshSecantus(python: interpreter, logDirectory: logs)
-                secantus = server
-                environment["CEIL_MONGO_URI"] = server.url
-            } catch {
-                return ReferenceRun(
-                    name: name, repetition: repetition, command: "ceiling/run.sh", result: nil, ok: false,
-                    error: "\(error)", wallSeconds: 0, log: "")
-            }
-        case .existing(let url):
-            environment["CEIL_MONGO_URI"] = url
-        }
-        defer { secantus?.stop() }
-        var arguments = [
-            "-n", "\(orders)", "-b", "\(batchSize)", "-p", "\(prefetch)", "-w", "\(publishWindow)", "-c", "\(copies)",
-        ]
-        if let rate { arguments += ["-r", String(format: "%.1f", rate)] }
-        return ReferenceRun.run(
-            name: name, repetition: repetition, directory: folder, script: "ceiling/run.sh", arguments: arguments,
-            environment: environment, log: logs.appendingPathComponent("\(name)-\(repetition).log"),
-            timeout: .seconds(1200))
-    }
-
     // MARK: - Output
 
     private func progress(_ line: String) {
@@ -535,33 +339,7 @@ struct BenchCommand: ParsableCommand {
         }
     }
 
-    private static func runLine(_ run: FleetRun) -> String {
-        let latency =
-            run.latency.map {
-                String(format: "p50 %.1f ms, p99 %.1f ms, max %.1f ms", $0.p50Ms, $0.p99Ms, $0.maxMs)
-            } ?? "no latency"
-        var line =
-            String(
-                format: "%.0f orders/s, %.0f saga msgs/s over %.2f s, ", run.ordersPerSecond, run.sagaMessagesPerSecond,
-                run.seconds)
-            + latency + ", audit " + (run.auditClean ? "clean" : "FAILED")
-        if !run.problems.isEmpty { line += "\n      FAILED: " + run.problems.joined(separator: "\n      FAILED: ") }
-        return line
-    }
-
-    private static func referenceLine(_ run: ReferenceRun) -> String {
-        guard run.ok else { return "FAILED: \(run.error ?? "?") (log \(run.log))" }
-        if run.name == "raw" {
-            return String(
-                format: "publish %.0f msgs/s, consume %.0f msgs/s", run.number("publish_msgs_per_s") ?? 0,
-                run.number("consume_msgs_per_s") ?? 0)
-        }
-        return String(
-            format: "%.0f orders/s, p50 %.1f ms, p99 %.1f ms, max %.1f ms", run.number("orders_per_s") ?? 0,
-            run.number("p50_ms") ?? 0, run.number("p99_ms") ?? 0, run.number("max_ms") ?? 0)
-    }
-
-    private func printTable(_ report: Report) {
+    private func printTable(_ report: SagaBenchReport) {
         func left(_ text: String, _ width: Int) -> String {
             text + String(repeating: " ", count: max(0, width - text.count))
         }

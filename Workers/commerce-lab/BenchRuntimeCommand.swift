@@ -64,22 +64,6 @@ struct BenchRuntimeCommand: ParsableCommand {
 
     @OptionGroup var output: OutputOptions
 
-    /// Text report (progress and figures) on standard output, or JSON there and progress on stderr.
-    struct Report: Encodable {
-        var date: String
-        var command: String
-        var build: String
-        var processors: Int
-        var loadAverageBefore: [Double]
-        var loadAverageAfter: [Double]
-        var postgresVersion: String
-        var messages: Int
-        var repeats: Int
-        var summary: BenchmarkSummary
-        var runs: [BenchmarkRun]
-        var failures: [String]
-    }
-
     /// Every configured setup, once per probe-worker build.
     var setups: [BenchmarkRun.Setup] {
         let configured = configs.split(separator: ",").compactMap {
@@ -157,30 +141,12 @@ struct BenchRuntimeCommand: ParsableCommand {
                 amqpURL: broker.resolvedURL, adminDatabaseURL: adminURL, probeWorkers: workers, messages: messages,
                 events: events, workDirectory: workDirectory),
             amqp: amqp, admin: admin)
-        let loadBefore = BenchHost.loadAverage()
-        let date = Date()
-        let postgresVersion = (try? admin.query("show server_version").rows.first?.string("server_version")) ?? "?"
         progress(
             "bench-runtime: \(messages) messages per run, \(repeats) repetition(s) of \(setups.map(\.description).joined(separator: ", ")); worker logs in \(workDirectory.path)"
         )
-
-        var runs: [BenchmarkRun] = []
+        let report = try benchmark.run(setups, repeats: repeats, command: Self.commandLine(), log: progress)
+        let failures = report.failures
         let total = repeats * setups.count
-        for repetition in 1...repeats {
-            for setup in setups {
-                let run = try benchmark.run(setup, repetition: repetition)
-                runs.append(run)
-                progress(Self.progressLine(run, number: runs.count, of: total))
-            }
-        }
-
-        let failures = runs.flatMap { run in run.problems.map { "\(run.setup) repetition \(run.repetition): \($0)" } }
-        let report = Report(
-            date: ISO8601DateFormatter().string(from: date), command: Self.commandLine(),
-            build: BenchHost.buildConfiguration,
-            processors: ProcessInfo.processInfo.activeProcessorCount, loadAverageBefore: loadBefore,
-            loadAverageAfter: BenchHost.loadAverage(), postgresVersion: postgresVersion, messages: messages,
-            repeats: repeats, summary: BenchmarkSummary(runs: runs, setups: setups), runs: runs, failures: failures)
         if output.json {
             output.printJSON(report)
         } else {
@@ -204,32 +170,7 @@ struct BenchRuntimeCommand: ParsableCommand {
         }
     }
 
-    private static func progressLine(_ run: BenchmarkRun, number: Int, of total: Int) -> String {
-        let mean = run.meanBatchSize.map { String(format: "%.1f", $0) } ?? "?"
-        let scans = RuntimeBenchmark.tables.map { table in
-            "\(table) \(run.queryScans[table].map(String.init) ?? "?")"
-        }
-        var line =
-            "  [\(number)/\(total)] \(run.setup) #\(run.repetition): "
-            + String(format: "%.0f msgs/s (%.2f s)", run.messagesPerSecond, run.seconds)
-            + String(format: ", published at %.0f/s", run.publishMessagesPerSecond)
-            + ", mean batch \(mean), query seq scans: \(scans.joined(separator: ", "))"
-            + ", CPU µs/msg " + Self.cpuText(run.cpuSecondsPerMessage)
-            + (run.meanRoundTripsPerBatch.map { String(format: ", %.1f round trips/batch", $0) } ?? "")
-            + ", worker exit \(run.workerExitStatus.map(String.init) ?? "none")"
-        if !run.problems.isEmpty { line += "\n      FAILED: " + run.problems.joined(separator: "\n      FAILED: ") }
-        if !run.notes.isEmpty { line += "\n      note: " + run.notes.joined(separator: "\n      note: ") }
-        return line
-    }
-
-    /// `worker 21.3, rabbitmq 40.2, postgres 30.1` (microseconds per message).
-    static func cpuText(_ cpu: [String: Double]) -> String {
-        ["worker", "rabbitmq", "postgres"].map { group in
-            "\(group) " + (cpu[group].map { String(format: "%.1f", $0 * 1e6) } ?? "?")
-        }.joined(separator: ", ")
-    }
-
-    private func printTable(_ report: Report) {
+    private func printTable(_ report: RuntimeBenchReport) {
         func left(_ text: String, _ width: Int) -> String {
             text + String(repeating: " ", count: max(0, width - text.count))
         }
@@ -277,7 +218,7 @@ struct BenchRuntimeCommand: ParsableCommand {
         for setup in summary.setups {
             let trips = setup.meanRoundTripsPerBatch.map { String(format: "%.1f", $0) } ?? "?"
             print(
-                "  " + left(setup.setup.description, 16) + Self.cpuText(setup.medianCPUSecondsPerMessage)
+                "  " + left(setup.setup.description, 16) + RuntimeBenchmark.cpuText(setup.medianCPUSecondsPerMessage)
                     + ", round trips/batch \(trips)")
         }
         if !summary.ratios.isEmpty {

@@ -13,15 +13,6 @@ struct DLQExportCommand: ParsableCommand {
             else base64, as body_encoding says). FILE '-' is standard output.
             """)
 
-    struct Line: Encodable {
-        var queue: String
-        var originalQueue: String
-        var properties: PropertiesReport
-        var headers: [String: HeaderValue]
-        var body: String
-        var bodyEncoding: String
-    }
-
     struct Report: Encodable {
         var broker: String
         var file: String
@@ -42,21 +33,7 @@ struct DLQExportCommand: ParsableCommand {
             let session = try DeadLetterSession(broker: broker, name: "commerce dlq export")
             let (chosen, _) = try session.readMatching(filters.deadLetterQueues, filter: filter, limit: filters.limit)
             try session.finish()
-            let encoder = JSONEncoder()
-            encoder.keyEncodingStrategy = .convertToSnakeCase
-            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-            var data = Data()
-            for letter in chosen {
-                let text = String(validating: letter.body, as: UTF8.self)
-                let line = Line(
-                    queue: letter.queue, originalQueue: letter.originalQueue,
-                    properties: PropertiesReport(letter.properties),
-                    headers: HeaderValue.table(letter.properties.headers),
-                    body: text ?? Data(letter.body).base64EncodedString(), bodyEncoding: text == nil ? "base64" : "utf8"
-                )
-                data.append(try encoder.encode(line))
-                data.append(0x0A)
-            }
+            let data = try DeadLetterExportLine.jsonLines(chosen)
             if file == "-" {
                 FileHandle.standardOutput.write(data)
                 return

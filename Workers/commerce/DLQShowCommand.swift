@@ -8,17 +8,9 @@ struct DLQShowCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "show", abstract: "Show one dead letter: headers, properties, body, error and attempts.")
 
-    struct Shown: Encodable {
-        var deadLetter: DeadLetterReport
-        var properties: PropertiesReport
-        var headers: [String: HeaderValue]
-        var body: String
-        var bodyEncoding: String
-    }
-
     struct Report: Encodable {
         var broker: String
-        var messages: [Shown]
+        var messages: [DeadLetterDetails]
     }
 
     @OptionGroup var broker: BrokerOptions
@@ -53,19 +45,12 @@ struct DLQShowCommand: ParsableCommand {
                 output.printJSON(
                     Report(
                         broker: session.address,
-                        messages: found.map { letter in
-                            let text = String(validating: letter.body, as: UTF8.self)
-                            return Shown(
-                                deadLetter: DeadLetterReport(letter, now: now),
-                                properties: PropertiesReport(letter.properties),
-                                headers: HeaderValue.table(letter.properties.headers),
-                                body: text ?? Data(letter.body).base64EncodedString(),
-                                bodyEncoding: text == nil ? "base64" : "utf8")
-                        }))
+                        messages: found.map { DeadLetterDetails($0, now: now) }))
                 return
             }
             for letter in found {
-                let report = DeadLetterReport(letter, now: now)
+                let details = DeadLetterDetails(letter, now: now)
+                let report = details.deadLetter
                 print("Dead letter \(BodyText.escaped(Array(report.messageId.utf8))) in \(report.queue)")
                 print(
                     "  error:     \(report.errorClass)/\(report.reason): \(BodyText.escaped(Array(report.message.utf8)))"
@@ -74,11 +59,10 @@ struct DLQShowCommand: ParsableCommand {
                 print("  failed:    \(report.failedAt ?? "unknown") (\(report.failedAgo)) by \(report.failedBy ?? "-")")
                 print("  replays to: \(report.originalQueue)")
                 print("Properties")
-                for (name, value) in PropertiesReport(letter.properties).lines { print("  \(name): \(value)") }
+                for (name, value) in details.properties.lines { print("  \(name): \(value)") }
                 print("Headers")
-                let headers = HeaderValue.table(letter.properties.headers)
-                for name in headers.keys.sorted() {
-                    print("  \(BodyText.escaped(Array(name.utf8))): \(headers[name]!.text)")
+                for name in details.headers.keys.sorted() {
+                    print("  \(BodyText.escaped(Array(name.utf8))): \(details.headers[name]!.text)")
                 }
                 print("Body (\(letter.body.count) bytes)")
                 print(BodyText.render(letter.body))

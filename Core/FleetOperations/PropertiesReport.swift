@@ -1,23 +1,22 @@
 import AMQP
-import FleetOperations
 import Foundation
 
-/// The properties of a dead letter as JSON (absent ones left out).
-struct PropertiesReport: Encodable {
-    var contentType: String?
-    var contentEncoding: String?
-    var deliveryMode: UInt8?
-    var priority: UInt8?
-    var correlationId: String?
-    var replyTo: String?
-    var expiration: String?
-    var messageId: String?
-    var timestamp: String?
-    var type: String?
-    var userId: String?
-    var appId: String?
+/// The properties of a dead letter as a report shows them (absent ones left out of the JSON).
+public struct PropertiesReport: Encodable, Sendable {
+    public var contentType: String?
+    public var contentEncoding: String?
+    public var deliveryMode: UInt8?
+    public var priority: UInt8?
+    public var correlationId: String?
+    public var replyTo: String?
+    public var expiration: String?
+    public var messageId: String?
+    public var timestamp: String?
+    public var type: String?
+    public var userId: String?
+    public var appId: String?
 
-    init(_ properties: AMQPProperties) {
+    public init(_ properties: AMQPProperties) {
         contentType = properties.contentType
         contentEncoding = properties.contentEncoding
         deliveryMode = properties.deliveryMode
@@ -33,7 +32,7 @@ struct PropertiesReport: Encodable {
     }
 
     /// (name, value) of the properties that are set, for text output.
-    var lines: [(String, String)] {
+    public var lines: [(String, String)] {
         let all: [(String, String?)] = [
             ("content_type", contentType), ("content_encoding", contentEncoding),
             ("delivery_mode", deliveryMode.map { "\($0)" }), ("priority", priority.map { "\($0)" }),
