@@ -71,7 +71,7 @@ struct DeliveryLimitTests {
         #expect(worker.log.contains("queue kept with the quorum initial group size it was created with"))
     }
 
-    @Test("a new queue takes the quorum initial group size: on one node it has that node as its only member")
+    @Test("a queue declared with a quorum initial group size of 3 is created on one node, and declared again unchanged")
     func groupSizeOnOneNode() throws {
         let fixture = try ProbeFixture()
         var sized = fixture.topology
