@@ -17,6 +17,9 @@
 #   scripts/cluster.sh start NODE       start it again
 #   scripts/cluster.sh promote          the standby becomes the primary (after the primary is lost)
 #   scripts/cluster.sh addresses        the URLs a client uses (AMQP list, PostgreSQL multi-host)
+#   scripts/cluster.sh queues           each quorum queue's leader and members, one line each
+#                                       (name, leader, members comma-separated), from the first
+#                                       node that answers
 #
 # NODE is rabbit1, rabbit2, rabbit3, pg-primary or pg-standby. Traffic goes only to the
 # addresses below, on the network the script made; nothing listens on any other interface.
@@ -454,6 +457,24 @@ cluster_status() {
   return $rc
 }
 
+# name<TAB>leader<TAB>member,member,… for every quorum queue, asked of the first node that
+# answers (a stopped or paused node does not).
+cluster_queues() {
+  local node output
+  for node in "${RABBIT_NODES[@]}"; do
+    output=$(node_ctl "$node" list_queues name type leader members --formatter json --timeout 15 2>/dev/null) || continue
+    python3 -c '
+import json, sys
+for queue in json.loads(sys.argv[1] or "[]"):
+    if queue.get("type") in ("quorum", "rabbit_quorum_queue"):
+        members = queue.get("members") or []
+        print("%s\t%s\t%s" % (queue["name"], queue.get("leader", ""), ",".join(members)))
+' "$output" && return 0
+  done
+  echo "no RabbitMQ node of the cluster answers" >&2
+  return 1
+}
+
 case "${1:-}" in
   up) cluster_up ;;
   down) cluster_down ;;
@@ -463,5 +484,6 @@ case "${1:-}" in
   heal) if [ -n "${2:-}" ]; then address_of "$2" >/dev/null; fi; heal "${2:-}" ;;
   stop|start) [ -n "${2:-}" ] || { echo "usage: $0 $1 NODE" >&2; exit 2; }; address_of "$2" >/dev/null; "node_$1" "$2" ;;
   promote) promote ;;
-  *) echo "usage: $0 up|down|status|addresses|partition NODE|heal [NODE]|stop NODE|start NODE|promote" >&2; exit 2 ;;
+  queues) cluster_queues ;;
+  *) echo "usage: $0 up|down|status|addresses|queues|partition NODE|heal [NODE]|stop NODE|start NODE|promote" >&2; exit 2 ;;
 esac

@@ -72,12 +72,15 @@ if [ "${1:-}" = --drills ]; then
   # node the drills leave alone (its own partition comes after them).
   step "the cluster drills (Tests/ServiceTests/ClusterDrillDisruptiveTests.swift)"
   drill_log=$(mktemp)
-  COMMERCE_TEST_CLUSTER=1 \
-    COMMERCE_TEST_AMQP_URL="amqp://commerce:commerce@10.77.0.13:5672/%2F" \
+  drills_started=$SECONDS
+  COMMERCE_TEST_AMQP_URL="amqp://commerce:commerce@10.77.0.13:5672/%2F" \
     COMMERCE_TEST_POSTGRES_URL="postgresql://commerce:commerce@10.77.0.21:5432,10.77.0.22:5432/commerce_test?target_session_attrs=read-write&connect_timeout=5" \
     swift test --package-path "$here/.." --scratch-path "${COMMERCE_SCRATCH_PATH:-$here/../.build}" --skip-build \
     --filter ClusterDrillDisruptiveTests 2>&1 | tee "$drill_log" || true
   # A filter that matches nothing passes with 0 tests: the drill must have run.
+  # Each drill's figures (orders/s before, during and after, longest gap, p99), together.
+  step "cluster drill figures ($((SECONDS - drills_started)) s):"
+  grep -o "cluster drill figures: .*" "$drill_log" | sed 's/^cluster drill figures: /  /' >&2 || true
   grep -qE "Test run with [1-9][0-9]* tests? .*passed" "$drill_log" || { rm -f "$drill_log"; fail "the cluster drills failed or did not run"; }
   rm -f "$drill_log"
 fi
@@ -109,4 +112,4 @@ until nodes_gone || ((SECONDS >= deadline)); do sleep 1; done
 beams_after=$(beams)
 [ "$beams_after" -gt "$beams_before" ] && left+=("$((beams_after - beams_before)) RabbitMQ node process(es)")
 if [ ${#left[@]} -gt 0 ]; then fail "down left: ${left[*]}"; fi
-step "passed"
+step "passed in ${SECONDS} s"

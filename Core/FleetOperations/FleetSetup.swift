@@ -23,17 +23,20 @@ public struct FleetSetup: Sendable {
     public var deliveryLimit: Int
     /// Appended to every worker queue's name, for a second fleet on one broker.
     public var queueSuffix: String
+    /// Replicas of each quorum queue (`QUEUE_QUORUM_INITIAL_GROUP_SIZE`); `nil`: the broker's default.
+    public var quorumInitialGroupSize: Int?
 
     public init(
         exchange: String = FleetCatalog.exchange, queueType: Topology.QueueType = .quorum,
         retryDelays: [Duration] = [.seconds(1), .seconds(5), .seconds(30)], deliveryLimit: Int = 20,
-        queueSuffix: String = ""
+        queueSuffix: String = "", quorumInitialGroupSize: Int? = nil
     ) {
         self.exchange = exchange
         self.queueType = queueType
         self.retryDelays = retryDelays
         self.deliveryLimit = deliveryLimit
         self.queueSuffix = queueSuffix
+        self.quorumInitialGroupSize = quorumInitialGroupSize
     }
 
     /// Whether an object was there before.
@@ -92,7 +95,8 @@ public struct FleetSetup: Sendable {
                 worker,
                 Topology(
                     exchange: exchange, queue: worker.queue + queueSuffix, bindings: worker.bindings,
-                    queueType: queueType, retryDelays: retryDelays, deliveryLimit: deliveryLimit)
+                    queueType: queueType, retryDelays: retryDelays, deliveryLimit: deliveryLimit,
+                    quorumInitialGroupSize: quorumInitialGroupSize)
             )
         }
     }

@@ -167,8 +167,10 @@ final class BrokerLink: @unchecked Sendable {
         if configuration.declareTopology {
             let control = try connection.openChannel()
             for kept in try configuration.topology.declare(on: connection, channel: control) {
+                // A kept group size is not a kept limit: `rabbitmq-queues grow` adds members.
+                let what = kept.argument == "x-delivery-limit" ? "delivery limit" : "quorum initial group size"
                 logger.warning(
-                    "queue kept with the delivery limit it was created with; re-create it to take the configured one",
+                    "queue kept with the \(what) it was created with; re-create it to take the configured one",
                     metadata: ["queue": "\(kept.queue)", "broker": "\(kept.brokerError.message)"])
             }
         }

@@ -25,6 +25,13 @@ public struct Topology: Sendable, Hashable {
     /// closed channel and a lost connection included, so it is set far above what outages reach
     /// (docs/architecture.md, "Failures").
     public var deliveryLimit: Int
+    /// Quorum queues only: how many cluster nodes hold a replica of each queue this topology
+    /// declares (`x-quorum-initial-group-size`), or `nil` for the broker's default. On a
+    /// three-node cluster, 3 gives every queue (its retry queues and dead-letter queue too) a
+    /// replica on every node, so that any one node can go while a majority remains. The broker
+    /// uses the number of nodes it has when that is fewer, so 3 is safe on one node. It applies
+    /// when a queue is created: an existing queue keeps its members (docs/cluster.md).
+    public var quorumInitialGroupSize: Int?
 
     /// The default ``deliveryLimit``.
     public static let defaultDeliveryLimit = 1_000
@@ -39,7 +46,7 @@ public struct Topology: Sendable, Hashable {
     public init(
         exchange: String = "commerce", queue: String, bindings: [String], queueType: QueueType = .quorum,
         retryDelays: [Duration] = [.seconds(1), .seconds(5), .seconds(30)],
-        deliveryLimit: Int = Topology.defaultDeliveryLimit
+        deliveryLimit: Int = Topology.defaultDeliveryLimit, quorumInitialGroupSize: Int? = nil
     ) {
         self.exchange = exchange
         self.queue = queue
@@ -47,7 +54,12 @@ public struct Topology: Sendable, Hashable {
         self.queueType = queueType
         self.retryDelays = retryDelays
         self.deliveryLimit = deliveryLimit
+        self.quorumInitialGroupSize = quorumInitialGroupSize
     }
+
+    /// The arguments a queue keeps from its creation whatever a later declaration says: a
+    /// conflict on one of them leaves the queue as it is (``declare(on:channel:)``).
+    public static let argumentsKeptFromCreation: Set<String> = ["x-delivery-limit", "x-quorum-initial-group-size"]
 
     public var deadLetterQueue: String { "\(queue).dlq" }
 
@@ -72,7 +84,10 @@ public struct Topology: Sendable, Hashable {
     /// unavailable (its default, at most once). Classic queues have no such strategy: their
     /// dead-lettering stays at most once (see the README, "What the worker runtime guarantees").
     public var queues: [(name: String, arguments: AMQPTable)] {
-        let typeArgument: AMQPTable = ["x-queue-type": .string(queueType.rawValue)]
+        var typeArgument: AMQPTable = ["x-queue-type": .string(queueType.rawValue)]
+        if queueType == .quorum, let size = quorumInitialGroupSize {
+            typeArgument["x-quorum-initial-group-size"] = .int(Int64(size))
+        }
         func deadLettering(to target: String) -> AMQPTable {
             var arguments = typeArgument
             arguments["x-dead-letter-exchange"] = ""
@@ -101,12 +116,13 @@ public struct Topology: Sendable, Hashable {
     /// Declares everything on `channel`. Safe to run any number of times, from any number of
     /// worker copies.
     ///
-    /// A queue that exists with another `x-delivery-limit` (or none: a queue declared before the
-    /// limits above) is kept as it is: RabbitMQ cannot change a queue's argument, and refusing to
-    /// start would stop every worker on upgrade. The queue is checked passively on a fresh
+    /// A queue that exists with another `x-delivery-limit` or `x-quorum-initial-group-size` (or
+    /// none: a queue declared before these settings) is kept as it is: RabbitMQ cannot change a
+    /// queue's argument, and refusing to start would stop every worker on upgrade. The queue is checked passively on a fresh
     /// channel instead, and returned, so that the caller can warn that it keeps its old limit
     /// until an operator re-creates it (docs/operations.md, "Delivery limits").
-    /// - Returns: the queues kept with a delivery limit other than the one declared.
+    /// - Returns: the queues kept with a delivery limit or initial group size other than the one
+    ///   declared.
     /// - Throws: ``TopologyError`` naming the queue and the conflicting argument when an object
     ///   exists with other arguments (the broker's 406 PRECONDITION_FAILED), or the
     ///   ``AMQPError`` of any other failure. The channel is closed by a 406; the connection is not.
@@ -118,7 +134,9 @@ public struct Topology: Sendable, Hashable {
         for (name, arguments) in queues {
             do {
                 try declareQueue(connection, channel, name, arguments)
-            } catch let conflict as TopologyError where conflict.argument == "x-delivery-limit" {
+            } catch let conflict as TopologyError
+                where conflict.argument.map(Self.argumentsKeptFromCreation.contains) == true
+            {
                 // The 406 closed the channel; the queue exists, so a passive declaration suffices.
                 channel = try connection.openChannel()
                 _ = try connection.queueStatus(channel: channel, name: name)

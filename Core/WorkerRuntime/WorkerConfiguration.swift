@@ -172,7 +172,7 @@ public struct WorkerConfiguration: Sendable {
     /// `database.statementTimeoutMs` (PostgreSQL only), `database.serverSelectionTimeoutMs`
     /// (MongoDB only), `exchange.name`,
     /// `queue.name`, `queue.bindings`, `queue.type` (`quorum`|`classic`), `queue.retryDelaysMs`,
-    /// `queue.deliveryLimit`, `queue.declare`, `consumer.prefetch`, `consumer.concurrency`,
+    /// `queue.deliveryLimit`, `queue.quorumInitialGroupSize` (unset: the broker's default), `queue.declare`, `consumer.prefetch`, `consumer.concurrency`,
     /// `consumer.batchSize`, `consumer.maxAttempts`, `consumer.prepareConcurrency`, `consumer.maxBodyBytes`,
     /// `consumer.publishTimeoutMs`, `consumer.brokerReplyTimeoutMs`, `outbox.relayIntervalMs`, `outbox.relayGraceMs`,
     /// `outbox.parkAfterAttempts` (10), `outbox.retryMaxDelayMs` (5 min),
@@ -242,6 +242,13 @@ public struct WorkerConfiguration: Sendable {
         }
         topology.retryDelays = delays.map { .milliseconds($0) }
         topology.deliveryLimit = reader.int(forKey: "queue.deliveryLimit", default: topology.deliveryLimit)
+        if let size = reader.int(forKey: "queue.quorumInitialGroupSize") {
+            guard size > 0 else {
+                throw WorkerConfigurationError(
+                    key: "queue.quorumInitialGroupSize", problem: "must be a positive number of nodes, not \(size)")
+            }
+            topology.quorumInitialGroupSize = size
+        }
         declareTopology = reader.bool(forKey: "queue.declare", default: true)
         prefetch = UInt16(clamping: try positive(reader, "consumer.prefetch", Int(prefetch)))
         concurrency = try positive(reader, "consumer.concurrency", concurrency)

@@ -17,12 +17,15 @@ public struct SagaDriver {
 
     /// The four workers on one fixture, `copies` processes of each, the payment-workers charging
     /// through one `payment-gateway` process over HTTP (as `scripts/run.sh` runs them); stock
-    /// seeded from `stock`.
+    /// seeded from `stock`. `prepare` runs on the fixture before any worker starts (the cluster
+    /// drills declare the worker queues from a node of their choosing there).
     public func startFleet(
         stock: [StockSeed], copies: Int = 1, extra: [String: [String: String]] = [:],
-        gatewayEnvironment: [String: String] = [:], databaseOptions: String = ""
+        gatewayEnvironment: [String: String] = [:], databaseOptions: String = "",
+        prepare: (ServiceFixture) throws -> Void = { _ in }
     ) throws -> (ServiceFixture, [String: [String: String]]) {
         let fixture = try ServiceFixture(watching: [.orderConfirmed, .orderCancelled, .orderRejected])
+        try prepare(fixture)
         // `databaseOptions` is appended to every PostgreSQL URL (the gateway's too), as
         // `&sslmode=verify-full&sslrootcert=…`.
         let databaseURL = { (service: String) throws -> String in

@@ -61,9 +61,11 @@ public final class ServiceFixture: TestFixture {
     /// Starts `executable` (e.g. `stock-worker`) on a queue of its own bound to the fixture's
     /// exchange, with short retry delays, and waits until `/health` says ready. `environment`
     /// overrides or adds settings (`DATABASE_URL` defaults to ``databaseURL``; the order-worker
-    /// gets ``orderWorkerFiles``).
+    /// gets ``orderWorkerFiles``). With `waitForReady` false it returns once the process runs.
     @discardableResult
-    public func startWorker(_ executable: String, _ environment: [String: String] = [:]) throws -> WorkerProcess {
+    public func startWorker(
+        _ executable: String, _ environment: [String: String] = [:], waitForReady: Bool = true
+    ) throws -> WorkerProcess {
         let port = WorkerProcess.freePort()
         var settings: [String: String] = [
             "AMQP_URL": TestServers.amqpURL, "QUEUE_NAME": queue(of: executable), "EXCHANGE_NAME": exchange,
@@ -75,7 +77,7 @@ public final class ServiceFixture: TestFixture {
         settings.merge(environment) { $1 }
         return try startProcess(
             executable, settings: settings, httpPort: port, name: "\(executable)-\(suffix)-\(workers.count)",
-            readyTimeout: .seconds(30))
+            readyTimeout: waitForReady ? .seconds(30) : nil)
     }
 
     /// Starts a `payment-gateway` process on a database of the test's own (`…_gateway`) and

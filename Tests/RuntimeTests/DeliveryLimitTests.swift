@@ -50,4 +50,34 @@ struct DeliveryLimitTests {
         try fixture.waitForEffects(1)
         #expect(worker.log.contains("queue kept with the delivery limit it was created with"))
     }
+
+    @Test(
+        "queues created without a quorum initial group size are kept when the worker asks for one, and it starts on them"
+    )
+    func earlierGroupSizeKept() throws {
+        let fixture = try ProbeFixture()
+        let channel = try fixture.amqp.openChannel()
+        for (name, arguments) in fixture.topology.queues {
+            try fixture.amqp.declareQueue(channel: channel, name: name, arguments: arguments)
+        }
+        var sized = fixture.topology
+        sized.quorumInitialGroupSize = 3
+        let kept = try sized.declare(on: fixture.amqp, channel: try fixture.amqp.openChannel())
+        #expect(kept.map(\.queue) == sized.queues.map(\.name))
+        #expect(kept.allSatisfy { $0.argument == "x-quorum-initial-group-size" })
+        let worker = try fixture.startWorker(["QUEUE_QUORUM_INITIAL_GROUP_SIZE": "3"])
+        try fixture.publish([.work(#"{"action":"ok"}"#)])
+        try fixture.waitForEffects(1)
+        #expect(worker.log.contains("queue kept with the quorum initial group size it was created with"))
+    }
+
+    @Test("a queue declared with a quorum initial group size of 3 is created on one node, and declared again unchanged")
+    func groupSizeOnOneNode() throws {
+        let fixture = try ProbeFixture()
+        var sized = fixture.topology
+        sized.quorumInitialGroupSize = 3
+        #expect(try sized.declare(on: fixture.amqp, channel: try fixture.amqp.openChannel()).isEmpty)
+        // Declared again with the same size: nothing kept, nothing refused.
+        #expect(try sized.declare(on: fixture.amqp, channel: try fixture.amqp.openChannel()).isEmpty)
+    }
 }

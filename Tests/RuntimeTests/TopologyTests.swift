@@ -102,4 +102,16 @@ struct TopologyTests {
         #expect(topology.retryDelays == [.seconds(1), .seconds(5), .seconds(30)])
         #expect(arguments(topology, of: "q")?["x-delivery-limit"] == 1_000)
     }
+
+    @Test("a quorum initial group size goes on every quorum queue; none by default; classic queues take none")
+    func quorumInitialGroupSize() {
+        #expect(topology(.quorum).queues.allSatisfy { $0.arguments["x-quorum-initial-group-size"] == nil })
+        var sized = topology(.quorum)
+        sized.quorumInitialGroupSize = 3
+        #expect(sized.queues.count == 5)
+        #expect(sized.queues.allSatisfy { $0.arguments["x-quorum-initial-group-size"] == 3 })
+        var classic = topology(.classic)
+        classic.quorumInitialGroupSize = 3
+        #expect(classic.queues.allSatisfy { $0.arguments["x-quorum-initial-group-size"] == nil })
+    }
 }

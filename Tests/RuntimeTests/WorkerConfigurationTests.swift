@@ -213,3 +213,31 @@ struct OutboxConfigurationTests {
         #expect(error?.key == "outbox.parkAfterAttempts")
     }
 }
+
+@Suite("Worker configuration: queue.quorumInitialGroupSize")
+struct QuorumGroupSizeConfigurationTests {
+    private func configuration(_ environment: [String: String]) throws -> WorkerConfiguration {
+        let all = ["DATABASE_URL": "postgresql://127.0.0.1/x"].merging(environment) { $1 }
+        return try WorkerConfiguration(
+            reader: ConfigReader(provider: EnvironmentVariablesProvider(environmentVariables: all)),
+            appID: "test-worker", defaultQueue: "test-worker", defaultBindings: [])
+    }
+
+    @Test("unset by default (the broker's default); QUEUE_QUORUM_INITIAL_GROUP_SIZE sets it on every quorum queue")
+    func read() throws {
+        #expect(try configuration([:]).topology.quorumInitialGroupSize == nil)
+        let topology = try configuration(["QUEUE_QUORUM_INITIAL_GROUP_SIZE": "3"]).topology
+        #expect(topology.quorumInitialGroupSize == 3)
+        #expect(topology.queues.allSatisfy { $0.arguments["x-quorum-initial-group-size"] == .int(3) })
+    }
+
+    @Test("zero or a negative size is refused, naming the key")
+    func refused() throws {
+        for value in ["0", "-3"] {
+            let error = #expect(throws: WorkerConfigurationError.self) {
+                try configuration(["QUEUE_QUORUM_INITIAL_GROUP_SIZE": value])
+            }
+            #expect(error?.key == "queue.quorumInitialGroupSize")
+        }
+    }
+}

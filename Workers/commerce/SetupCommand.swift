@@ -43,6 +43,12 @@ struct SetupCommand: ParsableCommand {
 
     @Option(
         help: ArgumentHelp(
+            "Replicas of each quorum queue, 3 on a three-node cluster (the workers' QUEUE_QUORUM_INITIAL_GROUP_SIZE; default: the broker's).",
+            valueName: "n"))
+    var quorumInitialGroupSize: Int?
+
+    @Option(
+        help: ArgumentHelp(
             "Appended to every worker queue's name, for a second fleet on one broker (QUEUE_NAME = <worker><suffix>).",
             valueName: "text"))
     var queueSuffix = ""
@@ -62,6 +68,9 @@ struct SetupCommand: ParsableCommand {
             throw ValidationError("--retry-delays-ms needs one or more positive integers, got '\(retryDelaysMs)'")
         }
         guard deliveryLimit > 0 else { throw ValidationError("--delivery-limit must be positive") }
+        if let size = quorumInitialGroupSize, size <= 0 {
+            throw ValidationError("--quorum-initial-group-size must be a positive number of nodes, not \(size)")
+        }
         guard !exchange.isEmpty, exchange.utf8.count <= 255 else {
             throw ValidationError("--exchange needs a name of 1 to 255 bytes")
         }
@@ -82,7 +91,7 @@ struct SetupCommand: ParsableCommand {
         FleetSetup(
             exchange: exchange, queueType: Topology.QueueType(rawValue: queueType) ?? .quorum,
             retryDelays: retryDelays ?? [.seconds(1), .seconds(5), .seconds(30)], deliveryLimit: deliveryLimit,
-            queueSuffix: queueSuffix)
+            queueSuffix: queueSuffix, quorumInitialGroupSize: quorumInitialGroupSize)
     }
 
     func run() throws {
