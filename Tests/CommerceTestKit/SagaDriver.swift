@@ -120,13 +120,20 @@ public struct SagaDriver {
         let events = try terminalEvents(fixture, count: orders.count)
         for (index, command) in orders.enumerated() {
             let ended = events[command.orderID] ?? []
-            let declined = command.paymentToken == "tok_decline"
             #expect(ended.count == 1, "\(command.orderID): \(ended)", sourceLocation: sourceLocation)
-            switch ended.last {
-            case .orderConfirmed? where !declined: break
-            case .orderCancelled(let cancelled)? where declined && cancelled.reason == .paymentDeclined: break
-            default: Issue.record("order \(index) ended with \(ended)", sourceLocation: sourceLocation)
+            if !Self.endedAsExpected(ended.last, declined: command.paymentToken == "tok_decline") {
+                Issue.record("order \(index) ended with \(ended)", sourceLocation: sourceLocation)
             }
+        }
+    }
+
+    /// Whether `event` is the terminal event an order should end with: cancelled for a declined
+    /// payment when its token declines, confirmed otherwise.
+    public static func endedAsExpected(_ event: AnyMessage?, declined: Bool) -> Bool {
+        switch event {
+        case .orderConfirmed? where !declined: true
+        case .orderCancelled(let cancelled)? where declined && cancelled.reason == .paymentDeclined: true
+        default: false
         }
     }
 }
