@@ -33,6 +33,7 @@ struct FleetOperationsLibraryTests {
                     for (_, topology) in setup.topologies {
                         for (name, _) in topology.queues { _ = try? amqp.deleteQueue(channel: channel, name: name) }
                     }
+                    _ = try? amqp.deleteQueue(channel: channel, name: setup.presenceStream)
                     _ = try? amqp.deleteExchange(channel: channel, name: setup.exchange)
                 }
                 amqp.close()
@@ -56,12 +57,15 @@ struct FleetOperationsLibraryTests {
             #expect(!first.mongo.createdIndexes.isEmpty)
             // The report never holds the test server's password.
             #expect(!first.databases[0].database.contains("commerce:commerce@"))
+            // The presence stream the copies announce themselves on (a worker's user may not declare it).
+            #expect(first.presence.name == "\(setup.exchange).presence" && first.presence.state == .created)
 
             let second = try setup.run(stores: stores, on: amqp, address: "the test broker")
             #expect(second.exchangeState == .exists)
             #expect(second.queues.allSatisfy { $0.state == .exists })
             #expect(second.databases.allSatisfy { $0.createdTables.isEmpty && !$0.existingTables.isEmpty })
             #expect(second.mongo.createdIndexes.isEmpty)
+            #expect(second.presence.state == .exists)
         }
     }
 
@@ -76,6 +80,7 @@ struct FleetOperationsLibraryTests {
                     for (_, topology) in setup.topologies {
                         for (name, _) in topology.queues { _ = try? amqp.deleteQueue(channel: channel, name: name) }
                     }
+                    _ = try? amqp.deleteQueue(channel: channel, name: setup.presenceStream)
                     _ = try? amqp.deleteExchange(channel: channel, name: setup.exchange)
                 }
                 amqp.close()
@@ -119,7 +124,8 @@ struct FleetOperationsLibraryTests {
             }
             _ = try amqp.waitForConfirms(channel: channel, timeout: .seconds(10))
             func session() throws -> DeadLetterSession {
-                try DeadLetterSession(connection: try TestServers.amqp("fleet-ops-dlq-session"), address: "the test broker")
+                try DeadLetterSession(
+                    connection: try TestServers.amqp("fleet-ops-dlq-session"), address: "the test broker")
             }
 
             #expect(try session().count([deadLetters], filter: DeadLetterFilter(), limit: nil) == 3)
