@@ -141,7 +141,7 @@ public struct FleetPresence: Encodable, Sendable {
         var report = FleetPresence(
             stream: stream, state: .present, windowSeconds: window.seconds, complete: false, copies: [], invalid: [],
             invalidCount: 0)
-        var channel: UInt16
+        let channel: UInt16
         do {
             channel = try connection.openChannel()
             _ = try connection.queueStatus(channel: channel, name: stream)
@@ -200,7 +200,7 @@ public struct FleetPresence: Encodable, Sendable {
                             report.invalid.append(
                                 Invalid(
                                     messageID: properties.messageID.map { printable($0) },
-                                    publishedBy: properties.userID.map { printable($0) }, reason: reason))
+                                    publishedBy: properties.userID.map { printable($0) }, reason: reason.description))
                         }
                     }
                 case .channelClosed(let closed, let error) where closed == channel:

@@ -54,19 +54,22 @@ public struct PresenceAnnouncement: Codable, Sendable, Equatable {
         self.state = state
     }
 
+    private enum CodingKeys: String, CodingKey {
+        case worker, queue, copyID = "copy_id", version, host, pid, metricsURL = "metrics_url",
+            healthURL = "health_url", startedAt = "started_at", sentAt = "sent_at",
+            intervalSeconds = "interval_seconds", state
+    }
+
     /// The announcement's JSON body.
     public func encoded() -> [UInt8] {
         let encoder = JSONEncoder()
-        encoder.keyEncodingStrategy = .convertToSnakeCase
         encoder.outputFormatting = [.sortedKeys]
         return Array((try? encoder.encode(self)) ?? Data())
     }
 
     /// An announcement read back from a body, or `nil` for anything that is not one.
     public static func decode(_ body: [UInt8]) -> PresenceAnnouncement? {
-        let decoder = JSONDecoder()
-        decoder.keyDecodingStrategy = .convertFromSnakeCase
-        return try? decoder.decode(PresenceAnnouncement.self, from: Data(body))
+        try? JSONDecoder().decode(PresenceAnnouncement.self, from: Data(body))
     }
 
     static func format(_ date: Date) -> String {

@@ -65,7 +65,7 @@ public final class WorkerService: Service, Sendable {
                 configuration: PresencePublisher.Configuration(
                     amqp: configuration.amqp, stream: configuration.presenceStreamName, interval: interval,
                     declare: configuration.declareTopology, reconnectDelays: configuration.reconnectDelays,
-                    announcement: Self.announcement(
+                    announcement: WorkerService.announcement(
                         configuration: configuration, identity: identity, interval: interval)),
                 queue: configuration.topology.queue, logger: logger)
         }
@@ -202,6 +202,11 @@ extension WorkerService {
 public struct WorkerHealth: Sendable {
     public var ready: Bool
     public var problems: [String]
+
+    public init(ready: Bool, problems: [String]) {
+        self.ready = ready
+        self.problems = problems
+    }
 }
 
 /// The graceful shutdown's deadline passed while consumers were still busy.

@@ -27,7 +27,7 @@ struct FleetPresenceTests {
 
     /// The `copy` label of the worker's `commerce_worker_info`, read from its `/metrics`.
     private func metricsCopyID(_ worker: WorkerProcess) -> String? {
-        guard let (_, body) = worker.http("/metrics"),
+        guard let body = worker.http("/metrics")?.1,
             let line = body.split(separator: "\n").first(where: { $0.hasPrefix("commerce_worker_info{") }),
             let range = line.range(of: #"copy=""#)
         else { return nil }
@@ -170,7 +170,7 @@ struct FleetPresenceTests {
         let worker = try fixture.startWorker(["PRESENCE_INTERVAL_MS": "0"])
         let run = try status(
             fixture,
-            ["--json", "--exchange", "none-\(fixture.suffix)", "--worker", "http://127.0.0.1:\(worker.httpPort)"])
+            ["--json", "--presence-stream", "none-\(fixture.suffix)", "--worker", "http://127.0.0.1:\(worker.httpPort)"])
         #expect(run.status == 0, "\(run.stderr)")
         let presence = try #require(run.json["presence"] as? [String: Any], "\(run.stdout)")
         #expect(presence["state"] as? String == "missing")
