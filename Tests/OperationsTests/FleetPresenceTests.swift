@@ -170,7 +170,10 @@ struct FleetPresenceTests {
         let worker = try fixture.startWorker(["PRESENCE_INTERVAL_MS": "0"])
         let run = try status(
             fixture,
-            ["--json", "--presence-stream", "none-\(fixture.suffix)", "--worker", "http://127.0.0.1:\(worker.httpPort)"])
+            [
+                "--json", "--presence-stream", "none-\(fixture.suffix)", "--worker",
+                "http://127.0.0.1:\(worker.httpPort)",
+            ])
         #expect(run.status == 0, "\(run.stderr)")
         let presence = try #require(run.json["presence"] as? [String: Any], "\(run.stdout)")
         #expect(presence["state"] as? String == "missing")

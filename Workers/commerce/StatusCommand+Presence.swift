@@ -26,8 +26,12 @@ extension StatusCommand {
             let widths = header.indices.map { column in
                 max(header[column].count, rows.map { $0[column].count }.max() ?? 0) + 2
             }
-            print(header.indices.map { pad(header[$0], widths[$0]) }.joined())
-            for row in rows { print(row.indices.map { pad(row[$0], widths[$0]) }.joined()) }
+            // The last column unpadded: no trailing blanks.
+            func line(_ cells: [String]) -> String {
+                cells.indices.map { $0 == cells.count - 1 ? cells[$0] : pad(cells[$0], widths[$0]) }.joined()
+            }
+            print(line(header))
+            for row in rows { print(line(row)) }
         }
         if let error = presence.error { print("  ! \(error)") }
         if presence.invalidCount > 0 {
