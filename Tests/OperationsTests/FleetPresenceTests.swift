@@ -164,6 +164,39 @@ struct FleetPresenceTests {
         #expect(!text.stdout.contains("\u{1b}"), "a control character reached the terminal")
     }
 
+    @Test("an announcement as it sits on the stream: the documented keys only, no URL of a broker or store")
+    func announcementCarriesNoSecret() throws {
+        let fixture = try ProbeFixture()
+        let worker = try fixture.startWorker(["PRESENCE_INTERVAL_MS": "300"])
+        let stream = PresenceStream.name(exchange: fixture.exchange)
+        let channel = try fixture.amqp.openChannel()
+        defer { fixture.amqp.closeChannel(channel) }
+        try fixture.amqp.setPrefetch(channel: channel, count: 10)
+        try fixture.amqp.consume(channel: channel, queue: stream, arguments: ["x-stream-offset": "first"])
+        var bodies: [String] = []
+        let deadline = ContinuousClock.now + .seconds(20)
+        while bodies.count < 2, ContinuousClock.now < deadline {
+            guard case .delivery(let delivery)? = try fixture.amqp.nextEvent(timeout: .seconds(1)) else { continue }
+            try fixture.amqp.ack(channel: channel, deliveryTag: delivery.deliveryTag)
+            #expect(delivery.properties.type == "fleet.presence")
+            #expect(delivery.properties.userID == "commerce")
+            bodies.append(String(decoding: delivery.body, as: UTF8.self))
+        }
+        #expect(bodies.count == 2, "\(bodies)")
+        let keys: Set = [
+            "worker", "queue", "copy_id", "version", "host", "pid", "metrics_url", "health_url", "started_at",
+            "sent_at", "interval_seconds", "state",
+        ]
+        for body in bodies {
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any])
+            #expect(Set(object.keys) == keys, "\(body)")
+            #expect(object["pid"] as? Int == Int(worker.process.processIdentifier))
+            for secret in ["amqp://", "postgresql://", "commerce:commerce", fixture.databaseURL] {
+                #expect(!body.contains(secret), "\(body)")
+            }
+        }
+    }
+
     @Test("without a presence stream, status says so and probes the --worker URLs it is given")
     func missingStream() throws {
         let fixture = try ProbeFixture()
