@@ -63,7 +63,8 @@ import sys, pika
 name = sys.argv[1]
 connection = pika.BlockingConnection(pika.URLParameters("amqp://commerce:commerce@127.0.0.1:5672/%2F"))
 channel = connection.channel()
-for queue in [name, name + ".dlq"] + [f"{name}.retry.{d}" for d in ("1s", "5s", "30s")]:
+# The worker queue, its dead-letter and retry queues, and the presence stream on the exchange.
+for queue in [name, name + ".dlq", name + ".presence"] + [f"{name}.retry.{d}" for d in ("1s", "5s", "30s")]:
     channel.queue_delete(queue)
 channel.exchange_delete(name)
 connection.close()

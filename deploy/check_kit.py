@@ -289,7 +289,7 @@ RUNTIME_PREFIXES = ("commerce_worker_", "commerce_batch", "commerce_message", "c
 PROMQL_WORDS = {
     "sum", "by", "without", "rate", "increase", "irate", "delta", "deriv", "histogram_quantile", "max", "min",
     "avg", "count", "absent", "and", "or", "unless", "on", "ignoring", "group_left", "group_right",
-    "min_over_time", "max_over_time", "avg_over_time", "label_replace", "topk", "bool", "offset", "le",
+    "min_over_time", "max_over_time", "avg_over_time", "label_replace", "topk", "bool", "offset", "le", "time",
 }
 
 

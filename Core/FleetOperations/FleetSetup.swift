@@ -77,6 +77,8 @@ public struct FleetSetup: Sendable {
         public var exchange: String
         public var exchangeState: State
         public var queues: [QueueReport]
+        /// The presence stream the copies announce themselves on (``PresenceStream``).
+        public var presence: QueueReport
         public var databases: [DatabaseReport]
         public var mongo: MongoReport
     }
@@ -87,6 +89,9 @@ public struct FleetSetup: Sendable {
         public var queues: [QueueReport]
         public var brokerIdentities: BrokerIdentitiesPlan
     }
+
+    /// The stream every copy announces itself on (``PresenceStream``): `<exchange>.presence`.
+    public var presenceStream: String { PresenceStream.name(exchange: exchange) }
 
     /// The topology each worker declares with these settings.
     public var topologies: [(worker: FleetCatalog.Worker, topology: Topology)] {
@@ -122,6 +127,7 @@ public struct FleetSetup: Sendable {
     ///   a queue that exists with other arguments is not changed and is named.
     public func run(stores: FleetStores, on connection: AMQPConnection, address: String) throws -> Report {
         let (exchangeState, queues) = try declareTopology(on: connection, address: address)
+        let presence = try declarePresenceStream(on: connection, address: address)
         let services: [(String, String, (PostgresConnection) throws -> Void)] = [
             ("orders", stores.orders, { try OrderSchema.migrate($0) }),
             ("inventory", stores.inventory, { try StockHandler().migrate($0) }),
@@ -133,8 +139,8 @@ public struct FleetSetup: Sendable {
         }
         let mongo = try Self.prepareMongo(url: stores.mongoURL, database: stores.mongoDatabase)
         return Report(
-            broker: address, exchange: exchange, exchangeState: exchangeState, queues: queues, databases: databases,
-            mongo: mongo)
+            broker: address, exchange: exchange, exchangeState: exchangeState, queues: queues, presence: presence,
+            databases: databases, mongo: mongo)
     }
 
     // MARK: - RabbitMQ
@@ -190,6 +196,29 @@ public struct FleetSetup: Sendable {
             }
         }
         return (exchangeExisted ? .exists : .created, reports)
+    }
+
+    /// Declares the presence stream, which a worker whose user may not configure it cannot.
+    private func declarePresenceStream(on connection: AMQPConnection, address: String) throws -> QueueReport {
+        let name = presenceStream
+        do {
+            let channel = try connection.openChannel()
+            defer { connection.closeChannel(channel) }
+            var existed = true
+            do {
+                _ = try connection.queueStatus(channel: channel, name: name)
+            } catch  where error.replyCode == 404 {
+                existed = false
+            }
+            let declaring = try connection.isChannelOpen(channel) ? channel : connection.openChannel()
+            defer { if declaring != channel { connection.closeChannel(declaring) } }
+            try PresenceStream.declare(name: name, on: connection, channel: declaring)
+            return QueueReport(worker: "fleet", name: name, state: existed ? .exists : .created, bindings: [])
+        } catch {
+            throw OperationFailure(
+                "could not declare the presence stream '\(name)' on RabbitMQ at \(address) (an existing queue of that name must be a stream): \(error)"
+            )
+        }
     }
 
     // MARK: - PostgreSQL

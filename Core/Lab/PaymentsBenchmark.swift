@@ -66,6 +66,7 @@ public struct PaymentsBenchmark: Sendable {
             {
                 _ = try? amqp.deleteQueue(channel: channel, name: name)
             }
+            _ = try? amqp.deleteQueue(channel: channel, name: PresenceStream.name(exchange: exchange))
             _ = try? amqp.deleteExchange(channel: channel, name: exchange)
             amqp.closeChannel(channel)
             for name in databases { _ = try? admin.query("drop database if exists \(name) with (force)") }

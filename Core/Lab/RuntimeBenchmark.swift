@@ -345,6 +345,7 @@ public final class RuntimeBenchmark {
             [topology.queue, topology.deadLetterQueue]
             + topology.retryDelays.indices.map { topology.retryQueue(forTier: $0) }
         for queue in queues { _ = try? amqp.deleteQueue(channel: channel, name: queue) }
+        _ = try? amqp.deleteQueue(channel: channel, name: PresenceStream.name(exchange: topology.exchange))
         _ = try? amqp.deleteExchange(channel: channel, name: topology.exchange)
     }
 

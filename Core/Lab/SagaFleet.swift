@@ -304,6 +304,7 @@ public final class SagaFleet {
                     + topology.retryDelays.indices.map { topology.retryQueue(forTier: $0) }
                 for name in names { _ = try? amqp.deleteQueue(channel: channel, name: name) }
             }
+            _ = try? amqp.deleteQueue(channel: channel, name: PresenceStream.name(exchange: exchange))
             _ = try? amqp.deleteExchange(channel: channel, name: exchange)
             amqp.closeChannel(channel)
         }

@@ -40,10 +40,32 @@ public enum LogOutput {
         return (format, level)
     }
 
+    /// Who is logging, written on every JSON line (`worker`, `host`, `pid`, `copy_id`) so that the
+    /// lines of many copies in one log store can be told apart without parsing text.
+    public struct Identity: Sendable {
+        public var worker: String
+        public var host: String
+        public var pid: Int32
+        public var copyID: String
+
+        public init(worker: String, host: String, pid: Int32, copyID: String) {
+            self.worker = worker
+            self.host = host
+            self.pid = pid
+            self.copyID = copyID
+        }
+
+        /// The fields, in the order they are written.
+        var fields: [(String, String)] {
+            [("worker", worker), ("host", host), ("pid", "\(pid)"), ("copy_id", copyID)]
+        }
+    }
+
     /// Bootstraps swift-log from `environment`. A value it cannot take is reported on standard
     /// error and the process exits 78 (EX_CONFIG), as for any other configuration error: nothing
-    /// has been logged yet, so there is no other way to say it.
-    public static func bootstrap(_ environment: [String: String]) {
+    /// has been logged yet, so there is no other way to say it. With `identity`, every JSON line
+    /// carries it; text lines stay as swift-log writes them.
+    public static func bootstrap(_ environment: [String: String], identity: Identity? = nil) {
         let format: Format
         let level: Logger.Level
         do {
@@ -59,7 +81,7 @@ public enum LogOutput {
                 handler.logLevel = level
                 return handler
             case .json:
-                var handler = JSONLogHandler(label: label)
+                var handler = JSONLogHandler(label: label, identity: identity)
                 handler.logLevel = level
                 return handler
             }
@@ -73,9 +95,10 @@ public enum LogOutput {
 /// {"time":"2026-12-03T14:53:11.042Z","level":"info","logger":"order-worker","message":"connected to broker","endpoint":"10.77.0.11:5672","heartbeat":"5s","queue":"order-worker","source":"WorkerRuntime"}
 /// ```
 ///
-/// `time` (UTC, milliseconds), `level`, `logger` (the process's label), `message`, then the
-/// metadata (the handler's, then the entry's) as keys of their own, then `source` (the module).
-/// A metadata key that would shadow one of those is written as `metadata.<key>`. Nested metadata
+/// `time` (UTC, milliseconds), `level`, `logger` (the process's label), `message`, with an
+/// identity `worker`, `host`, `pid` (a number) and `copy_id`, then the metadata (the handler's,
+/// then the entry's) as keys of their own, then `source` (the module). A metadata key that would
+/// shadow one of those is written as `metadata.<key>`. Nested metadata
 /// becomes JSON objects and arrays. Each line is written with one `write(2)`, so lines from
 /// several threads never interleave.
 public struct JSONLogHandler: LogHandler {
@@ -83,12 +106,26 @@ public struct JSONLogHandler: LogHandler {
     public var logLevel: Logger.Level = .info
     private let label: String
     private let write: @Sendable (String) -> Void
+    /// The identity's part of every line, already encoded.
+    private let identityFields: String
+    private let reserved: Set<String>
 
-    static let reserved: Set<String> = ["time", "level", "logger", "message", "source"]
+    static let fixedKeys: Set<String> = ["time", "level", "logger", "message", "source"]
 
     /// A handler for `label` writing to standard error, or to `write` (tests).
-    public init(label: String, write: (@Sendable (String) -> Void)? = nil) {
+    public init(
+        label: String, identity: LogOutput.Identity? = nil, write: (@Sendable (String) -> Void)? = nil
+    ) {
         self.label = label
+        var encoded = ""
+        for (key, value) in identity?.fields ?? [] {
+            encoded += ","
+            Self.appendString(key, to: &encoded)
+            encoded += ":"
+            if key == "pid" { encoded += value } else { Self.appendString(value, to: &encoded) }
+        }
+        identityFields = encoded
+        reserved = Self.fixedKeys.union((identity?.fields ?? []).map(\.0))
         self.write =
             write ?? { line in
                 line.utf8CString.withUnsafeBufferPointer { buffer in
@@ -111,10 +148,11 @@ public struct JSONLogHandler: LogHandler {
         Self.appendString(label, to: &line)
         line += ",\"message\":"
         Self.appendString(event.message.description, to: &line)
+        line += identityFields
         let fields = metadata.merging(event.metadata ?? [:]) { $1 }
         for key in fields.keys.sorted() {
             line += ","
-            Self.appendString(Self.reserved.contains(key) ? "metadata.\(key)" : key, to: &line)
+            Self.appendString(reserved.contains(key) ? "metadata.\(key)" : key, to: &line)
             line += ":"
             Self.append(fields[key]!, to: &line)
         }

@@ -4,6 +4,7 @@ import Logging
 import Metrics
 import Prometheus
 import ServiceLifecycle
+import Synchronization
 import SystemPackage
 import WorkerRuntime
 
@@ -49,7 +50,13 @@ public enum WorkerApplication {
         makeWorker: (WorkerConfiguration, ConfigReader, Logger) throws -> WorkerService
     ) async -> Never {
         let environment = ProcessInfo.processInfo.environment
-        LogOutput.bootstrap(environment)
+        // One id for this process: in every JSON log line, in `commerce_worker_info` and in its
+        // presence announcements, so that the three can be matched.
+        let copyID = String(UUID().uuidString.lowercased().prefix(8))
+        LogOutput.bootstrap(
+            environment,
+            identity: LogOutput.Identity(
+                worker: appID, host: ProcessInfo.processInfo.hostName, pid: getpid(), copyID: copyID))
         let logger = Logger(label: appID)
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
@@ -60,15 +67,24 @@ public enum WorkerApplication {
                 reader: reader, appID: appID, defaultQueue: defaultQueue, defaultBindings: bindings)
             FaultInjection.install(in: &configuration, environment: environment, logger: logger)
             adjust(&configuration, environment)
-            let worker = try makeWorker(configuration, reader, logger)
+            configuration.copyID = copyID
             var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+            let started = StartedWorker()
             if let port = configuration.httpPort {
                 // Listed first: it starts first and stops last, so /health answers during a drain.
+                // Bound before the worker is made, so that the port it announces is the one bound
+                // (`http.port` 0 picks one).
                 let endpoint = HTTPEndpoint(
-                    host: configuration.httpHost, port: port, logger: logger, health: { worker.health },
-                    liveness: { worker.liveness }, metrics: { registry.emitToString() })
+                    host: configuration.httpHost, port: port, logger: logger,
+                    health: { started.worker?.health ?? WorkerHealth(ready: false, problems: ["starting"]) },
+                    liveness: { started.worker?.liveness ?? WorkerHealth(ready: true, problems: []) },
+                    metrics: { registry.emitToString() })
+                try endpoint.bind()
+                configuration.httpPort = endpoint.boundPort
                 services.append(.init(service: endpoint))
             }
+            let worker = try makeWorker(configuration, reader, logger)
+            started.worker = worker
             services.append(.init(service: worker))
             var groupConfiguration = ServiceGroupConfiguration(
                 services: services, gracefulShutdownSignals: [.sigterm, .sigint], cancellationSignals: [],
@@ -88,6 +104,15 @@ public enum WorkerApplication {
         } catch {
             logger.critical("worker failed: \(error)")
             exit(1)
+        }
+    }
+
+    /// The worker, once made, for the endpoint that is bound before it.
+    private final class StartedWorker: Sendable {
+        private let made = Mutex<WorkerService?>(nil)
+        var worker: WorkerService? {
+            get { made.withLock { $0 } }
+            set { made.withLock { $0 = newValue } }
         }
     }
 

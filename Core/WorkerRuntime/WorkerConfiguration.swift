@@ -112,6 +112,19 @@ public struct WorkerConfiguration: Sendable {
     /// non-zero, uncommitted transactions roll back and unacknowledged deliveries go back to the
     /// queue (nothing is acknowledged that did not commit).
     public var shutdownTimeout: Duration
+    /// Random per process (8 hex digits): tells this copy apart from others of the same worker in
+    /// its logs, its presence announcements and `commerce status`.
+    public var copyID: String
+    /// How often the copy announces itself on the presence stream (`presence.intervalMs`, 0 = never;
+    /// ``PresenceAnnouncement``), so that `commerce status` finds it without a list of addresses.
+    /// Read from configuration it is 10 s by default; a configuration built in code has none.
+    public var presenceInterval: Duration?
+    /// The presence stream (`presence.stream`), by default `<exchange>.presence`.
+    public var presenceStream: String?
+    /// The host name or address the copy announces for its `/metrics` and `/health`
+    /// (`presence.advertisedHost`): by default `http.host`, or the machine's host name when that
+    /// is every interface (`0.0.0.0`, `::`). A pod sets its IP here.
+    public var advertisedHost: String?
     /// Fault injection for crash tests: called on the consumer thread right after a batch has
     /// committed and before its outbox is published, with the ids of the messages that took
     /// effect. `nil` (the default) in every real worker.
@@ -160,7 +173,12 @@ public struct WorkerConfiguration: Sendable {
         liveDeadline = .seconds(300)
         shutdownTimeout = .seconds(30)
         senders = SenderPolicy()
+        copyID = String(UUID().uuidString.lowercased().prefix(8))
+        presenceInterval = nil
     }
+
+    /// The stream this copy announces itself on.
+    public var presenceStreamName: String { presenceStream ?? PresenceStream.name(exchange: topology.exchange) }
 
     /// Reads the configuration. Keys (each also an environment variable, see the type's docs):
     /// `amqp.url` (comma-separated list, secret), `amqp.endpointOrder` (`random`|`listed`),
@@ -179,7 +197,8 @@ public struct WorkerConfiguration: Sendable {
     /// `inbox.retentionMs` (7 days), `retention.intervalMs` (10 min), `journal.enabled` (true),
     /// `journal.retentionMs` (7 days),
     /// `http.port` (-1 = off), `http.host`, `health.batchDeadlineMs`, `health.liveDeadlineMs`,
-    /// `shutdown.timeoutMs`, and for each party of
+    /// `shutdown.timeoutMs`, `presence.intervalMs` (10 s, 0 = off), `presence.stream`,
+    /// `presence.advertisedHost`, and for each party of
     /// ``FleetCatalog/parties`` the broker users acting as it (comma-separated; default the
     /// party's ``FleetCatalog/Party/defaultUsers``): `identity.orderWorker`, `identity.stockWorker`,
     /// `identity.paymentWorker`, `identity.notificationWorker`, `identity.operator`, `identity.upstream`.
@@ -278,6 +297,17 @@ public struct WorkerConfiguration: Sendable {
         liveDeadline = .milliseconds(try positive(reader, "health.liveDeadlineMs", 300_000))
         version = reader.string(forKey: "worker.version", default: version)
         shutdownTimeout = .milliseconds(try positive(reader, "shutdown.timeoutMs", 30_000))
+        let presence = reader.int(forKey: "presence.intervalMs", default: 10_000)
+        guard presence >= 0 else {
+            throw WorkerConfigurationError(
+                key: "presence.intervalMs", problem: "must be 0 (off) or positive, not \(presence)")
+        }
+        presenceInterval = presence == 0 ? nil : .milliseconds(presence)
+        presenceStream = reader.string(forKey: "presence.stream")
+        if let stream = presenceStream, stream.isEmpty || stream.utf8.count > 255 {
+            throw WorkerConfigurationError(key: "presence.stream", problem: "needs a queue name of 1 to 255 bytes")
+        }
+        advertisedHost = reader.string(forKey: "presence.advertisedHost")
         var users: [String: [String]] = [:]
         for party in FleetCatalog.parties {
             let names = reader.stringArray(forKey: ConfigKey(party.configurationKey), default: party.defaultUsers)

@@ -19,8 +19,10 @@ import Synchronization
 /// - `commerce_retention_deleted_total{queue,table}`: inbox rows removed by retention;
 /// - `commerce_batch_database_round_trips{queue}`: round trips to PostgreSQL per batch, from the
 ///   batch's transaction to the deletion of its published outbox rows;
-/// - `commerce_worker_info{queue,app,host,pid,version}` (always 1: who this worker copy is, for
+/// - `commerce_worker_info{queue,app,host,pid,version,copy}` (always 1: who this worker copy is, for
 ///   `commerce status`) and `commerce_worker_start_time_seconds{queue}` (Unix time it started);
+/// - `commerce_presence_last_sent_seconds{queue}` and `commerce_presence_interval_seconds{queue}`:
+///   the presence announcements (``PresencePublisher``), when they are on;
 /// - `commerce_prepare_duration_seconds{queue}`: per message, the handler's phase outside the
 ///   transaction (only for handlers that have one).
 ///
@@ -51,7 +53,7 @@ final class WorkerMetrics: Sendable {
                 label: "commerce_worker_info",
                 dimensions: [
                     ("queue", queue), ("app", identity.app), ("host", identity.host), ("pid", "\(identity.pid)"),
-                    ("version", identity.version),
+                    ("version", identity.version), ("copy", identity.copyID),
                 ]
             ).record(1)
             Gauge(label: "commerce_worker_start_time_seconds", dimensions: [("queue", queue)])
@@ -112,4 +114,6 @@ struct WorkerIdentity: Sendable {
     /// ``WorkerConfiguration/version``.
     var version: String
     var startedAt: Date
+    /// ``WorkerConfiguration/copyID``.
+    var copyID: String
 }

@@ -19,6 +19,7 @@ public final class WorkerService: Service, Sendable {
     private let consumers: [Consumer]
     private let logger: Logger
     private let completion = Completion()
+    private let presence: PresencePublisher?
 
     /// One consumer: its link and its loop, whatever the store.
     private struct Consumer: Sendable {
@@ -54,11 +55,20 @@ public final class WorkerService: Service, Sendable {
         self.logger = logger
         let knownTypes = Set(configuration.topology.bindings.filter { !$0.contains("*") && !$0.contains("#") })
             .union(FleetCatalog.contractTypes)
+        let identity = WorkerIdentity(
+            app: configuration.appID, host: ProcessInfo.processInfo.hostName, pid: getpid(),
+            version: configuration.version, startedAt: Date(), copyID: configuration.copyID)
         let metrics = WorkerMetrics(
-            queue: configuration.topology.queue, knownTypes: knownTypes,
-            identity: WorkerIdentity(
-                app: configuration.appID, host: ProcessInfo.processInfo.hostName, pid: getpid(),
-                version: configuration.version, startedAt: Date()))
+            queue: configuration.topology.queue, knownTypes: knownTypes, identity: identity)
+        presence = configuration.presenceInterval.map { interval in
+            PresencePublisher(
+                configuration: PresencePublisher.Configuration(
+                    amqp: configuration.amqp, stream: configuration.presenceStreamName, interval: interval,
+                    declare: configuration.declareTopology, reconnectDelays: configuration.reconnectDelays,
+                    announcement: WorkerService.announcement(
+                        configuration: configuration, identity: identity, interval: interval)),
+                queue: configuration.topology.queue, logger: logger)
+        }
         // A body over `consumer.maxBodyBytes` is refused while it is read, before it is copied:
         // the queue's dead-letter exchange keeps it (docs/security.md, "Size limits").
         var amqp = configuration.amqp
@@ -142,6 +152,7 @@ public final class WorkerService: Service, Sendable {
             thread.name = "consumer-\(configuration.topology.queue)-\(index)"
             thread.start()
         }
+        presence?.start()
         let finished = await withTaskCancellationHandler {
             await withGracefulShutdownHandler {
                 await completion.wait()
@@ -153,6 +164,8 @@ public final class WorkerService: Service, Sendable {
             consumers.forEach { $0.requestStop() }
             completion.abandon()
         }
+        // After the consumers: a copy says it stopped only once it has.
+        presence?.stop()
         guard finished else {
             logger.critical(
                 "shutdown deadline passed with work in flight; abandoning it (nothing uncommitted is acked)")
@@ -162,10 +175,38 @@ public final class WorkerService: Service, Sendable {
     }
 }
 
+extension WorkerService {
+    /// This copy's announcement: its `/metrics` and `/health` at `presence.advertisedHost`, else
+    /// `http.host`, else (listening on every interface) the host name.
+    fileprivate static func announcement(
+        configuration: WorkerConfiguration, identity: WorkerIdentity, interval: Duration
+    ) -> @Sendable (PresenceAnnouncement.State) -> PresenceAnnouncement {
+        var base: String?
+        if let port = configuration.httpPort {
+            var host = configuration.advertisedHost ?? configuration.httpHost
+            if configuration.advertisedHost == nil, ["0.0.0.0", "::", ""].contains(host) { host = identity.host }
+            if host.contains(":") && !host.hasPrefix("[") { host = "[\(host)]" }
+            base = "http://\(host):\(port)"
+        }
+        return { [base] state in
+            PresenceAnnouncement(
+                worker: identity.app, queue: configuration.topology.queue, copyID: identity.copyID,
+                version: identity.version, host: identity.host, pid: Int(identity.pid),
+                metricsURL: base.map { $0 + "/metrics" }, healthURL: base.map { $0 + "/health" },
+                startedAt: identity.startedAt, sentAt: Date(), interval: interval, state: state)
+        }
+    }
+}
+
 /// Readiness (or liveness) of a worker, as `/health/ready` (or `/health/live`) reports it.
 public struct WorkerHealth: Sendable {
     public var ready: Bool
     public var problems: [String]
+
+    public init(ready: Bool, problems: [String]) {
+        self.ready = ready
+        self.problems = problems
+    }
 }
 
 /// The graceful shutdown's deadline passed while consumers were still busy.

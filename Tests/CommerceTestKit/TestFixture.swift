@@ -49,6 +49,8 @@ open class TestFixture {
             for name in topologies.flatMap({ $0.queues.map(\.name) }) + queues {
                 _ = try? amqp.deleteQueue(channel: control, name: name)
             }
+            // The presence stream the fixture's workers declare (PresenceStream).
+            _ = try? amqp.deleteQueue(channel: control, name: exchange + ".presence")
             _ = try? amqp.deleteExchange(channel: control, name: exchange)
         }
         // The databases are dropped as `databases` is released, after the workers are gone.

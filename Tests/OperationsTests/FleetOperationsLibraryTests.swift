@@ -30,6 +30,9 @@ struct FleetOperationsLibraryTests {
             let amqp = try TestServers.amqp("fleet-ops-setup-test")
             defer {
                 amqp.deleteFleet(setup.topologies.map(\.topology), exchange: setup.exchange)
+                if let channel = try? amqp.openChannel() {
+                    _ = try? amqp.deleteQueue(channel: channel, name: setup.presenceStream)
+                }
                 amqp.close()
                 try? MongoClient(uri: TestServers.mongoURL).dropDatabase(mongoDatabase)
             }
@@ -51,12 +54,15 @@ struct FleetOperationsLibraryTests {
             #expect(!first.mongo.createdIndexes.isEmpty)
             // The report never holds the test server's password.
             #expect(!first.databases[0].database.contains("commerce:commerce@"))
+            // The presence stream the copies announce themselves on (a worker's user may not declare it).
+            #expect(first.presence.name == "\(setup.exchange).presence" && first.presence.state == .created)
 
             let second = try setup.run(stores: stores, on: amqp, address: "the test broker")
             #expect(second.exchangeState == .exists)
             #expect(second.queues.allSatisfy { $0.state == .exists })
             #expect(second.databases.allSatisfy { $0.createdTables.isEmpty && !$0.existingTables.isEmpty })
             #expect(second.mongo.createdIndexes.isEmpty)
+            #expect(second.presence.state == .exists)
         }
     }
 
@@ -68,6 +74,9 @@ struct FleetOperationsLibraryTests {
             let amqp = try TestServers.amqp("fleet-ops-setup-test")
             defer {
                 amqp.deleteFleet(setup.topologies.map(\.topology), exchange: setup.exchange)
+                if let channel = try? amqp.openChannel() {
+                    _ = try? amqp.deleteQueue(channel: channel, name: setup.presenceStream)
+                }
                 amqp.close()
             }
             let port = try LocalPorts.free()

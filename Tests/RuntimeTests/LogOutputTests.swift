@@ -67,6 +67,30 @@ struct LogOutputTests {
         #expect(object["metadata.level"] as? String == "shadow")
     }
 
+    @Test("the worker's identity on every line, a metadata key named like one of its keys kept apart")
+    func identity() throws {
+        let captured = Lines()
+        let handler = JSONLogHandler(
+            label: "order-worker",
+            identity: LogOutput.Identity(worker: "order-worker", host: "vm-1", pid: 4242, copyID: "0a1b2c3d")
+        ) { line in captured.lines.withLock { $0.append(line) } }
+        let logger = Logger(label: "order-worker", factory: { _ in handler })
+        logger.info("one")
+        logger.info("two", metadata: ["worker": "shadow", "host": "shadow"])
+        let objects = try captured.lines.withLock { $0 }.map {
+            try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
+        }
+        #expect(objects.count == 2)
+        for object in objects {
+            #expect(object["worker"] as? String == "order-worker")
+            #expect(object["host"] as? String == "vm-1")
+            #expect(object["pid"] as? Int == 4242)
+            #expect(object["copy_id"] as? String == "0a1b2c3d")
+        }
+        #expect(objects[1]["metadata.worker"] as? String == "shadow")
+        #expect(objects[1]["metadata.host"] as? String == "shadow")
+    }
+
     @Test("LOG_FORMAT and LOG_LEVEL: the defaults, and what is refused")
     func settings() throws {
         #expect(try LogOutput.settings([:]) == (.text, .info))
@@ -83,6 +107,11 @@ struct LogOutputTests {
         let worker = try fixture.startWorker(["LOG_FORMAT": "json", "MONGOC_DISABLE_SHM": "1"])
         try fixture.publish([.work(#"{"action":"ok"}"#)])
         try fixture.waitForEffects(1)
+        // The copy id its /metrics reports (`commerce_worker_info{copy=…}`), to match every line's.
+        let metrics = worker.http("/metrics")?.1 ?? ""
+        let info = metrics.split(separator: "\n").first { $0.hasPrefix("commerce_worker_info{") } ?? ""
+        let copyID = info.range(of: #"copy=""#).map { String(info[$0.upperBound...].prefix { $0 != "\"" }) }
+        #expect(copyID?.count == 8, "\(info)")
         worker.terminate()
         #expect(worker.waitForExit(timeout: .seconds(30)) == 0)
         let lines = worker.log.split(separator: "\n")
@@ -92,6 +121,11 @@ struct LogOutputTests {
             let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
             #expect(object != nil, "not JSON: \(line)")
             #expect(object?["level"] is String && object?["message"] is String && object?["time"] is String)
+            // Who wrote it, on every line.
+            #expect(object?["worker"] as? String == "probe-worker", "\(line)")
+            #expect(object?["host"] as? String == ProcessInfo.processInfo.hostName, "\(line)")
+            #expect(object?["pid"] as? Int == Int(worker.process.processIdentifier), "\(line)")
+            #expect(object?["copy_id"] as? String == copyID, "\(line)")
             if object?["message"] as? String == "connected to broker" { connected = object }
         }
         #expect(connected?["endpoint"] as? String == "127.0.0.1:5672", "\(worker.log)")

@@ -140,6 +140,7 @@ struct SetupCommand: ParsableCommand {
             let bound = queue.bindings.isEmpty ? "" : " (bound to \(queue.bindings.joined(separator: ", ")))"
             print("  queue \(queue.name): \(queue.state.rawValue)\(bound)")
         }
+        print("  presence stream \(report.presence.name): \(report.presence.state.rawValue)")
         for database in report.databases {
             print("PostgreSQL \(database.service) \(database.database)")
             print(

@@ -3,6 +3,7 @@ import ArgumentParser
 import CommandLineSupport
 import FleetOperations
 import Foundation
+import WorkerRuntime
 
 /// `commerce status`: the fleet at a glance (``FleetOperations/FleetStatus``), from two samples
 /// `--interval` apart, as a table or JSON.
@@ -17,10 +18,12 @@ struct StatusCommand: ParsableCommand {
             Queues: \(QueueDepth.fleetQueues.joined(separator: ", ")) (or the --queue names), each with \
             its retry queues (<queue>.retry.<delay>, from --retry-delays-ms) and <queue>.dlq. They are \
             sampled twice, --interval apart: the change in ready messages per second, and messages \
-            handled per second from the workers' commerce_messages_handled_total. Workers: every \
-            --worker URL, by default the local fleet's \
-            \(defaultPorts.map { "127.0.0.1:\($0)" }.joined(separator: ", ")) (those that do not \
-            answer are left out); /health and /metrics are read.
+            handled per second from the workers' commerce_messages_handled_total. Copies: every copy \
+            that announced itself on the presence stream (<exchange>.presence) in the last \
+            --presence-window seconds, running, stale (no heartbeat for three of its intervals) or \
+            stopped. Workers: every --worker URL, else every copy found that has not stopped, else \
+            the local fleet's \(defaultPorts.map { "127.0.0.1:\($0)" }.joined(separator: ", ")) \
+            (those that do not answer are left out); /health and /metrics are read.
             """)
 
     /// The local fleet's HTTP ports, asked when no --worker is given.
@@ -48,9 +51,36 @@ struct StatusCommand: ParsableCommand {
             "Retry delays in milliseconds, comma-separated (the workers' QUEUE_RETRY_DELAYS_MS).", valueName: "ms,…"))
     var retryDelaysMs = "1000,5000,30000"
 
+    @Option(
+        help: ArgumentHelp(
+            "The topic exchange (the workers' EXCHANGE_NAME): its presence stream is <exchange>.presence.",
+            valueName: "name"))
+    var exchange = "commerce"
+
+    @Option(
+        help: ArgumentHelp(
+            "The presence stream to read instead of <exchange>.presence (the workers' PRESENCE_STREAM).",
+            valueName: "name"))
+    var presenceStream: String?
+
+    @Option(help: ArgumentHelp("Seconds of announcements to read (default 300).", valueName: "seconds"))
+    var presenceWindow: Double = 300
+
+    @Flag(help: "Do not read the presence stream.")
+    var noDiscovery = false
+
     @OptionGroup var output: OutputOptions
 
     func validate() throws {
+        for (option, name) in [("--exchange", exchange), ("--presence-stream", presenceStream ?? "x")] {
+            guard !name.isEmpty, name.utf8.count <= 240 else {
+                throw ValidationError("\(option) needs a name of 1 to 240 bytes, got '\(name)'")
+            }
+        }
+        guard presenceWindow.isFinite, presenceWindow > 0, presenceWindow <= 3600 else {
+            throw ValidationError(
+                "--presence-window must be more than 0 and at most 3600 seconds, got \(presenceWindow)")
+        }
         for name in queues {
             guard !name.isEmpty, name.utf8.count <= 240 else {
                 throw ValidationError("--queue needs a name of 1 to 240 bytes, got '\(name)'")
@@ -80,11 +110,6 @@ struct StatusCommand: ParsableCommand {
 
     private func report() throws {
         let delays = retryDelays ?? [.seconds(1), .seconds(5), .seconds(30)]
-        let explicit = !workerURLs.isEmpty
-        let endpoints =
-            explicit
-            ? workerURLs.compactMap { WorkerEndpoint(url: $0) }
-            : Self.defaultPorts.map { WorkerEndpoint(host: "127.0.0.1", port: $0) }
 
         let address = Setting.redacted(broker.resolvedURL)
         let connection: AMQPConnection
@@ -94,9 +119,23 @@ struct StatusCommand: ParsableCommand {
             throw CommandFailure("cannot reach RabbitMQ at \(address): \(CommandFailure.describe(error))")
         }
         defer { connection.close() }
-        let report = try FleetStatus.sample(
+        let presence =
+            noDiscovery
+            ? nil
+            : try FleetPresence.read(
+                stream: presenceStream ?? PresenceStream.name(exchange: exchange), window: .seconds(presenceWindow),
+                on: connection, address: address)
+        // --worker names what to probe; else the copies found; else a guess at the local fleet.
+        let discovered = presence?.endpoints ?? []
+        let explicit = !workerURLs.isEmpty || !discovered.isEmpty
+        let endpoints =
+            !workerURLs.isEmpty
+            ? workerURLs.compactMap { WorkerEndpoint(url: $0) }
+            : !discovered.isEmpty ? discovered : Self.defaultPorts.map { WorkerEndpoint(host: "127.0.0.1", port: $0) }
+        var report = try FleetStatus.sample(
             queues: queues.isEmpty ? QueueDepth.fleetQueues : queues, retryDelays: delays, endpoints: endpoints,
             omitSilent: !explicit, interval: .seconds(interval), on: connection, address: address)
+        report.presence = presence
         if output.json {
             output.printJSON(report)
         } else {
@@ -148,6 +187,7 @@ struct StatusCommand: ParsableCommand {
                     + right(side(queue.deadLetterQueue), 8) + right(rate(queue.handledPerSecond), 11))
         }
         print("")
+        if let presence = report.presence { printPresence(presence) }
         if report.workers.isEmpty {
             print(
                 workerURLs.isEmpty
