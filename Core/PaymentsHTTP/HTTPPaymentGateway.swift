@@ -1,10 +1,12 @@
 import AsyncHTTPClient
+import CommerceTracing
 import Foundation
 import Logging
 import NIOCore
 import NIOHTTP1
 import Payments
 import Resilience
+import Tracing
 import WorkerRuntime
 
 /// The ``PaymentGateway`` port over HTTP: a card processor's REST API shaped like Stripe's, the
@@ -243,6 +245,18 @@ public final class HTTPPaymentGateway: PaymentGateway {
             request.headers.add(name: "Content-Type", value: "application/json")
             request.body = .bytes(ByteBuffer(bytes: body))
         }
+        // The handled message's trace continues into the processor: a client span of its own when
+        // tracing is on, else the message's context forwarded as it is.
+        var span: CommerceSpan?
+        if let parent = ServiceContext.current?.traceContext {
+            span = CommerceTracing.tracer?.startSpan("\(method) \(path)", parent: parent, kind: .client)
+            let trace = span?.trace ?? parent
+            request.headers.add(name: TraceContext.traceparentHeader, value: trace.traceparent)
+            if let state = trace.traceState { request.headers.add(name: TraceContext.tracestateHeader, value: state) }
+            span?.attributes["http.request.method"] = "\(method)"
+            span?.attributes["url.path"] = path
+        }
+        defer { span?.end() }
         let answer: Answer
         let retryAfter: Duration?
         do {
@@ -251,9 +265,12 @@ public final class HTTPPaymentGateway: PaymentGateway {
             answer = Answer(status: Int(response.status.code), body: Data(bytes.readableBytesView))
             retryAfter = Self.retryAfter(response.headers.first(name: "Retry-After"))
         } catch {
+            span?.setStatus(SpanStatus(code: .error, message: "\(error)"))
             if error is CancellationError { throw error }
             throw RetryableFailure(description: "\(error)")
         }
+        span?.attributes["http.response.status_code"] = answer.status
+        if answer.status >= 500 { span?.setStatus(SpanStatus(code: .error, message: "status \(answer.status)")) }
         let errorType = Self.errorBody(answer)?.type
         let keyInUse = answer.status == 409 && errorType == "idempotency_key_in_use"
         if answer.status >= 500 || answer.status == 429 || answer.status == 408 || keyInUse {

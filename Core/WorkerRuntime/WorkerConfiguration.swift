@@ -1,5 +1,6 @@
 import AMQP
 import CommerceSupport
+import CommerceTracing
 import Configuration
 import Foundation
 import Postgres
@@ -112,6 +113,13 @@ public struct WorkerConfiguration: Sendable {
     /// non-zero, uncommitted transactions roll back and unacknowledged deliveries go back to the
     /// queue (nothing is acknowledged that did not commit).
     public var shutdownTimeout: Duration
+    /// Where spans go (docs/operations.md, "Tracing"): the `tracing.*` keys, `nil` (the default)
+    /// when no OTLP endpoint is configured.
+    public var tracing: TracingSettings?
+    /// The tracer the consumers start their spans with; installed by the executable from
+    /// ``tracing`` (`WorkerApplication`). `nil`: tracing is off, and messages only forward the
+    /// trace context they arrived with.
+    public var tracer: CommerceTracer?
     /// Fault injection for crash tests: called on the consumer thread right after a batch has
     /// committed and before its outbox is published, with the ids of the messages that took
     /// effect. `nil` (the default) in every real worker.
@@ -179,7 +187,8 @@ public struct WorkerConfiguration: Sendable {
     /// `inbox.retentionMs` (7 days), `retention.intervalMs` (10 min), `journal.enabled` (true),
     /// `journal.retentionMs` (7 days),
     /// `http.port` (-1 = off), `http.host`, `health.batchDeadlineMs`, `health.liveDeadlineMs`,
-    /// `shutdown.timeoutMs`, and for each party of
+    /// `shutdown.timeoutMs`, the `tracing.*` keys (``TracingSettings/read(from:serviceName:)``),
+    /// and for each party of
     /// ``FleetCatalog/parties`` the broker users acting as it (comma-separated; default the
     /// party's ``FleetCatalog/Party/defaultUsers``): `identity.orderWorker`, `identity.stockWorker`,
     /// `identity.paymentWorker`, `identity.notificationWorker`, `identity.operator`, `identity.upstream`.
@@ -271,6 +280,7 @@ public struct WorkerConfiguration: Sendable {
         liveDeadline = .milliseconds(try positive(reader, "health.liveDeadlineMs", 300_000))
         version = reader.string(forKey: "worker.version", default: version)
         shutdownTimeout = .milliseconds(try positive(reader, "shutdown.timeoutMs", 30_000))
+        tracing = try TracingSettings.read(from: reader, serviceName: appID)
         var users: [String: [String]] = [:]
         for party in FleetCatalog.parties {
             let names = reader.stringArray(forKey: ConfigKey(party.configurationKey), default: party.defaultUsers)
