@@ -102,6 +102,10 @@ public final class HTTPPaymentGateway: PaymentGateway {
         // The processor's API is plain HTTP/1.1 locally; no redirects are expected from it.
         client.redirectConfiguration = .disallow
         client.httpVersion = .http1Only
+        // The adapter makes its own client span per attempt and sends its `traceparent`
+        // (``attempt(_:_:body:key:)``); AsyncHTTPClient's automatic span would add a second one and
+        // a second `traceparent` header, which the processor could not read.
+        client.tracing.tracer = nil
         self.client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: client)
     }
 

@@ -25,6 +25,9 @@ final class SpanExporter: @unchecked Sendable {
     private let exported = Counter(label: "commerce_tracing_spans_exported_total")
     private let failedExports = Counter(label: "commerce_tracing_export_failures_total")
     private let resource: [String: Any]
+    /// A client of its own, without AsyncHTTPClient's automatic tracing: an export traced by the
+    /// tracer it exports for would make a span per export, exported in turn, for ever.
+    private let client: HTTPClient
 
     init(settings: TracingSettings, logger: Logger) {
         self.settings = settings
@@ -38,6 +41,12 @@ final class SpanExporter: @unchecked Sendable {
             ]
         ]
         pending.reserveCapacity(settings.maximumBatchSize)
+        var configuration = HTTPClient.Configuration()
+        configuration.tracing.tracer = nil
+        configuration.timeout = HTTPClient.Configuration.Timeout(
+            connect: .nanoseconds(Int64(settings.exportTimeout.seconds * 1e9)),
+            read: .nanoseconds(Int64(settings.exportTimeout.seconds * 1e9)))
+        client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
     }
 
     func start() {
@@ -95,6 +104,7 @@ final class SpanExporter: @unchecked Sendable {
                 finished = true
                 condition.broadcast()
                 condition.unlock()
+                try? client.syncShutdown()
                 return
             }
         }
@@ -111,13 +121,14 @@ final class SpanExporter: @unchecked Sendable {
         }
         let endpoint = settings.endpoint
         let timeout = settings.exportTimeout
+        let client = client
         do {
             let status = try runBlocking { () async throws -> UInt in
                 var request = HTTPClientRequest(url: endpoint)
                 request.method = .POST
                 request.headers.add(name: "Content-Type", value: "application/json")
                 request.body = .bytes(ByteBuffer(bytes: body))
-                let response = try await HTTPClient.shared.execute(
+                let response = try await client.execute(
                     request, deadline: .now() + .nanoseconds(Int64(timeout.seconds * 1e9)))
                 _ = try await response.body.collect(upTo: 1 << 20)
                 return response.status.code
