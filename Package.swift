@@ -284,7 +284,7 @@ let package = Package(
             name: "RuntimeTests",
             dependencies: [
                 "CommerceTestKit", "Resilience", "WorkerRuntime", "WorkerApp", "CommerceMessages", "Postgres", "AMQP",
-                "Mongo", "Chaos", "Inventory",
+                "Mongo", "Chaos", "Inventory", "CommerceTracing",
                 .product(name: "Configuration", package: "swift-configuration"),
             ],
             path: "Tests/RuntimeTests"),

@@ -253,12 +253,14 @@ public final class HTTPPaymentGateway: PaymentGateway {
         // tracing is on, else the message's context forwarded as it is.
         var span: CommerceSpan?
         if let parent = ServiceContext.current?.traceContext {
-            span = CommerceTracing.tracer?.startSpan("\(method) \(path)", parent: parent, kind: .client)
+            // The name leaves the query out: an idempotency key per order would make a name per order.
+            let route = path.split(separator: "?", maxSplits: 1).first.map(String.init) ?? path
+            span = CommerceTracing.tracer?.startSpan("\(method) \(route)", parent: parent, kind: .client)
             let trace = span?.trace ?? parent
             request.headers.add(name: TraceContext.traceparentHeader, value: trace.traceparent)
             if let state = trace.traceState { request.headers.add(name: TraceContext.tracestateHeader, value: state) }
             span?.attributes["http.request.method"] = "\(method)"
-            span?.attributes["url.path"] = path
+            span?.attributes["url.path"] = route
         }
         defer { span?.end() }
         let answer: Answer

@@ -64,9 +64,20 @@ public enum CommerceTracing {
             InstrumentationSystem.bootstrap(tracer)
             current = tracer
             logger.info(
-                "tracing on", metadata: ["endpoint": "\(settings.endpoint)", "service": "\(settings.serviceName)"])
+                "tracing on",
+                metadata: ["endpoint": "\(redacted(settings.endpoint))", "service": "\(settings.serviceName)"])
             return tracer
         }
+    }
+
+    /// `endpoint` without the user and password a URL may carry, for logs.
+    static func redacted(_ endpoint: String) -> String {
+        guard var parts = URLComponents(string: endpoint), parts.user != nil || parts.password != nil else {
+            return endpoint
+        }
+        parts.user = nil
+        parts.password = nil
+        return parts.string ?? "(an endpoint with credentials)"
     }
 
     /// Exports what is queued and stops the exporter, waiting `deadline` at most. For the end of

@@ -21,6 +21,7 @@ public final class OTLPReceiver {
 
     private let process: ChildProcess
     private let spansFile: URL
+    private let directory: URL
     /// The port it listens on.
     public let port: Int
 
@@ -29,7 +30,7 @@ public final class OTLPReceiver {
 
     /// Starts the receiver on `port` (0: any free port) and waits until it listens.
     public init(port requested: Int = 0) throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent(
             "otlp-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let script = directory.appendingPathComponent("receiver.py")
@@ -54,7 +55,10 @@ public final class OTLPReceiver {
         self.port = port
     }
 
-    deinit { process.kill() }
+    deinit {
+        process.kill()
+        try? FileManager.default.removeItem(at: directory)
+    }
 
     /// Every span received so far.
     public var spans: [ReceivedSpan] {
