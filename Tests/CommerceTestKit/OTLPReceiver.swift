@@ -28,8 +28,10 @@ public final class OTLPReceiver {
     /// The base URL to give as `OTEL_EXPORTER_OTLP_ENDPOINT` / `tracing.otlpEndpoint`.
     public var endpoint: String { "http://127.0.0.1:\(port)" }
 
-    /// Starts the receiver on `port` (0: any free port) and waits until it listens.
-    public init(port requested: Int = 0) throws {
+    /// Starts the receiver on `port` (0: any free port) and waits until it listens. A `silent`
+    /// one accepts connections (the kernel's backlog does) and never reads or answers: a
+    /// collector that hangs.
+    public init(port requested: Int = 0, silent: Bool = false) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent(
             "otlp-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -40,7 +42,7 @@ public final class OTLPReceiver {
         try Data(Self.script.utf8).write(to: script)
         let child = try ChildProcess(
             executable: URL(fileURLWithPath: "/usr/bin/python3"),
-            arguments: [script.path, "\(requested)", spansPath, portFile.path],
+            arguments: [script.path, "\(requested)", spansPath, portFile.path, silent ? "silent" : "answer"],
             environment: ["PATH": "/usr/bin:/bin"], workingDirectory: directory,
             logURL: directory.appendingPathComponent("receiver.log"))
         let portText = try waitUntil("the OTLP receiver to listen", timeout: .seconds(10)) {
@@ -86,10 +88,18 @@ public final class OTLPReceiver {
     }
 
     private static let script = #"""
-        import json, sys, threading
+        import json, socket, sys, threading, time
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
         port, spans_path, port_path = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+        if sys.argv[4] == "silent":
+            listener = socket.socket()
+            listener.bind(("127.0.0.1", port))
+            listener.listen(1024)
+            with open(port_path, "w") as f:
+                f.write("%d\n" % listener.getsockname()[1])
+            while True:
+                time.sleep(3600)
         lock = threading.Lock()
 
         def value(v):

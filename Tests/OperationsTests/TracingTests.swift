@@ -218,6 +218,38 @@ struct TracingTests {
         }
     }
 
+    @Test("a collector that hangs: spans beyond the bounded queue are dropped and counted, messages go on")
+    func hangingCollector() async throws {
+        try await offThePool {
+            let collector = try OTLPReceiver(silent: true)
+            let fixture = try ServiceFixture(watching: [.orderPlaced])
+            let worker = try fixture.startWorker(
+                "order-worker",
+                [
+                    "DATABASE_URL": try fixture.databaseURL(for: "orders"),
+                    "TRACING_OTLP_ENDPOINT": collector.endpoint, "TRACING_QUEUE_CAPACITY": "4",
+                    "TRACING_MAX_BATCH_SIZE": "2", "TRACING_EXPORT_INTERVAL_MS": "100",
+                    "TRACING_EXPORT_TIMEOUT_MS": "1000",
+                ])
+            let saga = SagaDriver()
+            let orders = (0..<20).map { _ in saga.order([("KB-001", 1, 60_000)]) }
+            for order in orders { try fixture.publish(order) }
+            // Every order is handled although no export ever completes.
+            let placed = try Self.deliveries(fixture, count: orders.count)
+            #expect(Set(placed.compactMap(\.properties.correlationID)) == Set(orders.map(\.orderID)))
+            #expect(try fixture.deadLetters(of: "order-worker").isEmpty)
+            // A failed export drops its batch (2 spans) too: more drops than that came from the full queue.
+            let metrics = try waitUntil("dropped spans and failed exports counted", timeout: .seconds(20)) {
+                worker.http("/metrics")?.1 ?? ""
+            } until: {
+                let failures = metricValue($0, "commerce_tracing_export_failures_total") ?? 0
+                return failures > 0 && (metricValue($0, "commerce_tracing_spans_dropped_total") ?? 0) > 2 * failures
+            }
+            #expect(metricValue(metrics, "commerce_tracing_spans_exported_total") ?? 0 == 0)
+            #expect(worker.http("/health/ready")?.0 == 200)
+        }
+    }
+
     /// Waits until the watch queue holds `count` messages and takes them.
     private static func deliveries(_ fixture: ServiceFixture, count: Int) throws -> [AMQPDelivery] {
         try waitUntil("\(count) order.placed on the watch queue", timeout: .seconds(30)) {
