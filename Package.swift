@@ -31,6 +31,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.20.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.65.0"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.0.0"),
+        // W3C trace context across the saga, exported over OTLP/HTTP (docs/operations.md, "Tracing").
+        .package(url: "https://github.com/apple/swift-distributed-tracing.git", from: "1.1.0"),
     ],
     targets: [
         // C bindings: module map + shim header only. Nothing outside Core imports these.
@@ -57,12 +59,28 @@ let package = Package(
         .target(name: "CommerceMessages", dependencies: ["CommerceDomain"], path: "Core/CommerceMessages"),
         .target(name: "Resilience", path: "Core/Resilience"),
 
+        // Traces: the W3C trace context, a swift-distributed-tracing tracer and its OTLP/HTTP JSON
+        // exporter (a bounded queue drained by a thread of its own). Off unless configured.
+        .target(
+            name: "CommerceTracing",
+            dependencies: [
+                "CommerceSupport",
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            path: "Core/Tracing"),
+
         // The shared worker runtime: topology, consume loop, inbox/outbox, retries, dead letters,
         // lifecycle and metrics. Every worker executable stands on it.
         .target(
             name: "WorkerRuntime",
             dependencies: [
-                "AMQP", "Postgres", "Mongo", "CommerceMessages", "Resilience", "CommerceSupport",
+                "AMQP", "Postgres", "Mongo", "CommerceMessages", "Resilience", "CommerceSupport", "CommerceTracing",
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -95,7 +113,8 @@ let package = Package(
         .target(
             name: "PaymentsHTTP",
             dependencies: [
-                "Payments", "Resilience", "WorkerRuntime",
+                "Payments", "Resilience", "WorkerRuntime", "CommerceTracing",
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -108,7 +127,7 @@ let package = Package(
         .target(
             name: "CardProcessor",
             dependencies: [
-                "Postgres",
+                "Postgres", "CommerceTracing",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
@@ -129,7 +148,7 @@ let package = Package(
         .target(
             name: "WorkerApp",
             dependencies: [
-                "WorkerRuntime", "CommerceSupport",
+                "WorkerRuntime", "CommerceSupport", "CommerceTracing",
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -150,7 +169,7 @@ let package = Package(
             name: "FleetOperations",
             dependencies: [
                 "AMQP", "Postgres", "Mongo", "CommerceMessages", "CommerceSupport", "WorkerRuntime", "Ordering",
-                "Inventory", "Payments", "PaymentsHTTP", "Notifications", "SagaAudit",
+                "Inventory", "Payments", "PaymentsHTTP", "Notifications", "SagaAudit", "CommerceTracing",
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Core/FleetOperations"),
@@ -163,6 +182,7 @@ let package = Package(
             dependencies: [
                 "AMQP", "Postgres", "Mongo", "CommerceMessages", "WorkerRuntime", "CommerceSupport", "LocalProcess",
                 "SagaAudit", "Ordering", "Inventory", "Payments", "Chaos", "Resilience", "FleetOperations",
+                "CommerceTracing",
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
             path: "Core/Lab"),
@@ -185,8 +205,10 @@ let package = Package(
             dependencies: [
                 "AMQP", "Postgres", "Mongo", "CommerceDomain", "CommerceMessages", "WorkerRuntime", "CommerceSupport",
                 "SagaAudit", "Ordering", "Inventory", "Payments", "Notifications", "CommandLineSupport",
-                "FleetOperations",
+                "FleetOperations", "CommerceTracing",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             path: "Workers/commerce"),
         // The lab (docs/benchmarks.md, docs/chaos.md): benchmarks, fault injection and the sample-order
@@ -219,7 +241,7 @@ let package = Package(
         .executableTarget(
             name: "payment-gateway",
             dependencies: [
-                "CardProcessor", "WorkerApp", "WorkerRuntime",
+                "CardProcessor", "WorkerApp", "WorkerRuntime", "CommerceTracing",
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -262,7 +284,7 @@ let package = Package(
             name: "RuntimeTests",
             dependencies: [
                 "CommerceTestKit", "Resilience", "WorkerRuntime", "WorkerApp", "CommerceMessages", "Postgres", "AMQP",
-                "Mongo", "Chaos", "Inventory",
+                "Mongo", "Chaos", "Inventory", "CommerceTracing",
                 .product(name: "Configuration", package: "swift-configuration"),
             ],
             path: "Tests/RuntimeTests"),

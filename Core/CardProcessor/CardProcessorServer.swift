@@ -1,3 +1,4 @@
+import CommerceTracing
 import Foundation
 import Hummingbird
 import Logging
@@ -66,7 +67,10 @@ public struct CardProcessorServer: Sendable {
                 body: ResponseBody(byteBuffer: ByteBuffer(string: metrics())))
         }
         let v1 = router.group("v1")
-            .add(middleware: FaultMiddleware(faults: faults))
+        // With tracing on, each API request is a server span continuing the caller's
+        // `traceparent` (a malformed one starts a new trace).
+        if CommerceTracing.tracer != nil { v1.add(middleware: TracingMiddleware()) }
+        v1.add(middleware: FaultMiddleware(faults: faults))
             .add(middleware: AuthenticationMiddleware(apiKey: configuration.apiKey))
         v1.post("charges") { request, context in try await api.createCharge(request, context: context) }
         v1.get("charges") { request, context in try await api.charges(request, context: context) }

@@ -29,9 +29,11 @@ extension ContractMessage {
     }
 
     /// A new envelope for this message: a fresh message id, `correlation_id` = ``orderID``,
-    /// `type` = ``messageType``, and `causation_id` = the message this one reacts to.
+    /// `type` = ``messageType``, `causation_id` = the message this one reacts to, and that
+    /// message's trace context.
     public func envelope(appID: String, causedBy cause: Envelope? = nil) -> Envelope {
         Envelope(
-            correlationID: orderID, causationID: cause?.messageID, type: Self.messageType.rawValue, appID: appID)
+            correlationID: orderID, causationID: cause?.messageID, type: Self.messageType.rawValue, appID: appID,
+            traceParent: cause?.traceParent, traceState: cause?.traceState)
     }
 }

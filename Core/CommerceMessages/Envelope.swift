@@ -5,7 +5,8 @@ import Foundation
 /// The runtime maps it one to one onto AMQP 0-9-1: ``messageID`` → `message_id`,
 /// ``correlationID`` → `correlation_id`, ``type`` → `type` (and the routing key),
 /// ``timestamp`` → `timestamp` (whole seconds), ``appID`` → `app_id`, ``contentType`` →
-/// `content_type`, and ``causationID`` → the `causation_id` header. This type is pure data so
+/// `content_type`, ``causationID`` → the `causation_id` header, and ``traceParent`` and
+/// ``traceState`` → the W3C `traceparent` and `tracestate` headers. This type is pure data so
 /// that the contract stays free of any broker code.
 public struct Envelope: Sendable, Hashable {
     /// Unique per message (a UUID string); the inbox deduplicates on it.
@@ -22,6 +23,12 @@ public struct Envelope: Sendable, Hashable {
     public var appID: String
     /// Always `application/json` for this contract; kept so a wrong value can be reported.
     public var contentType: String
+    /// The W3C trace context the message travels in (`traceparent` header), if any: on a handled
+    /// message, the span handling it; on an emitted one, the span that emitted it. Not part of
+    /// the body.
+    public var traceParent: String?
+    /// The W3C `tracestate` header that goes with ``traceParent``.
+    public var traceState: String?
 
     public init(
         messageID: String = Envelope.newMessageID(),
@@ -30,7 +37,9 @@ public struct Envelope: Sendable, Hashable {
         type: String,
         timestamp: Date = Date(),
         appID: String,
-        contentType: String = "application/json"
+        contentType: String = "application/json",
+        traceParent: String? = nil,
+        traceState: String? = nil
     ) {
         self.messageID = messageID
         self.correlationID = correlationID
@@ -39,6 +48,8 @@ public struct Envelope: Sendable, Hashable {
         self.timestamp = timestamp
         self.appID = appID
         self.contentType = contentType
+        self.traceParent = traceParent
+        self.traceState = traceState
     }
 
     /// A new message id: a random (version 4) UUID in lower case. Made from the system's random
@@ -66,8 +77,10 @@ public struct Envelope: Sendable, Hashable {
     }
 
     /// The envelope of a message emitted in reaction to this one: same saga, caused by this
-    /// message, a new message id.
+    /// message, a new message id, in the same trace (under the span handling this one).
     public func reply(type: String, appID: String, timestamp: Date = Date()) -> Envelope {
-        Envelope(correlationID: correlationID, causationID: messageID, type: type, timestamp: timestamp, appID: appID)
+        Envelope(
+            correlationID: correlationID, causationID: messageID, type: type, timestamp: timestamp, appID: appID,
+            traceParent: traceParent, traceState: traceState)
     }
 }

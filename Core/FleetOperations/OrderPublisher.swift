@@ -1,13 +1,15 @@
 import AMQP
 import CommerceMessages
+import CommerceTracing
 import Foundation
 import WorkerRuntime
 
 /// Publishes upstream commands (`order.place`, `order.cancel`) exactly as an upstream system would:
 /// persistent, `mandatory`, under publisher confirms, with the contract's properties (`message_id`,
 /// `correlation_id` = the order id, `type`, `timestamp`, `app_id` `commerce`, content type
-/// `application/json`), the message type as routing key. What `commerce place-order` and
-/// `cancel-order` do.
+/// `application/json`), the message type as routing key, and a W3C `traceparent` header: each
+/// command starts a trace (or continues the one it is given), which the fleet carries through
+/// the saga (docs/operations.md, "Tracing"). What `commerce place-order` and `cancel-order` do.
 public final class OrderPublisher {
     /// The `app_id` of what it publishes.
     public static let appID = "commerce"
@@ -16,6 +18,8 @@ public final class OrderPublisher {
     public struct Published: Encodable, Sendable {
         public var orderID: String
         public var messageID: String
+        /// The trace the command starts (32 hex digits).
+        public var traceID: String
     }
 
     public let exchange: String
@@ -44,22 +48,42 @@ public final class OrderPublisher {
     /// Publishes `bodies` (order id and JSON body of each) as `type`, then waits for every confirm.
     /// - Throws: ``OperationFailure`` if the broker returned a message as unroutable (the fleet's
     ///   topology is not declared), refused one, the exchange does not exist, or confirms did not come.
-    public func publish(_ bodies: [(orderID: String, body: [UInt8])], type: MessageType) throws -> [Published] {
+    /// Each command is published in a trace of its own, or in `trace` (a child of it) when given;
+    /// with tracing installed (``CommerceTracing``) as a `publish` span, exported.
+    public func publish(_ bodies: [(orderID: String, body: [UInt8])], type: MessageType, trace: TraceContext? = nil)
+        throws -> [Published]
+    {
         var published: [Published] = []
         var sequences: [UInt64: Int] = [:]
+        var spans: [CommerceSpan] = []
+        let tracer = CommerceTracing.tracer
+        defer { for span in spans { span.end() } }
         let setupHint =
             "the fleet's topology is not declared: run `commerce setup` (with the same --exchange), or start the workers"
         do {
             for (orderID, body) in bodies {
                 let messageID = Envelope.newMessageID()
+                let context: TraceContext
+                if let tracer {
+                    let span = tracer.startSpan("publish \(type.rawValue)", parent: trace, kind: .producer)
+                    span.attributes["messaging.system"] = "rabbitmq"
+                    span.attributes["messaging.destination.name"] = exchange
+                    span.attributes["messaging.message.id"] = messageID
+                    span.attributes["messaging.message.conversation_id"] = orderID
+                    spans.append(span)
+                    context = span.trace
+                } else {
+                    context = trace?.child() ?? TraceContext.newTrace()
+                }
                 let properties = AMQPProperties(
-                    contentType: "application/json", deliveryMode: 2, correlationID: orderID, messageID: messageID,
-                    timestamp: UInt64(Date().timeIntervalSince1970), type: type.rawValue, appID: Self.appID)
+                    contentType: "application/json", headers: context.headers, deliveryMode: 2, correlationID: orderID,
+                    messageID: messageID, timestamp: UInt64(Date().timeIntervalSince1970), type: type.rawValue,
+                    appID: Self.appID)
                 let sequence = try connection.publish(
                     channel: channel, exchange: exchange, routingKey: type.rawValue, mandatory: true,
                     properties: properties, body: body)
                 sequences[sequence] = published.count
-                published.append(Published(orderID: orderID, messageID: messageID))
+                published.append(Published(orderID: orderID, messageID: messageID, traceID: context.traceID))
             }
             let outcomes = try connection.waitForConfirms(channel: channel, timeout: .seconds(60))
             var returned: [String] = []

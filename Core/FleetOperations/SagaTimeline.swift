@@ -43,6 +43,8 @@ public struct SagaTimeline: Encodable, Sendable {
         public var retryDelayMs: Int?
         /// Whether the message is in a dead-letter queue now (read from the queue itself).
         public var inDeadLetterQueue: Bool
+        /// The W3C trace id the message travelled in, if it carried a trace context.
+        public var traceId: String?
         /// Where the step was read: a store (`orders`, `inventory`, `payments`, `notifications`)
         /// or `dlq` for a dead letter no journal recorded (one the broker made itself, say).
         public var source: String
@@ -51,6 +53,12 @@ public struct SagaTimeline: Encodable, Sendable {
     }
 
     public var correlationId: String
+    /// The trace the saga ran in: the trace id of its first step that carries one (the upstream
+    /// command's, as a rule), `nil` when no message carried a trace context.
+    public var traceId: String?
+    /// Every trace id the saga's messages carried, first seen first: more than one when a later
+    /// command (a cancel) started a trace of its own.
+    public var traceIds: [String]
     public var steps: [Step]
     /// From the first step to the last.
     public var durationMs: Int
@@ -98,7 +106,8 @@ public struct SagaTimeline: Encodable, Sendable {
                 type: letter.type, sender: letter.properties.appID, queue: letter.originalQueue, app: failedBy,
                 host: "", pid: 0, version: "", attempts: letter.attempts.map { max($0 - 1, 0) },
                 committedAt: letter.failedAt ?? Date(), errorClass: letter.errorClass, reason: letter.reason,
-                errorMessage: letter.message)
+                errorMessage: letter.message,
+                traceID: JournalEntry.traceID(ofTraceParent: letter.properties.headers["traceparent"]?.stringValue))
             raws.append(Raw(entry: entry, source: "dlq", rank: 0))
         }
         // Stable: equal times keep the handled message before what it emitted.
@@ -145,10 +154,14 @@ public struct SagaTimeline: Encodable, Sendable {
                     retryDelayMs: entry.retryDelayMilliseconds,
                     inDeadLetterQueue: entry.outcome == .deadLettered
                         && inQueue.contains("\(entry.queue) \(entry.messageID)"),
-                    source: raw.source))
+                    traceId: entry.traceID, source: raw.source))
             previous = entry.committedAt
         }
         self.steps = steps
+        var traces: [String] = []
+        for trace in steps.compactMap(\.traceId) where !traces.contains(trace) { traces.append(trace) }
+        traceIds = traces
+        traceId = traces.first
         durationMs = Timestamp.milliseconds(from: start, to: ordered.last?.entry.committedAt ?? start)
     }
 }

@@ -1,6 +1,7 @@
 import AMQP
 import Chaos
 import CommerceMessages
+import CommerceTracing
 import FleetOperations
 import Foundation
 import LocalProcess
@@ -280,7 +281,8 @@ public final class ChaosRun {
         ChaosPublisher.Message(
             exchange: exchange, routingKey: type.rawValue,
             properties: AMQPProperties(
-                contentType: "application/json", deliveryMode: 2, correlationID: order.orderID,
+                contentType: "application/json", headers: TraceContext.newTraceHeaders(), deliveryMode: 2,
+                correlationID: order.orderID,
                 messageID: Envelope.newMessageID(), timestamp: UInt64(Date().timeIntervalSince1970),
                 type: type.rawValue, appID: "commerce-chaos"),
             body: body)

@@ -1,5 +1,6 @@
 import AMQP
 import CommerceMessages
+import CommerceTracing
 import FleetOperations
 import Foundation
 import SagaAudit
@@ -155,8 +156,10 @@ public enum DemoRun {
     {
         let type = Message.messageType.rawValue
         for message in messages {
+            // Each command starts the trace its saga runs in (docs/operations.md, "Tracing").
             let properties = AMQPProperties(
-                contentType: "application/json", deliveryMode: 2, correlationID: message.orderID,
+                contentType: "application/json", headers: TraceContext.newTraceHeaders(), deliveryMode: 2,
+                correlationID: message.orderID,
                 messageID: Envelope.newMessageID(), timestamp: UInt64(Date().timeIntervalSince1970), type: type,
                 appID: "commerce-demo")
             try amqp.publish(

@@ -1,6 +1,7 @@
 import AMQP
 import CommerceMessages
 import CommerceSupport
+import CommerceTracing
 import FleetOperations
 import Foundation
 import Glibc
@@ -131,7 +132,8 @@ public final class SagaBenchmark {
             while next < due {
                 let command = commands[next]
                 let properties = AMQPProperties(
-                    contentType: "application/json", deliveryMode: 2, correlationID: command.orderID,
+                    contentType: "application/json", headers: TraceContext.newTraceHeaders(), deliveryMode: 2,
+                    correlationID: command.orderID,
                     messageID: Envelope.newMessageID(), timestamp: UInt64(Date().timeIntervalSince1970),
                     type: MessageType.orderPlace.rawValue, appID: "commerce-bench")
                 publishedAt.append(.now)

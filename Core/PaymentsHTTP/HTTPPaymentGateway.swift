@@ -1,10 +1,12 @@
 import AsyncHTTPClient
+import CommerceTracing
 import Foundation
 import Logging
 import NIOCore
 import NIOHTTP1
 import Payments
 import Resilience
+import Tracing
 import WorkerRuntime
 
 /// The ``PaymentGateway`` port over HTTP: a card processor's REST API shaped like Stripe's, the
@@ -100,6 +102,10 @@ public final class HTTPPaymentGateway: PaymentGateway {
         // The processor's API is plain HTTP/1.1 locally; no redirects are expected from it.
         client.redirectConfiguration = .disallow
         client.httpVersion = .http1Only
+        // The adapter makes its own client span per attempt and sends its `traceparent`
+        // (``attempt(_:_:body:key:)``); AsyncHTTPClient's automatic span would add a second one and
+        // a second `traceparent` header, which the processor could not read.
+        client.tracing.tracer = nil
         self.client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: client)
     }
 
@@ -243,6 +249,20 @@ public final class HTTPPaymentGateway: PaymentGateway {
             request.headers.add(name: "Content-Type", value: "application/json")
             request.body = .bytes(ByteBuffer(bytes: body))
         }
+        // The handled message's trace continues into the processor: a client span of its own when
+        // tracing is on, else the message's context forwarded as it is.
+        var span: CommerceSpan?
+        if let parent = ServiceContext.current?.traceContext {
+            // The name leaves the query out: an idempotency key per order would make a name per order.
+            let route = path.split(separator: "?", maxSplits: 1).first.map(String.init) ?? path
+            span = CommerceTracing.tracer?.startSpan("\(method) \(route)", parent: parent, kind: .client)
+            let trace = span?.trace ?? parent
+            request.headers.add(name: TraceContext.traceparentHeader, value: trace.traceparent)
+            if let state = trace.traceState { request.headers.add(name: TraceContext.tracestateHeader, value: state) }
+            span?.attributes["http.request.method"] = "\(method)"
+            span?.attributes["url.path"] = route
+        }
+        defer { span?.end() }
         let answer: Answer
         let retryAfter: Duration?
         do {
@@ -251,9 +271,12 @@ public final class HTTPPaymentGateway: PaymentGateway {
             answer = Answer(status: Int(response.status.code), body: Data(bytes.readableBytesView))
             retryAfter = Self.retryAfter(response.headers.first(name: "Retry-After"))
         } catch {
+            span?.setStatus(SpanStatus(code: .error, message: "\(error)"))
             if error is CancellationError { throw error }
             throw RetryableFailure(description: "\(error)")
         }
+        span?.attributes["http.response.status_code"] = answer.status
+        if answer.status >= 500 { span?.setStatus(SpanStatus(code: .error, message: "status \(answer.status)")) }
         let errorType = Self.errorBody(answer)?.type
         let keyInUse = answer.status == 409 && errorType == "idempotency_key_in_use"
         if answer.status >= 500 || answer.status == 429 || answer.status == 408 || keyInUse {

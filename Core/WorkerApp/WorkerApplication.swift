@@ -1,3 +1,4 @@
+import CommerceTracing
 import Configuration
 import Foundation
 import Logging
@@ -68,6 +69,9 @@ public enum WorkerApplication {
             FaultInjection.install(in: &configuration, environment: environment, logger: logger)
             adjust(&configuration, environment)
             configuration.copyID = copyID
+            if let tracing = configuration.tracing {
+                configuration.tracer = CommerceTracing.install(tracing, logger: logger)
+            }
             var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
             let started = StartedWorker()
             if let port = configuration.httpPort {
@@ -91,6 +95,8 @@ public enum WorkerApplication {
                 logger: logger)
             groupConfiguration.maximumGracefulShutdownDuration = configuration.shutdownTimeout
             try await ServiceGroup(configuration: groupConfiguration).run()
+            // The spans of the last batches; a collector that does not answer costs at most this.
+            CommerceTracing.shutdown(deadline: .seconds(5))
             guard worker.stoppedCleanly else {
                 // The shutdown deadline passed: whatever did not commit rolls back when the
                 // process ends, and its deliveries, never acknowledged, go back to the queue.

@@ -1,5 +1,6 @@
 import AMQP
 import CommerceSupport
+import CommerceTracing
 import Foundation
 import Logging
 import Resilience
@@ -174,9 +175,15 @@ final class BatchConsumer<Store: BatchStore>: @unchecked Sendable {
 
     /// Processes one batch; returns the dependency whose outage some of its messages met, if any
     /// (those messages were requeued, and the caller pauses).
-    private func process(_ batch: [IncomingMessage]) -> String? {
+    private func process(_ deliveries: [IncomingMessage]) -> String? {
         let started = ContinuousClock.now
-        metrics.batchSize.record(batch.count)
+        metrics.batchSize.record(deliveries.count)
+        var batch = deliveries
+        // Off by default: without a tracer the loop makes no span and touches no envelope.
+        let tracing = configuration.tracer.map {
+            BatchTracing(tracer: $0, queue: configuration.topology.queue, batch: &batch)
+        }
+        defer { tracing?.end() }
         var failed: [(IncomingMessage, HandlingFailure)] = []
         var pending: [PendingMessage<Store.Work>] = []
         pending.reserveCapacity(batch.count)
@@ -227,7 +234,10 @@ final class BatchConsumer<Store: BatchStore>: @unchecked Sendable {
             settled.outbox = applied.outbox
             configuration.afterCommit?(settled.applied.map(\.envelope.messageID))
         }
-        settle(settled)
+        if let tracing {
+            for (message, failure) in settled.failed { tracing.failed(message, failure) }
+        }
+        settle(settled, tracing: tracing)
         metrics.batchDuration.recordNanoseconds(Int64((ContinuousClock.now - started).seconds * 1e9))
         return outage?.dependency
     }
@@ -255,8 +265,14 @@ final class BatchConsumer<Store: BatchStore>: @unchecked Sendable {
 
     /// Publishes the outbox and the retry/dead-letter copies in one confirm window, then carries
     /// out the ``Settlement`` plan: acks with as few frames as possible, requeues, counts.
-    private func settle(_ settled: SettledBatch) {
-        var publications = settled.outbox.map(\.publication)
+    private func settle(_ settled: SettledBatch, tracing: BatchTracing?) {
+        var publications: [BrokerLink.Publication]
+        var publishSpans: [CommerceSpan?] = []
+        if let tracing, !settled.outbox.isEmpty {
+            (publications, publishSpans) = tracing.publications(settled.outbox)
+        } else {
+            publications = settled.outbox.map(\.publication)
+        }
         for (incoming, failure) in settled.failed {
             publications.append(failures.publication(for: incoming, failure))
         }
@@ -270,6 +286,9 @@ final class BatchConsumer<Store: BatchStore>: @unchecked Sendable {
             // store skips what already took effect and failures are parked again.
             logger.warning("publish failed; requeueing the batch", metadata: ["error": "\(error)"])
             outcomes = nil
+        }
+        if !publishSpans.isEmpty {
+            BatchTracing.endPublishing(publishSpans, outcomes: outcomes.map { Array($0.prefix(publishSpans.count)) })
         }
         for action in settled.settlement.plan(publishOutcomes: outcomes) {
             switch action {

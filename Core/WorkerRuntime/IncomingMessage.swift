@@ -1,5 +1,6 @@
 import AMQP
 import CommerceMessages
+import CommerceTracing
 import Foundation
 
 /// A delivery as the runtime hands it to a handler: the contract's ``Envelope``, the raw body and
@@ -25,6 +26,10 @@ public struct IncomingMessage: Sendable {
     let properties: AMQPProperties
     /// When the I/O thread read the delivery, for the handling-latency histogram.
     let receivedAt: ContinuousClock.Instant
+    /// The W3C trace context the delivery arrived with (`traceparent`, `tracestate`), `nil` when
+    /// it had none or a malformed one. The envelope's ``Envelope/traceParent`` starts as this and
+    /// becomes the handling span's context when tracing is on (``BatchConsumer``).
+    let receivedTrace: TraceContext?
 
     /// Reads the envelope from AMQP properties and headers; trusts the runtime's own headers only
     /// as ``Admission/provenance(headers:exchange:routingKey:userID:brokerUser:topology:)`` allows.
@@ -43,6 +48,12 @@ public struct IncomingMessage: Sendable {
             timestamp: Date(timeIntervalSince1970: TimeInterval(properties.timestamp ?? 0)),
             appID: properties.appID ?? "",
             contentType: properties.contentType ?? "")
+        // A malformed traceparent is ignored: the message is handled as one without any.
+        receivedTrace = headers[TraceContext.traceparentHeader]?.stringValue.flatMap {
+            TraceContext(traceparent: $0, traceState: headers[TraceContext.tracestateHeader]?.stringValue)
+        }
+        envelope.traceParent = receivedTrace?.traceparent
+        envelope.traceState = receivedTrace?.traceState
         body = delivery.body
         attempts = provenance.attempts
         originalRoutingKey = provenance.originalRoutingKey

@@ -59,12 +59,15 @@ public struct JournalEntry: Sendable, Hashable, Codable {
     public var errorMessage: String?
     /// The retry tier's delay (outcome `retry` only).
     public var retryDelayMilliseconds: Int?
+    /// The W3C trace id (32 hex digits) the message travelled in, if it carried a trace context.
+    public var traceID: String?
 
     public init(
         direction: Direction, outcome: Outcome, messageID: String, correlationID: String, causationID: String?,
         type: String, sender: String?, queue: String, app: String, host: String, pid: Int, version: String,
         attempts: Int? = nil, receivedAt: Date? = nil, committedAt: Date, errorClass: String? = nil,
-        reason: String? = nil, errorMessage: String? = nil, retryDelayMilliseconds: Int? = nil
+        reason: String? = nil, errorMessage: String? = nil, retryDelayMilliseconds: Int? = nil,
+        traceID: String? = nil
     ) {
         self.direction = direction
         self.outcome = outcome
@@ -85,5 +88,14 @@ public struct JournalEntry: Sendable, Hashable, Codable {
         self.reason = reason
         self.errorMessage = errorMessage
         self.retryDelayMilliseconds = retryDelayMilliseconds
+        self.traceID = traceID
+    }
+
+    /// The trace id of a `traceparent` value (`00-<trace id>-<span id>-<flags>`), `nil` for none.
+    public static func traceID(ofTraceParent traceParent: String?) -> String? {
+        guard let traceParent, traceParent.utf8.count >= 35 else { return nil }
+        let start = traceParent.utf8.index(traceParent.utf8.startIndex, offsetBy: 3)
+        let end = traceParent.utf8.index(start, offsetBy: 32)
+        return String(traceParent[start..<end])
     }
 }

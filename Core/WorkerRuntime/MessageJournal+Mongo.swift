@@ -41,6 +41,7 @@ extension MessageJournal {
         if let reason = entry.reason { document["reason"] = .string(reason) }
         if let message = entry.errorMessage { document["error_message"] = .string(message) }
         if let delay = entry.retryDelayMilliseconds { document["retry_delay_ms"] = .int64(Int64(delay)) }
+        if let trace = entry.traceID { document["trace_id"] = .string(trace) }
         return document
     }
 
@@ -60,7 +61,7 @@ extension MessageJournal {
             pid: pid, version: version, attempts: document["attempts"]?.intValue,
             receivedAt: document["received_at"]?.dateValue, committedAt: committedAt, errorClass: text("error_class"),
             reason: text("reason"), errorMessage: text("error_message"),
-            retryDelayMilliseconds: document["retry_delay_ms"]?.intValue)
+            retryDelayMilliseconds: document["retry_delay_ms"]?.intValue, traceID: text("trace_id"))
     }
 
     /// Every entry of the saga `correlationID` in `collection`, oldest first.

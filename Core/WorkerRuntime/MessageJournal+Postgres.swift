@@ -32,6 +32,7 @@ extension MessageJournal {
             error_message text,
             retry_delay_ms bigint
         );
+        alter table message_journal add column if not exists trace_id text;
         create index if not exists message_journal_correlation on message_journal (correlation_id);
         create index if not exists message_journal_committed_brin on message_journal using brin (committed_at);
         """
@@ -55,13 +56,14 @@ extension MessageJournal {
             .textArray(entries.map { $0.sender ?? "" }),
             .intArray(entries.map { Int64($0.attempts ?? -1) }),
             .intArray(entries.map { $0.receivedAt.map { Int64(($0.timeIntervalSince1970 * 1e6).rounded()) } ?? -1 }),
+            .textArray(entries.map { $0.traceID ?? "" }),
         ]
         var columns = ""
         var values = ""
         var arrays =
             "$7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], "
-            + "$14::bigint[], $15::bigint[]"
-        var names = "d, o, m, c, ca, t, s, a, r"
+            + "$14::bigint[], $15::bigint[], $16::text[]"
+        var names = "d, o, m, c, ca, t, s, a, r, tr"
         if withFailures {
             parameters += [
                 .textArray(entries.map { $0.errorClass ?? "" }),
@@ -71,16 +73,16 @@ extension MessageJournal {
             ]
             columns = ", error_class, reason, error_message, retry_delay_ms"
             values = ", nullif(ec, ''), nullif(re, ''), nullif(em, ''), nullif(rd, -1)"
-            arrays += ", $16::text[], $17::text[], $18::text[], $19::bigint[]"
+            arrays += ", $17::text[], $18::text[], $19::text[], $20::bigint[]"
             names += ", ec, re, em, rd"
         }
         return PostgresStatement(
             """
             insert into message_journal
                 (queue, app, host, pid, version, committed_at, direction, outcome, message_id, correlation_id,
-                 causation_id, message_type, sender, attempts, received_at\(columns))
+                 causation_id, message_type, sender, attempts, received_at, trace_id\(columns))
             select $1, $2, $3, $4, $5, $6, d, o, m, c, nullif(ca, ''), t, nullif(s, ''), nullif(a, -1),
-                   case when r < 0 then null else to_timestamp(r / 1e6) end\(values)
+                   case when r < 0 then null else to_timestamp(r / 1e6) end, nullif(tr, '')\(values)
             from unnest(\(arrays)) as u(\(names))
             """, parameters)
     }
@@ -108,7 +110,7 @@ extension MessageJournal {
                    host, pid, version, attempts,
                    (extract(epoch from received_at) * 1000000)::bigint as received_us,
                    (extract(epoch from committed_at) * 1000000)::bigint as committed_us,
-                   error_class, reason, error_message, retry_delay_ms
+                   error_class, reason, error_message, retry_delay_ms, trace_id
             from message_journal where correlation_id = $1 order by committed_at
             """, [.text(correlationID)]
         ).rows
@@ -132,7 +134,8 @@ extension MessageJournal {
                 receivedAt: try date("received_us"), committedAt: committedAt,
                 errorClass: try row.text("error_class"), reason: try row.text("reason"),
                 errorMessage: try row.text("error_message"),
-                retryDelayMilliseconds: try row.optionalInt("retry_delay_ms").map(Int.init))
+                retryDelayMilliseconds: try row.optionalInt("retry_delay_ms").map(Int.init),
+                traceID: try row.text("trace_id"))
         }
     }
 }

@@ -54,7 +54,7 @@ public struct MessageJournal: Sendable {
                     correlationID: envelope.correlationID, causationID: envelope.causationID, type: envelope.type,
                     sender: envelope.appID, queue: queue, app: app, host: host, pid: pid, version: version,
                     attempts: incoming.attempts, receivedAt: Self.receivedAt(incoming, now: now, instant: instant),
-                    committedAt: now))
+                    committedAt: now, traceID: JournalEntry.traceID(ofTraceParent: envelope.traceParent)))
         }
         for outgoing in emitted {
             let envelope = outgoing.envelope
@@ -63,7 +63,7 @@ public struct MessageJournal: Sendable {
                     direction: .outgoing, outcome: .emitted, messageID: envelope.messageID,
                     correlationID: envelope.correlationID, causationID: envelope.causationID, type: envelope.type,
                     sender: envelope.appID, queue: queue, app: app, host: host, pid: pid, version: version,
-                    committedAt: now))
+                    committedAt: now, traceID: JournalEntry.traceID(ofTraceParent: envelope.traceParent)))
         }
         return entries
     }
@@ -83,7 +83,8 @@ public struct MessageJournal: Sendable {
                 type: Self.clean(envelope.type), sender: Self.clean(envelope.appID), queue: queue, app: app,
                 host: host, pid: pid, version: version, attempts: incoming.attempts,
                 receivedAt: Self.receivedAt(incoming, now: now, instant: instant), committedAt: now,
-                errorClass: failure.failureClass.rawValue)
+                errorClass: failure.failureClass.rawValue,
+                traceID: JournalEntry.traceID(ofTraceParent: envelope.traceParent))
             switch policy.decide(failure, previousAttempts: incoming.attempts) {
             case .retry(let tier, _):
                 entry.reason = Self.clean(failure.reason)

@@ -36,10 +36,11 @@ enum Outbox {
             """
             insert into runtime_outbox
                 (message_id, exchange, routing_key, correlation_id, causation_id, message_type, app_id,
-                 message_timestamp, owner, body)
-            select m, $1, k, c, nullif(ca, ''), k, a, t, $2, decode(b, 'hex')
-            from unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[], $9::text[])
-                as u(m, k, c, ca, a, t, b)
+                 message_timestamp, owner, body, trace_parent, trace_state)
+            select m, $1, k, c, nullif(ca, ''), k, a, t, $2, decode(b, 'hex'), nullif(tp, ''), nullif(ts, '')
+            from unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[], $9::text[],
+                        $10::text[], $11::text[])
+                as u(m, k, c, ca, a, t, b, tp, ts)
             returning id, message_id
             """,
             [
@@ -52,6 +53,8 @@ enum Outbox {
                 .textArray(messages.map(\.envelope.appID)),
                 .intArray(messages.map { Int64($0.envelope.timestamp.timeIntervalSince1970) }),
                 .textArray(messages.map { hex($0.body) }),
+                .textArray(messages.map { $0.envelope.traceParent ?? "" }),
+                .textArray(messages.map { $0.envelope.traceState ?? "" }),
             ])
     }
 
@@ -89,7 +92,8 @@ enum Outbox {
             """
             select id, message_id, exchange, routing_key, correlation_id, coalesce(causation_id, '') as causation_id,
                    message_type, app_id,
-                   coalesce(message_timestamp, extract(epoch from created_at)::bigint) as created, body
+                   coalesce(message_timestamp, extract(epoch from created_at)::bigint) as created, body,
+                   coalesce(trace_parent, '') as trace_parent, coalesce(trace_state, '') as trace_state
             from runtime_outbox
             where parked_at is null and (next_attempt_at is null or next_attempt_at <= now())
               and (owner = $1
@@ -101,11 +105,14 @@ enum Outbox {
         ).rows
         return try rows.map { row in
             let causation = try row.string("causation_id")
+            let traceParent = try row.string("trace_parent")
+            let traceState = try row.string("trace_state")
             let envelope = Envelope(
                 messageID: try row.string("message_id"), correlationID: try row.string("correlation_id"),
                 causationID: causation.isEmpty ? nil : causation, type: try row.string("message_type"),
                 timestamp: Date(timeIntervalSince1970: TimeInterval(try row.int("created"))),
-                appID: try row.string("app_id"))
+                appID: try row.string("app_id"), traceParent: traceParent.isEmpty ? nil : traceParent,
+                traceState: traceState.isEmpty ? nil : traceState)
             return OutboxRow(
                 id: try row.int("id"), exchange: try row.string("exchange"),
                 message: OutgoingMessage(envelope: envelope, body: try row.bytes("body")))

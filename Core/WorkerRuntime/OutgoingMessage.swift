@@ -27,6 +27,8 @@ public struct OutgoingMessage: Sendable, Hashable {
     var properties: AMQPProperties {
         var headers: AMQPTable = [:]
         if let causation = envelope.causationID { headers["causation_id"] = .string(causation) }
+        if let trace = envelope.traceParent { headers["traceparent"] = .string(trace) }
+        if let state = envelope.traceState { headers["tracestate"] = .string(state) }
         return AMQPProperties(
             contentType: envelope.contentType, headers: headers, deliveryMode: 2,
             correlationID: envelope.correlationID, messageID: envelope.messageID,

@@ -1,9 +1,11 @@
 import AMQP
 import CommerceMessages
 import CommerceSupport
+import CommerceTracing
 import Foundation
 import Logging
 import Postgres
+import Tracing
 
 /// The PostgreSQL store of the batch loop: a ``MessageHandler`` applied to a batch in one
 /// transaction with the inbox (processed message ids) and the outbox (messages to emit).
@@ -124,7 +126,16 @@ final class PostgresStore<Handler: MessageHandler>: BatchStore {
         let results = Preparation.run(
             inputs, concurrency: configuration.prepareConcurrency, metrics: metrics, orderedBy: { $0.1.correlationID }
         ) { [handler] input in
-            try await handler.prepare(input.0, envelope: input.1, attempts: input.2)
+            // The message's trace context (its handle span's, when tracing is on) is the task's
+            // context during `prepare`, so that an HTTP call made there continues the trace.
+            guard
+                let trace = input.1.traceParent.flatMap({
+                    TraceContext(traceparent: $0, traceState: input.1.traceState)
+                })
+            else { return try await handler.prepare(input.0, envelope: input.1, attempts: input.2) }
+            return try await ServiceContext.withValue(.holding(trace)) {
+                try await handler.prepare(input.0, envelope: input.1, attempts: input.2)
+            }
         }
         var failures: [Int: HandlingFailure] = [:]
         for (index, result) in zip(todo, results) {

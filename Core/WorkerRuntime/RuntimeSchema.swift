@@ -42,6 +42,9 @@ public enum RuntimeSchema {
                 -- parked (parked_at) until an operator retries it (commerce outbox retry).
                 alter table runtime_outbox add column if not exists next_attempt_at timestamptz;
                 alter table runtime_outbox add column if not exists parked_at timestamptz;
+                -- The W3C trace context the message is published with (traceparent, tracestate).
+                alter table runtime_outbox add column if not exists trace_parent text;
+                alter table runtime_outbox add column if not exists trace_state text;
                 create index if not exists runtime_outbox_parked on runtime_outbox (id) where parked_at is not null;
                 -- Rows are appended in time order, so a BRIN index finds old inbox rows for
                 -- retention at a fraction of a B-tree's cost per insert.

@@ -1,5 +1,6 @@
 import AMQP
 import CommerceSupport
+import CommerceTracing
 import Configuration
 import Foundation
 import Postgres
@@ -125,6 +126,13 @@ public struct WorkerConfiguration: Sendable {
     /// (`presence.advertisedHost`): by default `http.host`, or the machine's host name when that
     /// is every interface (`0.0.0.0`, `::`). A pod sets its IP here.
     public var advertisedHost: String?
+    /// Where spans go (docs/operations.md, "Tracing"): the `tracing.*` keys, `nil` (the default)
+    /// when no OTLP endpoint is configured.
+    public var tracing: TracingSettings?
+    /// The tracer the consumers start their spans with; installed by the executable from
+    /// ``tracing`` (`WorkerApplication`). `nil`: tracing is off, and messages only forward the
+    /// trace context they arrived with.
+    public var tracer: CommerceTracer?
     /// Fault injection for crash tests: called on the consumer thread right after a batch has
     /// committed and before its outbox is published, with the ids of the messages that took
     /// effect. `nil` (the default) in every real worker.
@@ -198,7 +206,8 @@ public struct WorkerConfiguration: Sendable {
     /// `journal.retentionMs` (7 days),
     /// `http.port` (-1 = off), `http.host`, `health.batchDeadlineMs`, `health.liveDeadlineMs`,
     /// `shutdown.timeoutMs`, `presence.intervalMs` (10 s, 0 = off), `presence.stream`,
-    /// `presence.advertisedHost`, and for each party of
+    /// `presence.advertisedHost`, the `tracing.*` keys (``TracingSettings/read(from:serviceName:)``),
+    /// and for each party of
     /// ``FleetCatalog/parties`` the broker users acting as it (comma-separated; default the
     /// party's ``FleetCatalog/Party/defaultUsers``): `identity.orderWorker`, `identity.stockWorker`,
     /// `identity.paymentWorker`, `identity.notificationWorker`, `identity.operator`, `identity.upstream`.
@@ -308,6 +317,7 @@ public struct WorkerConfiguration: Sendable {
             throw WorkerConfigurationError(key: "presence.stream", problem: "needs a queue name of 1 to 255 bytes")
         }
         advertisedHost = reader.string(forKey: "presence.advertisedHost")
+        tracing = try TracingSettings.read(from: reader, serviceName: appID)
         var users: [String: [String]] = [:]
         for party in FleetCatalog.parties {
             let names = reader.stringArray(forKey: ConfigKey(party.configurationKey), default: party.defaultUsers)

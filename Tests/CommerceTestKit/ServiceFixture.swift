@@ -95,13 +95,14 @@ public final class ServiceFixture: TestFixture {
     }
 
     /// Publishes `message` to the exchange as an upstream or another worker would: persistent,
-    /// confirmed, with the contract's properties. Returns its message id.
+    /// confirmed, with the contract's properties and `headers` (a `traceparent`, say). Returns its
+    /// message id.
     @discardableResult
     public func publish(
         _ message: some ContractMessage, messageID: String = Envelope.newMessageID(), causationID: String? = nil,
-        appID: String = "service-test"
+        appID: String = "service-test", headers extraHeaders: AMQPTable = [:]
     ) throws -> String {
-        var headers: AMQPTable = [:]
+        var headers = extraHeaders
         if let causationID { headers["causation_id"] = .string(causationID) }
         let type = type(of: message).messageType.rawValue
         let properties = AMQPProperties(

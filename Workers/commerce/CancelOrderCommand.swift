@@ -1,6 +1,7 @@
 import ArgumentParser
 import CommandLineSupport
 import CommerceMessages
+import CommerceTracing
 import FleetOperations
 import Foundation
 
@@ -57,8 +58,11 @@ struct CancelOrderCommand: ParsableCommand {
     func run() throws {
         let command = try command
         do {
+            try publishing.installTracing()
+            defer { CommerceTracing.shutdown(deadline: .seconds(5)) }
             let publisher = try OrderPublisher(publishing, command: "cancel-order")
-            let published = try publisher.publish([(command.orderID, command.encodedBody())], type: .orderCancel)
+            let published = try publisher.publish(
+                [(command.orderID, command.encodedBody())], type: .orderCancel, trace: publishing.trace)
             if output.json {
                 output.printJSON(
                     Report(

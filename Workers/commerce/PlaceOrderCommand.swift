@@ -1,6 +1,7 @@
 import ArgumentParser
 import CommandLineSupport
 import CommerceMessages
+import CommerceTracing
 import FleetOperations
 import Foundation
 
@@ -66,6 +67,8 @@ struct PlaceOrderCommand: ParsableCommand {
         struct Order: Encodable {
             var orderID: String
             var messageID: String
+            /// The trace the order's saga runs in (`commerce order show` prints it too).
+            var traceID: String
             /// The sample's kind and the status it should end in (`--sample` only).
             var sample: String?
             var expected: String?
@@ -85,10 +88,13 @@ struct PlaceOrderCommand: ParsableCommand {
         }
         let publisher: OrderPublisher
         do {
+            try publishing.installTracing()
             publisher = try OrderPublisher(publishing, command: "place-order")
         } catch {
             throw reported(error)
         }
+        // The publish spans, when tracing is on; a collector that does not answer costs at most this.
+        defer { CommerceTracing.shutdown(deadline: .seconds(5)) }
         // Confirms in windows: 200 as fast as possible, or about one second's worth under --rate.
         let windowSize = rate.map { max(1, min(Self.window, Int($0.rounded(.up)))) } ?? Self.window
         let started = ContinuousClock.now
@@ -114,7 +120,8 @@ struct PlaceOrderCommand: ParsableCommand {
             for (order, message) in zip(slice, published) {
                 placed.append(
                     Report.Order(
-                        orderID: order.orderID, messageID: message.messageID, sample: order.sample,
+                        orderID: order.orderID, messageID: message.messageID, traceID: message.traceID,
+                        sample: order.sample,
                         expected: order.expected))
                 if !output.json { print(order.orderID) }
             }
@@ -160,7 +167,7 @@ struct PlaceOrderCommand: ParsableCommand {
         -> [OrderPublisher.Published]
     {
         do {
-            return try publisher.publish(bodies, type: .orderPlace)
+            return try publisher.publish(bodies, type: .orderPlace, trace: publishing.trace)
         } catch {
             throw reported(error)
         }

@@ -13,6 +13,11 @@ extension SagaTimeline {
         print(
             "Saga \(correlationId): \(steps.count) step(s) over \(Self.duration(durationMs))"
                 + " (times UTC, from each worker's clock)")
+        switch traceIds.count {
+        case 0: print("Trace: none (no message carried a traceparent)")
+        case 1: print("Trace: \(traceIds[0])")
+        default: print("Traces: \(traceIds.joined(separator: ", ")) (the first is the order's)")
+        }
         var table = TextTable(
             ["#", "AT", "+MS", "ΔMS", "EVENT", "TYPE", "MESSAGE", "CAUSE", "WORKER COPY", "NOTE"],
             rightAligned: ["#", "+MS", "ΔMS"])

@@ -5,6 +5,7 @@
 // (as the workers read theirs). Exit 0 after a graceful stop (SIGTERM, SIGINT), 78 on a
 // configuration error, 1 on any other failure (a port already taken).
 import CardProcessor
+import CommerceTracing
 import Configuration
 import Foundation
 import Logging
@@ -23,6 +24,10 @@ MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
 do {
     let reader = try await WorkerApplication.configurationReader(appID: "payment-gateway", environment: environment)
     let configuration = try CardProcessorConfiguration(reader: reader)
+    // Before the server is built: its API routes get a tracing middleware only when this is on.
+    if let tracing = try TracingSettings.read(from: reader, serviceName: "payment-gateway") {
+        CommerceTracing.install(tracing, logger: logger)
+    }
     let server = CardProcessorServer(configuration: configuration, logger: logger, metrics: { registry.emitToString() })
     logger.info(
         "payment gateway starting",
@@ -37,6 +42,7 @@ do {
         cancellationSignals: [], logger: logger)
     group.maximumGracefulShutdownDuration = .seconds(10)
     try await ServiceGroup(configuration: group).run()
+    CommerceTracing.shutdown(deadline: .seconds(5))
     logger.info("payment gateway stopped")
     exit(0)
 } catch {
