@@ -10,7 +10,8 @@
 #    in MongoDB);
 # 4. empties the demo's stores (databases orders, inventory, payments, gateway; MongoDB
 #    notifications) and purges the fleet's queues, so that the run starts from the seeded stock
-#    (COMMERCE_KEEP_DATA=1 keeps them);
+#    (COMMERCE_KEEP_DATA=1 keeps them); then `commerce setup` (the topology, the schemas and
+#    the presence stream the copies announce themselves on);
 # 5. starts payment-gateway (the card processor the payment-worker calls over HTTP, configured by
 #    config/payment-gateway.json) and waits for its /health, then the fleet from the build:
 #    order-worker, two copies of stock-worker, payment-worker and notification-worker, each
@@ -19,7 +20,7 @@
 #    orders): places a mix of sample orders through the broker as an upstream would, follows each
 #    to its end, cancels one confirmed order, prints how each ended and how long it
 #    took, and runs the saga audit across every store;
-# 7. `commerce queues`, then stops the fleet with SIGTERM (each worker must exit 0), then the
+# 7. `commerce queues` and `commerce status` (every copy, found by its announcements), then stops the fleet with SIGTERM (each worker must exit 0), then the
 #    gateway (SIGTERM, exit 0);
 # 8. prints a summary; exits non-zero if any stage failed.
 #
@@ -88,6 +89,14 @@ else
     rabbitmqctl -q purge_queue "$queue" >/dev/null
   done
 fi
+finish
+
+# The broker's topology and the stores' schemas as an operator sets them up (idempotent): among
+# them the presence stream on which every copy announces itself, which `commerce status` reads to
+# find the fleet (the workers' own broker users may not create it; docs/operations.md, "Finding
+# the fleet").
+begin "commerce setup"
+"$bin/commerce" setup
 finish
 
 # The fleet: each worker reads config/<worker>.json from this directory; the second stock-worker
@@ -172,6 +181,10 @@ finish
 
 begin "commerce queues"
 "$bin/commerce" queues
+finish
+
+begin "commerce status (every copy, found by its announcements)"
+"$bin/commerce" status
 finish
 
 # COMMERCE_KEEP_FLEET=1: leave the fleet and the gateway running for the README's tour, until
