@@ -228,15 +228,23 @@ final class ReconnectingLink<Command>: @unchecked Sendable {
                 sleepUnlessStopping(delay)
             }
         }
-        condition.lock()
-        connected = false
-        finished = true
-        let leftover = inbox
-        inbox.removeAll()
-        condition.broadcast()
-        condition.unlock()
+        // Every command still waiting is refused before the link counts as finished, so that
+        // `stop()` returns only once each has its answer (one submitted meanwhile included).
         let stopped = AMQPError(code: .invalidState, message: "the worker is stopping", context: stoppingContext)
-        for command in leftover { role.refuse(command, stopped) }
+        while true {
+            condition.lock()
+            connected = false
+            let leftover = inbox
+            inbox.removeAll()
+            if leftover.isEmpty {
+                finished = true
+                condition.broadcast()
+                condition.unlock()
+                return
+            }
+            condition.unlock()
+            for command in leftover { role.refuse(command, stopped) }
+        }
     }
 
     /// Sets the connection up and serves commands and events until it fails or the link stops.

@@ -92,7 +92,11 @@ struct ReconnectingLinkTests {
                     Issue.record("set up a connection nobody accepted")
                     return .init(carryOut: { _ in }, handle: { _ in })
                 },
-                refuse: { answers.add($0, $1) }))
+                // Slow on purpose: `stop()` must still return only after the last refusal.
+                refuse: {
+                    Thread.sleep(forTimeInterval: 0.05)
+                    answers.add($0, $1)
+                }))
         try waitUntil("the first failure", { link.lastConnectionError }) { $0 != nil }
         #expect(!link.isConnected)
         let first = try waitUntil("command 1 to be refused", { answers.all }) { !$0.isEmpty }
