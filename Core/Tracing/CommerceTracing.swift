@@ -18,10 +18,13 @@ public struct TracingSettings: Sendable, Equatable {
     public var exportInterval: Duration
     /// Deadline of one export request.
     public var exportTimeout: Duration
+    /// Headers sent with every export request, such as a collector's API key: secrets, never
+    /// logged.
+    public var headers: [String: String]
 
     public init(
         endpoint: String, serviceName: String, queueCapacity: Int = 2048, maximumBatchSize: Int = 512,
-        exportInterval: Duration = .seconds(1), exportTimeout: Duration = .seconds(5)
+        exportInterval: Duration = .seconds(1), exportTimeout: Duration = .seconds(5), headers: [String: String] = [:]
     ) {
         self.endpoint = endpoint
         self.serviceName = serviceName
@@ -29,6 +32,29 @@ public struct TracingSettings: Sendable, Equatable {
         self.maximumBatchSize = maximumBatchSize
         self.exportInterval = exportInterval
         self.exportTimeout = exportTimeout
+        self.headers = headers
+    }
+
+    /// Headers in OpenTelemetry's `OTEL_EXPORTER_OTLP_HEADERS` form: `name=value` pairs separated
+    /// by commas, each value percent-decoded (`api-key=abc%3D%3D,x-tenant=shop`), surrounding white
+    /// space ignored. `nil` when a pair has no `=`, a name is not an HTTP token, or a value holds a
+    /// control character; the caller names the setting, never the text (it is a secret).
+    public static func headers(_ text: String) -> [String: String]? {
+        var headers: [String: String] = [:]
+        let tokenCharacters = Set("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+        for pair in text.split(separator: ",", omittingEmptySubsequences: true) {
+            let trimmed = pair.trimmingCharacters(in: .whitespaces)
+            if trimmed.isEmpty { continue }
+            guard let equals = trimmed.firstIndex(of: "=") else { return nil }
+            let name = trimmed[..<equals].trimmingCharacters(in: .whitespaces)
+            let raw = trimmed[trimmed.index(after: equals)...].trimmingCharacters(in: .whitespaces)
+            guard !name.isEmpty, name.allSatisfy({ tokenCharacters.contains($0) }),
+                let value = raw.removingPercentEncoding,
+                !value.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
+            else { return nil }
+            headers[name] = value
+        }
+        return headers
     }
 
     /// The traces URL for an OTLP endpoint: a base URL (`http://collector:4318`, as

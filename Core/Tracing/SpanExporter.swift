@@ -121,12 +121,14 @@ final class SpanExporter: @unchecked Sendable {
         }
         let endpoint = settings.endpoint
         let timeout = settings.exportTimeout
+        let headers = settings.headers
         let client = client
         do {
             let status = try runBlocking { () async throws -> UInt in
                 var request = HTTPClientRequest(url: endpoint)
                 request.method = .POST
                 request.headers.add(name: "Content-Type", value: "application/json")
+                for (name, value) in headers { request.headers.replaceOrAdd(name: name, value: value) }
                 request.body = .bytes(ByteBuffer(bytes: body))
                 let response = try await client.execute(
                     request, deadline: .now() + .nanoseconds(Int64(timeout.seconds * 1e9)))

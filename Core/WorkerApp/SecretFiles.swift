@@ -9,7 +9,9 @@ import WorkerRuntime
 public enum SecretFiles {
     /// The settings read as secrets (``ConfigReader`` with `isSecret: true`): never logged, and
     /// accepted from a file.
-    public static let secretKeys = ["amqp.url", "database.url", "payment.http.apiKey", "api.key"]
+    public static let secretKeys = [
+        "amqp.url", "database.url", "payment.http.apiKey", "api.key", "tracing.otlpHeaders",
+    ]
 
     /// The environment variable that overrides a configuration key: `amqp.url` → `AMQP_URL`,
     /// `payment.http.apiKey` → `PAYMENT_HTTP_API_KEY` (as the environment provider reads it).

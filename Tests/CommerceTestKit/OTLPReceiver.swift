@@ -30,8 +30,9 @@ public final class OTLPReceiver {
 
     /// Starts the receiver on `port` (0: any free port) and waits until it listens. A `silent`
     /// one accepts connections (the kernel's backlog does) and never reads or answers: a
-    /// collector that hangs.
-    public init(port requested: Int = 0, silent: Bool = false) throws {
+    /// collector that hangs. With `requiredAuthorization`, an export without exactly that
+    /// `Authorization` header is answered 401 and its spans are not kept.
+    public init(port requested: Int = 0, silent: Bool = false, requiredAuthorization: String? = nil) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent(
             "otlp-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -42,7 +43,10 @@ public final class OTLPReceiver {
         try Data(Self.script.utf8).write(to: script)
         let child = try ChildProcess(
             executable: URL(fileURLWithPath: "/usr/bin/python3"),
-            arguments: [script.path, "\(requested)", spansPath, portFile.path, silent ? "silent" : "answer"],
+            arguments: [
+                script.path, "\(requested)", spansPath, portFile.path, silent ? "silent" : "answer",
+                requiredAuthorization ?? "",
+            ],
             environment: ["PATH": "/usr/bin:/bin"], workingDirectory: directory,
             logURL: directory.appendingPathComponent("receiver.log"))
         let portText = try waitUntil("the OTLP receiver to listen", timeout: .seconds(10)) {
@@ -83,6 +87,11 @@ public final class OTLPReceiver {
         process.log.split(separator: "\n").filter { $0.hasPrefix("request ") }.count
     }
 
+    /// Export requests refused for a missing or wrong `Authorization` header.
+    public var unauthorizedCount: Int {
+        process.log.split(separator: "\n").filter { $0.hasPrefix("unauthorized ") }.count
+    }
+
     public struct ReceiverError: Error, CustomStringConvertible {
         public var description: String
     }
@@ -92,6 +101,7 @@ public final class OTLPReceiver {
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
         port, spans_path, port_path = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+        required = sys.argv[5] if len(sys.argv) > 5 else ""
         if sys.argv[4] == "silent":
             listener = socket.socket()
             listener.bind(("127.0.0.1", port))
@@ -112,6 +122,9 @@ public final class OTLPReceiver {
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 print("request", self.path, self.headers.get("Content-Type"), flush=True)
+                if required and self.headers.get("Authorization") != required:
+                    print("unauthorized", self.path, flush=True)
+                    self.send_response(401); self.end_headers(); return
                 if self.path != "/v1/traces":
                     self.send_response(404); self.end_headers(); return
                 try:

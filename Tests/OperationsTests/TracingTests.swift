@@ -250,6 +250,36 @@ struct TracingTests {
         }
     }
 
+    @Test("a collector that wants credentials gets them as headers on every export, from a file too")
+    func collectorCredentials() async throws {
+        try await offThePool {
+            let collector = try OTLPReceiver(requiredAuthorization: "Bearer t0ken==")
+            let fixture = try ServiceFixture(watching: [.orderPlaced])
+            let secret = FileManager.default.temporaryDirectory.appendingPathComponent("otlp-\(fixture.suffix)")
+            try Data("authorization=Bearer%20t0ken%3D%3D\n".utf8).write(to: secret)
+            defer { try? FileManager.default.removeItem(at: secret) }
+            let worker = try fixture.startWorker(
+                "order-worker",
+                [
+                    "DATABASE_URL": try fixture.databaseURL(for: "orders"),
+                    "TRACING_OTLP_ENDPOINT": collector.endpoint, "TRACING_EXPORT_INTERVAL_MS": "100",
+                    "TRACING_OTLP_HEADERS_FILE": secret.path,
+                ])
+            let order = SagaDriver().order([("KB-001", 1, 60_000)])
+            try fixture.publish(order)
+            _ = try Self.deliveries(fixture, count: 1)
+            let spans = try waitUntil("the worker's spans at the collector", timeout: .seconds(20)) {
+                collector.spans
+            } until: {
+                !$0.isEmpty
+            }
+            #expect(spans.allSatisfy { $0.service == "order-worker" })
+            #expect(collector.unauthorizedCount == 0, "an export came without the credentials")
+            #expect(metricValue(worker.http("/metrics")?.1 ?? "", "commerce_tracing_export_failures_total") ?? 0 == 0)
+            #expect(!worker.log.contains("t0ken"), "the credentials are in the worker's log")
+        }
+    }
+
     /// Waits until the watch queue holds `count` messages and takes them.
     private static func deliveries(_ fixture: ServiceFixture, count: Int) throws -> [AMQPDelivery] {
         try waitUntil("\(count) order.placed on the watch queue", timeout: .seconds(30)) {

@@ -81,4 +81,32 @@ struct TraceContextTests {
             try settings(["TRACING_OTLP_ENDPOINT": "http://collector:4318", "TRACING_QUEUE_CAPACITY": "0"])
         }
     }
+
+    @Test(
+        "export headers: OpenTelemetry's name=value list, percent-decoded; a malformed list is refused without its text"
+    )
+    func exportHeaders() throws {
+        #expect(
+            TracingSettings.headers("api-key=abc%3D%3D, x-tenant = shop ,") == ["api-key": "abc==", "x-tenant": "shop"])
+        #expect(TracingSettings.headers("") == [:])
+        #expect(TracingSettings.headers("no-equals-sign") == nil)
+        #expect(TracingSettings.headers("bad name=1") == nil)
+        #expect(TracingSettings.headers("x=line%0Abreak") == nil)
+        let endpoint = "http://collector:4318"
+        let ours = try #require(
+            try settings([
+                "TRACING_OTLP_ENDPOINT": endpoint, "TRACING_OTLP_HEADERS": "authorization=Bearer%20s3cret",
+                "OTEL_EXPORTER_OTLP_HEADERS": "other=1",
+            ]))
+        #expect(ours.headers == ["authorization": "Bearer s3cret"])
+        let standard = try #require(
+            try settings(["OTEL_EXPORTER_OTLP_ENDPOINT": endpoint, "OTEL_EXPORTER_OTLP_HEADERS": "x-key=k1"]))
+        #expect(standard.headers == ["x-key": "k1"])
+        do {
+            _ = try settings(["TRACING_OTLP_ENDPOINT": endpoint, "TRACING_OTLP_HEADERS": "s3cret-without-pair"])
+            Issue.record("malformed headers were accepted")
+        } catch {
+            #expect(!"\(error)".contains("s3cret"), "the error shows the secret: \(error)")
+        }
+    }
 }
