@@ -1,6 +1,8 @@
 import AMQP
+import CommerceTracing
 import Logging
 import Postgres
+import Tracing
 
 // The PostgreSQL store's work outside a batch's transaction: recording what became of a batch's
 // outbox rows, the handler's periodic work, the outbox relay and retention. What each step decides
@@ -64,6 +66,20 @@ extension PostgresStore {
         }
     }
 
+    /// With tracing on, what periodic work emits (a refund owed, a saga deadline's cancellation)
+    /// is caused by no message, so it starts a trace of its own: one span for the run that
+    /// emitted it, the parent of every message it emitted (docs/operations.md, "Tracing").
+    private func tracePeriodic(_ outgoing: inout [OutgoingMessage]) -> CommerceSpan? {
+        guard let tracer = configuration.tracer, !outgoing.isEmpty else { return nil }
+        let span = tracer.startSpan("periodic \(configuration.topology.queue)", parent: nil, kind: .internal)
+        span.attributes["messaging.batch.message_count"] = outgoing.count
+        for index in outgoing.indices where outgoing[index].envelope.traceParent == nil {
+            outgoing[index].envelope.traceParent = span.trace.traceparent
+            outgoing[index].envelope.traceState = span.trace.traceState
+        }
+        return span
+    }
+
     /// Runs the handler's periodic work in a transaction with its outbox rows; returns whether it
     /// emitted anything (the relay then publishes it at once: the rows are this consumer's own).
     func runPeriodic() throws -> Bool {
@@ -75,7 +91,9 @@ extension PostgresStore {
             let context = PeriodicContext(
                 database: HandlerDatabase(connection: database, writes: writes, position: 0), logger: logger,
                 appID: configuration.appID)
-            let outgoing = try handler.periodic(context: context)
+            var outgoing = try handler.periodic(context: context)
+            let span = tracePeriodic(&outgoing)
+            defer { span?.end() }
             var closing: [PostgresStatement] = []
             if let insert = Outbox.insertStatement(outgoing, exchange: configuration.topology.exchange, owner: owner) {
                 closing.append(insert)

@@ -280,6 +280,39 @@ struct TracingTests {
         }
     }
 
+    @Test(
+        "an event of periodic work (the saga deadline's cancellation) starts a trace of its own, under a periodic span")
+    func periodicWorkIsTraced() async throws {
+        try await offThePool {
+            let receiver = try OTLPReceiver()
+            let fixture = try ServiceFixture(watching: [.orderCancelled])
+            _ = try fixture.startWorker(
+                "order-worker",
+                [
+                    "DATABASE_URL": try fixture.databaseURL(for: "orders"), "TRACING_OTLP_ENDPOINT": receiver.endpoint,
+                    "TRACING_EXPORT_INTERVAL_MS": "100", "SAGA_DEADLINE_MS": "1000", "SAGA_SWEEP_INTERVAL_MS": "200",
+                ])
+            // No stock-worker: the order stays PENDING until its deadline cancels it.
+            let order = SagaDriver().order([("KB-001", 1, 60_000)])
+            try fixture.publish(order)
+            let cancelled = try Self.deliveries(fixture, count: 1)[0]
+            let header = try #require(
+                cancelled.properties.headers["traceparent"]?.stringValue, "order.cancelled carries no traceparent")
+            // version-traceid-spanid-flags
+            let fields = header.split(separator: "-").map(String.init)
+            try #require(fields.count == 4, "not a traceparent: \(header)")
+            let (traceID, spanID) = (fields[1], fields[2])
+            let periodic = try waitUntil("the periodic span", timeout: .seconds(20)) {
+                receiver.spans.filter { $0.traceID == traceID && $0.name.hasPrefix("periodic ") }
+            } until: {
+                !$0.isEmpty
+            }
+            #expect(periodic.count == 1)
+            #expect(periodic.first?.parentSpanID == nil, "the periodic span is the root of its trace")
+            #expect(periodic.first?.spanID == spanID, "the event is the periodic span's child")
+        }
+    }
+
     /// Waits until the watch queue holds `count` messages and takes them.
     private static func deliveries(_ fixture: ServiceFixture, count: Int) throws -> [AMQPDelivery] {
         try waitUntil("\(count) order.placed on the watch queue", timeout: .seconds(30)) {
