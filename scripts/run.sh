@@ -183,7 +183,7 @@ begin "commerce queues"
 "$bin/commerce" queues
 finish
 
-begin "commerce status (every copy, found by its announcements)"
+begin "commerce status"
 "$bin/commerce" status
 finish
 
