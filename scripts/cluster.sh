@@ -44,6 +44,8 @@ PG_PORT=5432
 HOSTS_BEGIN="# commerce cluster: begin (scripts/cluster.sh manages these lines)"
 HOSTS_END="# commerce cluster: end"
 REPLICATION_ROLE=replicator
+# The RabbitMQ management HTTP API of each node (plain HTTP, on the node's address only).
+MANAGEMENT_PORT=15672
 
 # name namespace address: every node of the cluster.
 NODES=(
@@ -184,7 +186,10 @@ rabbit_node_up() {
   mkdir -p "$dir/log" "$dir/mnesia"
   chown -R rabbitmq:rabbitmq "$dir"
   printf 'NODE_IP_ADDRESS=%s\n' "$address" >"$dir/rabbitmq-env.conf"
-  echo '[].' >"$dir/enabled_plugins"
+  # The management plugin: `commerce status` reads nodes, alarms, partitions and each quorum
+  # queue's leader and members from its HTTP API (/api/nodes, /api/queues), on the node's own
+  # address only, as AMQP on 5672.
+  echo '[rabbitmq_management].' >"$dir/enabled_plugins"
   cat >"$dir/rabbitmq.conf" <<CONF
 listeners.tcp.default = $address:5672
 listeners.ssl.default = $address:$AMQPS_PORT
@@ -199,6 +204,8 @@ cluster_partition_handling = pause_minority
 # A partitioned peer is noticed in about 10 to 15 s instead of RabbitMQ's default of about a
 # minute, so that the partition drills finish in CI time.
 net_ticktime = 10
+management.tcp.ip = $address
+management.tcp.port = $MANAGEMENT_PORT
 CONF
   if rabbit_node_answers "$node"; then return; fi
   log "starting RabbitMQ node rabbit@$(namespace_of "$node") on $address"

@@ -66,6 +66,37 @@ standby_has() {
 }
 until_true 20 "the row on the standby" standby_has
 
+# `commerce status --json` against the cluster, as an operator: the nodes and a quorum queue's
+# replicas from the management API, the standby from pg_stat_replication (as commerce_reader).
+status_queue=cluster-check.status
+status_json() {
+  local stores=() store
+  for store in orders inventory payments; do
+    stores+=("--$store-database" "postgresql://commerce_reader:commerce@10.77.0.21:5432/$store?sslmode=verify-full&sslrootcert=$CA&connect_timeout=5")
+  done
+  # A worker endpoint nothing listens on: the status must not read another fleet's copies.
+  "$COMMERCE_BIN_PATH/commerce" status --amqp-url "amqp://commerce:commerce@10.77.0.11:5672/%2F" \
+    --queue "$status_queue" --no-discovery --interval 0.2 --worker http://127.0.0.1:9 "${stores[@]}" --json
+}
+if [ -n "${COMMERCE_BIN_PATH:-}" ] && [ -x "$COMMERCE_BIN_PATH/commerce" ]; then
+  step "commerce status: 3 running nodes, a quorum queue with a leader and 3 members, a streaming standby"
+  curl -sf -u commerce:commerce -X PUT -H 'content-type: application/json' \
+    -d '{"durable":true,"arguments":{"x-queue-type":"quorum","x-quorum-initial-group-size":3}}' \
+    "http://10.77.0.11:15672/api/queues/%2F/$status_queue" >/dev/null || fail "cannot declare $status_queue through the management API"
+  status_report=$(status_json 2>&1) || fail "commerce status against the cluster: $status_report"
+  python3 - "$status_report" "$status_queue" <<'PY' || fail "commerce status against the cluster: $status_report"
+import json, sys
+cluster = json.loads(sys.argv[1])["cluster"]
+nodes = cluster["broker"]["nodes"]
+assert len(nodes) == 3 and all(n["running"] and not n["partitions"] for n in nodes), nodes
+queues = cluster["broker"]["queues"]
+assert [q["name"] for q in queues] == [sys.argv[2]], queues
+assert queues[0]["leader"] and len(queues[0]["members"]) == 3, queues
+standbys = {json.dumps(s) for r in cluster["replication"] for s in (r["standbys"] or []) if s["state"] == "streaming"}
+assert len(standbys) >= 1 and all(r["role"] == "primary" and r["standbys"] for r in cluster["replication"]), cluster["replication"]
+PY
+fi
+
 if [ "${1:-}" = --drills ]; then
   # The saga through node loss, a partition and a database failover (ClusterDrillDisruptiveTests), with
   # the test servers' URLs pointing here: the test's own connection on rabbit3 alone, the one
@@ -92,6 +123,18 @@ step "partition rabbit3: the other two see 2 of 3 nodes"
 until_true 120 "rabbit1 seeing all three nodes running" seen_running rabbit1 3
 "$cluster" partition rabbit3
 until_true 90 "rabbit1 seeing rabbit3 gone" seen_running rabbit1 2
+if [ -n "${COMMERCE_BIN_PATH:-}" ] && [ -x "$COMMERCE_BIN_PATH/commerce" ]; then
+  step "commerce status: rabbit3 reported not running or partitioned"
+  status_report=$(status_json 2>&1) || fail "commerce status with rabbit3 partitioned: $status_report"
+  python3 - "$status_report" <<'PY' || fail "commerce status with rabbit3 partitioned: $status_report"
+import json, sys
+nodes = {n["name"]: n for n in json.loads(sys.argv[1])["cluster"]["broker"]["nodes"]}
+rabbit3 = nodes["rabbit@cm-rabbit3"]
+others = [n for name, n in nodes.items() if name != "rabbit@cm-rabbit3"]
+assert len(nodes) == 3 and all(n["running"] for n in others), nodes
+assert not rabbit3["running"] or rabbit3["partitions"], nodes
+PY
+fi
 "$cluster" heal
 
 step "down leaves nothing behind"

@@ -264,6 +264,9 @@ SQL
   done
   # Read-only everywhere it may connect: SELECT on every table, present and future.
   psql_script postgres <<<"grant pg_read_all_data to $PG_READER"
+  # And the statistics views' every column (pg_stat_replication's standbys and their lag, for
+  # `commerce status`), which is pg_read_all_stats alone: not pg_monitor's settings or scans.
+  psql_script postgres <<<"grant pg_read_all_stats to $PG_READER"
   for entry in "${PG_SERVICES[@]}"; do
     role=${entry%%:*} db=${entry#*:}
     if ! su postgres -c "psql -X -tAc \"select 1 from pg_database where datname = '$db'\"" | grep -q 1; then

@@ -118,6 +118,8 @@ public struct FleetStatus: Encodable, Sendable {
     public var workers: [Worker]
     /// The copies that announced themselves (``FleetPresence``), when the stream was read.
     public var presence: FleetPresence? = nil
+    /// The RabbitMQ nodes, the queues' replicas and PostgreSQL replication, when read.
+    public var cluster: ClusterStatus? = nil
 
     /// The local fleet's HTTP ports (config/*.json and scripts/run.sh, the second stock-worker on 9195).
     public static let localPorts = [9191, 9192, 9195, 9193, 9194]

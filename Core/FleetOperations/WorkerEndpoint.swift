@@ -27,8 +27,10 @@ public struct WorkerEndpoint: Sendable, Hashable {
         self.port = port
     }
 
-    /// `GET path`: the status code and body, or an error saying why there was no answer.
-    public func get(_ path: String, timeout: Duration = .seconds(2)) -> Result<
+    /// `GET path`: the status code and body, or an error saying why there was no answer. With
+    /// `authorization`, the request carries it as its `Authorization` header (the RabbitMQ
+    /// management API's Basic credentials); a chunked body is joined.
+    public func get(_ path: String, timeout: Duration = .seconds(2), authorization: String? = nil) -> Result<
         (status: Int, body: String), EndpointError
     > {
         var hints = addrinfo()
@@ -63,7 +65,9 @@ public struct WorkerEndpoint: Sendable, Hashable {
         setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
         setsockopt(descriptor, SOL_SOCKET, SO_SNDTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
 
-        let request = Array("GET \(path) HTTP/1.1\r\nHost: \(host):\(port)\r\nConnection: close\r\n\r\n".utf8)
+        let credentials = authorization.map { "Authorization: \($0)\r\n" } ?? ""
+        let request = Array(
+            "GET \(path) HTTP/1.1\r\nHost: \(host):\(port)\r\n\(credentials)Connection: close\r\n\r\n".utf8)
         let written = request.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
         guard written == request.count else { return .failure(EndpointError("could not send the request")) }
         var response: [UInt8] = []
@@ -79,7 +83,29 @@ public struct WorkerEndpoint: Sendable, Hashable {
             let status = statusLine.split(separator: " ").dropFirst().first.flatMap({ Int($0) }),
             let bodyStart = text.range(of: "\r\n\r\n")
         else { return .failure(EndpointError("not an HTTP answer")) }
-        return .success((status, String(text[bodyStart.upperBound...])))
+        let head = text[..<bodyStart.lowerBound].lowercased()
+        let body = String(text[bodyStart.upperBound...])
+        guard head.contains("transfer-encoding: chunked") else { return .success((status, body)) }
+        guard let joined = Self.unchunked(body) else { return .failure(EndpointError("a malformed chunked answer")) }
+        return .success((status, joined))
+    }
+
+    /// A chunked body's chunks joined (RFC 9112, 7.1); `nil` when it is malformed.
+    public static func unchunked(_ body: String) -> String? {
+        var bytes = Substring(body).utf8[...]
+        var joined: [UInt8] = []
+        while true {
+            guard let end = bytes.firstRange(of: "\r\n".utf8) else { return nil }
+            let sizeText =
+                String(decoding: bytes[..<end.lowerBound], as: UTF8.self)
+                .split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
+            guard let size = Int(sizeText, radix: 16), size >= 0 else { return nil }
+            bytes = bytes[end.upperBound...]
+            if size == 0 { return String(decoding: joined, as: UTF8.self) }
+            guard bytes.count >= size + 2 else { return nil }
+            joined += bytes.prefix(size)
+            bytes = bytes.dropFirst(size + 2)
+        }
     }
 }
 

@@ -23,7 +23,12 @@ struct StatusCommand: ParsableCommand {
             --presence-window seconds, running, stale (no heartbeat for three of its intervals) or \
             stopped. Workers: every --worker URL, else every copy found that has not stopped, else \
             the local fleet's \(defaultPorts.map { "127.0.0.1:\($0)" }.joined(separator: ", ")) \
-            (those that do not answer are left out); /health and /metrics are read.
+            (those that do not answer are left out); /health and /metrics are read. Cluster: the \
+            RabbitMQ nodes (running, partitions, memory and disk alarms) and each worker queue's \
+            leader and members, from the management API (--management-url, default port \
+            \(ClusterStatus.managementPort) of each broker host of an amqp:// URL, or of a loopback \
+            host of an amqps:// one; the user needs the monitoring tag), and each store's standbys \
+            with their replay lag from pg_stat_replication (the role needs pg_read_all_stats).
             """)
 
     /// The local fleet's HTTP ports, asked when no --worker is given.
@@ -69,6 +74,18 @@ struct StatusCommand: ParsableCommand {
     @Flag(help: "Do not read the presence stream.")
     var noDiscovery = false
 
+    @Option(
+        name: .customLong("management-url"),
+        help: ArgumentHelp(
+            "A RabbitMQ management API, http://host:port, to read the nodes and queue replicas from "
+                + "(repeatable; the first that answers is used).", valueName: "url"))
+    var managementURLs: [String] = []
+
+    @Flag(help: "Do not read the RabbitMQ nodes or PostgreSQL replication.")
+    var noCluster = false
+
+    @OptionGroup var stores: StoreOptions
+
     @OptionGroup var output: OutputOptions
 
     func validate() throws {
@@ -85,6 +102,9 @@ struct StatusCommand: ParsableCommand {
             guard !name.isEmpty, name.utf8.count <= 240 else {
                 throw ValidationError("--queue needs a name of 1 to 240 bytes, got '\(name)'")
             }
+        }
+        for url in managementURLs where WorkerEndpoint(url: url) == nil {
+            throw ValidationError("--management-url needs http://host:port, got '\(url)'")
         }
         for url in workerURLs where WorkerEndpoint(url: url) == nil {
             throw ValidationError("--worker needs http://host:port, got '\(url)'")
@@ -136,11 +156,32 @@ struct StatusCommand: ParsableCommand {
             queues: queues.isEmpty ? QueueDepth.fleetQueues : queues, retryDelays: delays, endpoints: endpoints,
             omitSilent: !explicit, interval: .seconds(interval), on: connection, address: address)
         report.presence = presence
+        if !noCluster { report.cluster = try cluster(queues: queues.isEmpty ? QueueDepth.fleetQueues : queues) }
         if output.json {
             output.printJSON(report)
         } else {
             printText(report, delays: delays)
         }
+    }
+
+    /// The cluster part: never fails the command (an unreachable API or database is a line of it).
+    private func cluster(queues: [String]) throws -> ClusterStatus {
+        let configuration = try broker.configuration(connectionName: "commerce status")
+        // Basic credentials go in clear over HTTP: only where the AMQP URL sends them in clear
+        // already, or to loopback.
+        let loopback: Set<String> = ["127.0.0.1", "localhost", "::1", "[::1]"]
+        let endpoints =
+            !managementURLs.isEmpty
+            ? managementURLs.compactMap { WorkerEndpoint(url: $0) }
+            : configuration.endpoints
+                .filter { configuration.tls == nil || loopback.contains($0.host) }
+                .map { WorkerEndpoint(host: $0.host, port: ClusterStatus.managementPort) }
+        let brokerPart = ClusterStatus.readBroker(
+            endpoints: endpoints, username: configuration.username, password: configuration.password,
+            virtualHost: configuration.virtualHost, queues: queues)
+        let replication = ClusterStatus.readReplication(
+            stores: StoreOptions.Store.allCases.map { (store: $0.rawValue, url: stores.url($0)) })
+        return ClusterStatus(broker: brokerPart, replication: replication)
     }
 
     // MARK: - Text
@@ -187,6 +228,10 @@ struct StatusCommand: ParsableCommand {
                     + right(side(queue.deadLetterQueue), 8) + right(rate(queue.handledPerSecond), 11))
         }
         print("")
+        if let cluster = report.cluster {
+            for line in cluster.textLines { print(line) }
+            print("")
+        }
         if let presence = report.presence { printPresence(presence) }
         if report.workers.isEmpty {
             print(
