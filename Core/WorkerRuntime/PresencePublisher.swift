@@ -9,16 +9,14 @@ import Resilience
 /// Announces a worker copy on the fleet's presence stream (``PresenceStream``): a `running`
 /// ``PresenceAnnouncement`` every interval, a `stopped` one on a graceful stop.
 ///
-/// It has a broker connection and a thread of its own, as the worker's broker user: a broker that
-/// blocks publishers (a memory or disk alarm) stalls only this thread, never a consumer's acks, and
-/// an announcement that cannot be sent costs the worker nothing but its visibility. It reports
+/// It has a broker connection and a thread of its own, as the worker's broker user, run by a
+/// ``ReconnectingLink`` like the consumers' connections: a broker that blocks publishers (a memory
+/// or disk alarm) stalls only this thread, never a consumer's acks, and an announcement that
+/// cannot be sent costs the worker nothing but its visibility. It reports
 /// `commerce_presence_last_sent_seconds{queue}` (Unix time of the last announcement the broker
 /// confirmed, or of the start before the first) and `commerce_presence_interval_seconds{queue}`, so that an alert can tell a copy
 /// whose heartbeat stopped.
-final class PresencePublisher: @unchecked Sendable {
-    // @unchecked: `stopping` and `finished` are read and written only with `condition` locked; the
-    // AMQPConnection never leaves the thread (a local of `run()`).
-
+final class PresencePublisher: Sendable {
     struct Configuration: Sendable {
         var amqp: AMQPConfiguration
         var stream: String
@@ -31,13 +29,12 @@ final class PresencePublisher: @unchecked Sendable {
         var announcement: @Sendable (_ state: PresenceAnnouncement.State) -> PresenceAnnouncement
     }
 
+    /// The link takes no commands: it only connects, sets up and runs the session's timer.
+    enum NoCommand {}
+
     private let configuration: Configuration
     private let logger: Logger
-    private let condition = NSCondition()
-    private let wakeDescriptor: Int32
-    private let wakeWriter: Int32
-    private var stopping = false
-    private var finished = true
+    private let link: ReconnectingLink<NoCommand>
     private let lastSent: Gauge
 
     init(configuration: Configuration, queue: String, logger: Logger) {
@@ -45,11 +42,9 @@ final class PresencePublisher: @unchecked Sendable {
         configuration.amqp.connectionName += " (presence)"
         self.configuration = configuration
         self.logger = logger
-        var ends: [Int32] = [-1, -1]
-        if pipe(&ends) != 0 { fatalError("pipe(2) failed: \(String(cString: strerror(errno)))") }
-        for end in ends { _ = fcntl(end, F_SETFL, fcntl(end, F_GETFL) | O_NONBLOCK) }
-        wakeDescriptor = ends[0]
-        wakeWriter = ends[1]
+        link = ReconnectingLink<NoCommand>(
+            amqp: configuration.amqp, reconnectDelays: configuration.reconnectDelays, name: "presence connection",
+            stoppingContext: "presence", logger: logger)
         lastSent = Gauge(label: "commerce_presence_last_sent_seconds", dimensions: [("queue", queue)])
         // Until the first confirm, the start: a copy that never gets one through alerts as one that stopped.
         lastSent.record(Date().timeIntervalSince1970)
@@ -57,95 +52,80 @@ final class PresencePublisher: @unchecked Sendable {
             .record(configuration.interval.seconds)
     }
 
-    deinit {
-        close(wakeDescriptor)
-        close(wakeWriter)
-    }
-
     func start() {
-        condition.lock()
-        finished = false
-        condition.unlock()
-        let thread = Thread { [self] in
-            run()
-            condition.lock()
-            finished = true
-            condition.broadcast()
-            condition.unlock()
-        }
-        thread.name = "presence"
-        thread.start()
+        link.start(threadName: "presence", role: ReconnectingLink<NoCommand>.Role(setUp: setUp, refuse: Self.refuse))
     }
 
     /// Sends the `stopped` announcement (when connected) and closes the connection; returns once
     /// done or after `timeout`, whichever comes first: a broker that does not answer must not hold
     /// a worker's stop.
     func stop(timeout: Duration = .seconds(3)) {
-        condition.lock()
-        stopping = true
-        condition.unlock()
-        var byte: UInt8 = 1
-        _ = write(wakeWriter, &byte, 1)
-        let deadline = Date().addingTimeInterval(timeout.seconds)
-        condition.lock()
-        while !finished && condition.wait(until: deadline) {}
-        condition.unlock()
+        link.stop(waitingAtMost: timeout)
     }
 
-    private var isStopping: Bool {
-        condition.lock()
-        defer { condition.unlock() }
-        return stopping
-    }
+    private static func refuse(_ command: NoCommand, _ error: AMQPError) {}
 
-    private func run() {
-        var failures = 0
-        var lastProblem: String?
-        while !isStopping {
-            do {
-                try announce()
-                return
-            } catch {
-                let problem = "\(error)"
-                // One warning per distinct problem, not one per retry.
-                if problem != lastProblem {
-                    logger.warning(
-                        "cannot announce this copy on the presence stream; retrying",
-                        metadata: ["stream": "\(configuration.stream)", "error": "\(problem)"])
-                    lastProblem = problem
-                }
-                failures += 1
-                sleep(configuration.reconnectDelays.delay(forAttempt: failures))
-            }
-        }
-    }
-
-    /// One connection's life: announce every interval until asked to stop, then say so.
-    private func announce() throws(AMQPError) {
-        let connection = try AMQPConnection(configuration: configuration.amqp)
-        defer { connection.close() }
-        var channel = try connection.openChannel()
-        if configuration.declare {
-            do {
-                try PresenceStream.declare(name: configuration.stream, on: connection, channel: channel)
-            } catch let error where error.code == .channelClosed {
-                logger.info(
-                    "the broker refused to declare the presence stream; announcing to it as declared by commerce setup",
-                    metadata: ["stream": "\(configuration.stream)", "error": "\(error)"])
-                channel = try connection.openChannel()
-            }
-        }
+    /// One connection's life: declare the stream if asked, announce at once and then every
+    /// interval (checked after each of the link's waits, at most a second apart), and say
+    /// `stopped` when the link stops.
+    private func setUp(_ connection: AMQPConnection) throws -> ReconnectingLink<NoCommand>.Session {
+        let channel = try openChannel(on: connection)
         try connection.enableConfirms(channel: channel)
+        link.markConnected()
         logger.debug("announcing this copy", metadata: ["stream": "\(configuration.stream)"])
-        while true {
-            let stop = isStopping
-            try send(stop ? .stopped : .running, on: connection, channel: channel)
-            if stop { return }
-            let deadline = ContinuousClock.now + configuration.interval
-            while !isStopping, ContinuousClock.now < deadline {
-                _ = try connection.nextEvent(
-                    timeout: deadline - ContinuousClock.now, wakeDescriptor: wakeDescriptor)
-            }
+        let announcer = Announcer(publisher: self, connection: connection, channel: channel)
+        try announcer.send(.running)
+        return ReconnectingLink<NoCommand>.Session(
+            carryOut: Announcer.carryOut, handle: Announcer.ignore, afterWait: announcer.announceIfDue,
+            closing: announcer.announceStopped,
+            longestWait: min(.seconds(1), configuration.interval / 4))
+    }
+
+    /// A channel on `connection`, with the stream declared first if asked.
+    private func openChannel(on connection: AMQPConnection) throws -> UInt16 {
+        let channel = try connection.openChannel()
+        guard configuration.declare else { return channel }
+        do {
+            try PresenceStream.declare(name: configuration.stream, on: connection, channel: channel)
+            return channel
+        } catch {
+            guard error.code == .channelClosed else { throw error }
+            logger.info(
+                "the broker refused to declare the presence stream; announcing to it as declared by commerce setup",
+                metadata: ["stream": "\(configuration.stream)", "error": "\(error)"])
+            return try connection.openChannel()
+        }
+    }
+
+    /// One connection's announcements, and when the next is due. Used on the link's thread only.
+    private final class Announcer {
+        let publisher: PresencePublisher
+        let connection: AMQPConnection
+        let channel: UInt16
+        var next: ContinuousClock.Instant
+
+        init(publisher: PresencePublisher, connection: AMQPConnection, channel: UInt16) {
+            self.publisher = publisher
+            self.connection = connection
+            self.channel = channel
+            next = ContinuousClock.now + publisher.configuration.interval
+        }
+
+        static func carryOut(_ command: NoCommand) throws {}
+        static func ignore(_ event: AMQPEvent) throws {}
+
+        func announceIfDue() throws {
+            guard ContinuousClock.now >= next else { return }
+            next = ContinuousClock.now + publisher.configuration.interval
+            try send(.running)
+        }
+
+        func announceStopped() throws {
+            try send(.stopped)
+        }
+
+        func send(_ state: PresenceAnnouncement.State) throws {
+            try publisher.send(state, on: connection, channel: channel)
         }
     }
 
@@ -165,11 +145,5 @@ final class PresencePublisher: @unchecked Sendable {
         if outcomes.values.allSatisfy({ $0 == .confirmed }) {
             lastSent.record(Date().timeIntervalSince1970)
         }
-    }
-
-    /// Sleeps `delay`, or less when asked to stop.
-    private func sleep(_ delay: Duration) {
-        var descriptor = pollfd(fd: wakeDescriptor, events: Int16(POLLIN), revents: 0)
-        _ = poll(&descriptor, 1, Int32(clamping: delay.milliseconds))
     }
 }

@@ -33,8 +33,14 @@ final class ReconnectingLink<Command>: @unchecked Sendable {
         var carryOut: (Command) throws -> Void
         /// Handles one broker event; throws when it means the connection must be given up.
         var handle: (AMQPEvent) throws -> Void
-        /// Runs after every wait for an event, whether one came or not.
-        var afterWait: () -> Void = {}
+        /// Runs after every wait for an event, whether one came or not; throws when the
+        /// connection must be given up.
+        var afterWait: () throws -> Void = {}
+        /// Runs once when the link stops while this connection is up, before it is closed (a
+        /// last message to send); its failure is logged, not retried.
+        var closing: () throws -> Void = {}
+        /// The longest wait for an event, so that ``afterWait`` runs at least this often.
+        var longestWait: Duration = .seconds(1)
     }
 
     /// The owner's part of the loop.
@@ -262,12 +268,17 @@ final class ReconnectingLink<Command>: @unchecked Sendable {
             try Self.carryOut(takeInbox(), context: name, session.carryOut, refuse: role.refuse)
             if isStopping {
                 logger.info("closing \(name)")
+                do {
+                    try session.closing()
+                } catch {
+                    logger.warning("\(name): the last message before closing failed", metadata: ["error": "\(error)"])
+                }
                 return
             }
-            if let event = try connection.nextEvent(timeout: .seconds(1), wakeDescriptor: wakeDescriptor) {
+            if let event = try connection.nextEvent(timeout: session.longestWait, wakeDescriptor: wakeDescriptor) {
                 try session.handle(event)
             }
-            session.afterWait()
+            try session.afterWait()
         }
     }
 
